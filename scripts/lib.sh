@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Shared helpers for Modelgate's shell scripts. Source it; do not run it.
+
+MODELGATE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export MODELGATE_ROOT
+
+log() { printf '\033[1;34m[modelgate]\033[0m %s\n' "$*" >&2; }
+warn() { printf '\033[1;33m[modelgate] warning:\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31m[modelgate] error:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# Prints a TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+  node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close();});"
+}
+
+# True when something accepts TCP connections on 127.0.0.1:$1.
+port_in_use() {
+  node -e "const c=require('net').connect($1,'127.0.0.1');c.on('connect',()=>{c.destroy();process.exit(0)});c.on('error',()=>process.exit(1));"
+}
+
+# Waits until 127.0.0.1:$1 accepts connections; $2 = seconds (default 60), $3 = what, $4 = pid to watch.
+wait_for_port() {
+  local port="$1" seconds="${2:-60}" what="${3:-service}" pid="${4:-}"
+  local deadline=$((SECONDS + seconds))
+  until port_in_use "$port"; do
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      return 1
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      warn "$what did not open port $port within ${seconds}s"
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+# Runs apt-get install for the given packages, with one 'apt-get update' first.
+apt_install() {
+  command -v apt-get >/dev/null 2>&1 || die "apt-get is not available: install $* by hand, or set DATABASE_URL to an existing PostgreSQL"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  log "installing $* from apt (once)"
+  $sudo apt-get update -qq >/dev/null || die "apt-get update failed; check the package mirror, then run again"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null || die "apt-get install $* failed"
+}
+
+# Installs the npm dependencies when node_modules is missing or older than package.json or
+# package-lock.json. It uses `npm install`, which follows the lock file: `npm ci` refuses a lock
+# file that lacks other platforms' optional packages, which registry mirrors may not serve.
+ensure_node_modules() {
+  command -v node >/dev/null 2>&1 || die "Node.js 20 is required (node was not found on PATH)"
+  local major
+  major="$(node -p 'process.versions.node.split(".")[0]')"
+  [ "$major" -ge 20 ] || die "Node.js 20 or newer is required (found $(node --version))"
+  local stamp="$MODELGATE_ROOT/node_modules/.modelgate-installed"
+  if [ ! -f "$stamp" ] || [ "$MODELGATE_ROOT/package-lock.json" -nt "$stamp" ] \
+    || [ "$MODELGATE_ROOT/package.json" -nt "$stamp" ] || [ ! -d "$MODELGATE_ROOT/dist" ]; then
+    log "installing npm dependencies (npm install, following package-lock.json)"
+    (cd "$MODELGATE_ROOT" && npm install --no-audit --no-fund --loglevel=error) || die "npm install failed"
+    touch "$stamp"
+  fi
+}
+
+# Stops the process whose pid is in file $1 (TERM, then KILL after $2 seconds, default 10).
+stop_pidfile() {
+  local pidfile="$1" grace="${2:-10}" pid
+  [ -f "$pidfile" ] || return 0
+  pid="$(cat "$pidfile" 2>/dev/null || true)"
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + grace))
+    while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+}

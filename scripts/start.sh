@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Installs what is missing and runs the whole Modelgate stack in the foreground:
+# PostgreSQL (a private cluster in .data/postgres, unless DATABASE_URL is set), the Temporal dev
+# server with its Web UI (state in .data/temporal/temporal.db), the worker and the API.
+# Ctrl-C stops all of them; running it again keeps the data.
+#
+# Ports (override with the variables): TEMPORAL_PORT=7233, TEMPORAL_UI_PORT=8233,
+# MODELGATE_PG_PORT=54329, PORT=8080.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$MODELGATE_ROOT"
+
+TEMPORAL_PORT="${TEMPORAL_PORT:-7233}"
+TEMPORAL_UI_PORT="${TEMPORAL_UI_PORT:-8233}"
+MODELGATE_PG_PORT="${MODELGATE_PG_PORT:-54329}"
+export PORT="${PORT:-8080}"
+DATA_DIR="$MODELGATE_ROOT/.data"
+RUN_DIR="$DATA_DIR/run"
+LOG_DIR="$DATA_DIR/logs"
+mkdir -p "$RUN_DIR" "$LOG_DIR"
+
+for p in "$TEMPORAL_PORT:TEMPORAL_PORT" "$TEMPORAL_UI_PORT:TEMPORAL_UI_PORT" "$PORT:PORT"; do
+  if port_in_use "${p%%:*}"; then
+    die "port ${p%%:*} is already in use (is the stack already running?). Stop what listens there, or set ${p##*:} to a free port."
+  fi
+done
+
+ensure_node_modules
+[ -n "${DATABASE_URL:-}" ] || "$MODELGATE_ROOT/scripts/postgres.sh" install
+"$MODELGATE_ROOT/temporal/install.sh" >/dev/null
+
+own_postgres=0
+stopping=0
+stop_all() {
+  [ "$stopping" = 1 ] && return
+  stopping=1
+  log "stopping the stack"
+  stop_pidfile "$RUN_DIR/api.pid" 15
+  stop_pidfile "$RUN_DIR/worker.pid" 30
+  stop_pidfile "$RUN_DIR/temporal.pid" 15
+  if [ "$own_postgres" = 1 ]; then "$MODELGATE_ROOT/scripts/postgres.sh" stop "$DATA_DIR/postgres"; fi
+  log "stopped; data kept in $DATA_DIR"
+}
+trap 'stop_all' EXIT
+trap 'exit 130' INT TERM
+
+if [ -z "${DATABASE_URL:-}" ]; then
+  "$MODELGATE_ROOT/scripts/postgres.sh" start "$DATA_DIR/postgres" "$MODELGATE_PG_PORT"
+  own_postgres=1
+  export DATABASE_URL="$("$MODELGATE_ROOT/scripts/postgres.sh" url "$MODELGATE_PG_PORT")"
+fi
+
+log "starting the Temporal dev server (state in $DATA_DIR/temporal/temporal.db)"
+"$MODELGATE_ROOT/temporal/start-dev.sh" --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
+  --namespace "${TEMPORAL_NAMESPACE:-modelgate}" --db-file "$DATA_DIR/temporal/temporal.db" \
+  --pidfile "$RUN_DIR/temporal.pid" --log "$LOG_DIR/temporal.log"
+
+export TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT"
+export TEMPORAL_NAMESPACE="${TEMPORAL_NAMESPACE:-modelgate}"
+export TEMPORAL_UI_URL="${TEMPORAL_UI_URL:-http://localhost:$TEMPORAL_UI_PORT}"
+
+# Each process logs to its own file and to this terminal.
+start_process() {
+  local name="$1" entry="$2"
+  node "$entry" > >(tee -a "$LOG_DIR/$name.log") 2>&1 &
+  echo $! >"$RUN_DIR/$name.pid"
+}
+start_process worker dist/worker.js
+start_process api dist/api/server.js
+
+if ! wait_for_port "$PORT" 60 "API" "$(cat "$RUN_DIR/api.pid")"; then
+  die "the API did not start (see $LOG_DIR/api.log)"
+fi
+
+cat <<TXT
+
+  Modelgate is running.
+    API            http://localhost:$PORT          (health: /healthz, readiness: /readyz)
+    Temporal UI    http://localhost:$TEMPORAL_UI_PORT/namespaces/$TEMPORAL_NAMESPACE/workflows
+    Temporal gRPC  127.0.0.1:$TEMPORAL_PORT  namespace $TEMPORAL_NAMESPACE
+    PostgreSQL     $DATABASE_URL
+    Logs           $LOG_DIR
+  Press Ctrl-C to stop everything (data is kept in $DATA_DIR).
+
+TXT
+
+# Run until Ctrl-C, or until the worker or the API exits on its own.
+while true; do
+  for name in worker api temporal; do
+    pid="$(cat "$RUN_DIR/$name.pid" 2>/dev/null || true)"
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      sleep 0.5 # a Ctrl-C that reached every process is handled by the trap first
+      warn "$name exited unexpectedly; see $LOG_DIR/$name.log"
+      exit 1
+    fi
+  done
+  sleep 1
+done

@@ -1,0 +1,38 @@
+import type { Pool } from 'pg';
+import { MIGRATIONS_TABLE } from '../db/migrate';
+
+/** What the activities need from their process. */
+export interface ActivityDeps {
+  pool: Pool;
+}
+
+/** Result of {@link createActivities}' `describeStack`: what the worker sees of its database. */
+export interface StackDescription {
+  postgresVersion: string;
+  migrationsApplied: number;
+  workerPid: number;
+}
+
+/**
+ * Builds the activities of the Modelgate worker around their dependencies.
+ * Workflows import the type of the returned object only.
+ */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    /** Reads the database's version and migration count: proves worker ↔ PostgreSQL. */
+    async describeStack(): Promise<StackDescription> {
+      const version = await deps.pool.query<{ server_version: string }>('SHOW server_version');
+      const migrations = await deps.pool.query<{ count: string }>(
+        `SELECT count(*)::text AS count FROM ${MIGRATIONS_TABLE}`,
+      );
+      return {
+        postgresVersion: version.rows[0]!.server_version,
+        migrationsApplied: Number(migrations.rows[0]!.count),
+        workerPid: process.pid,
+      };
+    },
+  };
+}
+
+/** The activity interface that workflows proxy. */
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,62 @@
+import type { Server } from 'node:http';
+import { loadConfigOrExit } from '../config';
+import { runMigrations } from '../db/migrate';
+import { createPool } from '../db/pool';
+import { createLogger } from '../logger';
+import { redactUrl, runProcess, startupStep } from '../startup';
+import { connectTemporalClient, pingTemporal } from '../temporal-client';
+import { buildApp } from './app';
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit('api');
+  const log = createLogger('api', config.logLevel);
+
+  await startupStep(
+    `migrating PostgreSQL at ${redactUrl(config.databaseUrl)}`,
+    'check DATABASE_URL and that PostgreSQL is running',
+    () => runMigrations(config.databaseUrl),
+  );
+  const pool = createPool(config.databaseUrl, (err) => log.warn({ err: err.message }, 'idle PostgreSQL client error'));
+  const temporal = await startupStep(
+    `connecting to Temporal at ${config.temporal.address}`,
+    'check TEMPORAL_ADDRESS and that the Temporal server is running',
+    () => connectTemporalClient(config),
+  );
+
+  const app = buildApp({
+    log,
+    readinessProbes: [
+      { name: 'temporal', check: () => pingTemporal(temporal) },
+      { name: 'postgres', check: async () => void (await pool.query('SELECT 1')) },
+    ],
+  });
+
+  const server = await startupStep(
+    `listening on ${config.http.host}:${config.http.port}`,
+    'is the port in use? set PORT to a free one',
+    () =>
+      new Promise<Server>((resolve, reject) => {
+        const s = app.listen(config.http.port, config.http.host);
+        s.once('listening', () => resolve(s));
+        s.once('error', reject);
+      }),
+  );
+  log.info({ port: config.http.port }, 'API listening');
+
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: string) => {
+      log.info({ signal }, 'shutting down: no new connections, finishing requests');
+      const force = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
+      force.unref();
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+  await temporal.connection.close();
+  await pool.end();
+  log.info('API stopped');
+}
+
+if (require.main === module) runProcess('api', main);

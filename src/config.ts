@@ -1,0 +1,119 @@
+import { z } from 'zod';
+
+/** Default Temporal namespace that Modelgate's promotions live in. */
+export const DEFAULT_NAMESPACE = 'modelgate';
+/** Default task queue polled by the Modelgate worker. */
+export const DEFAULT_TASK_QUEUE = 'modelgate-promotions';
+
+const port = z.coerce
+  .number({ error: 'must be a port number' })
+  .int('must be a whole number')
+  .min(1, 'must be between 1 and 65535')
+  .max(65535, 'must be between 1 and 65535');
+
+const hostPort = z
+  .string()
+  .regex(/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/, 'must be host:port, e.g. localhost:7233');
+
+const postgresUrl = z
+  .string({ error: 'is required (e.g. postgres://user@localhost:5432/modelgate)' })
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return url.protocol === 'postgres:' || url.protocol === 'postgresql:';
+    } catch {
+      return false;
+    }
+  }, 'must be a postgres:// or postgresql:// URL');
+
+/** Schema of the environment variables Modelgate's processes read. */
+export const EnvironmentSchema = z.object({
+  TEMPORAL_ADDRESS: hostPort.default('localhost:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1, 'must not be empty').default(DEFAULT_NAMESPACE),
+  TEMPORAL_TASK_QUEUE: z.string().min(1, 'must not be empty').default(DEFAULT_TASK_QUEUE),
+  TEMPORAL_UI_URL: z.url('must be a URL').default('http://localhost:8233'),
+  DATABASE_URL: postgresUrl,
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: port.default(8080),
+  POLICY_DIR: z.string().min(1).default('policies'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(500),
+  SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).default(10),
+});
+
+/** Parsed, validated configuration shared by the worker, the API and the CLI. */
+export interface Config {
+  temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
+  databaseUrl: string;
+  http: { host: string; port: number };
+  policyDir: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  worker: { maxCachedWorkflows: number };
+  shutdownGraceMs: number;
+}
+
+/**
+ * Thrown by {@link loadConfig} when one or more variables are missing or malformed.
+ * `problems` lists each variable with the reason it was refused.
+ */
+export class ConfigError extends Error {
+  constructor(readonly problems: ReadonlyArray<{ variable: string; reason: string }>) {
+    super(
+      'invalid configuration:\n' +
+        problems.map((p) => `  ${p.variable}: ${p.reason}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parses the process environment once, at start.
+ * Empty strings count as unset, so `PORT=` falls back to the default.
+ *
+ * @throws {ConfigError} naming every variable that is missing or malformed.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  );
+  const parsed = EnvironmentSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => ({
+        variable: String(issue.path[0] ?? '(environment)'),
+        reason: issue.message,
+      })),
+    );
+  }
+  const e = parsed.data;
+  return {
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      uiUrl: e.TEMPORAL_UI_URL.replace(/\/$/, ''),
+    },
+    databaseUrl: e.DATABASE_URL,
+    http: { host: e.HOST, port: e.PORT },
+    policyDir: e.POLICY_DIR,
+    logLevel: e.LOG_LEVEL,
+    worker: { maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS },
+    shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
+  };
+}
+
+/**
+ * Loads the configuration for a process entry point; on failure prints the
+ * problems (no stack trace) and exits with status 78 (EX_CONFIG).
+ */
+export function loadConfigOrExit(processName: string, env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`modelgate ${processName}: ${err.message}\n`);
+      process.exit(78);
+    }
+    throw err;
+  }
+}

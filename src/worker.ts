@@ -1,0 +1,86 @@
+import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import type { Pool } from 'pg';
+import { createActivities } from './activities';
+import { type Config, loadConfigOrExit } from './config';
+import { runMigrations } from './db/migrate';
+import { createPool } from './db/pool';
+import { createLogger } from './logger';
+import { redactUrl, runProcess, startupStep } from './startup';
+
+/** Path of the module that exports every workflow type (the bundle's entry). */
+export const WORKFLOWS_PATH = require.resolve('./workflows');
+
+/** Bundles the workflow code once; tests share one bundle across workers. */
+export async function bundleWorkflows(): Promise<WorkflowBundle> {
+  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
+}
+
+const quietBundlerLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string) => process.stderr.write(`workflow bundle: ${message}\n`),
+  error: (message: string) => process.stderr.write(`workflow bundle: ${message}\n`),
+};
+
+/** Everything a Modelgate worker is built from. */
+export interface WorkerDeps {
+  config: Config;
+  connection: NativeConnection;
+  pool: Pool;
+  /** Prebuilt bundle; when absent the worker bundles `WORKFLOWS_PATH` itself. */
+  workflowBundle?: WorkflowBundle;
+}
+
+/** Creates (without running) the worker that polls Modelgate's task queue. */
+export async function createModelgateWorker(deps: WorkerDeps): Promise<Worker> {
+  const { config } = deps;
+  return Worker.create({
+    connection: deps.connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    activities: createActivities({ pool: deps.pool }),
+    maxCachedWorkflows: config.worker.maxCachedWorkflows,
+    shutdownGraceTime: config.shutdownGraceMs,
+  });
+}
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit('worker');
+  const log = createLogger('worker', config.logLevel);
+  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM', 'SIGQUIT'] });
+
+  const applied = await startupStep(
+    `migrating PostgreSQL at ${redactUrl(config.databaseUrl)}`,
+    'check DATABASE_URL and that PostgreSQL is running',
+    () => runMigrations(config.databaseUrl),
+  );
+  if (applied.length > 0) log.info({ applied }, 'database migrations applied');
+
+  const pool = createPool(config.databaseUrl, (err) => log.warn({ err: err.message }, 'idle PostgreSQL client error'));
+  const connection = await startupStep(
+    `connecting to Temporal at ${config.temporal.address}`,
+    'check TEMPORAL_ADDRESS and that the Temporal server is running',
+    () => NativeConnection.connect({ address: config.temporal.address }),
+  );
+  try {
+    const worker = await startupStep(
+      'creating the worker',
+      `check that namespace ${config.temporal.namespace} exists (TEMPORAL_NAMESPACE)`,
+      () => createModelgateWorker({ config, connection, pool }),
+    );
+    log.info(
+      { address: config.temporal.address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue },
+      'worker polling',
+    );
+    await worker.run();
+    log.info('worker stopped');
+  } finally {
+    await connection.close();
+    await pool.end();
+  }
+}
+
+if (require.main === module) runProcess('worker', main);

@@ -1,0 +1,89 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { EnvironmentSchema } from '../src/config';
+import { SearchAttributes } from '../src/shared/search-attributes';
+
+const root = path.resolve(__dirname, '..');
+const read = (file: string) => readFileSync(path.join(root, file), 'utf8');
+
+interface ComposeService {
+  image?: string;
+  build?: string;
+  command?: string[] | string;
+  environment?: Record<string, unknown>;
+  volumes?: string[];
+}
+
+/**
+ * docker-compose.yml cannot run here (no Docker engine); these tests keep it consistent
+ * with the local stack: same variables, same dynamic config, same search attributes,
+ * and entry points that exist.
+ */
+describe('docker-compose.yml and Dockerfile (production shape)', () => {
+  const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, ComposeService> };
+  const services = compose.services;
+
+  it('parses and has the services of the production shape', () => {
+    expect(Object.keys(services).sort()).toEqual(
+      ['api', 'postgresql', 'temporal', 'temporal-setup', 'temporal-ui', 'worker'].sort(),
+    );
+  });
+
+  it('pins the Temporal server to the version line the pinned CLI embeds', () => {
+    const pinned = /TEMPORAL_CLI_VERSION="\$\{TEMPORAL_CLI_VERSION:-(v[\d.]+)\}"/.exec(read('temporal/install.sh'))?.[1];
+    expect(pinned).toBeDefined();
+    expect(read('Dockerfile')).toContain(`ARG TEMPORAL_CLI_VERSION=${pinned}`);
+    const cli = path.join(root, '.tools', 'bin', 'temporal');
+    const serverImage = services.temporal!.image!;
+    expect(serverImage).toMatch(/^temporalio\/auto-setup:\d+\.\d+\.\d+$/);
+    if (existsSync(cli)) {
+      const embedded = /Server (\d+\.\d+)\.\d+/.exec(execFileSync(cli, ['--version']).toString())?.[1];
+      expect(serverImage.split(':')[1]!.startsWith(`${embedded}.`)).toBe(true);
+    }
+  });
+
+  it('the processes built from the Dockerfile name entry points that exist in the build', () => {
+    for (const name of ['api', 'worker']) {
+      const command = services[name]!.command as string[];
+      expect(services[name]!.build).toBe('.');
+      const entry = command[1]!;
+      expect(entry).toMatch(/^dist\/.*\.js$/);
+      const source = path.join(root, entry.replace(/^dist\//, 'src/').replace(/\.js$/, '.ts'));
+      expect(existsSync(source)).toBe(true);
+    }
+    expect(read('Dockerfile')).toContain('CMD ["node", "dist/api/server.js"]');
+  });
+
+  it('passes only variables the processes understand, and every one they require', () => {
+    const known = new Set(Object.keys(EnvironmentSchema.shape));
+    for (const name of ['api', 'worker', 'temporal-setup']) {
+      const env = services[name]!.environment!;
+      for (const key of Object.keys(env)) expect(known).toContain(key);
+      expect(env.DATABASE_URL).toMatch(/^postgres:\/\/.*@postgresql:5432\//);
+      expect(env.TEMPORAL_ADDRESS).toBe('temporal:7233');
+    }
+  });
+
+  it('mounts the same dynamic config file the dev server reads', () => {
+    const temporal = services.temporal!;
+    const mount = temporal.volumes!.find((v) => v.includes('dynamicconfig'))!;
+    const [hostDir, containerDir] = mount.split(':');
+    const file = path.join(root, hostDir!, 'modelgate.yaml');
+    expect(existsSync(file)).toBe(true);
+    expect(`/etc/temporal/${temporal.environment!.DYNAMIC_CONFIG_FILE_PATH}`).toBe(`${containerDir}/modelgate.yaml`);
+    expect(read('temporal/start-dev.sh')).toContain('temporal/dynamicconfig/modelgate.yaml');
+  });
+
+  it('registers the search attributes from the same list as the dev server', () => {
+    const setup = services['temporal-setup']!.command as string[];
+    expect(setup.join(' ')).toContain('temporal/register-search-attributes.sh temporal:7233 modelgate');
+    const listed = read('temporal/search-attributes.txt')
+      .split('\n')
+      .filter((line) => line.trim() && !line.startsWith('#'))
+      .map((line) => line.trim().split(/\s+/));
+    const typeNames: Record<string, string> = { KEYWORD: 'Keyword', KEYWORD_LIST: 'KeywordList' };
+    expect(listed).toEqual(Object.values(SearchAttributes).map((k) => [k.name, typeNames[k.type]]));
+  });
+});
