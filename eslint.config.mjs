@@ -22,7 +22,7 @@ export default tseslint.config(
   },
   {
     // Workflow code is replayed: it must stay deterministic and bundle without Node.
-    files: ['src/workflows/**/*.ts', 'src/shared/**/*.ts'],
+    files: ['src/workflows/**/*.ts', 'src/shared/**/*.ts', 'src/policy/evaluate.ts', 'src/policy/resolved.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',

@@ -33,6 +33,7 @@ export const EnvironmentSchema = z.object({
   TEMPORAL_TASK_QUEUE: z.string().min(1, 'must not be empty').default(DEFAULT_TASK_QUEUE),
   TEMPORAL_UI_URL: z.url('must be a URL').default('http://localhost:8233'),
   DATABASE_URL: postgresUrl,
+  PUBLIC_URL: z.url('must be a URL').default('http://localhost:8080'),
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: port.default(8080),
   POLICY_DIR: z.string().min(1).default('policies'),
@@ -44,6 +45,8 @@ export const EnvironmentSchema = z.object({
 /** Parsed, validated configuration shared by the worker, the API and the CLI. */
 export interface Config {
   temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
+  /** Base URL under which users reach the API (links in notifications). */
+  publicUrl: string;
   databaseUrl: string;
   http: { host: string; port: number };
   policyDir: string;
@@ -93,6 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       taskQueue: e.TEMPORAL_TASK_QUEUE,
       uiUrl: e.TEMPORAL_UI_URL.replace(/\/$/, ''),
     },
+    publicUrl: e.PUBLIC_URL.replace(/\/$/, ''),
     databaseUrl: e.DATABASE_URL,
     http: { host: e.HOST, port: e.PORT },
     policyDir: e.POLICY_DIR,

@@ -41,7 +41,12 @@ export async function createModelgateWorker(deps: WorkerDeps): Promise<Worker> {
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities({ pool: deps.pool }),
+    activities: createActivities({
+      pool: deps.pool,
+      publicUrl: config.publicUrl,
+      temporalUiUrl: config.temporal.uiUrl,
+      namespace: config.temporal.namespace,
+    }),
     maxCachedWorkflows: config.worker.maxCachedWorkflows,
     shutdownGraceTime: config.shutdownGraceMs,
   });

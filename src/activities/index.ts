@@ -1,9 +1,15 @@
 import type { Pool } from 'pg';
 import { MIGRATIONS_TABLE } from '../db/migrate';
+import { createCheckActivities } from './checks';
+import { createPromotionActivities } from './promotion';
 
 /** What the activities need from their process. */
 export interface ActivityDeps {
   pool: Pool;
+  /** Base URL of links in notifications. */
+  publicUrl: string;
+  temporalUiUrl: string;
+  namespace: string;
 }
 
 /** Result of {@link createActivities}' `describeStack`: what the worker sees of its database. */
@@ -19,6 +25,8 @@ export interface StackDescription {
  */
 export function createActivities(deps: ActivityDeps) {
   return {
+    ...createCheckActivities({ pool: deps.pool }),
+    ...createPromotionActivities(deps),
     /** Reads the database's version and migration count: proves worker ↔ PostgreSQL. */
     async describeStack(): Promise<StackDescription> {
       const version = await deps.pool.query<{ server_version: string }>('SHOW server_version');

@@ -28,3 +28,11 @@ export interface CheckResult {
   metrics: Record<string, unknown>;
   durationMs: number;
 }
+
+/** Activity name of a check: `runIntegrityCheck`, `runModelCardCheck`, … */
+export type CheckActivityName = `run${Capitalize<CheckName>}Check`;
+
+/** Activity name of a check (see {@link CheckActivityName}). */
+export function checkActivityName(check: CheckName): CheckActivityName {
+  return `run${check.charAt(0).toUpperCase()}${check.slice(1)}Check` as CheckActivityName;
+}

@@ -1,0 +1,221 @@
+import { z } from 'zod';
+import { CheckSettingsSchema } from '../checks/settings';
+import { DATA_CLASSIFICATIONS, RISK_TIERS } from '../manifest/schema';
+import { parseDuration } from '../shared/duration';
+
+/** A duration string such as `"72h"`, `"30m"`, `"14d"`. */
+export const DurationSchema = z
+  .string()
+  .refine((s) => parseDuration(s) !== undefined, 'must be a duration such as "30m", "72h" or "14d"');
+
+const role = z.string().min(1, 'must not be empty');
+const roles = z.array(role).min(1, 'must name at least one role');
+const name = z
+  .string()
+  .min(1)
+  .regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be lowercase letters, digits, "-" or "_"');
+
+/** Check settings as a policy writes them: any subset of any check's settings. */
+const CheckOverridesSchema = z
+  .object(
+    Object.fromEntries(
+      Object.entries(CheckSettingsSchema.shape).map(([key, schema]) => [
+        key,
+        (schema as z.ZodDefault<z.ZodObject>).unwrap().partial().optional(),
+      ]),
+    ) as {
+      [K in keyof typeof CheckSettingsSchema.shape]: z.ZodOptional<z.ZodObject>;
+    },
+  )
+  .strict();
+
+/** A review gate: who may sign, how many, and by when. */
+export const GateSchema = z
+  .object({
+    name,
+    /** Title shown to reviewers, e.g. "Fairness & bias review". */
+    title: z.string().optional(),
+    /** Any of these roles may sign the gate. */
+    roles,
+    /** Distinct approvers needed. */
+    quorum: z.number().int().min(1).default(1),
+    /** After this long: a reminder, and escalation to `escalateTo`. */
+    sla: DurationSchema.optional(),
+    /** Roles the gate escalates to after its SLA; they may then sign it too. */
+    escalateTo: z.array(role).default([]),
+    /** Hard deadline from the gate's opening. */
+    timeout: DurationSchema.optional(),
+    /** What a passed hard deadline means. */
+    onTimeout: z.enum(['reject', 'expire']).default('expire'),
+  })
+  .strict();
+
+/** A stage: gates that run in parallel; stages run in order. */
+export const StageSchema = z
+  .object({
+    name,
+    gates: z.array(GateSchema).min(1, 'a stage needs at least one gate'),
+  })
+  .strict();
+
+/** When no human gate is needed. */
+export const AutoApproveSchema = z
+  .object({
+    /** Every check that ran passed (no fail, error or warn; waived checks do not count as passed). */
+    allChecksPass: z.boolean().default(true),
+    /** Metrics (from the performance check, else declared) that must reach these values. */
+    minMetrics: z.record(z.string(), z.number()).default({}),
+  })
+  .strict();
+
+/** Review of one tier, possibly specialised per target. */
+export const TierRulesSchema = z
+  .object({
+    checks: CheckOverridesSchema.optional(),
+    autoApprove: AutoApproveSchema.optional(),
+    /** Used whenever auto-approval does not apply. */
+    stages: z.array(StageSchema).min(1, 'a tier needs at least one stage (used when auto-approval does not apply)'),
+  })
+  .strict();
+
+/** A rule that raises the risk tier (never lowers it). */
+export const TierRaiseSchema = z
+  .object({
+    when: z
+      .object({
+        containsPersonalData: z.boolean().optional(),
+        classificationAtLeast: z.enum(DATA_CLASSIFICATIONS).optional(),
+        targets: z.array(z.string()).optional(),
+      })
+      .strict()
+      .refine((w) => Object.keys(w).length > 0, 'must state at least one condition'),
+    raiseTo: z.enum(RISK_TIERS),
+    reason: z.string().min(1),
+  })
+  .strict();
+
+/** Where notifications of promotion events go. */
+export const NotificationTargetSchema = z
+  .object({
+    url: z.url('must be an http(s) URL'),
+    /** Event kinds delivered to this URL; `["*"]` for all. */
+    events: z.array(z.string().min(1)).min(1).default(['*']),
+  })
+  .strict();
+
+/** A trusted signing key for artifact signatures. */
+export const TrustedKeySchema = z
+  .object({
+    keyId: z.string().min(1),
+    algorithm: z.literal('ed25519'),
+    /** Base64 of the raw 32-byte public key, or a PEM (SPKI) block. */
+    publicKey: z.string().min(1),
+  })
+  .strict();
+
+/** A target environment the policy governs. */
+export const EnvironmentSchema = z
+  .object({
+    description: z.string().optional(),
+    /** Check overrides for this environment (applied after the tier's). */
+    checks: CheckOverridesSchema.optional(),
+    /** Per-tier replacements of review rules in this environment. */
+    tiers: z.partialRecord(z.enum(RISK_TIERS), TierRulesSchema).optional(),
+  })
+  .strict();
+
+/** A policy file (DESIGN.md §3): policy as code, versioned, validated at load. */
+export const PolicySchema = z
+  .object({
+    apiVersion: z.literal('modelgate/v1'),
+    kind: z.literal('PromotionPolicy'),
+    name,
+    version: z.string().min(1, 'a policy must carry a version'),
+    description: z.string().default(''),
+    environments: z.record(name, EnvironmentSchema).refine((e) => Object.keys(e).length > 0, 'must define at least one environment'),
+    tierRaise: z.array(TierRaiseSchema).default([]),
+    /** Check defaults for every tier and environment. */
+    checks: CheckOverridesSchema.default({}),
+    tiers: z.object({ low: TierRulesSchema, medium: TierRulesSchema, high: TierRulesSchema }).strict(),
+    separationOfDuties: z
+      .object({
+        /** One person may sign several gates of one promotion. */
+        allowSamePersonOnMultipleGates: z.boolean().default(false),
+      })
+      .strict()
+      .default({ allowSamePersonOnMultipleGates: false }),
+    overrides: z
+      .object({
+        /** Roles that may waive a failed check (with a justification). */
+        waiveCheck: z.array(role).default([]),
+        /** Roles that may pass a gate by force (break-glass, with a justification). */
+        forceGate: z.array(role).default([]),
+        /** Roles that may expedite a promotion. */
+        expedite: z.array(role).default([]),
+        /** Roles that may withdraw any promotion (the submitter always may). */
+        withdraw: z.array(role).default([]),
+      })
+      .strict()
+      .default({ waiveCheck: [], forceGate: [], expedite: [], withdraw: [] }),
+    expedite: z
+      .object({ sla: DurationSchema.optional(), timeout: DurationSchema.optional() })
+      .strict()
+      .default({}),
+    remediationWindow: DurationSchema.default('14d'),
+    approvalValidFor: DurationSchema.default('365d'),
+    notifications: z.array(NotificationTargetSchema).default([]),
+    trustedKeys: z.array(TrustedKeySchema).default([]),
+  })
+  .strict()
+  .superRefine((policy, ctx) => {
+    const allTiers: Array<[string[], z.infer<typeof TierRulesSchema>]> = [
+      ...RISK_TIERS.map((t) => [['tiers', t], policy.tiers[t]] as [string[], z.infer<typeof TierRulesSchema>]),
+      ...Object.entries(policy.environments).flatMap(([env, e]) =>
+        Object.entries(e.tiers ?? {}).map(
+          ([t, rules]) => [['environments', env, 'tiers', t], rules] as [string[], z.infer<typeof TierRulesSchema>],
+        ),
+      ),
+    ];
+    for (const [at, rules] of allTiers) {
+      const seen = new Set<string>();
+      rules.stages.forEach((stage, s) =>
+        stage.gates.forEach((gate, g) => {
+          if (seen.has(gate.name)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [...at, 'stages', s, 'gates', g, 'name'],
+              message: `gate "${gate.name}" appears twice in this tier`,
+            });
+          }
+          seen.add(gate.name);
+          if (gate.sla && gate.timeout && parseDuration(gate.sla)! >= parseDuration(gate.timeout)!) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [...at, 'stages', s, 'gates', g, 'sla'],
+              message: 'the SLA must be shorter than the hard timeout',
+            });
+          }
+        }),
+      );
+    }
+    policy.tierRaise.forEach((rule, i) =>
+      (rule.when.targets ?? []).forEach((target, j) => {
+        if (!(target in policy.environments)) {
+          ctx.addIssue({ code: 'custom', path: ['tierRaise', i, 'when', 'targets', j], message: `unknown environment "${target}"` });
+        }
+      }),
+    );
+  });
+
+/** A validated policy. */
+export type Policy = z.infer<typeof PolicySchema>;
+/** A review gate as the policy defines it. */
+export type GateDefinition = z.infer<typeof GateSchema>;
+/** A stage as the policy defines it. */
+export type StageDefinition = z.infer<typeof StageSchema>;
+/** An auto-approval condition. */
+export type AutoApproveCondition = z.infer<typeof AutoApproveSchema>;
+/** A notification target. */
+export type NotificationTarget = z.infer<typeof NotificationTargetSchema>;
+/** A trusted signing key. */
+export type PolicyTrustedKey = z.infer<typeof TrustedKeySchema>;

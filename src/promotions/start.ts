@@ -1,0 +1,101 @@
+import {
+  type Client,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdConflictPolicy,
+  WorkflowIdReusePolicy,
+} from '@temporalio/client';
+import type { PromotionManifest } from '../manifest/schema';
+import type { LoadedPolicy } from '../policy/load';
+import { resolvePolicy } from '../policy/resolve';
+import { canonicalJson } from '../activities/promotion';
+import { PROMOTION_WORKFLOW_TYPE, promotionWorkflowId, stateQuery } from '../shared/messages';
+import type { Actor, PromotionInput } from '../shared/promotion';
+import { SearchAttributes } from '../shared/search-attributes';
+
+/** A submission of the same model version and target with a different manifest, while one runs. */
+export class PromotionConflict extends Error {
+  constructor(
+    message: string,
+    readonly promotionId: string,
+  ) {
+    super(message);
+    this.name = 'PromotionConflict';
+  }
+}
+
+/** What {@link startPromotion} needs. */
+export interface StartPromotionRequest {
+  manifest: PromotionManifest;
+  submitter: Actor;
+  policy: LoadedPolicy;
+  taskQueue: string;
+  /** Overrides the default continue-as-new threshold (tests). */
+  historyEventLimit?: number;
+}
+
+/** Result of a submission: the promotion, and whether it already existed. */
+export interface StartedPromotion {
+  promotionId: string;
+  runId: string;
+  existing: boolean;
+}
+
+/**
+ * Starts the promotion of a manifest under a policy. The workflow id is readable
+ * (`promote:<model>:<version>:<target>`); a repeated identical submission returns the
+ * running promotion instead of starting a second one.
+ *
+ * @throws {PolicyRefusal} when the policy does not govern the target.
+ * @throws {PromotionConflict} when a promotion of that version and target runs with another manifest.
+ */
+export async function startPromotion(client: Client, request: StartPromotionRequest): Promise<StartedPromotion> {
+  const { manifest, submitter } = request;
+  const policy = resolvePolicy(request.policy, manifest);
+  const promotionId = promotionWorkflowId(manifest.model.name, manifest.model.version, manifest.target);
+  const input: PromotionInput = {
+    promotionId,
+    manifest,
+    submitter,
+    submittedAt: new Date().toISOString(),
+    policy,
+    ...(request.historyEventLimit ? { historyEventLimit: request.historyEventLimit } : {}),
+  };
+  let handle;
+  try {
+    handle = await client.workflow.start(PROMOTION_WORKFLOW_TYPE, {
+      workflowId: promotionId,
+      taskQueue: request.taskQueue,
+      args: [input],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+      typedSearchAttributes: [
+        { key: SearchAttributes.ModelName, value: manifest.model.name },
+        { key: SearchAttributes.ModelVersion, value: manifest.model.version },
+        { key: SearchAttributes.TargetEnvironment, value: manifest.target },
+        { key: SearchAttributes.RiskTier, value: policy.effectiveTier },
+        { key: SearchAttributes.PromotionStatus, value: 'VALIDATING' },
+        { key: SearchAttributes.Submitter, value: submitter.id },
+      ],
+      staticSummary: `Promote ${manifest.model.name}@${manifest.model.version} → ${manifest.target} (${policy.effectiveTier} risk)`,
+      staticDetails: [
+        `**Model** ${manifest.model.name}@${manifest.model.version}, owner ${manifest.model.owner}`,
+        `**Artifact** ${manifest.artifact.uri} (${manifest.artifact.format}), sha256 ${manifest.artifact.sha256}`,
+        `**Submitted by** ${submitter.id} under policy ${policy.name}@${policy.version} (${policy.digest.slice(0, 12)})`,
+        `**Tier** declared ${policy.declaredTier}, effective ${policy.effectiveTier}${policy.tierReasons.length ? ` — ${policy.tierReasons.join('; ')}` : ''}`,
+      ].join('\n\n'),
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    const running = client.workflow.getHandle(promotionId);
+    const state = await running.query(stateQuery);
+    if (canonicalJson(state.manifest) !== canonicalJson(manifest) || state.submitter.id !== submitter.id) {
+      throw new PromotionConflict(
+        `a promotion of ${manifest.model.name}@${manifest.model.version} to ${manifest.target} is already running with another manifest or submitter; withdraw it or wait for it to end`,
+        promotionId,
+      );
+    }
+    const description = await running.describe();
+    return { promotionId, runId: description.runId, existing: true };
+  }
+  return { promotionId, runId: handle.firstExecutionRunId, existing: false };
+}

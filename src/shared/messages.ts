@@ -1,0 +1,34 @@
+// Message definitions shared by the workflow and its clients (DESIGN.md §4).
+// Each message exists as an Update (answers at once, accepted or refused with the reason)
+// and as a Signal of the same name and payload (for operators using the Temporal CLI or UI).
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { MessagePayloads, MessageResult, PromotionState } from './promotion';
+
+/** Update definitions, one per message. */
+export const promotionUpdates = {
+  decide: defineUpdate<MessageResult, [MessagePayloads['decide']]>('decide'),
+  override: defineUpdate<MessageResult, [MessagePayloads['override']]>('override'),
+  expedite: defineUpdate<MessageResult, [MessagePayloads['expedite']]>('expedite'),
+  revise: defineUpdate<MessageResult, [MessagePayloads['revise']]>('revise'),
+  withdraw: defineUpdate<MessageResult, [MessagePayloads['withdraw']]>('withdraw'),
+} as const;
+
+/** Signal definitions, same names and payloads as the Updates. */
+export const promotionSignals = {
+  decide: defineSignal<[MessagePayloads['decide']]>('decide'),
+  override: defineSignal<[MessagePayloads['override']]>('override'),
+  expedite: defineSignal<[MessagePayloads['expedite']]>('expedite'),
+  revise: defineSignal<[MessagePayloads['revise']]>('revise'),
+  withdraw: defineSignal<[MessagePayloads['withdraw']]>('withdraw'),
+} as const;
+
+/** Query of the whole current state. */
+export const stateQuery = defineQuery<PromotionState>('state');
+
+/** Workflow type name of a promotion. */
+export const PROMOTION_WORKFLOW_TYPE = 'PromotionWorkflow';
+
+/** Readable workflow id of a promotion: `promote:<model>:<version>:<target>`. */
+export function promotionWorkflowId(model: string, version: string, target: string): string {
+  return `promote:${model}:${version}:${target}`;
+}

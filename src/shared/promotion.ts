@@ -1,0 +1,221 @@
+// Workflow-safe types of a promotion: its lifecycle, messages and state (DESIGN.md §4).
+import type { CheckName, CheckResult } from './checks';
+import type { ManifestRevision, PromotionManifest } from '../manifest/schema';
+import type { ResolvedPolicy } from '../policy/resolved';
+
+/** Lifecycle states, carried by the `PromotionStatus` search attribute. */
+export const PROMOTION_STATUSES = [
+  'VALIDATING',
+  'CHECKS_FAILED',
+  'IN_REVIEW',
+  'CHANGES_REQUESTED',
+  'APPROVED',
+  'DEPLOYING',
+  'DEPLOYED',
+  'REJECTED',
+  'EXPIRED',
+  'WITHDRAWN',
+  'SUPERSEDED',
+  'DEPLOY_FAILED',
+] as const;
+
+/** A promotion's lifecycle state. */
+export type PromotionStatus = (typeof PROMOTION_STATUSES)[number];
+
+/** States in which a promotion has ended. */
+export const TERMINAL_STATUSES: ReadonlySet<PromotionStatus> = new Set([
+  'DEPLOYED',
+  'REJECTED',
+  'EXPIRED',
+  'WITHDRAWN',
+  'SUPERSEDED',
+  'DEPLOY_FAILED',
+]);
+
+/** Who sends a message: an authenticated identity and its roles. */
+export interface Actor {
+  id: string;
+  roles: string[];
+}
+
+/** Fields every message carries. */
+export interface MessageEnvelope {
+  actor: Actor;
+  /** Idempotency key: a repeated requestId returns the first result and changes nothing. */
+  requestId: string;
+  comment?: string;
+}
+
+/** A reviewer's decision on a gate. */
+export type GateDecision = 'approve' | 'reject' | 'request_changes';
+
+export interface DecidePayload extends MessageEnvelope {
+  gate: string;
+  decision: GateDecision;
+}
+
+export interface OverridePayload extends MessageEnvelope {
+  kind: 'waive_check' | 'force_gate';
+  /** A check name (waive_check) or a gate name (force_gate). */
+  target: string;
+  justification: string;
+}
+
+export interface ExpeditePayload extends MessageEnvelope {
+  reason: string;
+}
+
+export interface RevisePayload extends MessageEnvelope {
+  changes: ManifestRevision;
+}
+
+export interface WithdrawPayload extends MessageEnvelope {
+  reason: string;
+}
+
+/** Names of the messages a promotion accepts. */
+export type MessageKind = 'decide' | 'override' | 'expedite' | 'revise' | 'withdraw';
+
+/** Payload type of each message. */
+export interface MessagePayloads {
+  decide: DecidePayload;
+  override: OverridePayload;
+  expedite: ExpeditePayload;
+  revise: RevisePayload;
+  withdraw: WithdrawPayload;
+}
+
+/** What an accepted message did; returned by the Update and kept for repeated requestIds. */
+export interface MessageResult {
+  requestId: string;
+  message: MessageKind;
+  /** Status of the promotion right after the message. */
+  status: PromotionStatus;
+  summary: string;
+}
+
+/** A message the promotion refused (Updates also answer with the reason). */
+export interface RefusedMessage {
+  at: string;
+  message: MessageKind | 'unknown';
+  via: 'update' | 'signal';
+  actorId?: string;
+  requestId?: string;
+  reason: string;
+}
+
+/** One signature (or refusal) on a gate. */
+export interface GateSignature {
+  actorId: string;
+  roles: string[];
+  decision: GateDecision;
+  comment?: string;
+  at: string;
+  requestId: string;
+  /** Evidence (artifact + manifest + check results) the reviewer saw. */
+  evidenceDigest: string;
+  /** A signature becomes void when the evidence it approved changes. */
+  void?: boolean;
+}
+
+/** State of a gate. */
+export type GateStatus = 'waiting' | 'open' | 'approved' | 'rejected' | 'changes_requested' | 'timed_out' | 'forced';
+
+export interface GateState {
+  name: string;
+  title: string;
+  roles: string[];
+  quorum: number;
+  escalateTo: string[];
+  onTimeout: 'reject' | 'expire';
+  status: GateStatus;
+  signatures: GateSignature[];
+  openedAt?: string;
+  /** When the SLA passes (reminder + escalation). */
+  slaAt?: string;
+  /** Hard deadline. */
+  deadlineAt?: string;
+  escalated: boolean;
+  forced?: { by: string; justification: string; at: string };
+  decidedAt?: string;
+}
+
+export interface StageState {
+  name: string;
+  status: 'waiting' | 'active' | 'passed' | 'failed';
+  gates: GateState[];
+}
+
+/** A waived check (break-glass), flagged in the audit. */
+export interface CheckWaiver {
+  check: CheckName;
+  by: string;
+  justification: string;
+  at: string;
+  /** The evidence digest the waiver was given for; a revision voids it. */
+  evidenceDigest: string;
+}
+
+/** An entry of the promotion's own readable timeline. */
+export interface TimelineEntry {
+  at: string;
+  actor: string;
+  action: string;
+  detail?: Record<string, unknown>;
+}
+
+/** How the promotion ended (or why it waits). */
+export interface PromotionOutcome {
+  status: PromotionStatus;
+  at: string;
+  by: string;
+  reason: string;
+}
+
+/** The whole current state, returned by the `state` query. */
+export interface PromotionState {
+  promotionId: string;
+  manifest: PromotionManifest;
+  submitter: Actor;
+  submittedAt: string;
+  status: PromotionStatus;
+  policy: { name: string; version: string; digest: string };
+  declaredTier: string;
+  effectiveTier: string;
+  tierReasons: string[];
+  checks: CheckResult[];
+  checkRuns: number;
+  waivers: CheckWaiver[];
+  evidenceDigest?: string;
+  stages: StageState[];
+  currentStage?: number;
+  expedited?: { by: string; reason: string; at: string };
+  remediationDeadline?: string;
+  revisions: number;
+  refused: RefusedMessage[];
+  timeline: TimelineEntry[];
+  outcome?: PromotionOutcome;
+  /** Registry and deployment results, once approved. */
+  deployment?: { environment: string; at: string; previousVersion?: string };
+  /** Runs of this promotion so far (continue-as-new). */
+  run: number;
+}
+
+/** Input of `PromotionWorkflow`. */
+export interface PromotionInput {
+  promotionId: string;
+  manifest: PromotionManifest;
+  submitter: Actor;
+  submittedAt: string;
+  policy: ResolvedPolicy;
+  /** Present when continuing as new: the state and processed request ids so far. */
+  carried?: CarriedPromotion;
+  /** Continue as new after this many history events (default 5000; tests set it low). */
+  historyEventLimit?: number;
+}
+
+/** What a promotion carries into its next run. */
+export interface CarriedPromotion {
+  state: PromotionState;
+  processed: Record<string, MessageResult>;
+}
