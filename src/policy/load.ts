@@ -29,7 +29,7 @@ export class PolicyLoadError extends Error {
 
 /** Parses and validates policy text; `file` names it in errors. */
 export function parsePolicy(text: string, file: string): LoadedPolicy {
-  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const document = parseDocument(text, { uniqueKeys: true });
   if (document.errors.length > 0) {
     throw new PolicyLoadError(
       file,
