@@ -97,12 +97,12 @@ describe('policy loading', () => {
   });
 
   it('a missing file and two files with one policy name are errors naming the file', async () => {
-    await expect(loadPolicyFile('/nonexistent/policy.yaml')).rejects.toThrow(/invalid policy \/nonexistent\/policy\.yaml:\n  \(file\): cannot be read/);
+    await expect(loadPolicyFile('/nonexistent/policy.yaml')).rejects.toThrow(/invalid policy \/nonexistent\/policy\.yaml:\n {2}\(file\): cannot be read/);
     const dir = await mkdtemp(path.join(tmpdir(), 'policies-'));
     try {
       await copyFile(DEFAULT_POLICY, path.join(dir, 'a.yaml'));
       await copyFile(DEFAULT_POLICY, path.join(dir, 'b.yaml'));
-      await expect(loadPolicyDir(dir)).rejects.toThrow(/b\.yaml:\n  name: policy "default" is also defined in .*a\.yaml/);
+      await expect(loadPolicyDir(dir)).rejects.toThrow(/b\.yaml:\n {2}name: policy "default" is also defined in .*a\.yaml/);
       await rm(path.join(dir, 'b.yaml'));
       await writeFile(path.join(dir, 'notes.txt'), 'not a policy');
       expect([...(await loadPolicyDir(dir)).keys()]).toEqual(['default']);

@@ -47,6 +47,11 @@ export const PerformanceSettingsSchema = z
     recompute: z.boolean().default(true),
     /** Largest allowed gap between a declared and a recomputed metric. */
     declaredTolerance: z.number().min(0).default(0.005),
+    /**
+     * What the evaluation file holds: `auto` treats numeric labels with fractions or more than 20
+     * distinct values as regression, everything else as classification.
+     */
+    task: z.enum(['auto', 'classification', 'regression']).default('auto'),
   })
   .strict();
 
@@ -63,6 +68,11 @@ export const FairnessSettingsSchema = z
     fourFifthsRule: z.boolean().default(true),
     /** Groups smaller than this are reported as too small (never silently dropped). */
     minGroupSize: z.number().int().min(1).default(30),
+    /**
+     * Whether groups below `minGroupSize` take part in the disparity metrics (`include`, as
+     * Fairlearn computes them) or are left out of them (`exclude`); either way they are reported.
+     */
+    smallGroups: z.enum(['include', 'exclude']).default('include'),
     /** Fail when the manifest gives no evaluation file with sensitive columns. */
     requireEvaluation: z.boolean().default(false),
   })
@@ -73,6 +83,13 @@ export const ModelCardSettingsSchema = z
   .object({
     enforcement: EnforcementSchema.default('required'),
     requiredFields: z.array(z.enum(MODEL_CARD_FIELDS as [string, ...string[]])).default([]),
+    /**
+     * When `requiredFields` is empty, require the built-in fields for the model's risk tier
+     * (low: intendedUse, limitations; medium adds outOfScopeUse, ethicalConsiderations,
+     * trainingData, evaluationData, license, contacts; high adds humanOversight, riskManagement,
+     * postMarketMonitoring).
+     */
+    tierDefaults: z.boolean().default(true),
     /** A field shorter than this (after trimming) counts as trivial. */
     minFieldLength: z.number().int().min(0).default(20),
   })

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { WorkflowIdReusePolicy } from '@temporalio/client';
 import { loadConfig } from '../config';
 import { connectTemporalClient } from '../temporal-client';
+import { registerCheckCommands } from './check-commands';
 
 /** Exit codes scripts can rely on. */
 export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const;
@@ -36,6 +37,8 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
         await client.connection.close();
       }
     });
+
+  registerCheckCommands(program, setExitCode);
 
   return program;
 }
