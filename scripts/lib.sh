@@ -74,3 +74,49 @@ stop_pidfile() {
   fi
   rm -f "$pidfile"
 }
+
+# Starts a throwaway PostgreSQL cluster and an in-memory Temporal dev server on free ports in
+# folder $1, and exports TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and DATABASE_URL for them.
+# Stop them with stop_throwaway_services $1. Used by the test and benchmark commands.
+start_throwaway_services() {
+  local dir="$1" pg_port temporal_port
+  pg_port="$(free_port)"
+  temporal_port="$(free_port)"
+  log "starting throwaway PostgreSQL on 127.0.0.1:$pg_port and Temporal on 127.0.0.1:$temporal_port"
+  MODELGATE_PG_FSYNC=off "$MODELGATE_ROOT/scripts/postgres.sh" start "$dir/postgres" "$pg_port"
+  "$MODELGATE_ROOT/temporal/start-dev.sh" --port "$temporal_port" --headless --namespace modelgate \
+    --pidfile "$dir/temporal.pid" --log "$dir/temporal.log"
+  export TEMPORAL_ADDRESS="127.0.0.1:$temporal_port"
+  export TEMPORAL_NAMESPACE=modelgate
+  DATABASE_URL="$("$MODELGATE_ROOT/scripts/postgres.sh" url "$pg_port")"
+  export DATABASE_URL
+}
+
+# Stops what start_throwaway_services started in folder $1.
+stop_throwaway_services() {
+  local dir="$1"
+  stop_pidfile "$dir/temporal.pid" 10
+  "$MODELGATE_ROOT/scripts/postgres.sh" stop "$dir/postgres" || true
+}
+
+# Makes a run folder .data/$1.XXXXXX, starts throwaway services there (see
+# start_throwaway_services) and stops them and removes the folder when the script exits,
+# however it exits. Sets RUN_DIR.
+use_throwaway_services() {
+  mkdir -p "$MODELGATE_ROOT/.data"
+  RUN_DIR="$(mktemp -d "$MODELGATE_ROOT/.data/$1.XXXXXX")"
+  trap '_throwaway_cleanup' EXIT
+  trap 'exit 130' INT TERM
+  start_throwaway_services "$RUN_DIR"
+}
+
+_throwaway_cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  stop_throwaway_services "$RUN_DIR"
+  if [ "$status" -ne 0 ] && [ -f "$RUN_DIR/temporal.log" ]; then
+    cp "$RUN_DIR/temporal.log" "$MODELGATE_ROOT/.data/last-failed-run-temporal.log" 2>/dev/null || true
+  fi
+  rm -rf "$RUN_DIR"
+  exit "$status"
+}

@@ -38,8 +38,14 @@ export const EnvironmentSchema = z.object({
   PORT: port.default(8080),
   POLICY_DIR: z.string().min(1).default('policies'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
-  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(500),
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(20),
+  WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(16),
   SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).default(10),
+  AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters (an HS256 key)').optional(),
+  AUTH_JWKS_URL: z.url('must be a URL').optional(),
+  AUTH_ISSUER: z.string().min(1).optional(),
+  AUTH_AUDIENCE: z.string().min(1).optional(),
+  AUTH_ROLES_CLAIM: z.string().min(1).default('roles'),
 });
 
 /** Parsed, validated configuration shared by the worker, the API and the CLI. */
@@ -51,8 +57,13 @@ export interface Config {
   http: { host: string; port: number };
   policyDir: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
-  worker: { maxCachedWorkflows: number };
+  worker: { maxCachedWorkflows: number; maxConcurrentActivities: number };
   shutdownGraceMs: number;
+  /**
+   * How bearer tokens are verified: HS256 with `jwtSecret`, or RS256/ES256 from the
+   * issuer's `jwksUrl`. Neither set means the API refuses every token.
+   */
+  auth: { jwtSecret?: string; jwksUrl?: string; issuer?: string; audience?: string; rolesClaim: string };
 }
 
 /**
@@ -101,8 +112,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     http: { host: e.HOST, port: e.PORT },
     policyDir: e.POLICY_DIR,
     logLevel: e.LOG_LEVEL,
-    worker: { maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS },
+    worker: { maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS, maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES },
     shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
+    auth: {
+      ...(e.AUTH_JWT_SECRET ? { jwtSecret: e.AUTH_JWT_SECRET } : {}),
+      ...(e.AUTH_JWKS_URL ? { jwksUrl: e.AUTH_JWKS_URL } : {}),
+      ...(e.AUTH_ISSUER ? { issuer: e.AUTH_ISSUER } : {}),
+      ...(e.AUTH_AUDIENCE ? { audience: e.AUTH_AUDIENCE } : {}),
+      rolesClaim: e.AUTH_ROLES_CLAIM,
+    },
   };
 }
 

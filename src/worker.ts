@@ -1,4 +1,6 @@
-import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle, type WorkflowBundleOption } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { createActivities } from './activities';
 import { type Config, loadConfigOrExit } from './config';
@@ -30,17 +32,24 @@ export interface WorkerDeps {
   connection: NativeConnection;
   pool: Pool;
   /** Prebuilt bundle; when absent the worker bundles `WORKFLOWS_PATH` itself. */
-  workflowBundle?: WorkflowBundle;
+  workflowBundle?: WorkflowBundleOption;
+}
+
+/** Path of the bundle written by the build (`dist/workflow-bundle.js`), when it exists. */
+function prebuiltBundle(): WorkflowBundleOption | undefined {
+  const codePath = path.resolve(__dirname, 'workflow-bundle.js');
+  return __filename.endsWith('.js') && existsSync(codePath) ? { codePath } : undefined;
 }
 
 /** Creates (without running) the worker that polls Modelgate's task queue. */
 export async function createModelgateWorker(deps: WorkerDeps): Promise<Worker> {
   const { config } = deps;
+  const workflowBundle = deps.workflowBundle ?? prebuiltBundle();
   return Worker.create({
     connection: deps.connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    ...(workflowBundle ? { workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: createActivities({
       pool: deps.pool,
       publicUrl: config.publicUrl,
@@ -48,6 +57,7 @@ export async function createModelgateWorker(deps: WorkerDeps): Promise<Worker> {
       namespace: config.temporal.namespace,
     }),
     maxCachedWorkflows: config.worker.maxCachedWorkflows,
+    maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     shutdownGraceTime: config.shutdownGraceMs,
   });
 }

@@ -1,0 +1,78 @@
+import { Context } from '@temporalio/activity';
+import type { Pool } from 'pg';
+import { type CheckName, type CheckResult } from '../shared/checks';
+import type { PromotionManifest } from '../manifest/schema';
+import { runNamedCheck } from '../checks';
+import type { CheckSettings } from '../checks/settings';
+import { type ProgressReporter, throttleProgress } from '../checks/progress';
+import { createPgRegistryReader } from '../checks/registry';
+import type { TrustedKey } from '../checks/trusted-keys';
+
+export type { TrustedKey } from '../checks/trusted-keys';
+
+/** Input of every check activity: one object, so it can grow without breaking history. */
+export interface CheckActivityInput {
+  promotionId: string;
+  manifest: PromotionManifest;
+  settings: CheckSettings;
+  trustedKeys: TrustedKey[];
+}
+
+/** What the check activities need from the worker. */
+export interface CheckActivityDeps {
+  pool: Pool;
+}
+
+/** Heartbeats when running inside an activity; does nothing elsewhere (tests calling the functions directly). */
+function activityHeartbeat(): ProgressReporter {
+  return throttleProgress((detail) => {
+    try {
+      Context.current().heartbeat(detail);
+    } catch {
+      // Not inside an activity.
+    }
+  }, 5_000);
+}
+
+/**
+ * Builds the check activities (DESIGN.md §5). Each returns the uniform result; a problem that
+ * retrying cannot fix (malformed file, missing column) is a result with status `error`; a
+ * transient one (an HTTP artifact that times out or answers 5xx) throws a plain Error so that
+ * Temporal retries the activity.
+ */
+export function createCheckActivities(deps: CheckActivityDeps) {
+  const registry = createPgRegistryReader(deps.pool);
+  const run = (name: CheckName) => async (input: CheckActivityInput): Promise<CheckResult> => {
+    try {
+      return await runNamedCheck(name, {
+        manifest: input.manifest,
+        settings: input.settings,
+        trustedKeys: input.trustedKeys,
+        context: { registry, progress: activityHeartbeat() },
+        rethrowTransient: true,
+      });
+    } catch (err) {
+      // Transient: a plain Error (retryable by default) with the cause's message.
+      throw new Error(`${name} check for ${input.promotionId}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+  return {
+    /** Recomputes the artifact's sha256 (file or directory manifest) and verifies its signature. */
+    runIntegrityCheck: run('integrity'),
+    /** Statically scans the artifact: pickle globals, archives, safetensors, ONNX, Keras. */
+    runSecurityCheck: run('security'),
+    /** Declared or recomputed metrics against thresholds and the version serving the target. */
+    runPerformanceCheck: run('performance'),
+    /** Per-group rates and Fairlearn's disparity metrics from the evaluation file. */
+    runFairnessCheck: run('fairness'),
+    /** Required model card fields present and substantive for the tier. */
+    runModelCardCheck: run('modelCard'),
+    /** Commit, training data, version immutability and parent version in the registry. */
+    runLineageCheck: run('lineage'),
+    /** Data classification and personal data for the target; personal-data scan. */
+    runPrivacyCheck: run('privacy'),
+  };
+}
+
+/** The check activities' interface, for workflows (`import type`). */
+export type CheckActivities = ReturnType<typeof createCheckActivities>;

@@ -1,0 +1,101 @@
+import type { CheckFinding, CheckName, CheckResult } from '../shared/checks';
+import type { Enforcement } from './settings';
+import { CheckInputError, TransientCheckError, errorMessage } from './errors';
+
+/** What a check concluded before enforcement is applied. */
+export interface CheckOutcome {
+  /** `fail`: the artifact or evidence does not meet the bar; `error`: the check could not run. */
+  outcome: 'pass' | 'warn' | 'fail' | 'error';
+  summary: string;
+  findings: CheckFinding[];
+  metrics: Record<string, unknown>;
+}
+
+const SEVERITY_ORDER: Record<CheckFinding['severity'], number> = { info: 0, low: 1, medium: 2, high: 3, critical: 4 };
+
+/** Orders severities: negative when `a` is less severe than `b`. */
+export function compareSeverity(a: CheckFinding['severity'], b: CheckFinding['severity']): number {
+  return SEVERITY_ORDER[a] - SEVERITY_ORDER[b];
+}
+
+/** True when `finding` is at least as severe as `threshold`. */
+export function atLeast(finding: CheckFinding, threshold: CheckFinding['severity']): boolean {
+  return SEVERITY_ORDER[finding.severity] >= SEVERITY_ORDER[threshold];
+}
+
+/**
+ * Applies enforcement to an outcome and produces the uniform result (DESIGN.md §5):
+ * `required` is `enforcement === 'required'`; an advisory check that fails reports `warn`.
+ */
+export function toCheckResult(
+  name: CheckName,
+  enforcement: Enforcement,
+  outcome: CheckOutcome,
+  startedAt: number,
+): CheckResult {
+  let status: CheckResult['status'] = outcome.outcome;
+  if (status === 'fail' && enforcement !== 'required') status = 'warn';
+  return {
+    name,
+    status,
+    required: enforcement === 'required',
+    summary: outcome.summary,
+    findings: outcome.findings,
+    metrics: outcome.metrics,
+    durationMs: Math.max(0, Date.now() - startedAt),
+  };
+}
+
+/** The result of a check whose enforcement is `off`: it did not run. */
+export function skippedResult(name: CheckName): CheckResult {
+  return {
+    name,
+    status: 'pass',
+    required: false,
+    summary: 'not run: the policy turns this check off',
+    findings: [{ kind: 'check_off', severity: 'info', message: 'enforcement is off for this check' }],
+    metrics: {},
+    durationMs: 0,
+  };
+}
+
+/**
+ * Runs one check body and turns what it throws into results: a {@link CheckInputError} (or any
+ * unexpected error) becomes status `error` naming the problem; a {@link TransientCheckError}
+ * is rethrown when `rethrowTransient` (activities, so Temporal retries) and reported as `error`
+ * otherwise (CLI).
+ */
+export async function runCheck(
+  name: CheckName,
+  enforcement: Enforcement,
+  body: () => Promise<CheckOutcome>,
+  options: { rethrowTransient: boolean },
+): Promise<CheckResult> {
+  if (enforcement === 'off') return skippedResult(name);
+  const startedAt = Date.now();
+  try {
+    return toCheckResult(name, enforcement, await body(), startedAt);
+  } catch (err) {
+    if (err instanceof TransientCheckError && options.rethrowTransient) throw err;
+    const kind = err instanceof TransientCheckError ? 'transient_error' : err instanceof CheckInputError ? 'input_error' : 'internal_error';
+    const message = errorMessage(err);
+    return toCheckResult(
+      name,
+      enforcement,
+      {
+        outcome: 'error',
+        summary: `${name} check could not run: ${message}`,
+        findings: [{ kind, severity: 'high', message }],
+        metrics: {},
+      },
+      startedAt,
+    );
+  }
+}
+
+/** Counts findings by severity, for summaries. */
+export function countBySeverity(findings: CheckFinding[]): Partial<Record<CheckFinding['severity'], number>> {
+  const counts: Partial<Record<CheckFinding['severity'], number>> = {};
+  for (const f of findings) counts[f.severity] = (counts[f.severity] ?? 0) + 1;
+  return counts;
+}
