@@ -55,6 +55,15 @@ log "starting the Temporal dev server (state in $DATA_DIR/temporal/temporal.db)"
   --namespace "${TEMPORAL_NAMESPACE:-modelgate}" --db-file "$DATA_DIR/temporal/temporal.db" \
   --pidfile "$RUN_DIR/temporal.pid" --log "$LOG_DIR/temporal.log"
 
+# Local tokens: without AUTH_JWT_SECRET or AUTH_JWKS_URL, a random HS256 secret kept in .data/
+# (so tokens stay valid across restarts); `modelgate dev-token` signs tokens with it.
+if [ -z "${AUTH_JWT_SECRET:-}" ] && [ -z "${AUTH_JWKS_URL:-}" ]; then
+  if [ ! -s "$DATA_DIR/dev-jwt-secret" ]; then
+    (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$DATA_DIR/dev-jwt-secret")
+  fi
+  export AUTH_JWT_SECRET="$(cat "$DATA_DIR/dev-jwt-secret")"
+fi
+
 export TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT"
 export TEMPORAL_NAMESPACE="${TEMPORAL_NAMESPACE:-modelgate}"
 export TEMPORAL_UI_URL="${TEMPORAL_UI_URL:-http://localhost:$TEMPORAL_UI_PORT}"
@@ -81,6 +90,8 @@ cat <<TXT
     Temporal gRPC  127.0.0.1:$TEMPORAL_PORT  namespace $TEMPORAL_NAMESPACE
     PostgreSQL     $DATABASE_URL
     Logs           $LOG_DIR
+  A token for the API (local users; the secret is in $DATA_DIR/dev-jwt-secret):
+    export MODELGATE_TOKEN="\$(AUTH_JWT_SECRET=\$(cat $DATA_DIR/dev-jwt-secret) npx modelgate dev-token --user alice --roles ml-reviewer)"
   Press Ctrl-C to stop everything (data is kept in $DATA_DIR).
 
 TXT
@@ -90,8 +101,14 @@ while true; do
   for name in worker api temporal; do
     pid="$(cat "$RUN_DIR/$name.pid" 2>/dev/null || true)"
     if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
-      sleep 0.5 # a Ctrl-C that reached every process is handled by the trap first
-      warn "$name exited unexpectedly; see $LOG_DIR/$name.log"
+      code=0
+      wait "$pid" 2>/dev/null || code=$?
+      if [ "$code" = 0 ] || [ "$code" = 130 ] || [ "$code" = 143 ]; then
+        log "$name stopped"
+        exit 0
+      fi
+      if [ "$code" = 127 ]; then warn "$name exited unexpectedly; see $LOG_DIR/$name.log"
+      else warn "$name exited with status $code; see $LOG_DIR/$name.log"; fi
       exit 1
     fi
   done

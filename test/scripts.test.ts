@@ -1,0 +1,89 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const root = path.resolve(__dirname, '..');
+
+/** Runs a project script; resolves to its exit code and output instead of throwing. */
+async function script(file: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
+  try {
+    const { stdout, stderr } = await run(path.join(root, file), args, { env, timeout: 120_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+async function occupiedPort(): Promise<{ port: number; server: Server }> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as { port: number }).port, server };
+}
+
+describe('the install and start scripts say plainly what is wrong', () => {
+  it('without a Temporal CLI and without go, install.sh says to install Go and exits non-zero', async () => {
+    // a PATH with node and the basic tools, but neither `temporal` nor `go`
+    const bin = await mkdtemp(path.join(tmpdir(), 'path-'));
+    try {
+      for (const tool of ['bash', 'node', 'cat', 'dirname', 'mkdir', 'id', 'tail', 'sha256sum']) {
+        const found = (await run('bash', ['-c', `command -v ${tool}`])).stdout.trim();
+        await symlink(found, path.join(bin, tool));
+      }
+      const result = await script('temporal/install.sh', [], { PATH: bin, TEMPORAL_CLI_VERSION: 'v0.0.0-not-built' });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain("the Temporal CLI is not installed and 'go' was not found to build it");
+      expect(result.stderr).toContain('Install Go');
+    } finally {
+      await rm(bin, { recursive: true, force: true });
+    }
+  });
+
+  it('a failed Temporal build names the log and what to try', async () => {
+    const result = await script('temporal/install.sh', [], {
+      ...process.env,
+      PATH: (process.env.PATH ?? '').split(':').filter((d) => !d.includes('.tools')).join(':'),
+      TEMPORAL_CLI_VERSION: 'v0.0.0-no-such-version',
+      GOFLAGS: '-mod=mod',
+      GOPROXY: 'off',
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/building the Temporal CLI failed \(full log: .*temporal-build\.log\)/);
+  }, 120_000);
+
+  it('PostgreSQL on a port already in use: refused with the port named', async () => {
+    const { port, server } = await occupiedPort();
+    const dir = await mkdtemp(path.join(root, '.data', 'pg-port-'));
+    try {
+      const result = await script('scripts/postgres.sh', ['start', path.join(dir, 'pg'), String(port)]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`port ${port} is already in use`);
+    } finally {
+      server.close();
+      await script('scripts/postgres.sh', ['stop', path.join(dir, 'pg')]);
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('the Temporal dev server on a port already in use: refused with the port named', async () => {
+    const { port, server } = await occupiedPort();
+    try {
+      const result = await script('temporal/start-dev.sh', [
+        '--port', String(port), '--headless', '--namespace', 'x', '--pidfile', '/tmp/none.pid', '--log', '/tmp/none.log',
+      ]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`port ${port} is already in use (another Temporal server?)`);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('dynamic config YAML becomes --dynamic-config-value flags', async () => {
+    const { stdout } = await run('node', [path.join(root, 'temporal', 'dynamic-config-flags.js'), path.join(root, 'temporal', 'dynamicconfig', 'modelgate.yaml')]);
+    expect(stdout.split('\n')).toEqual(expect.arrayContaining(['frontend.enableUpdateWorkflowExecution=true', 'limit.historyCount.suggestContinueAsNew=4096']));
+  });
+});
