@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { MIGRATIONS_TABLE } from '../db/migrate';
+import { createAuditActivities } from './audit';
 import { createCheckActivities } from './checks';
 import { createPromotionActivities } from './promotion';
 
@@ -27,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createCheckActivities({ pool: deps.pool }),
     ...createPromotionActivities(deps),
+    ...createAuditActivities({ pool: deps.pool }),
     /** Reads the database's version and migration count: proves worker ↔ PostgreSQL. */
     async describeStack(): Promise<StackDescription> {
       const version = await deps.pool.query<{ server_version: string }>('SHOW server_version');

@@ -1,7 +1,32 @@
-import express, { type Express } from 'express';
+import type { Client } from '@temporalio/client';
+import express, { type ErrorRequestHandler, type Express } from 'express';
+import type { Pool } from 'pg';
+import { logRefusedAttempt } from '../audit/archive';
 import type { Logger } from '../logger';
+import type { LoadedPolicy } from '../policy/load';
+import { type Authenticator, requireActor } from './auth';
 import { ApiError, errorHandler, notFoundHandler } from './errors';
+import { createApiMetrics } from './metrics';
+import { buildOpenApiDocument } from './openapi';
+import { describeAttempt, promotionRoutes } from './promotions';
 import { type ReadinessProbe, runProbes } from './readiness';
+import { modelRoutes, policyRoutes } from './registry';
+
+/** What the `/v1` routes are built from. */
+export interface ApiServices {
+  client: Client;
+  pool: Pool;
+  /** Loaded policies by name (`default` governs submissions that name none). */
+  policies: ReadonlyMap<string, LoadedPolicy>;
+  authenticator: Authenticator;
+  taskQueue: string;
+  temporalUiUrl: string;
+  /** Version shown in the OpenAPI document. */
+  version?: string;
+}
+
+/** Status codes whose refusals are logged in PostgreSQL (and appear in the audit). */
+const LOGGED_REFUSALS = new Set([401, 403, 409, 422]);
 
 /** What the API is built from; tests pass their own. */
 export interface AppDeps {
@@ -12,6 +37,20 @@ export interface AppDeps {
   readinessTimeoutMs?: number;
   /** Largest accepted JSON body. Default `1mb`. */
   bodyLimit?: string;
+  /** The API's services; without them only the probes and the error handling are served. */
+  services?: ApiServices;
+}
+
+/** All gate names of the loaded policies (metrics per gate). */
+function gateNamesOf(policies: ReadonlyMap<string, LoadedPolicy>): string[] {
+  const names: string[] = [];
+  for (const { policy } of policies.values()) {
+    const tierSets = [policy.tiers, ...Object.values(policy.environments).map((e) => e.tiers ?? {})];
+    for (const tiers of tierSets) {
+      for (const rules of Object.values(tiers)) for (const stage of rules?.stages ?? []) for (const gate of stage.gates) names.push(gate.name);
+    }
+  }
+  return [...new Set(names)].sort();
 }
 
 /** Builds the Modelgate HTTP app without listening, so tests drive it directly. */
@@ -52,6 +91,55 @@ export function buildApp(deps: AppDeps): Express {
     }
     next();
   });
+
+  const services = deps.services;
+  if (services) {
+    const metrics = createApiMetrics({
+      client: services.client,
+      gateNames: () => gateNamesOf(services.policies),
+      onError: (err) => deps.log.warn({ err }, 'metrics observation failed'),
+    });
+    const openApi = buildOpenApiDocument({ version: services.version ?? '1' });
+    const logRefusal = (attempt: Parameters<typeof logRefusedAttempt>[1]) => {
+      logRefusedAttempt(services.pool, attempt).catch((err: unknown) => deps.log.warn({ err }, 'could not log a refused attempt'));
+    };
+
+    app.use((req, res, next) => {
+      const started = process.hrtime.bigint();
+      res.on('finish', () => {
+        const route = req.route ? `${req.baseUrl}${(req.route as { path: string }).path}` : req.baseUrl || 'unmatched';
+        metrics.observeRequest(req.method, route, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
+      });
+      next();
+    });
+    app.get('/openapi.json', (_req, res) => {
+      res.json(openApi);
+    });
+    app.get('/metrics', async (_req, res) => {
+      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    });
+
+    app.use(
+      '/v1',
+      requireActor(services.authenticator, (refusal) => {
+        const attempt = describeAttempt(refusal);
+        const detail = refusal.claimedSubject ? { claimedSubject: refusal.claimedSubject } : {};
+        logRefusal({ ...attempt, statusCode: 401, reason: refusal.reason, detail });
+      }),
+    );
+    app.use('/v1/promotions', promotionRoutes({ ...services, metrics }));
+    app.use('/v1/models', modelRoutes(services.pool));
+    app.use('/v1/policies', policyRoutes(services.policies));
+
+    const refusalLog: ErrorRequestHandler = (err, req, res, next) => {
+      if (err instanceof ApiError && LOGGED_REFUSALS.has(err.status) && err.status !== 401) {
+        const actor = res.locals.actor as { id: string } | undefined;
+        logRefusal({ ...describeAttempt(req), ...(actor ? { actor: actor.id } : {}), statusCode: err.status, reason: err.message });
+      }
+      next(err);
+    };
+    app.use('/v1', refusalLog);
+  }
 
   app.use(notFoundHandler);
   app.use(errorHandler((err) => deps.log.error({ err }, 'unexpected error in request')));

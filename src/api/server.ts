@@ -5,7 +5,9 @@ import { createPool } from '../db/pool';
 import { createLogger } from '../logger';
 import { redactUrl, runProcess, startupStep } from '../startup';
 import { connectTemporalClient, pingTemporal } from '../temporal-client';
+import { loadPolicyDir } from '../policy/load';
 import { buildApp } from './app';
+import { createAuthenticator } from './auth';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit('api');
@@ -23,8 +25,23 @@ async function main(): Promise<void> {
     () => connectTemporalClient(config),
   );
 
+  const policies = await startupStep(`loading policies from ${config.policyDir}`, 'check POLICY_DIR and the policy files', () =>
+    loadPolicyDir(config.policyDir),
+  );
+  if (!config.auth.jwtSecret && !config.auth.jwksUrl) {
+    log.warn('neither AUTH_JWT_SECRET nor AUTH_JWKS_URL is set: every request to /v1 is refused with 401');
+  }
+
   const app = buildApp({
     log,
+    services: {
+      client: temporal,
+      pool,
+      policies,
+      authenticator: createAuthenticator(config.auth),
+      taskQueue: config.temporal.taskQueue,
+      temporalUiUrl: config.temporal.uiUrl,
+    },
     readinessProbes: [
       { name: 'temporal', check: () => pingTemporal(temporal) },
       { name: 'postgres', check: async () => void (await pool.query('SELECT 1')) },

@@ -3,6 +3,7 @@ import { WorkflowIdReusePolicy } from '@temporalio/client';
 import { loadConfig } from '../config';
 import { connectTemporalClient } from '../temporal-client';
 import { registerCheckCommands } from './check-commands';
+import { registerPromotionCommands } from './promotion-commands';
 
 /** Exit codes scripts can rely on. */
 export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const;
@@ -39,6 +40,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     });
 
   registerCheckCommands(program, setExitCode);
+  registerPromotionCommands(program, setExitCode);
 
   return program;
 }

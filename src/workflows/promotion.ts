@@ -7,6 +7,7 @@ import {
   condition,
   continueAsNew,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -14,6 +15,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
+import type { AuditActivities } from '../activities/audit';
 import type { CheckActivities } from '../activities/checks';
 import type { PromotionActivities } from '../activities/promotion';
 import { blockingChecks, evaluateAutoApproval, eligibleRoles, validApprovals } from '../policy/evaluate';
@@ -47,6 +49,12 @@ const checkActivities = proxyActivities<CheckActivities>({
 const recordActivities = proxyActivities<PromotionActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute', nonRetryableErrorTypes: ['VersionDigestConflict'] },
+});
+
+/** Audit archive: retried until it succeeds (idempotent), so the trail outlives retention. */
+const auditActivities = proxyActivities<AuditActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
 
 /** Notifications: a few attempts; a failing receiver never fails a promotion. */
@@ -612,5 +620,8 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
   // Let running handlers and notifications finish before the promotion closes.
   await condition(() => notifications.size === 0 && allHandlersFinished());
   publish();
+  if (patched('archive-audit')) {
+    await auditActivities.archiveAudit({ promotionId: state.promotionId, policyVersion: policy.version, timeline: state.timeline });
+  }
   return state;
 }

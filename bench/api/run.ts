@@ -1,0 +1,274 @@
+// API benchmark (issue: HTTP API). Run with `./scripts/bench.sh api [options]`.
+//  1. `POST /v1/promotions` and `POST /v1/promotions/{id}/decisions` over HTTP to the API process (auth, zod,
+//     registry look-up, refusal mapping) against the same calls made on the Temporal client
+//     directly, interleaved one by one in one run: p50 and p95 of each, and the ratio.
+//  2. `GET /v1/promotions?pendingFor=me` with N open promotions waiting for review: p50 / p95.
+// Options: --calls N (default 100 of each kind) --open N (default 2000) --reads N (default 200)
+//          --worker-during-submit 0 (start the worker after the submissions; default 1)
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { signDevToken } from '../../src/api/auth';
+import { loadConfig } from '../../src/config';
+import { runMigrations } from '../../src/db/migrate';
+import { PromotionManifestSchema } from '../../src/manifest/schema';
+import { parsePolicy } from '../../src/policy/load';
+import { startPromotion } from '../../src/promotions/start';
+import { promotionUpdates } from '../../src/shared/messages';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const CALLS = option('calls', 100);
+const OPEN = option('open', 2000);
+const READS = option('reads', 200);
+/** 0: start the worker only after the submissions, so its work on each new promotion does not compete for the CPU. */
+const WORKER_DURING_SUBMIT = option('worker-during-submit', 1) !== 0;
+const SECRET = 'benchmark-secret-0123456789-0123456789-abcdef';
+
+/** One review gate, so promotions wait in IN_REVIEW for a reviewer's decision. */
+const POLICY = `
+apiVersion: modelgate/v1
+kind: PromotionPolicy
+name: default
+version: "bench-1"
+environments: { production: {} }
+checks:
+  integrity: { enforcement: required }
+  security: { enforcement: required }
+  performance: { enforcement: off }
+  fairness: { enforcement: off }
+  modelCard: { enforcement: off }
+  lineage: { enforcement: off }
+  privacy: { enforcement: off }
+tiers:
+  low: { stages: [ { name: review, gates: [ { name: technical, roles: [ml-reviewer], quorum: 2 } ] } ] }
+  medium: { stages: [ { name: review, gates: [ { name: technical, roles: [ml-reviewer], quorum: 2 } ] } ] }
+  high: { stages: [ { name: review, gates: [ { name: technical, roles: [ml-reviewer], quorum: 2 } ] } ] }
+`;
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round = (ms: number) => +ms.toFixed(1);
+
+const root = path.resolve(__dirname, '..', '..');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A small valid safetensors file, different per name (real checks pass on it). */
+function safetensors(seed: string): Buffer {
+  const data = createHash('sha256').update(seed).digest().subarray(0, 16);
+  const header = Buffer.from(JSON.stringify({ w: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }));
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(header.length));
+  return Buffer.concat([length, header, data]);
+}
+
+async function main() {
+  const base = loadConfig();
+  const taskQueue = `bench-api-${randomUUID().slice(0, 8)}`;
+  await runMigrations(base.databaseUrl);
+  const policy = parsePolicy(POLICY, 'bench-policy.yaml');
+  const dir = await mkdtemp(path.join(tmpdir(), 'modelgate-bench-api-'));
+  await mkdir(path.join(dir, 'policies'));
+  await writeFile(path.join(dir, 'policies', 'default.yaml'), POLICY);
+  const client = new Client({ connection: await Connection.connect({ address: base.temporal.address }), namespace: base.temporal.namespace });
+
+  // The worker and the API run as their own processes (dist/), as in production; this process
+  // only measures, so the API's calls and the direct client calls share nothing but the server.
+  const port = await freePort();
+  const env = {
+    ...process.env,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    POLICY_DIR: path.join(dir, 'policies'),
+    AUTH_JWT_SECRET: SECRET,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
+  };
+  const startProcess = (entry: string) => spawn(process.execPath, [path.join(root, 'dist', entry)], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const children: ChildProcess[] = [startProcess(path.join('api', 'server.js'))];
+  if (WORKER_DURING_SUBMIT) children.push(startProcess('worker.js'));
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (i > 300) throw new Error('the API did not become ready');
+    await sleep(100);
+  }
+  const sam = { id: 'sam', roles: ['data-scientist'] };
+  const rita = { id: 'rita', roles: ['ml-reviewer'] };
+  const bearer = async (actor: { id: string; roles: string[] }) => `Bearer ${await signDevToken({ secret: SECRET, user: actor.id, roles: actor.roles })}`;
+  const samToken = await bearer(sam);
+  const ritaToken = await bearer(rita);
+
+  const manifestFor = async (name: string) => {
+    const bytes = safetensors(name);
+    const file = path.join(dir, `${name}.safetensors`);
+    await writeFile(file, bytes);
+    return PromotionManifestSchema.parse({
+      model: { name, version: '1.0.0', owner: 'olivia', riskTier: 'medium' },
+      target: 'production',
+      artifact: { uri: pathToFileURL(file).href, sha256: createHash('sha256').update(bytes).digest('hex'), format: 'safetensors' },
+      metrics: { accuracy: 0.95 },
+    });
+  };
+  const api = async (method: 'GET' | 'POST', route: string, token: string, body?: unknown) => {
+    const res = await fetch(`${url}${route}`, {
+      method,
+      headers: { authorization: token, ...(body ? { 'content-type': 'application/json' } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    const json = (await res.json()) as Record<string, unknown>;
+    if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  const waitInReview = async (count: number) => {
+    for (;;) {
+      const n = Number((await client.workflow.count(`PromotionStatus = 'IN_REVIEW' AND ExecutionStatus = 'Running'`)).count);
+      if (n >= count) return;
+      await sleep(500);
+    }
+  };
+
+  // Warm-up: connections, JIT, the worker's cache.
+  for (let i = 0; i < 5; i++) {
+    await api('POST', '/v1/promotions', samToken, await manifestFor(`warm-api-${i}`));
+    await startPromotion(client, { manifest: await manifestFor(`warm-direct-${i}`), submitter: sam, policy, taskQueue });
+  }
+
+  // ---- 1a. submissions --------------------------------------------------------------------------
+  const submitApi: number[] = [];
+  const submitDirect: number[] = [];
+  const viaApi: string[] = [];
+  const viaClient: string[] = [];
+  for (let i = 0; i < CALLS; i++) {
+    const a = await manifestFor(`api-${i}-${randomUUID().slice(0, 6)}`);
+    const d = await manifestFor(`direct-${i}-${randomUUID().slice(0, 6)}`);
+    const viaHttp = async () => {
+      const t0 = performance.now();
+      const started = await api('POST', '/v1/promotions', samToken, a);
+      submitApi.push(performance.now() - t0);
+      viaApi.push(started.promotionId as string);
+    };
+    const viaTemporal = async () => {
+      const t0 = performance.now();
+      const direct = await startPromotion(client, { manifest: d, submitter: sam, policy, taskQueue });
+      submitDirect.push(performance.now() - t0);
+      viaClient.push(direct.promotionId);
+    };
+    // alternate which goes first, so neither always follows the other's workflow start
+    if (i % 2 === 0) await viaHttp().then(viaTemporal);
+    else await viaTemporal().then(viaHttp);
+  }
+  if (!WORKER_DURING_SUBMIT) children.push(startProcess('worker.js'));
+  await waitInReview(2 * CALLS + 10);
+
+  // ---- 1c. where the API's time goes: HTTP + token + JSON only, and + manifest validation + registry look-up
+  const httpOnly: number[] = [];
+  const validatedAndLooked: number[] = [];
+  const conflicting = { ...(await manifestFor(`api-0-probe`)), model: { ...(await manifestFor('x')).model, name: viaApi[0]!.split(':')[1]! } };
+  conflicting.artifact = { ...conflicting.artifact, sha256: 'f'.repeat(64) };
+  for (let i = 0; i < CALLS; i++) {
+    let t0 = performance.now();
+    await fetch(`${url}/v1/policies`, { headers: { authorization: samToken } }).then((r) => r.arrayBuffer());
+    httpOnly.push(performance.now() - t0);
+    t0 = performance.now();
+    const res = await fetch(`${url}/v1/promotions`, { method: 'POST', headers: { authorization: samToken, 'content-type': 'application/json' }, body: JSON.stringify(conflicting) });
+    await res.arrayBuffer();
+    if (res.status !== 409) throw new Error(`expected 409 from the registry look-up, got ${res.status}`);
+    validatedAndLooked.push(performance.now() - t0);
+  }
+  console.log(
+    'fixed costs of the API path:',
+    JSON.stringify({ httpAndTokenP50Ms: round(percentile(httpOnly, 50)), plusManifestAndRegistryP50Ms: round(percentile(validatedAndLooked, 50)) }),
+  );
+
+  // ---- 1b. decisions (first approval of a quorum of 2: the promotion stays open) ----------------
+  const decideApi: number[] = [];
+  const decideDirect: number[] = [];
+  for (let i = 0; i < CALLS; i++) {
+    const viaHttp = async () => {
+      const t0 = performance.now();
+      await api('POST', `/v1/promotions/${encodeURIComponent(viaApi[i]!)}/decisions`, ritaToken, { gate: 'technical', decision: 'approve' });
+      decideApi.push(performance.now() - t0);
+    };
+    const viaTemporal = async () => {
+      const t0 = performance.now();
+      await client.workflow.getHandle(viaClient[i]!).executeUpdate(promotionUpdates.decide, {
+        args: [{ actor: rita, requestId: randomUUID(), gate: 'technical', decision: 'approve' }],
+      });
+      decideDirect.push(performance.now() - t0);
+    };
+    if (i % 2 === 0) await viaHttp().then(viaTemporal);
+    else await viaTemporal().then(viaHttp);
+  }
+  const ratio = (a: number[], b: number[], p: number) => +(percentile(a, p) / percentile(b, p)).toFixed(2);
+  console.log(
+    'overhead of the API over the Temporal client:',
+    JSON.stringify({
+      calls: CALLS,
+      workerDuringSubmit: WORKER_DURING_SUBMIT,
+      submit: { apiP50Ms: round(percentile(submitApi, 50)), directP50Ms: round(percentile(submitDirect, 50)), ratioP50: ratio(submitApi, submitDirect, 50), apiP95Ms: round(percentile(submitApi, 95)), directP95Ms: round(percentile(submitDirect, 95)) },
+      decide: { apiP50Ms: round(percentile(decideApi, 50)), directP50Ms: round(percentile(decideDirect, 50)), ratioP50: ratio(decideApi, decideDirect, 50), apiP95Ms: round(percentile(decideApi, 95)), directP95Ms: round(percentile(decideDirect, 95)) },
+    }),
+  );
+
+  // ---- 2. pendingFor=me with OPEN promotions waiting ----------------------------------------------
+  const already = 2 * CALLS + 10;
+  let next = already;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < OPEN) {
+        const i = next++;
+        await startPromotion(client, { manifest: await manifestFor(`open-${i}-${randomUUID().slice(0, 6)}`), submitter: sam, policy, taskQueue });
+      }
+    }),
+  );
+  await waitInReview(OPEN);
+  const fillSeconds = (performance.now() - t0) / 1000;
+  const reads: number[] = [];
+  let listed = 0;
+  for (let i = 0; i < READS; i++) {
+    const start = performance.now();
+    const page = await api('GET', '/v1/promotions?pendingFor=me&pageSize=50', ritaToken);
+    reads.push(performance.now() - start);
+    listed = (page.promotions as unknown[]).length;
+  }
+  console.log(
+    'GET /v1/promotions?pendingFor=me:',
+    JSON.stringify({ openPromotions: OPEN, fillSeconds: +fillSeconds.toFixed(1), reads: READS, pageSize: 50, listed, p50Ms: round(percentile(reads, 50)), p95Ms: round(percentile(reads, 95)) }),
+  );
+
+  for (const child of children) child.kill('SIGTERM');
+  await Promise.all(children.map((child) => new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)))));
+  await client.connection.close();
+  await rm(dir, { recursive: true, force: true });
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,29 @@
+import type { Pool } from 'pg';
+import { archiveAuditRecords } from '../audit/archive';
+import { auditRecordOf } from '../audit/timeline';
+import type { TimelineEntry } from '../shared/promotion';
+
+/** Input of `archiveAudit`: the promotion's whole timeline and its policy version. */
+export interface ArchiveAuditInput {
+  promotionId: string;
+  policyVersion: string;
+  timeline: TimelineEntry[];
+}
+
+/** Activities that keep the audit trail beyond Temporal's retention. */
+export function createAuditActivities(deps: { pool: Pool }) {
+  return {
+    /**
+     * Archives the promotion's timeline into `audit_events`, hash-chained and append-only.
+     * Idempotent: a retry adds nothing that is already there.
+     */
+    async archiveAudit(input: ArchiveAuditInput): Promise<{ archived: number; added: number }> {
+      const records = input.timeline.map((entry) => auditRecordOf(entry, input.policyVersion));
+      const added = await archiveAuditRecords(deps.pool, input.promotionId, records);
+      return { archived: records.length, added };
+    },
+  };
+}
+
+/** The audit activities' interface, for the workflow's proxy. */
+export type AuditActivities = ReturnType<typeof createAuditActivities>;

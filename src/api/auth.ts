@@ -1,0 +1,193 @@
+import type { RequestHandler } from 'express';
+import {
+  createRemoteJWKSet,
+  decodeJwt,
+  errors as joseErrors,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  jwtVerify,
+  SignJWT,
+} from 'jose';
+import type { Actor } from '../shared/promotion';
+import { ApiError } from './errors';
+
+/** How bearer tokens are verified (from `Config.auth`). */
+export interface AuthSettings {
+  /** HS256 key shared with whoever issues tokens (dev tokens, a gateway). */
+  jwtSecret?: string;
+  /** JWKS URL of an OIDC issuer: RS256 / ES256 tokens signed by its keys. */
+  jwksUrl?: string;
+  /** Required `iss` claim, when set. */
+  issuer?: string;
+  /** Required `aud` claim, when set. */
+  audience?: string;
+  /** Claim that carries the roles (an array of strings, or a space-separated string). Default `roles`. */
+  rolesClaim?: string;
+}
+
+/** Turns a bearer token into the actor it authenticates. */
+export interface Authenticator {
+  /** @throws {ApiError} `unauthenticated` with the reason (expired, bad signature, missing claim). */
+  authenticate(token: string): Promise<Actor>;
+}
+
+/** Algorithms accepted for each kind of key; `none` and everything else is refused. */
+const HMAC_ALGORITHMS = ['HS256'];
+const ISSUER_ALGORITHMS = ['RS256', 'ES256'];
+
+/**
+ * Builds the token verifier: HS256 with the shared secret, and/or RS256/ES256 with the
+ * issuer's JWKS (fetched and cached by jose). With neither configured every token is refused.
+ */
+export function createAuthenticator(settings: AuthSettings): Authenticator {
+  const secret = settings.jwtSecret ? new TextEncoder().encode(settings.jwtSecret) : undefined;
+  const jwks: JWTVerifyGetKey | undefined = settings.jwksUrl ? createRemoteJWKSet(new URL(settings.jwksUrl)) : undefined;
+  const rolesClaim = settings.rolesClaim ?? 'roles';
+  const claimOptions = {
+    ...(settings.issuer ? { issuer: settings.issuer } : {}),
+    ...(settings.audience ? { audience: settings.audience } : {}),
+    requiredClaims: ['sub'],
+  };
+
+  const verify = async (token: string): Promise<JWTPayload> => {
+    const header = decodeHeaderAlgorithm(token);
+    if (HMAC_ALGORITHMS.includes(header)) {
+      if (!secret) throw new ApiError('unauthenticated', 'HS256 tokens are not accepted by this server');
+      return (await jwtVerify(token, secret, { ...claimOptions, algorithms: HMAC_ALGORITHMS })).payload;
+    }
+    if (ISSUER_ALGORITHMS.includes(header)) {
+      if (!jwks) throw new ApiError('unauthenticated', `${header} tokens are not accepted by this server (no JWKS configured)`);
+      return (await jwtVerify(token, jwks, { ...claimOptions, algorithms: ISSUER_ALGORITHMS })).payload;
+    }
+    throw new ApiError('unauthenticated', `token algorithm "${header}" is not accepted (HS256, RS256, ES256)`);
+  };
+
+  // Verified tokens are remembered until they expire (at most CACHE_TTL_MS), so a client that
+  // reuses its token pays for the signature check once; a refused token is never remembered.
+  const verified = new Map<string, { actor: Actor; until: number }>();
+
+  return {
+    async authenticate(token) {
+      const cached = verified.get(token);
+      if (cached && cached.until > Date.now()) return { id: cached.actor.id, roles: [...cached.actor.roles] };
+      if (cached) verified.delete(token);
+      let payload: JWTPayload;
+      try {
+        payload = await verify(token);
+      } catch (err) {
+        throw toUnauthenticated(err);
+      }
+      const id = payload.sub;
+      if (typeof id !== 'string' || id.trim() === '') throw new ApiError('unauthenticated', 'token has no subject (sub)');
+      const actor = { id, roles: rolesOf(payload[rolesClaim]) };
+      const until = Math.min(typeof payload.exp === 'number' ? payload.exp * 1000 : 0, Date.now() + CACHE_TTL_MS);
+      if (until > Date.now()) {
+        if (verified.size >= CACHE_MAX_TOKENS) verified.clear();
+        verified.set(token, { actor, until });
+      }
+      return { id: actor.id, roles: [...actor.roles] };
+    },
+  };
+}
+
+/** How long a verified token is remembered at most (a JWKS key rotation takes effect after this). */
+const CACHE_TTL_MS = 5 * 60_000;
+/** How many verified tokens are remembered at most. */
+const CACHE_MAX_TOKENS = 10_000;
+
+function decodeHeaderAlgorithm(token: string): string {
+  const [encodedHeader] = token.split('.');
+  try {
+    const header = JSON.parse(Buffer.from(encodedHeader ?? '', 'base64url').toString('utf8')) as { alg?: unknown };
+    return typeof header.alg === 'string' ? header.alg : '(none)';
+  } catch {
+    throw new ApiError('unauthenticated', 'token is not a JWT');
+  }
+}
+
+/** The `sub` a refused token claims (not verified: for the refusal log only). */
+function unverifiedSubject(token: string): string | undefined {
+  try {
+    const sub = decodeJwt(token).sub;
+    return typeof sub === 'string' ? sub.slice(0, 200) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function rolesOf(claim: unknown): string[] {
+  if (Array.isArray(claim)) return claim.filter((r): r is string => typeof r === 'string' && r.length > 0);
+  if (typeof claim === 'string') return claim.split(/\s+/).filter(Boolean);
+  return [];
+}
+
+function toUnauthenticated(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof joseErrors.JWTExpired) return new ApiError('unauthenticated', 'token has expired');
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return new ApiError('unauthenticated', 'token signature is invalid');
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return new ApiError('unauthenticated', `token claim "${err.claim}" is invalid: ${err.reason}`);
+  if (err instanceof joseErrors.JOSEError) return new ApiError('unauthenticated', `token refused: ${err.code}`);
+  return new ApiError('unauthenticated', 'token could not be verified');
+}
+
+/** The authenticated actor of a request, set by {@link requireActor}. */
+export function actorOf(res: { locals: Record<string, unknown> }): Actor {
+  const actor = res.locals.actor as Actor | undefined;
+  if (!actor) throw new ApiError('unauthenticated', 'no authenticated caller');
+  return actor;
+}
+
+/**
+ * Middleware: requires `Authorization: Bearer <jwt>` and stores the actor in `res.locals.actor`.
+ * `onRefused` is told of every refused token (the refusal log).
+ */
+export function requireActor(
+  authenticator: Authenticator,
+  onRefused: (refusal: { reason: string; method: string; path: string; claimedSubject?: string }) => void,
+): RequestHandler {
+  return (req, res, next) => {
+    const header = req.get('authorization');
+    const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+    if (!match) {
+      const error = new ApiError('unauthenticated', 'missing bearer token (Authorization: Bearer <jwt>)');
+      onRefused({ reason: error.message, method: req.method, path: req.path });
+      next(error);
+      return;
+    }
+    authenticator.authenticate(match[1]!).then(
+      (actor) => {
+        res.locals.actor = actor;
+        next();
+      },
+      (err: unknown) => {
+        const error = err instanceof ApiError ? err : new ApiError('unauthenticated', 'token could not be verified');
+        const claimedSubject = unverifiedSubject(match[1]!);
+        onRefused({ reason: error.message, method: req.method, path: req.path, ...(claimedSubject ? { claimedSubject } : {}) });
+        next(error);
+      },
+    );
+  };
+}
+
+/** What {@link signDevToken} needs. */
+export interface DevTokenRequest {
+  secret: string;
+  user: string;
+  roles: string[];
+  /** Lifetime, e.g. `8h` (a time span), or an absolute expiry in epoch seconds. Default `8h`. */
+  expiresIn?: string | number;
+  issuer?: string;
+  audience?: string;
+}
+
+/** Signs an HS256 token for local use (`modelgate dev-token`). */
+export async function signDevToken(request: DevTokenRequest): Promise<string> {
+  let jwt = new SignJWT({ roles: request.roles })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(request.user)
+    .setIssuedAt()
+    .setExpirationTime(request.expiresIn ?? '8h');
+  if (request.issuer) jwt = jwt.setIssuer(request.issuer);
+  if (request.audience) jwt = jwt.setAudience(request.audience);
+  return jwt.sign(new TextEncoder().encode(request.secret));
+}

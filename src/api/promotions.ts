@@ -1,0 +1,347 @@
+import { randomUUID } from 'node:crypto';
+import { type Client, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
+import { optionalTsToMs } from '@temporalio/common/lib/time';
+import { type Request, type Response, Router } from 'express';
+import type { Pool } from 'pg';
+import type { z } from 'zod';
+import { readAuditArchive, readRefusedAttempts } from '../audit/archive';
+import type { ChainedAuditRecord } from '../audit/chain';
+import { mergeTimeline, renderAuditEvent, renderRefusal, auditRecordOf, type AuditEvent } from '../audit/timeline';
+import { describeIssues, PromotionManifestSchema } from '../manifest/schema';
+import type { LoadedPolicy } from '../policy/load';
+import { PolicyRefusal } from '../policy/resolve';
+import { PromotionConflict, startPromotion } from '../promotions/start';
+import { PROMOTION_WORKFLOW_TYPE, promotionUpdates, stateQuery } from '../shared/messages';
+import type { Actor, MessageKind, MessagePayloads, MessageResult, PromotionState } from '../shared/promotion';
+import { SearchAttributes } from '../shared/search-attributes';
+import { actorOf } from './auth';
+import { ApiError } from './errors';
+import { classifyMessageRefusal } from './message-refusals';
+import type { ApiMetrics } from './metrics';
+import {
+  AuditQuerySchema,
+  DecisionRequestSchema,
+  ExpediteRequestSchema,
+  ListPromotionsQuerySchema,
+  OverrideRequestSchema,
+  PromotionIdSchema,
+  RevisionRequestSchema,
+  SubmitPromotionQuerySchema,
+  WithdrawRequestSchema,
+} from './schemas';
+
+/** What the promotion routes need. */
+export interface PromotionRoutesDeps {
+  client: Client;
+  pool: Pool;
+  /** Loaded policies by name; `default` governs submissions that name none. */
+  policies: ReadonlyMap<string, LoadedPolicy>;
+  taskQueue: string;
+  /** Base URL of the Temporal UI (links). */
+  temporalUiUrl: string;
+  metrics?: ApiMetrics;
+}
+
+/** Name of the policy used when a submission names none. */
+export const DEFAULT_POLICY_NAME = 'default';
+
+/**
+ * Parses `input` with `schema`, or throws a 400 naming every field path that is wrong.
+ * `where` prefixes the paths (`body`, `query`).
+ */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown, where: string): z.infer<S> {
+  const parsed = schema.safeParse(input ?? {});
+  if (!parsed.success) {
+    const problems = describeIssues(parsed.error);
+    throw new ApiError('invalid_input', `invalid ${where}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { problems });
+  }
+  return parsed.data;
+}
+
+/** Escapes a value for a single-quoted string in a Temporal visibility query. */
+function quote(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/** Visibility query of `GET /promotions` for the filters and, with `pendingFor=me`, the caller's roles. */
+export function promotionListQuery(
+  filters: { status?: string; model?: string; target?: string; pendingFor?: 'me' },
+  actor: Actor,
+): string | undefined {
+  const clauses = [`WorkflowType = ${quote(PROMOTION_WORKFLOW_TYPE)}`];
+  if (filters.status) clauses.push(`PromotionStatus = ${quote(filters.status)}`);
+  if (filters.model) clauses.push(`ModelName = ${quote(filters.model)}`);
+  if (filters.target) clauses.push(`TargetEnvironment = ${quote(filters.target)}`);
+  if (filters.pendingFor === 'me') {
+    if (actor.roles.length === 0) return undefined;
+    clauses.push(`PromotionStatus = 'IN_REVIEW'`);
+    clauses.push(`PendingRoles IN (${actor.roles.map(quote).join(', ')})`);
+    clauses.push(`Submitter != ${quote(actor.id)}`);
+    clauses.push(`ExecutionStatus = 'Running'`);
+  }
+  return clauses.join(' AND ');
+}
+
+const MESSAGE_ACTIONS: Record<string, MessageKind> = {
+  decisions: 'decide',
+  overrides: 'override',
+  expedite: 'expedite',
+  revisions: 'revise',
+  withdraw: 'withdraw',
+};
+
+/** What an HTTP request attempted, for the refusal log: the action and the promotion. */
+export function describeAttempt(req: { method: string; path: string }): { action: string; promotionId?: string } {
+  const path = req.path.replace(/^\/v1/, '');
+  const match = /^\/promotions\/([^/]+)(?:\/([^/]+))?\/?$/.exec(path);
+  if (match) {
+    let promotionId: string;
+    try {
+      promotionId = decodeURIComponent(match[1]!);
+    } catch {
+      promotionId = match[1]!;
+    }
+    const sub = match[2];
+    if (req.method === 'POST' && sub && MESSAGE_ACTIONS[sub]) return { action: MESSAGE_ACTIONS[sub], promotionId };
+    return { action: `${req.method.toLowerCase()}_${sub ?? 'promotion'}`, promotionId };
+  }
+  if (req.method === 'POST' && /^\/promotions\/?$/.test(path)) return { action: 'submit' };
+  return { action: `${req.method.toLowerCase()} ${path}` };
+}
+
+/** Builds the `/v1/promotions` routes. */
+export function promotionRoutes(deps: PromotionRoutesDeps): Router {
+  const router = Router();
+  const { client } = deps;
+  const links = (promotionId: string) => {
+    const id = encodeURIComponent(promotionId);
+    return {
+      self: `/v1/promotions/${id}`,
+      audit: `/v1/promotions/${id}/audit`,
+      temporalUi: `${deps.temporalUiUrl}/namespaces/${client.options.namespace}/workflows/${id}`,
+    };
+  };
+
+  /** Reads the promotion's current state; 404 when Temporal does not know it. */
+  const readState = async (promotionId: string): Promise<PromotionState> => {
+    try {
+      return await client.workflow.getHandle(promotionId).query(stateQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new ApiError('not_found', `no promotion ${promotionId}`);
+      throw err;
+    }
+  };
+
+  router.post('/', async (req, res) => {
+    const submitter = actorOf(res);
+    const manifest = parseInput(PromotionManifestSchema, req.body, 'manifest');
+    const { policy: policyName } = parseInput(SubmitPromotionQuerySchema, req.query, 'query');
+    const name = policyName ?? DEFAULT_POLICY_NAME;
+    const policy = deps.policies.get(name);
+    if (!policy) {
+      throw new ApiError('refused_by_policy', `no policy named "${name}" (policies: ${[...deps.policies.keys()].join(', ')})`, {
+        problems: [{ path: 'policy', message: 'unknown policy' }],
+      });
+    }
+    const registered = await deps.pool.query<{ artifact_sha256: string }>(
+      'SELECT artifact_sha256 FROM model_versions WHERE model_name = $1 AND version = $2',
+      [manifest.model.name, manifest.model.version],
+    );
+    const existingDigest = registered.rows[0]?.artifact_sha256;
+    if (existingDigest && existingDigest !== manifest.artifact.sha256) {
+      throw new ApiError(
+        'conflict',
+        `${manifest.model.name}@${manifest.model.version} is registered with digest ${existingDigest}; a version's artifact never changes (submit a new version)`,
+        { problems: [{ path: 'artifact.sha256', message: `differs from the registered digest ${existingDigest}` }] },
+      );
+    }
+    let started;
+    try {
+      started = await startPromotion(client, { manifest, submitter, policy, taskQueue: deps.taskQueue });
+    } catch (err) {
+      if (err instanceof PolicyRefusal) {
+        throw new ApiError('refused_by_policy', err.message, err.path ? { problems: [{ path: err.path, message: err.message }] } : undefined);
+      }
+      if (err instanceof PromotionConflict) throw new ApiError('conflict', err.message, { promotionId: err.promotionId });
+      throw err;
+    }
+    if (!started.existing) deps.metrics?.promotionSubmitted();
+    res.status(started.existing ? 200 : 201).json({
+      promotionId: started.promotionId,
+      runId: started.runId,
+      existing: started.existing,
+      status: 'VALIDATING',
+      links: links(started.promotionId),
+    });
+  });
+
+  router.get('/', async (req, res) => {
+    const actor = actorOf(res);
+    const query = parseInput(ListPromotionsQuerySchema, req.query, 'query');
+    const visibilityQuery = promotionListQuery(query, actor);
+    if (!visibilityQuery) {
+      res.json({ promotions: [], query: '(the caller holds no role)' });
+      return;
+    }
+    let nextPageToken: Uint8Array | undefined;
+    if (query.pageToken) {
+      nextPageToken = Buffer.from(query.pageToken, 'base64url');
+    }
+    const page = await client.workflowService.listWorkflowExecutions({
+      namespace: client.options.namespace,
+      query: visibilityQuery,
+      pageSize: query.pageSize,
+      ...(nextPageToken ? { nextPageToken } : {}),
+    });
+    const promotions = (page.executions ?? []).map((execution) => {
+      const attributes = decodeTypedSearchAttributes(execution.searchAttributes?.indexedFields);
+      const startedAt = optionalTsToMs(execution.startTime);
+      const closedAt = optionalTsToMs(execution.closeTime);
+      return {
+        promotionId: execution.execution?.workflowId ?? '',
+        model: attributes.get(SearchAttributes.ModelName),
+        version: attributes.get(SearchAttributes.ModelVersion),
+        target: attributes.get(SearchAttributes.TargetEnvironment),
+        riskTier: attributes.get(SearchAttributes.RiskTier),
+        status: attributes.get(SearchAttributes.PromotionStatus),
+        submitter: attributes.get(SearchAttributes.Submitter),
+        pendingGates: attributes.get(SearchAttributes.PendingGates) ?? [],
+        pendingRoles: attributes.get(SearchAttributes.PendingRoles) ?? [],
+        ...(startedAt !== undefined ? { startedAt: new Date(startedAt).toISOString() } : {}),
+        ...(closedAt !== undefined ? { closedAt: new Date(closedAt).toISOString() } : {}),
+      };
+    });
+    const token = page.nextPageToken && page.nextPageToken.length > 0 ? Buffer.from(page.nextPageToken).toString('base64url') : undefined;
+    res.json({ promotions, ...(token ? { nextPageToken: token } : {}), query: visibilityQuery });
+  });
+
+  router.get('/:id', async (req, res) => {
+    const promotionId = parseInput(PromotionIdSchema, req.params.id, 'path');
+    const state = await readState(promotionId);
+    deps.metrics?.observeState(state);
+    res.json({ ...state, links: links(promotionId) });
+  });
+
+  /** Sends a message as a Workflow Update with the authenticated actor; maps refusals. */
+  const sendMessage = async <K extends MessageKind>(
+    req: Request,
+    res: Response,
+    kind: K,
+    payload: Omit<MessagePayloads[K], 'actor' | 'requestId'> & { requestId?: string },
+  ) => {
+    const actor = actorOf(res);
+    const promotionId = parseInput(PromotionIdSchema, req.params.id, 'path');
+    const requestId = payload.requestId ?? req.get('idempotency-key') ?? randomUUID();
+    const message = { ...payload, actor, requestId } as MessagePayloads[K];
+    let result: MessageResult;
+    try {
+      result = await client.workflow.getHandle(promotionId).executeUpdate(promotionUpdates[kind] as never, { args: [message] });
+    } catch (err) {
+      throw await messageError(client, err, promotionId);
+    }
+    res.json({ promotionId, ...result });
+    if (deps.metrics) deps.metrics.afterMessage(kind, message, () => readState(promotionId));
+  };
+
+  router.post('/:id/decisions', async (req, res) => {
+    const body = parseInput(DecisionRequestSchema, req.body, 'body');
+    await sendMessage(req, res, 'decide', body);
+  });
+  router.post('/:id/overrides', async (req, res) => {
+    const body = parseInput(OverrideRequestSchema, req.body, 'body');
+    await sendMessage(req, res, 'override', body);
+  });
+  router.post('/:id/expedite', async (req, res) => {
+    const body = parseInput(ExpediteRequestSchema, req.body, 'body');
+    await sendMessage(req, res, 'expedite', body);
+  });
+  router.post('/:id/revisions', async (req, res) => {
+    const body = parseInput(RevisionRequestSchema, req.body, 'body');
+    await sendMessage(req, res, 'revise', body as Omit<MessagePayloads['revise'], 'actor' | 'requestId'>);
+  });
+  router.post('/:id/withdraw', async (req, res) => {
+    const body = parseInput(WithdrawRequestSchema, req.body, 'body');
+    await sendMessage(req, res, 'withdraw', body);
+  });
+
+  router.get('/:id/audit', async (req, res) => {
+    const promotionId = parseInput(PromotionIdSchema, req.params.id, 'path');
+    const query = parseInput(AuditQuerySchema, req.query, 'query');
+    const timeline = await auditTimeline(deps, promotionId, query.source);
+    if (query.format === 'jsonl') {
+      res.type('application/x-ndjson').send(timeline.events.map((e) => JSON.stringify(e)).join('\n') + (timeline.events.length ? '\n' : ''));
+      return;
+    }
+    res.json(timeline);
+  });
+
+  return router;
+}
+
+/**
+ * A promotion's audit timeline: from Temporal while it has the history (the workflow's own
+ * timeline), else from the hash-chained archive in PostgreSQL; with the refused attempts
+ * logged for it either way.
+ *
+ * @throws {ApiError} `not_found` when neither knows the promotion.
+ */
+export async function auditTimeline(
+  deps: Pick<PromotionRoutesDeps, 'client' | 'pool'>,
+  promotionId: string,
+  source: 'auto' | 'temporal' | 'archive',
+): Promise<{ promotionId: string; source: 'temporal' | 'archive'; events: AuditEvent[]; chain?: ChainedAuditRecord[] }> {
+  let state: PromotionState | undefined;
+  if (source !== 'archive') {
+    try {
+      const handle = deps.client.workflow.getHandle<(input: unknown) => Promise<PromotionState>>(promotionId);
+      const description = await handle.describe();
+      // A completed promotion's final state is in its history: no worker needs to replay it.
+      state = description.status.name === 'COMPLETED' ? await handle.result() : await handle.query(stateQuery);
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      if (source === 'temporal') throw new ApiError('not_found', `Temporal has no history of promotion ${promotionId}`);
+    }
+  }
+  const refusals = await readRefusedAttempts(deps.pool, promotionId);
+  if (state) {
+    const policyVersion = state.policy.version;
+    const events = state.timeline.map((entry) => renderAuditEvent(auditRecordOf(entry, policyVersion), policyVersion));
+    return { promotionId, source: 'temporal', events: mergeTimeline(events, refusals.map((r) => renderRefusal(r, policyVersion))) };
+  }
+  const archived = await readAuditArchive(deps.pool, promotionId);
+  if (archived.length === 0) throw new ApiError('not_found', `no promotion ${promotionId} in Temporal or in the audit archive`);
+  const policyVersion = String(archived[0]!.detail.policyVersion ?? '');
+  const events = archived.map((record) => renderAuditEvent(record, policyVersion));
+  // `source=archive` adds the raw chained rows, so that clients recompute the chain themselves.
+  if (source === 'archive') return { promotionId, source: 'archive', events, chain: archived };
+  return { promotionId, source: 'archive', events: mergeTimeline(events, refusals.map((r) => renderRefusal(r, policyVersion))) };
+}
+
+/**
+ * Maps a failed Update to the API's errors: the promotion's reason, classified; a promotion
+ * that has ended is a conflict (409), one Temporal does not know is 404.
+ */
+async function messageError(client: Client, err: unknown, promotionId: string): Promise<Error> {
+  if (err instanceof WorkflowUpdateFailedError) {
+    const cause = err.cause;
+    const reason = cause instanceof ApplicationFailure || cause instanceof Error ? cause.message : String(cause);
+    return new ApiError(classifyMessageRefusal(reason), reason);
+  }
+  if (err instanceof WorkflowNotFoundError) {
+    try {
+      const description = await client.workflow.getHandle(promotionId).describe();
+      const status = description.typedSearchAttributes.get(SearchAttributes.PromotionStatus) ?? description.status.name;
+      return new ApiError('conflict', `promotion ${promotionId} has ended (${status}); it accepts no more messages`);
+    } catch (describeError) {
+      if (describeError instanceof WorkflowNotFoundError) return new ApiError('not_found', `no promotion ${promotionId}`);
+      throw describeError;
+    }
+  }
+  const message = err instanceof Error ? err.message : '';
+  if (/workflow execution already completed/i.test(message)) {
+    return new ApiError('conflict', `promotion ${promotionId} has ended; it accepts no more messages`);
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}

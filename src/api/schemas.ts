@@ -1,0 +1,165 @@
+// Request schemas of the HTTP API. The same zod objects validate requests and generate
+// the OpenAPI document (src/api/openapi.ts), so the two cannot drift apart.
+import { z } from 'zod';
+import { ManifestRevisionSchema } from '../manifest/schema';
+import { PROMOTION_STATUSES } from '../shared/promotion';
+
+/** Optional idempotency key of a message; the `Idempotency-Key` header works too. */
+const requestId = z.string().min(1).max(200).optional().describe('idempotency key; a repeat returns the first result');
+const comment = z.string().max(10_000).optional();
+const name = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:@/+-]*$/, 'must be letters, digits and . _ : @ / + -');
+
+/** Query of `POST /v1/promotions`: which policy governs the promotion. */
+export const SubmitPromotionQuerySchema = z.object({
+  policy: name.optional().describe('name of the policy in POLICY_DIR; default `default`'),
+});
+
+/** Body of `POST /v1/promotions/{id}/decisions`. */
+export const DecisionRequestSchema = z
+  .object({
+    gate: name,
+    decision: z.enum(['approve', 'reject', 'request_changes']),
+    comment,
+    requestId,
+  })
+  .strict();
+
+/** Body of `POST /v1/promotions/{id}/overrides` (break-glass). */
+export const OverrideRequestSchema = z
+  .object({
+    kind: z.enum(['waive_check', 'force_gate']),
+    target: name.describe('a check name (waive_check) or a gate name (force_gate)'),
+    justification: z.string().trim().min(10, 'must explain the override in at least 10 characters').max(10_000),
+    comment,
+    requestId,
+  })
+  .strict();
+
+/** Body of `POST /v1/promotions/{id}/expedite`. */
+export const ExpediteRequestSchema = z.object({ reason: z.string().trim().min(1).max(10_000), comment, requestId }).strict();
+
+/** Body of `POST /v1/promotions/{id}/revisions`. */
+export const RevisionRequestSchema = z
+  .object({
+    changes: ManifestRevisionSchema.refine((c) => Object.keys(c).length > 0, 'must change at least one field'),
+    comment,
+    requestId,
+  })
+  .strict();
+
+/** Body of `POST /v1/promotions/{id}/withdraw`. */
+export const WithdrawRequestSchema = z.object({ reason: z.string().trim().min(1).max(10_000), comment, requestId }).strict();
+
+/** Query of `GET /v1/promotions`. */
+export const ListPromotionsQuerySchema = z
+  .object({
+    status: z.enum(PROMOTION_STATUSES).optional(),
+    model: name.optional(),
+    target: name.optional(),
+    pendingFor: z.literal('me').optional().describe("`me`: promotions waiting on a gate one of the caller's roles may decide"),
+    pageSize: z.coerce.number().int().min(1).max(500).default(50),
+    pageToken: z.string().max(10_000).optional().describe('`nextPageToken` of the previous page'),
+  })
+  .strict();
+
+/** Query of `GET /v1/promotions/{id}/audit`. */
+export const AuditQuerySchema = z
+  .object({
+    format: z.enum(['json', 'jsonl']).default('json'),
+    source: z
+      .enum(['auto', 'temporal', 'archive'])
+      .default('auto')
+      .describe('auto: Temporal while it has the history, else the archive; archive: the hash-chained rows'),
+  })
+  .strict();
+
+/** Query of `GET /v1/models`. */
+export const ListModelsQuerySchema = z
+  .object({
+    pageSize: z.coerce.number().int().min(1).max(500).default(100),
+    after: name.optional().describe('return models whose name sorts after this one'),
+  })
+  .strict();
+
+/** Path parameter `{id}`: a promotion id such as `promote:fraud:1.2.0:production`. */
+export const PromotionIdSchema = z.string().min(1).max(1000);
+
+/** Path parameter `{name}` of a model. */
+export const ModelNameSchema = name;
+
+/** The error shape of every failed request (DESIGN.md §7). */
+export const ErrorResponseSchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    details: z.unknown().optional(),
+  }),
+});
+
+/** Body of the answer to an accepted message. */
+export const MessageResultSchema = z.object({
+  promotionId: z.string(),
+  requestId: z.string(),
+  message: z.enum(['decide', 'override', 'expedite', 'revise', 'withdraw']),
+  status: z.enum(PROMOTION_STATUSES),
+  summary: z.string(),
+});
+
+/** Body of the answer to a submission. */
+export const SubmittedPromotionSchema = z.object({
+  promotionId: z.string(),
+  runId: z.string(),
+  existing: z.boolean().describe('true when an identical submission was already running'),
+  status: z.enum(PROMOTION_STATUSES),
+  links: z.object({ self: z.string(), audit: z.string(), temporalUi: z.string() }),
+});
+
+/** One promotion in a list. */
+export const PromotionSummarySchema = z.object({
+  promotionId: z.string(),
+  model: z.string().optional(),
+  version: z.string().optional(),
+  target: z.string().optional(),
+  riskTier: z.string().optional(),
+  status: z.string().optional(),
+  submitter: z.string().optional(),
+  pendingGates: z.array(z.string()),
+  pendingRoles: z.array(z.string()),
+  startedAt: z.string().optional(),
+  closedAt: z.string().optional(),
+});
+
+/** A page of promotions. */
+export const PromotionListSchema = z.object({
+  promotions: z.array(PromotionSummarySchema),
+  nextPageToken: z.string().optional(),
+  query: z.string().describe('the Temporal visibility query that selected them'),
+});
+
+/** One event of an audit timeline. */
+export const AuditEventSchema = z.object({
+  seq: z.number().int().optional(),
+  at: z.string(),
+  actor: z.string(),
+  action: z.string(),
+  gate: z.string().optional(),
+  decision: z.string().optional(),
+  comment: z.string().optional(),
+  evidenceDigest: z.string().optional(),
+  policyVersion: z.string(),
+  detail: z.record(z.string(), z.unknown()).optional(),
+  source: z.enum(['workflow', 'refusal']),
+  prevHash: z.string().optional(),
+  hash: z.string().optional(),
+});
+
+/** A promotion's audit timeline. */
+export const AuditTimelineSchema = z.object({
+  promotionId: z.string(),
+  source: z.enum(['temporal', 'archive']),
+  events: z.array(AuditEventSchema),
+});

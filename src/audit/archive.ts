@@ -1,0 +1,101 @@
+// PostgreSQL side of the audit: the append-only, hash-chained archive and the log of refused attempts.
+import type { Pool } from 'pg';
+import { type AuditRecord, type ChainedAuditRecord, chainRecords } from './chain';
+
+interface AuditRow {
+  promotion_id: string;
+  seq: number;
+  occurred_at: Date;
+  actor: string;
+  action: string;
+  detail: Record<string, unknown>;
+  prev_hash: string;
+  hash: string;
+}
+
+/**
+ * Archives a promotion's timeline, hash-chained, in one transaction. Idempotent: the chain
+ * is a pure function of the events, and rows already archived are kept as they are
+ * (`ON CONFLICT DO NOTHING`), so a retry or a later, longer timeline only appends.
+ *
+ * @returns how many rows this call added.
+ */
+export async function archiveAuditRecords(pool: Pool, promotionId: string, records: ReadonlyArray<AuditRecord>): Promise<number> {
+  const chained = chainRecords(promotionId, records);
+  if (chained.length === 0) return 0;
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    let added = 0;
+    for (const row of chained) {
+      const result = await client.query(
+        `INSERT INTO audit_events (promotion_id, seq, occurred_at, actor, action, detail, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (promotion_id, seq) DO NOTHING`,
+        [promotionId, row.seq, row.occurredAt, row.actor, row.action, JSON.stringify(row.detail), row.prevHash, row.hash],
+      );
+      added += result.rowCount ?? 0;
+    }
+    await client.query('COMMIT');
+    return added;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** The archived rows of a promotion, in chain order (empty when it was never archived). */
+export async function readAuditArchive(pool: Pool, promotionId: string): Promise<ChainedAuditRecord[]> {
+  const result = await pool.query<AuditRow>(
+    `SELECT promotion_id, seq, occurred_at, actor, action, detail, prev_hash, hash
+       FROM audit_events WHERE promotion_id = $1 ORDER BY seq`,
+    [promotionId],
+  );
+  return result.rows.map((r) => ({
+    promotionId: r.promotion_id,
+    seq: r.seq,
+    occurredAt: r.occurred_at.toISOString(),
+    actor: r.actor,
+    action: r.action,
+    detail: r.detail,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  }));
+}
+
+/** A refused attempt: who tried what on which promotion, and why it was refused. */
+export interface RefusedAttempt {
+  at?: string;
+  actor?: string;
+  promotionId?: string;
+  action: string;
+  statusCode: number;
+  reason: string;
+  detail?: Record<string, unknown>;
+}
+
+/** Logs a refused attempt (401, 403, 409, 422, a workflow validator's refusal). */
+export async function logRefusedAttempt(pool: Pool, attempt: RefusedAttempt): Promise<void> {
+  await pool.query(
+    `INSERT INTO refused_attempts (actor, promotion_id, action, status_code, reason, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
+    [attempt.actor ?? null, attempt.promotionId ?? null, attempt.action, attempt.statusCode, attempt.reason, JSON.stringify(attempt.detail ?? {})],
+  );
+}
+
+/** Refused attempts on one promotion, oldest first. */
+export async function readRefusedAttempts(pool: Pool, promotionId: string): Promise<Required<Omit<RefusedAttempt, 'detail'>>[]> {
+  const result = await pool.query<{ occurred_at: Date; actor: string | null; action: string; status_code: number | null; reason: string }>(
+    `SELECT occurred_at, actor, action, status_code, reason FROM refused_attempts WHERE promotion_id = $1 ORDER BY occurred_at, id`,
+    [promotionId],
+  );
+  return result.rows.map((r) => ({
+    at: r.occurred_at.toISOString(),
+    actor: r.actor ?? 'anonymous',
+    promotionId,
+    action: r.action,
+    statusCode: r.status_code ?? 0,
+    reason: r.reason,
+  }));
+}

@@ -1,0 +1,82 @@
+// The tamper-evident chain of an archived audit trail (DESIGN.md §6): each event carries the
+// hash of the one before it, so changing, removing or inserting a row breaks every later link.
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../activities/promotion';
+
+/** `prev_hash` of the first event of a promotion. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** An audit event as archived, before it is chained. */
+export interface AuditRecord {
+  occurredAt: string;
+  actor: string;
+  action: string;
+  detail: Record<string, unknown>;
+}
+
+/** An archived audit event with its place in the chain. */
+export interface ChainedAuditRecord extends AuditRecord {
+  promotionId: string;
+  seq: number;
+  prevHash: string;
+  hash: string;
+}
+
+/**
+ * Hash of one link: sha256 over the previous hash and the canonical JSON of the event
+ * (promotion id, seq, time, actor, action, detail).
+ */
+export function linkHash(prevHash: string, promotionId: string, seq: number, record: AuditRecord): string {
+  const body = canonicalJson({
+    promotionId,
+    seq,
+    occurredAt: record.occurredAt,
+    actor: record.actor,
+    action: record.action,
+    detail: record.detail,
+  });
+  return createHash('sha256').update(`${prevHash}\n${body}`).digest('hex');
+}
+
+/** Chains a promotion's events in order, starting at seq 1 from {@link GENESIS_HASH}. */
+export function chainRecords(promotionId: string, records: ReadonlyArray<AuditRecord>): ChainedAuditRecord[] {
+  let prevHash = GENESIS_HASH;
+  return records.map((record, index) => {
+    const seq = index + 1;
+    const detail = JSON.parse(JSON.stringify(record.detail ?? {})) as Record<string, unknown>;
+    const hash = linkHash(prevHash, promotionId, seq, { ...record, detail });
+    const chained = { promotionId, seq, occurredAt: record.occurredAt, actor: record.actor, action: record.action, detail, prevHash, hash };
+    prevHash = hash;
+    return chained;
+  });
+}
+
+/** Outcome of {@link verifyChain}. */
+export type ChainVerification =
+  | { ok: true; events: number; head: string }
+  | { ok: false; events: number; firstBrokenSeq: number; reason: string };
+
+/**
+ * Recomputes a promotion's chain from its rows (sorted by seq here) and names the first
+ * broken link: a gap in seq, a `prev_hash` that is not the previous row's hash, or a row
+ * whose content no longer matches its hash.
+ */
+export function verifyChain(rows: ReadonlyArray<ChainedAuditRecord>): ChainVerification {
+  const sorted = [...rows].sort((a, b) => a.seq - b.seq);
+  let prevHash = GENESIS_HASH;
+  for (const [index, row] of sorted.entries()) {
+    const expectedSeq = index + 1;
+    if (row.seq !== expectedSeq) {
+      return { ok: false, events: sorted.length, firstBrokenSeq: expectedSeq, reason: `event ${expectedSeq} is missing (next is ${row.seq})` };
+    }
+    if (row.prevHash !== prevHash) {
+      return { ok: false, events: sorted.length, firstBrokenSeq: row.seq, reason: `prev_hash does not match the hash of event ${row.seq - 1}` };
+    }
+    const recomputed = linkHash(prevHash, row.promotionId, row.seq, row);
+    if (recomputed !== row.hash) {
+      return { ok: false, events: sorted.length, firstBrokenSeq: row.seq, reason: 'content does not match its hash (the row was altered or forged)' };
+    }
+    prevHash = row.hash;
+  }
+  return { ok: true, events: sorted.length, head: prevHash };
+}

@@ -1,0 +1,88 @@
+// Renders a promotion's record as a readable audit timeline (DESIGN.md §7, `GET /promotions/{id}/audit`).
+import type { TimelineEntry } from '../shared/promotion';
+import type { AuditRecord, ChainedAuditRecord } from './chain';
+
+/** One line of the audit timeline. */
+export interface AuditEvent {
+  seq?: number;
+  at: string;
+  actor: string;
+  action: string;
+  gate?: string;
+  decision?: string;
+  comment?: string;
+  evidenceDigest?: string;
+  policyVersion: string;
+  detail?: Record<string, unknown>;
+  /** `workflow`: recorded by the promotion itself; `refusal`: an attempt the API or the workflow refused. */
+  source: 'workflow' | 'refusal';
+  prevHash?: string;
+  hash?: string;
+}
+
+const text = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
+
+const DECISION_OF_ACTION: Record<string, string> = {
+  decision_approve: 'approve',
+  decision_reject: 'reject',
+  decision_request_changes: 'request_changes',
+  auto_approved: 'approve',
+  approved: 'approve',
+  override_force_gate: 'force_gate',
+  override_waive_check: 'waive_check',
+  gate_timed_out: 'timeout',
+};
+
+/** The record archived for a timeline entry: the entry with the policy version it was decided under. */
+export function auditRecordOf(entry: TimelineEntry, policyVersion: string): AuditRecord {
+  return { occurredAt: entry.at, actor: entry.actor, action: entry.action, detail: { ...(entry.detail ?? {}), policyVersion } };
+}
+
+/** Renders one archived or live record as an audit event. */
+export function renderAuditEvent(record: AuditRecord | ChainedAuditRecord, fallbackPolicyVersion: string): AuditEvent {
+  const { policyVersion, ...detail } = record.detail as Record<string, unknown> & { policyVersion?: unknown };
+  const chained = 'hash' in record ? record : undefined;
+  const gate = text(detail.gate);
+  const decision = DECISION_OF_ACTION[record.action];
+  const comment = text(detail.comment) ?? text(detail.justification) ?? text(detail.reason);
+  const evidenceDigest = text(detail.evidenceDigest);
+  return {
+    ...(chained ? { seq: chained.seq } : {}),
+    at: record.occurredAt,
+    actor: record.actor,
+    action: record.action,
+    ...(gate ? { gate } : {}),
+    ...(decision ? { decision } : {}),
+    ...(comment ? { comment } : {}),
+    ...(evidenceDigest ? { evidenceDigest } : {}),
+    policyVersion: text(policyVersion) ?? fallbackPolicyVersion,
+    ...(Object.keys(detail).length > 0 ? { detail } : {}),
+    source: 'workflow',
+    ...(chained ? { prevHash: chained.prevHash, hash: chained.hash } : {}),
+  };
+}
+
+/** Renders a refused attempt logged in PostgreSQL as an audit event. */
+export function renderRefusal(
+  refusal: { at: string; actor: string; action: string; statusCode: number; reason: string },
+  policyVersion: string,
+): AuditEvent {
+  return {
+    at: refusal.at,
+    actor: refusal.actor,
+    action: `refused_${refusal.action}`,
+    decision: 'refused',
+    comment: refusal.reason,
+    policyVersion,
+    detail: { statusCode: refusal.statusCode },
+    source: 'refusal',
+  };
+}
+
+/** Merges workflow events and refusals into one timeline ordered by time (stable). */
+export function mergeTimeline(events: AuditEvent[], refusals: AuditEvent[]): AuditEvent[] {
+  return [...events, ...refusals]
+    .map((event, index) => ({ event, index }))
+    .sort((a, b) => (a.event.at < b.event.at ? -1 : a.event.at > b.event.at ? 1 : a.index - b.index))
+    .map(({ event }) => event);
+}

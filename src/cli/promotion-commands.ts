@@ -1,0 +1,318 @@
+// `modelgate submit | status | list | approve | reject | request-changes | override | expedite |
+// revise | withdraw | audit | dev-token`: the API's commands for CI pipelines and reviewers.
+import { readFile } from 'node:fs/promises';
+import { type Command, Option } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { signDevToken } from '../api/auth';
+import { type ChainedAuditRecord, verifyChain } from '../audit/chain';
+import type { PromotionState } from '../shared/promotion';
+import { ApiCallError, ApiExitCode, apiTarget, callApi, promotionApiPath, SERVER_ENV, table, TOKEN_ENV } from './api-client';
+
+interface CommonFlags {
+  server?: string;
+  token?: string;
+  json?: boolean;
+}
+
+type Out = (text: string) => void;
+const out: Out = (text) => void process.stdout.write(text);
+const err: Out = (text) => void process.stderr.write(text);
+
+/** Statuses at which `submit --wait` stops: a decision, or the submitter must act. */
+const WAIT_STOPS = new Set(['DEPLOYED', 'REJECTED', 'EXPIRED', 'WITHDRAWN', 'SUPERSEDED', 'DEPLOY_FAILED', 'CHECKS_FAILED', 'CHANGES_REQUESTED']);
+
+function withCommon(command: Command): Command {
+  return command
+    .option('--server <url>', `API base URL (default: $${SERVER_ENV} or http://localhost:8080)`)
+    .option('--token <jwt>', `bearer token (default: $${TOKEN_ENV})`)
+    .option('--json', 'print the API answer as JSON');
+}
+
+/** Reads a YAML or JSON file (YAML is a superset of JSON). */
+async function readDocument(file: string): Promise<unknown> {
+  const text = await readFile(file, 'utf8').catch((e: Error) => {
+    throw new ApiCallError(`cannot read ${file}: ${e.message}`, 400, 'usage');
+  });
+  try {
+    return parseYaml(text);
+  } catch (e) {
+    throw new ApiCallError(`${file} is not YAML or JSON: ${(e as Error).message}`, 400, 'usage');
+  }
+}
+
+function printProblems(details: unknown, write: Out) {
+  const problems = (details as { problems?: Array<{ path: string; message: string }> } | undefined)?.problems;
+  if (Array.isArray(problems)) for (const p of problems) write(`  ${p.path}: ${p.message}\n`);
+}
+
+/**
+ * Runs a command body: API errors are printed (as JSON with `--json`) and become the
+ * exit code of {@link ApiExitCode}.
+ */
+function runCommand(setExitCode: (code: number) => void, flags: CommonFlags, body: () => Promise<number>): Promise<void> {
+  return body().then(setExitCode, (e: unknown) => {
+    if (!(e instanceof ApiCallError)) throw e;
+    if (flags.json) out(`${JSON.stringify({ error: { code: e.code, status: e.status, message: e.message, ...(e.details !== undefined ? { details: e.details } : {}) } })}\n`);
+    else {
+      err(`modelgate: ${e.message}\n`);
+      printProblems(e.details, err);
+    }
+    setExitCode(e.exitCode);
+  });
+}
+
+/** Readable summary of a promotion's state. */
+function describeState(s: PromotionState): string {
+  const lines = [
+    `${s.promotionId}`,
+    `  status    ${s.status}${s.outcome ? ` — ${s.outcome.reason} (by ${s.outcome.by})` : ''}`,
+    `  model     ${s.manifest.model.name}@${s.manifest.model.version} → ${s.manifest.target}, owner ${s.manifest.model.owner}`,
+    `  tier      ${s.effectiveTier}${s.effectiveTier !== s.declaredTier ? ` (declared ${s.declaredTier}: ${s.tierReasons.join('; ')})` : ''}`,
+    `  policy    ${s.policy.name}@${s.policy.version}`,
+    `  submitted ${s.submittedAt} by ${s.submitter.id}`,
+  ];
+  if (s.remediationDeadline && (s.status === 'CHECKS_FAILED' || s.status === 'CHANGES_REQUESTED')) lines.push(`  revise by ${s.remediationDeadline}`);
+  let text = `${lines.join('\n')}\n`;
+  if (s.checks.length > 0) {
+    text += `\nChecks\n${table(
+      ['CHECK', 'STATUS', 'REQUIRED', 'SUMMARY'],
+      s.checks.map((c) => [c.name, c.status, c.required ? 'yes' : 'no', c.summary]),
+    )}`;
+  }
+  const gates = s.stages.flatMap((stage) => stage.gates.map((g) => ({ stage: stage.name, g })));
+  if (gates.length > 0) {
+    text += `\nGates\n${table(
+      ['STAGE', 'GATE', 'STATUS', 'APPROVALS', 'ROLES', 'DEADLINE'],
+      gates.map(({ stage, g }) => [
+        stage,
+        g.name,
+        g.status,
+        `${g.signatures.filter((x) => x.decision === 'approve' && !x.void).length}/${g.quorum}`,
+        g.roles.join(','),
+        g.deadlineAt,
+      ]),
+    )}`;
+  }
+  return text;
+}
+
+/** Registers the API commands on the program. */
+export function registerPromotionCommands(program: Command, setExitCode: (code: number) => void): void {
+  withCommon(program.command('submit <manifest>'))
+    .description('submit a promotion from a YAML or JSON manifest')
+    .option('--policy <name>', 'policy to use (default: the server’s `default`)')
+    .option('--wait', 'block until a decision (or until the submitter must act), showing progress')
+    .option('--wait-timeout <seconds>', 'give up waiting after this long (exit 8)', '3600')
+    .option('--poll <seconds>', 'how often --wait asks', '2')
+    .action((file: string, flags: CommonFlags & { policy?: string; wait?: boolean; waitTimeout: string; poll: string }) =>
+      runCommand(setExitCode, flags, async () => {
+        const target = apiTarget(flags);
+        const manifest = await readDocument(file);
+        const query = flags.policy ? `?policy=${encodeURIComponent(flags.policy)}` : '';
+        const submitted = await callApi<{ promotionId: string; existing: boolean; status: string }>(target, 'POST', `/v1/promotions${query}`, manifest);
+        if (!flags.wait) {
+          out(flags.json ? `${JSON.stringify(submitted)}\n` : `${submitted.existing ? 'already running' : 'submitted'}: ${submitted.promotionId}\n`);
+          return ApiExitCode.ok;
+        }
+        if (!flags.json) err(`${submitted.existing ? 'already running' : 'submitted'}: ${submitted.promotionId}\n`);
+        const deadline = Date.now() + Number(flags.waitTimeout) * 1000;
+        let last = '';
+        for (;;) {
+          const state = await callApi<PromotionState>(target, 'GET', promotionApiPath(submitted.promotionId));
+          const open = state.stages.flatMap((s) => s.gates).filter((g) => g.status === 'open').map((g) => g.name);
+          const progress = `${state.status}${open.length ? ` (waiting on ${open.join(', ')})` : ''}`;
+          if (progress !== last && !flags.json) err(`  ${new Date().toISOString()}  ${progress}\n`);
+          last = progress;
+          if (WAIT_STOPS.has(state.status)) {
+            if (flags.json) out(`${JSON.stringify(state)}\n`);
+            else out(describeState(state));
+            return state.status === 'DEPLOYED' ? ApiExitCode.ok : ApiExitCode.failed;
+          }
+          if (Date.now() > deadline) {
+            err(`modelgate: no decision on ${submitted.promotionId} within ${flags.waitTimeout}s (status ${state.status})\n`);
+            return ApiExitCode.timedOut;
+          }
+          await new Promise((r) => setTimeout(r, Number(flags.poll) * 1000));
+        }
+      }),
+    );
+
+  withCommon(program.command('status <promotionId>'))
+    .description('show a promotion: status, checks, gates and approvals')
+    .action((id: string, flags: CommonFlags) =>
+      runCommand(setExitCode, flags, async () => {
+        const state = await callApi<PromotionState>(apiTarget(flags), 'GET', promotionApiPath(id));
+        out(flags.json ? `${JSON.stringify(state)}\n` : describeState(state));
+        return ApiExitCode.ok;
+      }),
+    );
+
+  withCommon(program.command('list'))
+    .description('list promotions')
+    .option('--status <status>', 'only this status (e.g. IN_REVIEW)')
+    .option('--model <name>', 'only this model')
+    .option('--target <environment>', 'only this target environment')
+    .option('--pending', 'only promotions waiting on a gate I may decide (pendingFor=me)')
+    .option('--page-size <n>', 'promotions per page', '50')
+    .option('--page-token <token>', 'the next page (printed after a full page)')
+    .action((flags: CommonFlags & { status?: string; model?: string; target?: string; pending?: boolean; pageSize: string; pageToken?: string }) =>
+      runCommand(setExitCode, flags, async () => {
+        const params = new URLSearchParams();
+        if (flags.status) params.set('status', flags.status);
+        if (flags.model) params.set('model', flags.model);
+        if (flags.target) params.set('target', flags.target);
+        if (flags.pending) params.set('pendingFor', 'me');
+        params.set('pageSize', flags.pageSize);
+        if (flags.pageToken) params.set('pageToken', flags.pageToken);
+        const page = await callApi<{ promotions: Array<Record<string, unknown>>; nextPageToken?: string }>(apiTarget(flags), 'GET', `/v1/promotions?${params}`);
+        if (flags.json) {
+          out(`${JSON.stringify(page)}\n`);
+          return ApiExitCode.ok;
+        }
+        out(
+          table(
+            ['PROMOTION', 'STATUS', 'TIER', 'SUBMITTER', 'PENDING GATES', 'STARTED'],
+            page.promotions.map((p) => [
+              p.promotionId as string,
+              p.status as string,
+              p.riskTier as string,
+              p.submitter as string,
+              (p.pendingGates as string[]).join(','),
+              p.startedAt as string,
+            ]),
+          ),
+        );
+        if (page.nextPageToken) out(`more: --page-token ${page.nextPageToken}\n`);
+        return ApiExitCode.ok;
+      }),
+    );
+
+  const decision = (name: string, value: 'approve' | 'reject' | 'request_changes', description: string) =>
+    withCommon(program.command(`${name} <promotionId>`))
+      .description(description)
+      .requiredOption('--gate <gate>', 'the gate decided on')
+      .option('--comment <text>', value === 'approve' ? 'comment' : 'reason (required)')
+      .option('--request-id <id>', 'idempotency key: a repeat returns the first result')
+      .action((id: string, flags: CommonFlags & { gate: string; comment?: string; requestId?: string }) =>
+        sendMessage(setExitCode, flags, id, 'decisions', { gate: flags.gate, decision: value, comment: flags.comment, requestId: flags.requestId }),
+      );
+  decision('approve', 'approve', 'approve a gate of a promotion');
+  decision('reject', 'reject', 'reject a promotion at a gate (ends it)');
+  decision('request-changes', 'request_changes', 'request changes at a gate (the submitter revises)');
+
+  withCommon(program.command('override <promotionId>'))
+    .description('break-glass: waive a failed check or force a gate, with a justification')
+    .addOption(new Option('--waive-check <check>', 'the failed required check to waive').conflicts('forceGate'))
+    .addOption(new Option('--force-gate <gate>', 'the open gate to pass by force'))
+    .requiredOption('--justification <text>', 'why (at least 10 characters; flagged in the audit)')
+    .option('--request-id <id>', 'idempotency key')
+    .action((id: string, flags: CommonFlags & { waiveCheck?: string; forceGate?: string; justification: string; requestId?: string }) => {
+      if (!flags.waiveCheck && !flags.forceGate) {
+        err('modelgate: override needs --waive-check <check> or --force-gate <gate>\n');
+        setExitCode(ApiExitCode.usage);
+        return Promise.resolve();
+      }
+      const body = flags.waiveCheck
+        ? { kind: 'waive_check', target: flags.waiveCheck }
+        : { kind: 'force_gate', target: flags.forceGate };
+      return sendMessage(setExitCode, flags, id, 'overrides', { ...body, justification: flags.justification, requestId: flags.requestId });
+    });
+
+  withCommon(program.command('expedite <promotionId>'))
+    .description('switch a promotion to the expedited SLAs')
+    .requiredOption('--reason <text>', 'why')
+    .option('--request-id <id>', 'idempotency key')
+    .action((id: string, flags: CommonFlags & { reason: string; requestId?: string }) =>
+      sendMessage(setExitCode, flags, id, 'expedite', { reason: flags.reason, requestId: flags.requestId }),
+    );
+
+  withCommon(program.command('revise <promotionId> <changes>'))
+    .description('revise the evidence (YAML/JSON file of lineage, metrics, evaluation, modelCard, description)')
+    .option('--comment <text>', 'what changed')
+    .option('--request-id <id>', 'idempotency key')
+    .action((id: string, file: string, flags: CommonFlags & { comment?: string; requestId?: string }) =>
+      runCommand(setExitCode, flags, async () => {
+        const changes = await readDocument(file);
+        return postMessage(flags, id, 'revisions', { changes, comment: flags.comment, requestId: flags.requestId });
+      }),
+    );
+
+  withCommon(program.command('withdraw <promotionId>'))
+    .description('withdraw a promotion')
+    .requiredOption('--reason <text>', 'why')
+    .option('--request-id <id>', 'idempotency key')
+    .action((id: string, flags: CommonFlags & { reason: string; requestId?: string }) =>
+      sendMessage(setExitCode, flags, id, 'withdraw', { reason: flags.reason, requestId: flags.requestId }),
+    );
+
+  withCommon(program.command('audit <promotionId>'))
+    .description('print the audit timeline; --verify recomputes the archived hash chain')
+    .option('--jsonl', 'one JSON event per line')
+    .option('--verify', 'recompute the archived chain and name the first broken link (exit 1 when broken)')
+    .addOption(new Option('--source <source>', 'where from').choices(['auto', 'temporal', 'archive']).default('auto'))
+    .action((id: string, flags: CommonFlags & { jsonl?: boolean; verify?: boolean; source: string }) =>
+      runCommand(setExitCode, flags, async () => {
+        const target = apiTarget(flags);
+        if (flags.verify) {
+          const archive = await callApi<{ chain: ChainedAuditRecord[] }>(target, 'GET', `${promotionApiPath(id, 'audit')}?source=archive`);
+          const result = verifyChain(archive.chain);
+          if (flags.json) out(`${JSON.stringify({ promotionId: id, ...result })}\n`);
+          else if (result.ok) out(`audit chain of ${id} intact: ${result.events} events, head ${result.head}\n`);
+          else out(`audit chain of ${id} BROKEN at event ${result.firstBrokenSeq}: ${result.reason}\n`);
+          return result.ok ? ApiExitCode.ok : ApiExitCode.failed;
+        }
+        if (flags.jsonl) {
+          out(await callApi<string>(target, 'GET', `${promotionApiPath(id, 'audit')}?format=jsonl&source=${flags.source}`, undefined, { text: true }));
+          return ApiExitCode.ok;
+        }
+        const timeline = await callApi<{ source: string; events: Array<Record<string, string | undefined>> }>(
+          target,
+          'GET',
+          `${promotionApiPath(id, 'audit')}?source=${flags.source}`,
+        );
+        if (flags.json) out(`${JSON.stringify(timeline)}\n`);
+        else {
+          out(`audit of ${id} (from ${timeline.source})\n`);
+          out(
+            table(
+              ['TIME', 'ACTOR', 'ACTION', 'GATE', 'DECISION', 'COMMENT', 'EVIDENCE', 'POLICY'],
+              timeline.events.map((e) => [e.at, e.actor, e.action, e.gate, e.decision, e.comment, e.evidenceDigest?.slice(0, 12), e.policyVersion]),
+            ),
+          );
+        }
+        return ApiExitCode.ok;
+      }),
+    );
+
+  program
+    .command('dev-token')
+    .description('print a signed HS256 token for local use (needs the API’s AUTH_JWT_SECRET)')
+    .requiredOption('--user <id>', 'subject (sub) of the token')
+    .option('--roles <roles>', 'comma-separated roles', '')
+    .option('--expires <span>', 'lifetime, e.g. 8h, 30m, 7d', '8h')
+    .option('--secret <secret>', 'HS256 secret (default: $AUTH_JWT_SECRET)')
+    .option('--json', 'print { token, user, roles } as JSON')
+    .action(async (flags: { user: string; roles: string; expires: string; secret?: string; json?: boolean }) => {
+      const secret = flags.secret ?? process.env.AUTH_JWT_SECRET;
+      if (!secret) {
+        err('modelgate: dev-token needs the API’s secret: --secret or AUTH_JWT_SECRET\n');
+        setExitCode(ApiExitCode.usage);
+        return;
+      }
+      const roles = flags.roles.split(',').map((r) => r.trim()).filter(Boolean);
+      const token = await signDevToken({ secret, user: flags.user, roles, expiresIn: flags.expires });
+      out(flags.json ? `${JSON.stringify({ token, user: flags.user, roles })}\n` : `${token}\n`);
+      setExitCode(ApiExitCode.ok);
+    });
+}
+
+function sendMessage(setExitCode: (code: number) => void, flags: CommonFlags, id: string, path: string, body: Record<string, unknown>): Promise<void> {
+  return runCommand(setExitCode, flags, () => postMessage(flags, id, path, body));
+}
+
+async function postMessage(flags: CommonFlags, id: string, path: string, body: Record<string, unknown>): Promise<number> {
+  const clean = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
+  const result = await callApi<{ status: string; summary: string }>(apiTarget(flags), 'POST', promotionApiPath(id, path), clean);
+  out(flags.json ? `${JSON.stringify(result)}\n` : `${result.summary} (now ${result.status})\n`);
+  return ApiExitCode.ok;
+}

@@ -1,0 +1,51 @@
+import type { Express } from 'express';
+import { buildApp } from '../../src/api/app';
+import { createAuthenticator, signDevToken } from '../../src/api/auth';
+import { createLogger } from '../../src/logger';
+import type { Actor } from '../../src/shared/promotion';
+import { type PromotionHarness, startPromotionHarness } from '../support/promotions';
+
+/** HS256 secret of the API tests. */
+export const TEST_SECRET = 'test-secret-of-the-modelgate-api-tests-0123456789';
+
+/** A promotion harness (real worker, database) with the API built on it. */
+export interface ApiHarness extends PromotionHarness {
+  app: Express;
+  /** A valid bearer header for an actor. */
+  bearer(actor: Actor, options?: { expiresIn?: string | number; secret?: string }): Promise<string>;
+}
+
+/** Starts the harness and builds the API on it (the harness's policy serves as `default`). */
+export async function startApiHarness(): Promise<ApiHarness> {
+  const h = await startPromotionHarness();
+  const app = buildApp({
+    log: createLogger('test', 'silent'),
+    readinessProbes: [],
+    services: {
+      client: h.client,
+      pool: h.pool,
+      policies: new Map([
+        ['default', h.policy],
+        [h.policy.policy.name, h.policy],
+      ]),
+      authenticator: createAuthenticator({ jwtSecret: TEST_SECRET }),
+      taskQueue: h.config.temporal.taskQueue,
+      temporalUiUrl: 'http://localhost:8233',
+    },
+  });
+  return Object.assign(h, {
+    app,
+    async bearer(actor: Actor, options: { expiresIn?: string | number; secret?: string } = {}) {
+      const token = await signDevToken({
+        secret: options.secret ?? TEST_SECRET,
+        user: actor.id,
+        roles: actor.roles,
+        ...(options.expiresIn !== undefined ? { expiresIn: options.expiresIn } : {}),
+      });
+      return `Bearer ${token}`;
+    },
+  });
+}
+
+/** Path of a promotion's resource. */
+export const promotionPath = (id: string, sub = '') => `/v1/promotions/${encodeURIComponent(id)}${sub ? `/${sub}` : ''}`;
