@@ -3,6 +3,7 @@
 // policy logic. Their ratio is the cost of Modelgate's lifecycle code.
 import { condition, defineQuery, defineUpdate, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { CheckActivities } from '../../src/activities/checks';
+import type { AuditActivities } from '../../src/activities/audit';
 import type { PromotionActivities } from '../../src/activities/promotion';
 import type { PromotionInput } from '../../src/shared/promotion';
 import { CHECK_NAMES, checkActivityName } from '../../src/shared/checks';
@@ -16,6 +17,7 @@ export const floorPending = defineQuery<Array<{ gate: string; missing: number }>
 
 const checks = proxyActivities<CheckActivities>({ startToCloseTimeout: '1 minute' });
 const records = proxyActivities<PromotionActivities>({ startToCloseTimeout: '1 minute' });
+const audit = proxyActivities<AuditActivities>({ startToCloseTimeout: '1 minute' });
 
 export async function FloorWorkflow(input: PromotionInput): Promise<void> {
   const approvals: Record<string, number> = {};
@@ -58,4 +60,5 @@ export async function FloorWorkflow(input: PromotionInput): Promise<void> {
     version: input.manifest.model.version,
     environment: input.manifest.target,
   });
+  await audit.archiveAudit({ promotionId: input.promotionId, policyVersion: input.policy.version, timeline: [] });
 }
