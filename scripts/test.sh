@@ -24,4 +24,11 @@ MODELGATE_PYTHON="$("$MODELGATE_ROOT/scripts/python-env.sh")"
 export MODELGATE_PYTHON
 
 log "running the tests"
-npx jest "$@"
+status=0
+npx jest --json --outputFile "$RUN_DIR/jest-results.json" "$@" || status=$?
+# One plain closing line with the counts, whatever happened.
+node -e '
+  const r = require(process.argv[1]);
+  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+' "$RUN_DIR/jest-results.json" 2>/dev/null || echo "tests: 0 passed, 1 failed (jest did not report results)"
+exit "$status"
