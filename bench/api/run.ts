@@ -20,6 +20,7 @@ import { PromotionManifestSchema } from '../../src/manifest/schema';
 import { parsePolicy } from '../../src/policy/load';
 import { startPromotion } from '../../src/promotions/start';
 import { promotionUpdates } from '../../src/shared/messages';
+import { percentile, safetensorsArtifact, sleep } from '../support';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
@@ -54,11 +55,6 @@ tiers:
   high: { stages: [ { name: review, gates: [ { name: technical, roles: [ml-reviewer], quorum: 2 } ] } ] }
 `;
 
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-};
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (ms: number) => +ms.toFixed(1);
 
 const root = path.resolve(__dirname, '..', '..');
@@ -70,15 +66,6 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-/** A small valid safetensors file, different per name (real checks pass on it). */
-function safetensors(seed: string): Buffer {
-  const data = createHash('sha256').update(seed).digest().subarray(0, 16);
-  const header = Buffer.from(JSON.stringify({ w: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }));
-  const length = Buffer.alloc(8);
-  length.writeBigUInt64LE(BigInt(header.length));
-  return Buffer.concat([length, header, data]);
 }
 
 async function main() {
@@ -124,7 +111,7 @@ async function main() {
   const ritaToken = await bearer(rita);
 
   const manifestFor = async (name: string) => {
-    const bytes = safetensors(name);
+    const bytes = safetensorsArtifact(name);
     const file = path.join(dir, `${name}.safetensors`);
     await writeFile(file, bytes);
     return PromotionManifestSchema.parse({

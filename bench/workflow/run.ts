@@ -24,6 +24,7 @@ import { CHECK_NAMES, type CheckResult, checkActivityName } from '../../src/shar
 import { promotionUpdates, stateQuery } from '../../src/shared/messages';
 import type { PromotionInput } from '../../src/shared/promotion';
 import { floorDecide, floorPending } from './workflows';
+import { percentile, safetensorsArtifact, sleep } from '../support';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
@@ -42,19 +43,6 @@ const reviewers: Record<string, { id: string; roles: string[] }[]> = {
   business: [{ id: 'bo', roles: ['business-owner'] }],
 };
 
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-};
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function safetensors(seed: string): Buffer {
-  const data = createHash('sha256').update(seed).digest().subarray(0, 16);
-  const header = Buffer.from(JSON.stringify({ w: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }));
-  const length = Buffer.alloc(8);
-  length.writeBigUInt64LE(BigInt(header.length));
-  return Buffer.concat([length, header, data]);
-}
 
 async function main() {
   Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -67,7 +55,7 @@ async function main() {
   const client = new Client({ connection: await Connection.connect({ address: config.temporal.address }), namespace: config.temporal.namespace });
 
   const manifestFor = async (name: string, tier: 'medium' | 'high') => {
-    const bytes = safetensors(name);
+    const bytes = safetensorsArtifact(name);
     const file = path.join(dir, `${name}.safetensors`);
     await writeFile(file, bytes);
     return PromotionManifestSchema.parse({
