@@ -192,7 +192,10 @@ export interface PromotionState {
   expedited?: { by: string; reason: string; at: string };
   remediationDeadline?: string;
   revisions: number;
+  /** The most recent refused signals (at most 200 are kept). */
   refused: RefusedMessage[];
+  /** How many signals were refused in all (absent until the first refusal). */
+  refusedTotal?: number;
   timeline: TimelineEntry[];
   outcome?: PromotionOutcome;
   /** Registry and deployment results, once approved. */

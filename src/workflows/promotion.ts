@@ -66,6 +66,9 @@ const notificationActivities = proxyActivities<PromotionActivities>({
 /** Continue as new after this many history events even if the server does not suggest it. */
 export const DEFAULT_HISTORY_EVENT_LIMIT = 5_000;
 
+/** Refused signals kept in the state; more are counted in `refusedTotal`, not kept. */
+export const MAX_REFUSED_KEPT = 200;
+
 /** Identity that decisions made by the policy itself are recorded under. */
 const policyActor = (policy: ResolvedPolicy) => `policy@${policy.version}`;
 
@@ -299,6 +302,10 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
     if (reason) {
       if (via === 'signal') {
         const p = (payload ?? {}) as Partial<MessagePayloads[K]>;
+        state.refusedTotal = (state.refusedTotal ?? state.refused.length) + 1;
+        // A flood of bad signals must not grow the state (it is carried across continue-as-new):
+        // the most recent refusals are kept, the timeline records the first ones, all are counted.
+        if (state.refused.length >= MAX_REFUSED_KEPT) state.refused.shift();
         state.refused.push({
           at: now(),
           message: kind,
@@ -307,7 +314,9 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
           ...(typeof p.requestId === 'string' ? { requestId: p.requestId } : {}),
           reason,
         });
-        record(typeof p.actor?.id === 'string' ? p.actor.id : 'unknown', 'refused', { message: kind, via, reason });
+        if (state.refusedTotal <= MAX_REFUSED_KEPT) {
+          record(typeof p.actor?.id === 'string' ? p.actor.id : 'unknown', 'refused', { message: kind, via, reason });
+        }
         return undefined;
       }
       throw ApplicationFailure.create({ type: 'MessageRefused', message: reason, nonRetryable: true });

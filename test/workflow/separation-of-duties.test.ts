@@ -99,6 +99,19 @@ describe('separation of duties and refused messages', () => {
       expect(state.status).toBe('IN_REVIEW');
     });
 
+    it('a flood of refused signals keeps the state bounded: the most recent are kept, all are counted', async () => {
+      const before = (await handle.query<PromotionState>('state')).refusedTotal ?? 0;
+      await Promise.all(
+        Array.from({ length: 230 }, (_, i) =>
+          handle.signal(promotionSignals.decide, { actor: people.bo, requestId: `flood-${i}`, gate: 'technical', decision: 'approve' }),
+        ),
+      );
+      const state = await waitForState(handle, (s) => (s.refusedTotal ?? 0) === before + 230);
+      expect(state.refused).toHaveLength(200);
+      expect(state.timeline.filter((t) => t.action === 'refused')).toHaveLength(200);
+      expect(state.status).toBe('IN_REVIEW');
+    });
+
     it('a decision sent with `temporal workflow signal` from the Temporal CLI takes effect', async () => {
       const temporal = process.env.TEMPORAL_CLI ?? path.join(__dirname, '..', '..', '.tools', 'bin', 'temporal');
       const cli = await run(path.join(__dirname, '..', '..', 'temporal', 'install.sh')).then((r) => r.stdout.trim()).catch(() => temporal);
