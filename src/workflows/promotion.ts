@@ -491,6 +491,17 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
     await continueAsNew<typeof PromotionWorkflow>({ ...input, manifest: state.manifest, carried: { state, processed } });
   };
 
+  /** Waits in the remediation window for a message; ends EXPIRED with `expiredReason` once it has passed. */
+  const awaitRevision = async (expiredReason: string) => {
+    const left = Date.parse(state.remediationDeadline!) - Date.now();
+    if (left <= 0) {
+      end('EXPIRED', policyActor(policy), expiredReason);
+      return;
+    }
+    await maybeContinueAsNew();
+    await waitForChange(left);
+  };
+
   // ---- the lifecycle --------------------------------------------------------------------
   if (!input.carried) {
     record(state.submitter.id, 'submitted', {
@@ -523,23 +534,11 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
           afterChecks();
           break;
         }
-        const left = Date.parse(state.remediationDeadline!) - Date.now();
-        if (left <= 0) {
-          end('EXPIRED', policyActor(policy), 'no revision or override within the remediation window after failed checks');
-          break;
-        }
-        await maybeContinueAsNew();
-        await waitForChange(left);
+        await awaitRevision('no revision or override within the remediation window after failed checks');
         break;
       }
       case 'CHANGES_REQUESTED': {
-        const left = Date.parse(state.remediationDeadline!) - Date.now();
-        if (left <= 0) {
-          end('EXPIRED', policyActor(policy), 'no revision within the remediation window after changes were requested');
-          break;
-        }
-        await maybeContinueAsNew();
-        await waitForChange(left);
+        await awaitRevision('no revision within the remediation window after changes were requested');
         break;
       }
       case 'IN_REVIEW': {
