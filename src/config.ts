@@ -46,6 +46,11 @@ export const EnvironmentSchema = z.object({
   AUTH_ISSUER: z.string().min(1).optional(),
   AUTH_AUDIENCE: z.string().min(1).optional(),
   AUTH_ROLES_CLAIM: z.string().min(1).default('roles'),
+  DASHBOARD_DEV_SIGN_IN: z
+    .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
+    .default('false')
+    .transform((v) => v === 'true' || v === '1'),
+  NODE_ENV: z.string().optional(),
 });
 
 /** Parsed, validated configuration shared by the worker, the API and the CLI. */
@@ -64,6 +69,11 @@ export interface Config {
    * issuer's `jwksUrl`. Neither set means the API refuses every token.
    */
   auth: { jwtSecret?: string; jwksUrl?: string; issuer?: string; audience?: string; rolesClaim: string };
+  /**
+   * The reviewer dashboard. `devSignIn`: the sign-in page offers the fixed local dev users and
+   * issues HS256 tokens for them (local development only; needs `auth.jwtSecret`).
+   */
+  dashboard: { devSignIn: boolean };
 }
 
 /**
@@ -100,6 +110,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const e = parsed.data;
+  const devSignInProblem = !e.DASHBOARD_DEV_SIGN_IN
+    ? undefined
+    : !e.AUTH_JWT_SECRET
+      ? 'needs AUTH_JWT_SECRET (dev tokens are signed with it)'
+      : e.NODE_ENV === 'production'
+        ? 'must not be enabled when NODE_ENV=production (it issues tokens to anyone who asks)'
+        : undefined;
+  if (devSignInProblem) throw new ConfigError([{ variable: 'DASHBOARD_DEV_SIGN_IN', reason: devSignInProblem }]);
   return {
     temporal: {
       address: e.TEMPORAL_ADDRESS,
@@ -121,6 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ...(e.AUTH_AUDIENCE ? { audience: e.AUTH_AUDIENCE } : {}),
       rolesClaim: e.AUTH_ROLES_CLAIM,
     },
+    dashboard: { devSignIn: e.DASHBOARD_DEV_SIGN_IN },
   };
 }
 

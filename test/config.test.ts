@@ -43,4 +43,22 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...valid, PORT: '70000' })).toThrow(/PORT: must be between 1 and 65535/);
     expect(loadConfig({ ...valid, PORT: '' }).http.port).toBe(8080);
   });
+
+  describe('DASHBOARD_DEV_SIGN_IN', () => {
+    const secret = { AUTH_JWT_SECRET: 'a-local-secret-of-at-least-32-characters' };
+
+    it('is off unless set, and on with a secret to sign the dev tokens', () => {
+      expect(loadConfig({ ...valid, ...secret }).dashboard).toEqual({ devSignIn: false });
+      expect(loadConfig({ ...valid, ...secret, DASHBOARD_DEV_SIGN_IN: 'true' }).dashboard).toEqual({ devSignIn: true });
+      expect(loadConfig({ ...valid, ...secret, DASHBOARD_DEV_SIGN_IN: '0' }).dashboard).toEqual({ devSignIn: false });
+    });
+
+    it('when on without AUTH_JWT_SECRET, under NODE_ENV=production, or not a boolean, then it is refused with the reason', () => {
+      expect(() => loadConfig({ ...valid, DASHBOARD_DEV_SIGN_IN: 'true' })).toThrow(/DASHBOARD_DEV_SIGN_IN: needs AUTH_JWT_SECRET/);
+      expect(() => loadConfig({ ...valid, ...secret, DASHBOARD_DEV_SIGN_IN: '1', NODE_ENV: 'production' })).toThrow(
+        /DASHBOARD_DEV_SIGN_IN: must not be enabled when NODE_ENV=production/,
+      );
+      expect(() => loadConfig({ ...valid, DASHBOARD_DEV_SIGN_IN: 'yes' })).toThrow(/DASHBOARD_DEV_SIGN_IN: must be true or false/);
+    });
+  });
 });

@@ -5,12 +5,15 @@ import { logRefusedAttempt } from '../audit/archive';
 import type { Logger } from '../logger';
 import type { LoadedPolicy } from '../policy/load';
 import { type Authenticator, requireActor } from './auth';
+import { type DashboardOptions, dashboardRoutes } from './dashboard';
 import { ApiError, errorHandler, notFoundHandler } from './errors';
+import { governanceRoutes } from './governance';
 import { createApiMetrics } from './metrics';
 import { buildOpenApiDocument } from './openapi';
 import { describeAttempt, promotionRoutes } from './promotions';
 import { type ReadinessProbe, runProbes } from './readiness';
 import { modelRoutes, policyRoutes } from './registry';
+import { reviewerRoutes } from './reviewer';
 
 /** What the `/v1` routes are built from. */
 export interface ApiServices {
@@ -23,6 +26,8 @@ export interface ApiServices {
   temporalUiUrl: string;
   /** Version shown in the OpenAPI document. */
   version?: string;
+  /** How the reviewer dashboard (`/ui/`) is served. */
+  dashboard?: DashboardOptions;
 }
 
 /** Status codes whose refusals are logged in PostgreSQL (and appear in the audit). */
@@ -130,6 +135,9 @@ export function buildApp(deps: AppDeps): Express {
     app.use('/v1/promotions', promotionRoutes({ ...services, metrics }));
     app.use('/v1/models', modelRoutes(services.pool));
     app.use('/v1/policies', policyRoutes(services.policies));
+    app.use('/v1/governance', governanceRoutes(services));
+    app.use('/v1', reviewerRoutes(services));
+    app.use(dashboardRoutes(services.dashboard));
 
     const refusalLog: ErrorRequestHandler = (err, req, res, next) => {
       if (err instanceof ApiError && LOGGED_REFUSALS.has(err.status) && err.status !== 401) {

@@ -18,6 +18,7 @@ import {
   SubmittedPromotionSchema,
   WithdrawRequestSchema,
 } from './schemas';
+import { GovernanceQuerySchema, GovernanceStatsSchema, MeSchema, ReviewQueueSchema } from './dashboard-schemas';
 
 type Responses = Record<string, { description: string; content?: Record<string, { schema: z.ZodType }> }>;
 
@@ -133,6 +134,28 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
     summary: 'The loaded policies with their versions and digests',
     security: [{ bearer: [] }],
     responses: { 200: { description: 'the policies' }, ...errors(401) },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/me',
+    summary: 'The authenticated caller: id and roles, as the API reads them from the token',
+    security: [{ bearer: [] }],
+    responses: { 200: { description: 'the caller', content: json(MeSchema) }, ...errors(401) },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/review-queue',
+    summary: "The caller's queue: promotions with an open gate the caller may sign now, nearest deadline first",
+    security: [{ bearer: [] }],
+    responses: { 200: { description: 'the queue', content: json(named('ReviewQueue', ReviewQueueSchema)) }, ...errors(401) },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/governance',
+    summary: 'Governance figures: promotions by status (Temporal visibility); decision times, failing checks and rejection reasons (audit archive)',
+    security: [{ bearer: [] }],
+    request: { query: GovernanceQuerySchema },
+    responses: { 200: { description: 'the figures', content: json(named('GovernanceStats', GovernanceStatsSchema)) }, ...errors(400, 401) },
   });
   for (const [path, summary] of [
     ['/healthz', 'Liveness'],

@@ -67,13 +67,14 @@ function quote(value: string): string {
 
 /** Visibility query of `GET /promotions` for the filters and, with `pendingFor=me`, the caller's roles. */
 export function promotionListQuery(
-  filters: { status?: string; model?: string; target?: string; pendingFor?: 'me' },
+  filters: { status?: string; model?: string; target?: string; tier?: string; pendingFor?: 'me' },
   actor: Actor,
 ): string | undefined {
   const clauses = [`WorkflowType = ${quote(PROMOTION_WORKFLOW_TYPE)}`];
   if (filters.status) clauses.push(`PromotionStatus = ${quote(filters.status)}`);
   if (filters.model) clauses.push(`ModelName = ${quote(filters.model)}`);
   if (filters.target) clauses.push(`TargetEnvironment = ${quote(filters.target)}`);
+  if (filters.tier) clauses.push(`RiskTier = ${quote(filters.tier)}`);
   if (filters.pendingFor === 'me') {
     if (actor.roles.length === 0) return undefined;
     clauses.push(`PromotionStatus = 'IN_REVIEW'`);

@@ -1,7 +1,7 @@
 // Request schemas of the HTTP API. The same zod objects validate requests and generate
 // the OpenAPI document (src/api/openapi.ts), so the two cannot drift apart.
 import { z } from 'zod';
-import { ManifestRevisionSchema } from '../manifest/schema';
+import { ManifestRevisionSchema, RISK_TIERS } from '../manifest/schema';
 import { PROMOTION_STATUSES } from '../shared/promotion';
 
 /** Optional idempotency key of a message; the `Idempotency-Key` header works too. */
@@ -60,6 +60,7 @@ export const ListPromotionsQuerySchema = z
     status: z.enum(PROMOTION_STATUSES).optional(),
     model: name.optional(),
     target: name.optional(),
+    tier: z.enum(RISK_TIERS).optional().describe('effective risk tier'),
     pendingFor: z.literal('me').optional().describe("`me`: promotions waiting on a gate one of the caller's roles may decide"),
     pageSize: z.coerce.number().int().min(1).max(500).default(50),
     pageToken: z.string().max(10_000).optional().describe('`nextPageToken` of the previous page'),

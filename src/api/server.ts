@@ -31,6 +31,10 @@ async function main(): Promise<void> {
   if (!config.auth.jwtSecret && !config.auth.jwksUrl) {
     log.warn('neither AUTH_JWT_SECRET nor AUTH_JWKS_URL is set: every request to /v1 is refused with 401');
   }
+  const devSignIn = config.dashboard.devSignIn && config.auth.jwtSecret
+    ? { jwtSecret: config.auth.jwtSecret, ...(config.auth.issuer ? { issuer: config.auth.issuer } : {}), ...(config.auth.audience ? { audience: config.auth.audience } : {}) }
+    : undefined;
+  if (devSignIn) log.warn('DASHBOARD_DEV_SIGN_IN is on: the dashboard issues tokens for the dev users to anyone who asks (local development only)');
 
   const app = buildApp({
     log,
@@ -41,6 +45,7 @@ async function main(): Promise<void> {
       authenticator: createAuthenticator(config.auth),
       taskQueue: config.temporal.taskQueue,
       temporalUiUrl: config.temporal.uiUrl,
+      dashboard: devSignIn ? { devSignIn } : {},
     },
     readinessProbes: [
       { name: 'temporal', check: () => pingTemporal(temporal) },

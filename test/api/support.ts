@@ -1,6 +1,7 @@
 import type { Express } from 'express';
 import { buildApp } from '../../src/api/app';
 import { createAuthenticator, signDevToken } from '../../src/api/auth';
+import type { DashboardOptions } from '../../src/api/dashboard';
 import { createLogger } from '../../src/logger';
 import type { Actor } from '../../src/shared/promotion';
 import { type PromotionHarness, startPromotionHarness } from '../support/promotions';
@@ -15,9 +16,12 @@ export interface ApiHarness extends PromotionHarness {
   bearer(actor: Actor, options?: { expiresIn?: string | number; secret?: string }): Promise<string>;
 }
 
-/** Starts the harness and builds the API on it (the harness's policy serves as `default`). */
-export async function startApiHarness(): Promise<ApiHarness> {
-  const h = await startPromotionHarness();
+/**
+ * Starts the harness and builds the API on it (the harness's policy serves as `default`);
+ * `policyFile` replaces the harness's policy, `dashboard` says how `/ui/` is served.
+ */
+export async function startApiHarness(options: { policyFile?: string; dashboard?: DashboardOptions } = {}): Promise<ApiHarness> {
+  const h = await startPromotionHarness(...(options.policyFile ? [options.policyFile] : []));
   const app = buildApp({
     log: createLogger('test', 'silent'),
     readinessProbes: [],
@@ -31,6 +35,7 @@ export async function startApiHarness(): Promise<ApiHarness> {
       authenticator: createAuthenticator({ jwtSecret: TEST_SECRET }),
       taskQueue: h.config.temporal.taskQueue,
       temporalUiUrl: 'http://localhost:8233',
+      ...(options.dashboard ? { dashboard: options.dashboard } : {}),
     },
   });
   return Object.assign(h, {

@@ -1,0 +1,76 @@
+// The caller's own view: who they are (`GET /v1/me`) and what waits on them (`GET /v1/review-queue`).
+import type { Client } from '@temporalio/client';
+import { Router } from 'express';
+import type { LoadedPolicy } from '../policy/load';
+import { queueEntryOf, sortQueue, type QueueEntry } from '../promotions/review-queue';
+import { stateQuery } from '../shared/messages';
+import type { PromotionState } from '../shared/promotion';
+import { actorOf } from './auth';
+import { REVIEW_QUEUE_LIMIT } from './dashboard-schemas';
+import { promotionListQuery } from './promotions';
+
+/** How many promotion states are queried at once. */
+const STATE_READS_AT_ONCE = 8;
+
+/** What the reviewer routes need. */
+export interface ReviewerRoutesDeps {
+  client: Client;
+  policies: ReadonlyMap<string, LoadedPolicy>;
+}
+
+/** Runs `task` over `items`, at most `limit` at once, keeping the order. */
+async function mapAtMost<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
+}
+
+/** Builds `GET /v1/me` and `GET /v1/review-queue`. */
+export function reviewerRoutes(deps: ReviewerRoutesDeps): Router {
+  const router = Router();
+  const { client } = deps;
+
+  router.get('/me', (_req, res) => {
+    const actor = actorOf(res);
+    res.json({ id: actor.id, roles: actor.roles });
+  });
+
+  router.get('/review-queue', async (_req, res) => {
+    const actor = actorOf(res);
+    const query = promotionListQuery({ pendingFor: 'me' }, actor);
+    if (!query) {
+      res.json({ entries: [], truncated: false, unreadable: [] });
+      return;
+    }
+    const page = await client.workflowService.listWorkflowExecutions({ namespace: client.options.namespace, query, pageSize: REVIEW_QUEUE_LIMIT });
+    const ids = (page.executions ?? []).map((e) => e.execution?.workflowId).filter((id): id is string => !!id);
+    const unreadable: string[] = [];
+    const states = await mapAtMost(ids, STATE_READS_AT_ONCE, async (id): Promise<PromotionState | undefined> => {
+      try {
+        return await client.workflow.getHandle(id).query(stateQuery);
+      } catch {
+        // Closed between the listing and the query, or its worker is busy: it shows at the next refresh.
+        unreadable.push(id);
+        return undefined;
+      }
+    });
+    const entries: QueueEntry[] = [];
+    for (const state of states) {
+      if (!state) continue;
+      const separationOfDuties = deps.policies.get(state.policy.name)?.policy.separationOfDuties ?? { allowSamePersonOnMultipleGates: false };
+      const entry = queueEntryOf(state, actor, separationOfDuties);
+      if (entry) entries.push(entry);
+    }
+    const truncated = !!page.nextPageToken && page.nextPageToken.length > 0;
+    res.json({ entries: sortQueue(entries), truncated, unreadable: unreadable.sort() });
+  });
+
+  return router;
+}

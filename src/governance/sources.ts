@@ -1,0 +1,44 @@
+// Where the governance figures come from: Temporal visibility (every promotion it holds, by
+// status) and the audit archive in PostgreSQL (closed promotions' timelines).
+import type { Client } from '@temporalio/client';
+import type { Pool } from 'pg';
+import { PROMOTION_WORKFLOW_TYPE } from '../shared/messages';
+import { PROMOTION_STATUSES, type PromotionStatus } from '../shared/promotion';
+import { type ArchivedAuditEvent, GOVERNANCE_ACTIONS } from './stats';
+
+/**
+ * Counts the promotions Temporal visibility holds (running, and closed ones within the
+ * namespace's retention) by their `PromotionStatus`, one count query per status.
+ */
+export async function countPromotionsByStatus(client: Client): Promise<Array<{ status: PromotionStatus; count: number }>> {
+  const counts = await Promise.all(
+    PROMOTION_STATUSES.map(async (status) => {
+      const { count } = await client.workflow.count(`WorkflowType = '${PROMOTION_WORKFLOW_TYPE}' AND PromotionStatus = '${status}'`);
+      return { status, count: Number(count) };
+    }),
+  );
+  return counts;
+}
+
+/**
+ * The archived events that {@link computeArchiveStats} reads, of the promotions submitted at
+ * or after `since` (their first archived event), in chain order.
+ */
+export async function readArchivedGovernanceEvents(pool: Pool, since: Date): Promise<ArchivedAuditEvent[]> {
+  const result = await pool.query<{ promotion_id: string; seq: number; occurred_at: Date; actor: string; action: string; detail: Record<string, unknown> }>(
+    `SELECT e.promotion_id, e.seq, e.occurred_at, e.actor, e.action, e.detail
+       FROM audit_events e
+       JOIN audit_events first ON first.promotion_id = e.promotion_id AND first.seq = 1
+      WHERE first.occurred_at >= $1 AND e.action = ANY($2)
+      ORDER BY e.promotion_id, e.seq`,
+    [since, [...GOVERNANCE_ACTIONS]],
+  );
+  return result.rows.map((r) => ({
+    promotionId: r.promotion_id,
+    seq: r.seq,
+    occurredAt: r.occurred_at.toISOString(),
+    actor: r.actor,
+    action: r.action,
+    detail: r.detail,
+  }));
+}

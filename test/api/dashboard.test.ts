@@ -1,0 +1,270 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import request from 'supertest';
+import { buildApp } from '../../src/api/app';
+import type { DashboardOptions } from '../../src/api/dashboard';
+import { DEV_USERS } from '../../src/api/dev-sign-in';
+import { createLogger } from '../../src/logger';
+import { loadPolicyFile } from '../../src/policy/load';
+import { eventually } from '../support/eventually';
+import { people, sendUpdate, waitForStatus } from '../support/promotions';
+import { type ApiHarness, startApiHarness, TEST_SECRET } from './support';
+
+const DASHBOARD_POLICY = path.join(__dirname, '..', 'fixtures', 'policies', 'dashboard-test.yaml');
+
+describe('the dashboard and the endpoints it reads', () => {
+  let h: ApiHarness;
+
+  beforeAll(async () => {
+    h = await startApiHarness({ policyFile: DASHBOARD_POLICY, dashboard: { devSignIn: { jwtSecret: TEST_SECRET } } });
+  }, 120_000);
+  afterAll(async () => {
+    await h?.close();
+  }, 60_000);
+
+  /** Another app on the same services, served with other dashboard options. */
+  const appWith = (dashboard: DashboardOptions) =>
+    buildApp({
+      log: createLogger('test', 'silent'),
+      readinessProbes: [],
+      services: {
+        client: h.client,
+        pool: h.pool,
+        policies: new Map([['default', h.policy]]),
+        authenticator: { authenticate: async () => people.rita },
+        taskQueue: h.config.temporal.taskQueue,
+        temporalUiUrl: 'http://localhost:8233',
+        dashboard,
+      },
+    });
+
+  describe('serving /ui/', () => {
+    it('redirects / and /ui to /ui/, and serves the built page with a policy that allows this origin only', async () => {
+      const root = await request(h.app).get('/');
+      expect(root.status).toBe(302);
+      expect(root.headers.location).toBe('/ui/');
+      const bare = await request(h.app).get('/ui?x=1');
+      expect(bare.status).toBe(301);
+      expect(bare.headers.location).toBe('/ui/?x=1');
+      const page = await request(h.app).get('/ui/');
+      expect(page.status).toBe(200);
+      expect(page.headers['content-type']).toMatch(/text\/html/);
+      expect(page.headers['content-security-policy']).toContain("default-src 'self'");
+      expect(page.headers['content-security-policy']).toContain("connect-src 'self'");
+      expect(page.text).toContain('<script type="module" src="app.js">');
+      expect(page.text).not.toMatch(/(src|href)="(https?:)?\/\//);
+      const script = await request(h.app).get('/ui/app.js');
+      expect(script.status).toBe(200);
+      expect(script.headers['content-type']).toMatch(/javascript/);
+    });
+
+    it('when the dashboard was not built, then 503 says how to build it', async () => {
+      const empty = await mkdtemp(path.join(tmpdir(), 'modelgate-no-dashboard-'));
+      try {
+        const res = await request(appWith({ assetsDir: empty })).get('/ui/');
+        expect(res.status).toBe(503);
+        expect(res.body.error).toEqual({ code: 'not_ready', message: expect.stringMatching(/dashboard is not built .*run npm run build/) });
+      } finally {
+        await rm(empty, { recursive: true, force: true });
+      }
+    });
+  });
+
+  describe('dev sign-in', () => {
+    it('when it is not enabled, then the page is told so and no token is issued', async () => {
+      const app = appWith({});
+      expect((await request(app).get('/ui/config.json')).body).toEqual({ devSignIn: false });
+      expect((await request(app).post('/ui/dev-sign-in').send({ user: 'rita' })).status).toBe(404);
+      expect((await request(app).get('/ui/dev-users')).status).toBe(404);
+    });
+
+    it('when enabled, issues a token for a dev user that the API accepts with their roles', async () => {
+      expect((await request(h.app).get('/ui/config.json')).body).toEqual({ devSignIn: true });
+      const users = await request(h.app).get('/ui/dev-users');
+      expect(users.body.users.map((u: { id: string }) => u.id)).toEqual(DEV_USERS.map((u) => u.id));
+      const signIn = await request(h.app).post('/ui/dev-sign-in').send({ user: 'rick' });
+      expect(signIn.status).toBe(200);
+      const me = await request(h.app).get('/v1/me').set('authorization', `Bearer ${signIn.body.token}`);
+      expect(me.body).toEqual({ id: 'rick', roles: ['risk-manager'] });
+    });
+
+    it('when the user is unknown or the body malformed, then 400 names the field', async () => {
+      const unknown = await request(h.app).post('/ui/dev-sign-in').send({ user: 'mallory' });
+      expect(unknown.status).toBe(400);
+      expect(unknown.body.error.details.problems).toEqual([{ path: 'user', message: 'unknown dev user' }]);
+      const malformed = await request(h.app).post('/ui/dev-sign-in').send({ user: 'rita', roles: ['admin'] });
+      expect(malformed.status).toBe(400);
+      expect(malformed.body.error.message).toMatch(/roles/);
+    });
+
+    it('the dev users hold every role the shipped default policy names', async () => {
+      const { policy } = await loadPolicyFile(path.join(__dirname, '..', '..', 'policies', 'default.yaml'));
+      const named = new Set<string>([...Object.values(policy.overrides).flat()]);
+      for (const rules of Object.values(policy.tiers)) {
+        for (const stage of rules.stages ?? []) for (const gate of stage.gates) [...gate.roles, ...(gate.escalateTo ?? [])].forEach((r) => named.add(r));
+      }
+      const held = new Set(DEV_USERS.flatMap((u) => u.roles));
+      expect([...named].filter((r) => !held.has(r))).toEqual([]);
+      expect(named.size).toBeGreaterThan(8);
+    });
+  });
+
+  describe('GET /v1/me', () => {
+    it('answers the caller as the API reads the token; without one, 401', async () => {
+      const me = await request(h.app).get('/v1/me').set('authorization', await h.bearer(people.multi));
+      expect(me.body).toEqual({ id: 'multi', roles: ['ml-reviewer', 'security-reviewer'] });
+      expect((await request(h.app).get('/v1/me')).status).toBe(401);
+    });
+  });
+
+  describe('GET /v1/review-queue', () => {
+    let medium: string;
+    let high: string;
+    let ownedByRita: string;
+
+    beforeAll(async () => {
+      const handles = await Promise.all([
+        h.manifest({ model: { riskTier: 'medium' } }).then((m) => h.submit(m)),
+        h.manifest({ model: { riskTier: 'high' } }).then((m) => h.submit(m)),
+        h.manifest({ model: { riskTier: 'medium', owner: 'rita' } }).then((m) => h.submit(m)),
+      ]);
+      await Promise.all(handles.map((handle) => waitForStatus(handle, 'IN_REVIEW')));
+      [medium, high, ownedByRita] = handles.map((handle) => handle.workflowId) as [string, string, string];
+    }, 60_000);
+
+    const queueOf = async (actor: (typeof people)[keyof typeof people]) => {
+      const res = await request(h.app).get('/v1/review-queue').set('authorization', await h.bearer(actor));
+      expect(res.status).toBe(200);
+      return res.body as { entries: Array<{ promotionId: string; dueAt?: string; gates: Array<{ gate: string; deadlineAt?: string }> }>; truncated: boolean };
+    };
+    const ours = (body: Awaited<ReturnType<typeof queueOf>>) => body.entries.filter((e) => [medium, high, ownedByRita].includes(e.promotionId));
+
+    it("lists what waits on the reviewer's gates, nearest deadline first, without the promotions they may not sign", async () => {
+      const queue = await eventually(() => queueOf(people.rita), (q) => ours(q).length >= 2);
+      expect(ours(queue).map((e) => e.promotionId)).toEqual([high, medium]);
+      const [first, second] = ours(queue);
+      expect(first!.gates.map((g) => g.gate)).toEqual(['technical']);
+      expect(first!.dueAt).toBe(first!.gates[0]!.deadlineAt);
+      expect(Date.parse(first!.dueAt!)).toBeLessThan(Date.parse(second!.dueAt!));
+      expect(queue.truncated).toBe(false);
+    });
+
+    it('shows another role only its own gate, and nothing to a role whose gate is not open yet', async () => {
+      const security = await eventually(() => queueOf(people.sec), (q) => ours(q).length >= 1);
+      expect(ours(security).map((e) => [e.promotionId, e.gates.map((g) => g.gate)])).toEqual([[high, ['security']]]);
+      expect(ours(await queueOf(people.bo))).toEqual([]);
+    });
+
+    it('a promotion leaves the queue once its gate is decided', async () => {
+      await sendUpdate(h.client.workflow.getHandle(medium), 'decide', { actor: people.ravi, gate: 'technical', decision: 'approve' });
+      const queue = await eventually(() => queueOf(people.rita), (q) => !ours(q).some((e) => e.promotionId === medium));
+      expect(ours(queue).map((e) => e.promotionId)).toEqual([high]);
+      const business = await eventually(() => queueOf(people.bo), (q) => ours(q).length === 1);
+      expect(ours(business)[0]!.gates[0]!.gate).toBe('business');
+    });
+  });
+
+  describe('GET /v1/promotions?tier=', () => {
+    it('filters by effective risk tier; an unknown tier is 400', async () => {
+      const high = await h.submit(await h.manifest({ model: { riskTier: 'high' } }));
+      const auth = await h.bearer(people.rita);
+      const listed = await eventually(
+        () => request(h.app).get('/v1/promotions?tier=high&pageSize=500').set('authorization', auth),
+        (r) => r.body.promotions?.some((p: { promotionId: string }) => p.promotionId === high.workflowId),
+      );
+      expect(listed.body.query).toContain("RiskTier = 'high'");
+      expect(new Set(listed.body.promotions.map((p: { riskTier: string }) => p.riskTier))).toEqual(new Set(['high']));
+      const bad = await request(h.app).get('/v1/promotions?tier=extreme').set('authorization', auth);
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.details.problems[0].path).toBe('tier');
+    });
+  });
+
+  describe('GET /v1/governance', () => {
+    beforeAll(async () => {
+      const deployed = await h.submit(await h.manifest({ model: { riskTier: 'medium' } }));
+      const rejected = await h.submit(await h.manifest({ model: { riskTier: 'medium' } }));
+      const failing = await h.submit(await h.manifest({ model: { riskTier: 'low' }, metrics: { accuracy: 0.5 } }));
+      await waitForStatus(deployed, 'IN_REVIEW');
+      await sendUpdate(deployed, 'decide', { actor: people.rita, gate: 'technical', decision: 'approve' });
+      await eventually(() => deployed.query<{ stages: Array<{ gates: Array<{ status: string }> }> }>('state'), (s) => s.stages[1]!.gates[0]!.status === 'open');
+      await sendUpdate(deployed, 'decide', { actor: people.bo, gate: 'business', decision: 'approve' });
+      await waitForStatus(rejected, 'IN_REVIEW');
+      await sendUpdate(rejected, 'decide', { actor: people.rita, gate: 'technical', decision: 'reject', comment: 'Calibration drifts on the holdout set' });
+      await waitForStatus(failing, 'CHECKS_FAILED');
+      await sendUpdate(failing, 'withdraw', { actor: people.sam, reason: 'accuracy too low' });
+      // Each promotion archives its timeline as it closes.
+      await eventually(
+        () => h.pool.query<{ n: string }>('SELECT count(DISTINCT promotion_id) AS n FROM audit_events'),
+        (r) => Number(r.rows[0]!.n) === 3,
+      );
+      // One archived long ago: outside a 90-day window.
+      await h.pool.query(
+        `INSERT INTO audit_events (promotion_id, seq, occurred_at, actor, action, detail, prev_hash, hash)
+         VALUES ('promote:old:1:production', 1, now() - interval '200 days', 'sam', 'submitted', '{"effectiveTier":"high"}', $1, $2),
+                ('promote:old:1:production', 2, now() - interval '199 days', 'modelgate', 'rejected', '{"reason":"an old reason"}', $2, $3)`,
+        ['0'.repeat(64), '1'.repeat(64), '2'.repeat(64)],
+      );
+    }, 90_000);
+
+    const governance = async (query = '') => {
+      const res = await request(h.app).get(`/v1/governance${query}`).set('authorization', await h.bearer(people.max));
+      expect(res.status).toBe(200);
+      return res.body;
+    };
+
+    it('counts every status from Temporal visibility', async () => {
+      const body = await eventually(
+        () => governance(),
+        (b) => b.promotionsByStatus.find((s: { status: string }) => s.status === 'DEPLOYED').count >= 1,
+      );
+      expect(body.promotionsByStatus.map((s: { status: string }) => s.status)).toEqual([
+        'VALIDATING', 'CHECKS_FAILED', 'IN_REVIEW', 'CHANGES_REQUESTED', 'APPROVED', 'DEPLOYING',
+        'DEPLOYED', 'REJECTED', 'EXPIRED', 'WITHDRAWN', 'SUPERSEDED', 'DEPLOY_FAILED',
+      ]);
+      const count = (status: string) => body.promotionsByStatus.find((s: { status: string }) => s.status === status).count;
+      expect(count('REJECTED')).toBeGreaterThanOrEqual(1);
+      expect(count('WITHDRAWN')).toBeGreaterThanOrEqual(1);
+      expect(count('IN_REVIEW')).toBeGreaterThanOrEqual(2);
+    });
+
+    it('computes decision times, failing checks and rejection reasons from the archive of the period', async () => {
+      const { archive } = await governance();
+      expect(archive.days).toBe(90);
+      expect(archive.promotions).toBe(3);
+      expect(archive.outcomes).toEqual([
+        { status: 'DEPLOYED', count: 1 },
+        { status: 'REJECTED', count: 1 },
+        { status: 'WITHDRAWN', count: 1 },
+      ]);
+      expect(archive.timeToDecisionByTier).toEqual([expect.objectContaining({ tier: 'medium', count: 2, approved: 1, rejected: 1 })]);
+      expect(archive.timeToDecisionByTier[0].medianSeconds).toBeGreaterThan(0);
+      expect(archive.timeToDecisionByGate.map((g: { gate: string; count: number }) => [g.gate, g.count])).toEqual([
+        ['business', 1],
+        ['technical', 2],
+      ]);
+      expect(archive.failingChecks).toEqual([{ check: 'performance', failed: 1, errored: 0, promotions: 1 }]);
+      expect(archive.rejectionReasons).toEqual([
+        { kind: 'reviewer', reason: 'Calibration drifts on the holdout set', count: 1, gates: ['technical'], lastAt: expect.any(String) },
+      ]);
+    });
+
+    it('a longer period takes in older archived promotions; a period out of range is 400', async () => {
+      const year = await governance('?days=365');
+      expect(year.archive.promotions).toBe(4);
+      expect(year.archive.rejectionReasons.map((r: { reason: string }) => r.reason)).toContain('an old reason');
+      const bad = await request(h.app).get('/v1/governance?days=0').set('authorization', await h.bearer(people.max));
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.details.problems[0].path).toBe('days');
+    });
+  });
+
+  it('the OpenAPI document describes the new endpoints and the tier filter', async () => {
+    const doc = (await request(h.app).get('/openapi.json')).body;
+    for (const p of ['/v1/me', '/v1/review-queue', '/v1/governance']) expect(doc.paths[p].get).toBeDefined();
+    expect(doc.paths['/v1/governance'].get.parameters.map((p: { name: string }) => p.name)).toEqual(['days']);
+    expect(doc.paths['/v1/promotions'].get.parameters.map((p: { name: string }) => p.name)).toContain('tier');
+    expect(doc.components.schemas.GovernanceStats).toBeDefined();
+  });
+});

@@ -1,0 +1,63 @@
+// The dashboard's HTTP client of the Modelgate API: bearer token, JSON, and the API's error shape.
+
+/** An answer of the API that is not 2xx: its status, `error.code` and `error.message` (the reason). */
+export class ApiRequestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiRequestError';
+  }
+}
+
+let onUnauthenticated: (error: ApiRequestError) => void = () => undefined;
+
+/** Sets what happens when the API answers 401 to a signed-in request (the session ends). */
+export function whenUnauthenticated(handler: (error: ApiRequestError) => void): void {
+  onUnauthenticated = handler;
+}
+
+/** Sends one request; resolves with the JSON body, rejects with an {@link ApiRequestError}. */
+export async function request<T>(path: string, options: { token?: string; method?: 'GET' | 'POST'; body?: unknown } = {}): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method: options.method ?? 'GET',
+      headers,
+      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+      cache: 'no-store',
+    });
+  } catch {
+    throw new ApiRequestError(0, 'unreachable', 'the Modelgate API cannot be reached; retrying');
+  }
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = undefined;
+  }
+  if (!response.ok) {
+    const error = (body as { error?: { code?: string; message?: string; details?: unknown } } | undefined)?.error;
+    const failure = new ApiRequestError(
+      response.status,
+      error?.code ?? `http_${response.status}`,
+      error?.message ?? `the API answered ${response.status} ${response.statusText}`,
+      error?.details,
+    );
+    if (response.status === 401 && options.token) onUnauthenticated(failure);
+    throw failure;
+  }
+  return body as T;
+}
+
+/** Path of a promotion's resource under `/v1/promotions`. */
+export function promotionPath(promotionId: string, sub?: string): string {
+  return `/v1/promotions/${encodeURIComponent(promotionId)}${sub ? `/${sub}` : ''}`;
+}
