@@ -23,6 +23,10 @@ log "Python reference tools for the checks' tests (scikit-learn, Fairlearn, pick
 MODELGATE_PYTHON="$("$MODELGATE_ROOT/scripts/python-env.sh")"
 export MODELGATE_PYTHON
 
+log "Chromium for the dashboard's browser tests"
+MODELGATE_CHROMIUM="$("$MODELGATE_ROOT/scripts/chromium.sh")"
+export MODELGATE_CHROMIUM
+
 log "running the tests"
 status=0
 npx jest --json --outputFile "$RUN_DIR/jest-results.json" "$@" || status=$?

@@ -61,7 +61,7 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, where
 }
 
 /** Escapes a value for a single-quoted string in a Temporal visibility query. */
-function quote(value: string): string {
+export function quote(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 

@@ -7,15 +7,19 @@ import { stateQuery } from '../shared/messages';
 import type { PromotionState } from '../shared/promotion';
 import { actorOf } from './auth';
 import { REVIEW_QUEUE_LIMIT } from './dashboard-schemas';
-import { promotionListQuery } from './promotions';
+import { promotionListQuery, quote } from './promotions';
 
 /** How many promotion states are queried at once. */
-const STATE_READS_AT_ONCE = 8;
+const STATE_READS_AT_ONCE = 16;
+/** How long one state query may take: a promotion whose worker is down must not stall the queue. */
+const STATE_READ_TIMEOUT_MS = 2_000;
 
 /** What the reviewer routes need. */
 export interface ReviewerRoutesDeps {
   client: Client;
   policies: ReadonlyMap<string, LoadedPolicy>;
+  /** Task queue of this deployment's worker: the queue reads the states of its promotions only. */
+  taskQueue: string;
 }
 
 /** Runs `task` over `items`, at most `limit` at once, keeping the order. */
@@ -44,19 +48,20 @@ export function reviewerRoutes(deps: ReviewerRoutesDeps): Router {
 
   router.get('/review-queue', async (_req, res) => {
     const actor = actorOf(res);
-    const query = promotionListQuery({ pendingFor: 'me' }, actor);
-    if (!query) {
+    const pending = promotionListQuery({ pendingFor: 'me' }, actor);
+    if (!pending) {
       res.json({ entries: [], truncated: false, unreadable: [] });
       return;
     }
+    const query = `${pending} AND TaskQueue = ${quote(deps.taskQueue)}`;
     const page = await client.workflowService.listWorkflowExecutions({ namespace: client.options.namespace, query, pageSize: REVIEW_QUEUE_LIMIT });
     const ids = (page.executions ?? []).map((e) => e.execution?.workflowId).filter((id): id is string => !!id);
     const unreadable: string[] = [];
     const states = await mapAtMost(ids, STATE_READS_AT_ONCE, async (id): Promise<PromotionState | undefined> => {
       try {
-        return await client.workflow.getHandle(id).query(stateQuery);
+        return await client.withDeadline(Date.now() + STATE_READ_TIMEOUT_MS, () => client.workflow.getHandle(id).query(stateQuery));
       } catch {
-        // Closed between the listing and the query, or its worker is busy: it shows at the next refresh.
+        // Closed between the listing and the query, or its worker is down or busy: shown as unreadable.
         unreadable.push(id);
         return undefined;
       }

@@ -1,7 +1,7 @@
 // The reviewer dashboard: sign-in, my queue, all promotions, a promotion, governance.
 import './styles.css';
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { request, whenUnauthenticated } from './api';
 import { GovernancePage } from './pages/governance';
 import { PromotionPage } from './pages/promotion';
@@ -49,8 +49,14 @@ function App() {
   }, [session]);
 
   const routeKey = route.page === 'promotion' ? `promotion:${route.promotionId}` : route.page;
+  const firstPage = useRef(true);
   useEffect(() => {
-    // A new page: move focus to its main region, so keyboard and screen-reader users start there.
+    // Another page (not the first one loaded): move focus to its main region, so keyboard and
+    // screen-reader users start there, as after a page load.
+    if (firstPage.current) {
+      firstPage.current = false;
+      return;
+    }
     document.getElementById('main')?.focus({ preventScroll: true });
     scrollTo(0, 0);
   }, [routeKey, !!session]);

@@ -54,9 +54,9 @@ export function PromotionPage({ session, promotionId, policies }: { session: Ses
     } catch (err) {
       setOutcome({ ok: false, error: err instanceof Error ? err : new Error(String(err)), what });
     }
-    await loaded.refresh();
-    // The form may be gone (the gate closed): keep keyboard focus on the answer.
+    // Keyboard focus moves to the answer: the form it came from may be gone after the refresh.
     requestAnimationFrame(() => outcomeRef.current?.focus());
+    await loaded.refresh();
     return ok;
   };
 

@@ -68,6 +68,12 @@ export function QueuePage({ session }: { session: Session }) {
         </TableBox>
       )}
       {queue.data?.truncated && <p class="notice">Only the first 200 promotions waiting on your roles are shown.</p>}
+      {queue.data && queue.data.unreadable.length > 0 && (
+        <p class="notice notice-warn">
+          {queue.data.unreadable.length} promotion(s) waiting on your roles could not be read just now (is the worker running?):{' '}
+          {queue.data.unreadable.join(', ')}. They appear once they answer.
+        </p>
+      )}
       <p class="muted small">
         Also see <a href="#/promotions?status=IN_REVIEW">every promotion in review</a>. <StatusBadge status="IN_REVIEW" /> promotions leave this list once decided.
       </p>
