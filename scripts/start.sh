@@ -62,6 +62,8 @@ if [ -z "${AUTH_JWT_SECRET:-}" ] && [ -z "${AUTH_JWKS_URL:-}" ]; then
     (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$DATA_DIR/dev-jwt-secret")
   fi
   export AUTH_JWT_SECRET="$(cat "$DATA_DIR/dev-jwt-secret")"
+  # With that local secret, the dashboard's sign-in page offers the dev users (never in production).
+  export DASHBOARD_DEV_SIGN_IN="${DASHBOARD_DEV_SIGN_IN:-true}"
 fi
 
 export TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT"
@@ -85,6 +87,7 @@ fi
 cat <<TXT
 
   Modelgate is running.
+    Dashboard      http://localhost:$PORT/ui/
     API            http://localhost:$PORT          (health: /healthz, readiness: /readyz)
     Temporal UI    http://localhost:$TEMPORAL_UI_PORT/namespaces/$TEMPORAL_NAMESPACE/workflows
     Temporal gRPC  127.0.0.1:$TEMPORAL_PORT  namespace $TEMPORAL_NAMESPACE

@@ -73,6 +73,7 @@ export const GovernanceStatsSchema = z.object({
     .object({
       days: z.number().int(),
       since: z.string(),
+      computedAt: z.string().describe('when these figures were computed (they are reused for up to 15 s)'),
       promotions: z.number().int().describe('closed promotions archived in audit_events, submitted since `since`'),
       outcomes: z.array(z.object({ status: z.string(), count: z.number().int() })),
       timeToDecisionByTier: z

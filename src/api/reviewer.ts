@@ -3,16 +3,13 @@ import type { Client } from '@temporalio/client';
 import { Router } from 'express';
 import type { LoadedPolicy } from '../policy/load';
 import { queueEntryOf, sortQueue, type QueueEntry } from '../promotions/review-queue';
-import { stateQuery } from '../shared/messages';
-import type { PromotionState } from '../shared/promotion';
 import { actorOf } from './auth';
 import { REVIEW_QUEUE_LIMIT } from './dashboard-schemas';
 import { promotionListQuery, quote } from './promotions';
+import { createReviewStateReader, type ReviewState } from './review-states';
 
-/** How many promotion states are queried at once. */
+/** How many promotion states are read at once. */
 const STATE_READS_AT_ONCE = 16;
-/** How long one state query may take: a promotion whose worker is down must not stall the queue. */
-const STATE_READ_TIMEOUT_MS = 2_000;
 
 /** What the reviewer routes need. */
 export interface ReviewerRoutesDeps {
@@ -40,6 +37,8 @@ async function mapAtMost<T, R>(items: readonly T[], limit: number, task: (item: 
 export function reviewerRoutes(deps: ReviewerRoutesDeps): Router {
   const router = Router();
   const { client } = deps;
+  // A promotion whose worker is down must not stall the queue: 2 s at most per promotion.
+  const readState = createReviewStateReader(client, { timeoutMs: 2_000 });
 
   router.get('/me', (_req, res) => {
     const actor = actorOf(res);
@@ -57,9 +56,9 @@ export function reviewerRoutes(deps: ReviewerRoutesDeps): Router {
     const page = await client.workflowService.listWorkflowExecutions({ namespace: client.options.namespace, query, pageSize: REVIEW_QUEUE_LIMIT });
     const ids = (page.executions ?? []).map((e) => e.execution?.workflowId).filter((id): id is string => !!id);
     const unreadable: string[] = [];
-    const states = await mapAtMost(ids, STATE_READS_AT_ONCE, async (id): Promise<PromotionState | undefined> => {
+    const states = await mapAtMost(ids, STATE_READS_AT_ONCE, async (id): Promise<ReviewState | undefined> => {
       try {
-        return await client.withDeadline(Date.now() + STATE_READ_TIMEOUT_MS, () => client.workflow.getHandle(id).query(stateQuery));
+        return await readState(id);
       } catch {
         // Closed between the listing and the query, or its worker is down or busy: shown as unreadable.
         unreadable.push(id);

@@ -26,7 +26,11 @@ export async function countPromotionsByStatus(client: Client): Promise<Array<{ s
  */
 export async function readArchivedGovernanceEvents(pool: Pool, since: Date): Promise<ArchivedAuditEvent[]> {
   const result = await pool.query<{ promotion_id: string; seq: number; occurred_at: Date; actor: string; action: string; detail: Record<string, unknown> }>(
-    `SELECT e.promotion_id, e.seq, e.occurred_at, e.actor, e.action, e.detail
+    // Only the detail fields the figures read (the rest, e.g. digests, is never parsed).
+    `SELECT e.promotion_id, e.seq, e.occurred_at, e.actor, e.action,
+            jsonb_strip_nulls(jsonb_build_object(
+              'effectiveTier', e.detail->'effectiveTier', 'gate', e.detail->'gate', 'comment', e.detail->'comment',
+              'reason', e.detail->'reason', 'results', e.detail->'results')) AS detail
        FROM audit_events e
        JOIN audit_events first ON first.promotion_id = e.promotion_id AND first.seq = 1
       WHERE first.occurred_at >= $1 AND e.action = ANY($2)

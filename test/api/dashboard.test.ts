@@ -1,10 +1,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import express from 'express';
 import request from 'supertest';
 import { buildApp } from '../../src/api/app';
 import type { DashboardOptions } from '../../src/api/dashboard';
 import { DEV_USERS } from '../../src/api/dev-sign-in';
+import { ARCHIVE_FIGURES_MAX_AGE_MS, governanceRoutes } from '../../src/api/governance';
+import { createReviewStateReader } from '../../src/api/review-states';
 import { createLogger } from '../../src/logger';
 import { loadPolicyFile } from '../../src/policy/load';
 import { eventually } from '../support/eventually';
@@ -165,6 +169,55 @@ describe('the dashboard and the endpoints it reads', () => {
     });
   });
 
+  describe('review states for the queue', () => {
+    /** The harness's client, counting the state queries that reach a worker. */
+    const countingClient = () => {
+      const counted = { queries: 0 };
+      const client = {
+        withDeadline: h.client.withDeadline.bind(h.client),
+        workflow: {
+          getHandle: (id: string) => {
+            const handle = h.client.workflow.getHandle(id);
+            return {
+              describe: () => handle.describe(),
+              query: (...args: Parameters<typeof handle.query>) => {
+                counted.queries += 1;
+                return handle.query(...args);
+              },
+            };
+          },
+        },
+      } as unknown as Client;
+      return { client, counted };
+    };
+
+    it('are queried again only when the history grew; a state is forgotten past the limit', async () => {
+      const a = await h.submit(await h.manifest({ model: { riskTier: 'medium' } }));
+      const b = await h.submit(await h.manifest({ model: { riskTier: 'medium' } }));
+      await Promise.all([waitForStatus(a, 'IN_REVIEW'), waitForStatus(b, 'IN_REVIEW')]);
+      const { client, counted } = countingClient();
+      const read = createReviewStateReader(client, { limit: 1 });
+      expect((await read(a.workflowId)).stages[0]!.gates[0]!.status).toBe('open');
+      expect((await read(a.workflowId)).timeline).toEqual([]);
+      expect(counted.queries).toBe(1);
+      await sendUpdate(a, 'decide', { actor: people.rita, gate: 'technical', decision: 'approve' });
+      expect((await read(a.workflowId)).stages[0]!.gates[0]!.status).toBe('approved');
+      expect(counted.queries).toBe(2);
+      await read(b.workflowId);
+      await read(a.workflowId);
+      expect(counted.queries).toBe(4);
+    });
+
+    it('fail within the timeout when a promotion has no worker', async () => {
+      const read = createReviewStateReader(h.client, { timeoutMs: 500 });
+      const orphan = await h.client.workflow.start('PromotionWorkflow', { taskQueue: 'no-worker-here', workflowId: `orphan-${Date.now()}`, args: [{}] });
+      const started = Date.now();
+      await expect(read(orphan.workflowId)).rejects.toThrow();
+      expect(Date.now() - started).toBeLessThan(5_000);
+      await orphan.terminate('test over');
+    });
+  });
+
   describe('GET /v1/promotions?tier=', () => {
     it('filters by effective risk tier; an unknown tier is 400', async () => {
       const high = await h.submit(await h.manifest({ model: { riskTier: 'high' } }));
@@ -250,9 +303,26 @@ describe('the dashboard and the endpoints it reads', () => {
       ]);
     });
 
+    it('reuses the archive figures of a period for a while, however often they are asked for', async () => {
+      let now = new Date();
+      const app = express().use('/g', governanceRoutes({ client: h.client, pool: h.pool, now: () => now }));
+      const promotions = async () => (await request(app).get('/g?days=30')).body.archive.promotions as number;
+      const before = await promotions();
+      await h.pool.query(
+        `INSERT INTO audit_events (promotion_id, seq, occurred_at, actor, action, detail, prev_hash, hash)
+         VALUES ('promote:late:1:production', 1, now(), 'sam', 'submitted', '{"effectiveTier":"low"}', $1, $2)`,
+        ['0'.repeat(64), '3'.repeat(64)],
+      );
+      now = new Date(now.getTime() + ARCHIVE_FIGURES_MAX_AGE_MS - 1_000);
+      expect(await promotions()).toBe(before);
+      now = new Date(now.getTime() + 2_000);
+      expect(await promotions()).toBe(before + 1);
+    });
+
     it('a longer period takes in older archived promotions; a period out of range is 400', async () => {
       const year = await governance('?days=365');
-      expect(year.archive.promotions).toBe(4);
+      // the three of this block, the one archived 200 days ago and the one the test above added
+      expect(year.archive.promotions).toBe(5);
       expect(year.archive.rejectionReasons.map((r: { reason: string }) => r.reason)).toContain('an old reason');
       const bad = await request(h.app).get('/v1/governance?days=0').set('authorization', await h.bearer(people.max));
       expect(bad.status).toBe(400);

@@ -32,6 +32,8 @@ export interface BarChartProps {
   colors?: Record<string, string>;
   /** Several series per row, stacked, with a legend (else one bar per row, labelled with its value). */
   stacked?: boolean;
+  /** The values are counts (whole-number ticks). */
+  counts?: boolean;
   /** Shown instead of an empty chart. */
   empty: string;
   /** The data table (rendered in a disclosure under the chart). */
@@ -40,10 +42,17 @@ export interface BarChartProps {
 
 const DEFAULT_COLOR = '#2563eb';
 
+/** The length of each row's bar (the sum of its segments). */
+function stackedTotals(bars: Bar[]): number[] {
+  const totals = new Map<string, number>();
+  for (const bar of bars) totals.set(bar.label, (totals.get(bar.label) ?? 0) + bar.value);
+  return [...totals.values()];
+}
+
 /** A horizontal bar chart that redraws only when its data changes. */
 export function BarChart(props: BarChartProps) {
   const container = useRef<HTMLDivElement>(null);
-  const signature = JSON.stringify([props.bars, props.colors, props.stacked, props.valueLabel]);
+  const signature = JSON.stringify([props.bars, props.colors, props.stacked, props.counts, props.valueLabel]);
   useEffect(() => {
     const element = container.current;
     if (!element) return;
@@ -55,10 +64,17 @@ export function BarChart(props: BarChartProps) {
     const plot = Plot.plot({
       width: Math.max(320, element.clientWidth || 560),
       height: 40 + labels.length * 28,
-      marginLeft: Math.min(220, 12 + Math.max(...labels.map((l) => l.length)) * 7),
+      marginLeft: Math.min(280, 24 + Math.max(...labels.map((l) => l.length)) * 7.5),
       marginRight: 56,
       style: { fontSize: '13px', background: 'transparent' },
-      x: { label: props.valueLabel, grid: true, tickFormat: format, nice: true },
+      x: {
+        label: props.valueLabel,
+        grid: true,
+        tickFormat: format,
+        nice: true,
+        // Counts have whole-number ticks only.
+        ...(props.counts ? { ticks: Math.max(1, Math.min(10, Math.max(...stackedTotals(props.bars)))) } : {}),
+      },
       y: { label: null, domain: labels },
       color: series ? { domain: series, range: series.map((s) => props.colors![s]!), legend: !!props.stacked } : undefined,
       ariaLabel: props.title,

@@ -70,7 +70,7 @@ function GovernanceCharts({ data }: { data: GovernanceStats }) {
     { label: c.check, value: c.errored, series: 'error', title: `${c.check}: could not run in ${c.errored} runs` },
   ]);
   const reasonLabel = (r: GovernanceStats['archive']['rejectionReasons'][number]) => {
-    const text = r.reason.length > 40 ? `${r.reason.slice(0, 39)}…` : r.reason;
+    const text = r.reason.length > 32 ? `${r.reason.slice(0, 31)}…` : r.reason;
     return r.kind === 'deadline' ? `deadline: ${r.gates.join(', ')}` : text;
   };
   const reasonBars: Bar[] = archive.rejectionReasons.map((r) => ({
@@ -83,7 +83,8 @@ function GovernanceCharts({ data }: { data: GovernanceStats }) {
   return (
     <>
       <p class="lead">
-        {total} promotions known to Temporal; {archive.promotions} closed promotions submitted since <Timestamp at={archive.since} /> in the audit archive.
+        {total} promotions known to Temporal; {archive.promotions} closed promotions submitted since <Timestamp at={archive.since} /> in the audit archive
+        (figures computed at <Timestamp at={archive.computedAt} />).
       </p>
       <div class="charts">
         <BarChart
@@ -92,6 +93,7 @@ function GovernanceCharts({ data }: { data: GovernanceStats }) {
           description="every promotion Temporal holds now (running, and closed ones within the namespace's retention)"
           bars={statusBars}
           valueLabel="promotions"
+          counts
           colors={STATUS_COLORS}
           empty="No promotion yet."
           table={
@@ -148,6 +150,7 @@ function GovernanceCharts({ data }: { data: GovernanceStats }) {
           description="check runs that failed, or could not run, in the archived promotions"
           bars={checkBars}
           valueLabel="check runs"
+          counts
           colors={{ fail: '#dc2626', error: '#f59e0b' }}
           stacked
           empty="No check failed in the archived promotions of this period."
@@ -180,6 +183,7 @@ function GovernanceCharts({ data }: { data: GovernanceStats }) {
           description="reviewers' comments on rejection, gates whose hard deadline passed, and other reasons"
           bars={reasonBars}
           valueLabel="rejections"
+          counts
           empty="No rejection in the archived promotions of this period."
           table={
             <table class="data compact">
@@ -218,7 +222,8 @@ function GovernanceCharts({ data }: { data: GovernanceStats }) {
           </li>
           <li>
             <strong>Decision times, failing checks, rejection reasons</strong>: computed from the hash-chained audit trail archived in PostgreSQL when a promotion
-            closes, for promotions submitted in the chosen period. Promotions still running are not counted until they close.
+            closes, for promotions submitted in the chosen period, recomputed at most every 15 s. Promotions still running are not counted until they
+            close.
           </li>
         </ul>
       </section>

@@ -1,0 +1,237 @@
+// Dashboard benchmark (issue: reviewer dashboard). Run with `./scripts/bench.sh dashboard [options]`.
+// What one refresh of a dashboard page costs (each open page refreshes every 3 s):
+//  1. `GET /v1/review-queue` for a reviewer with N promotions waiting on their role: the API lists
+//     them by visibility, describes each, and queries the state of those whose history changed
+//     (cold: all of them, the worker replaying those it has not cached; warm: none).
+//  2. `GET /v1/governance` with M closed promotions in the audit archive (about 10 events each):
+//     cold (the archive figures computed) and warm (reused for 15 s; the counts by status for 5 s).
+// Options: --waiting N (default 100) --archived M (default 5000) --reads N (default 50)
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { Pool } from 'pg';
+import { signDevToken } from '../../src/api/auth';
+import { chainRecords, type AuditRecord } from '../../src/audit/chain';
+import { loadConfig } from '../../src/config';
+import { runMigrations } from '../../src/db/migrate';
+import { PromotionManifestSchema } from '../../src/manifest/schema';
+import { parsePolicy } from '../../src/policy/load';
+import { startPromotion } from '../../src/promotions/start';
+import { percentile, safetensorsArtifact, sleep } from '../support';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const WAITING = option('waiting', 100);
+const ARCHIVED = option('archived', 5000);
+const READS = option('reads', 50);
+const SECRET = 'benchmark-secret-0123456789-0123456789-abcdef';
+
+/** One review gate with a deadline, so promotions wait in IN_REVIEW with something to sort by. */
+const POLICY = `
+apiVersion: modelgate/v1
+kind: PromotionPolicy
+name: default
+version: "bench-1"
+environments: { production: {} }
+checks:
+  integrity: { enforcement: required }
+  security: { enforcement: required }
+  performance: { enforcement: off }
+  fairness: { enforcement: off }
+  modelCard: { enforcement: off }
+  lineage: { enforcement: off }
+  privacy: { enforcement: off }
+tiers:
+  low: { stages: [ { name: review, gates: [ { name: technical, roles: [ml-reviewer], quorum: 1, timeout: 48h } ] } ] }
+  medium: { stages: [ { name: review, gates: [ { name: technical, roles: [ml-reviewer], quorum: 1, timeout: 48h } ] } ] }
+  high: { stages: [ { name: review, gates: [ { name: technical, roles: [ml-reviewer], quorum: 1, timeout: 48h } ] } ] }
+`;
+
+const root = path.resolve(__dirname, '..', '..');
+const round = (ms: number) => +ms.toFixed(1);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitReady(url: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (i > 300) throw new Error('the API did not become ready');
+    await sleep(100);
+  }
+}
+
+/** A closed promotion's archived timeline: submitted, checks, two gates decided, an ending. */
+function syntheticTimeline(i: number, start: number): AuditRecord[] {
+  const at = (minutes: number) => new Date(start + minutes * 60_000).toISOString();
+  const tier = ['low', 'medium', 'high'][i % 3]!;
+  const rejected = i % 5 === 0;
+  const records: AuditRecord[] = [
+    { occurredAt: at(0), actor: 'sam', action: 'submitted', detail: { effectiveTier: tier, declaredTier: tier } },
+    { occurredAt: at(0), actor: 'modelgate', action: 'checks_started', detail: { run: 1 } },
+    { occurredAt: at(1), actor: 'modelgate', action: 'checks_completed', detail: { run: 1, results: { integrity: 'pass', security: i % 7 === 0 ? 'fail' : 'pass', performance: i % 4 === 0 ? 'fail' : 'pass' } } },
+    { occurredAt: at(2), actor: 'modelgate', action: 'gate_opened', detail: { gate: 'technical' } },
+    { occurredAt: at(2 + (i % 90)), actor: 'rita', action: 'decision_approve', detail: { gate: 'technical' } },
+    { occurredAt: at(3 + (i % 90)), actor: 'modelgate', action: 'gate_opened', detail: { gate: 'business' } },
+  ];
+  if (rejected) {
+    const comment = ['Calibration drifts on the holdout set', 'No business case', 'Model card incomplete'][i % 3]!;
+    records.push({ occurredAt: at(60 + (i % 300)), actor: 'bo', action: 'decision_reject', detail: { gate: 'business', comment } });
+    records.push({ occurredAt: at(60 + (i % 300)), actor: 'bo', action: 'rejected', detail: { reason: `gate business rejected: ${comment}` } });
+  } else {
+    records.push({ occurredAt: at(60 + (i % 300)), actor: 'bo', action: 'decision_approve', detail: { gate: 'business' } });
+    records.push({ occurredAt: at(60 + (i % 300)), actor: 'modelgate', action: 'approved', detail: {} });
+    records.push({ occurredAt: at(61 + (i % 300)), actor: 'modelgate', action: 'deploying', detail: {} });
+    records.push({ occurredAt: at(61 + (i % 300)), actor: 'modelgate', action: 'deployed', detail: { reason: 'serving production' } });
+  }
+  return records.map((r) => ({ ...r, detail: { ...r.detail, policyVersion: 'bench-1' } }));
+}
+
+async function main() {
+  const base = loadConfig();
+  const taskQueue = `bench-dashboard-${randomUUID().slice(0, 8)}`;
+  await runMigrations(base.databaseUrl);
+  const policy = parsePolicy(POLICY, 'bench-policy.yaml');
+  const dir = await mkdtemp(path.join(tmpdir(), 'modelgate-bench-dashboard-'));
+  await mkdir(path.join(dir, 'policies'));
+  await writeFile(path.join(dir, 'policies', 'default.yaml'), POLICY);
+  const client = new Client({ connection: await Connection.connect({ address: base.temporal.address }), namespace: base.temporal.namespace });
+  const pool = new Pool({ connectionString: base.databaseUrl });
+
+  // The worker and the API run as their own processes (dist/), as in production.
+  const port = await freePort();
+  const env = {
+    ...process.env,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    POLICY_DIR: path.join(dir, 'policies'),
+    AUTH_JWT_SECRET: SECRET,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
+  };
+  const startProcess = (entry: string) => spawn(process.execPath, [path.join(root, 'dist', entry)], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const children: ChildProcess[] = [startProcess(path.join('api', 'server.js')), startProcess('worker.js')];
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(url);
+  const sam = { id: 'sam', roles: ['data-scientist'] };
+  const rita = `Bearer ${await signDevToken({ secret: SECRET, user: 'rita', roles: ['ml-reviewer'] })}`;
+  const get = async (route: string) => {
+    const res = await fetch(`${url}${route}`, { headers: { authorization: rita } });
+    const json = (await res.json()) as Record<string, unknown>;
+    if (!res.ok) throw new Error(`GET ${route}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  const measure = async (route: string, check: (body: Record<string, unknown>) => void) => {
+    const times: number[] = [];
+    for (let i = 0; i < READS; i++) {
+      const t0 = performance.now();
+      const body = await get(route);
+      times.push(performance.now() - t0);
+      check(body);
+    }
+    return { reads: READS, p50Ms: round(percentile(times, 50)), p95Ms: round(percentile(times, 95)) };
+  };
+
+  // ---- 1. the review queue with WAITING promotions waiting on the reviewer's role ---------------
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < WAITING) {
+        const i = next++;
+        const name = `queue-${i}-${randomUUID().slice(0, 6)}`;
+        const bytes = safetensorsArtifact(name);
+        const file = path.join(dir, `${name}.safetensors`);
+        await writeFile(file, bytes);
+        const manifest = PromotionManifestSchema.parse({
+          model: { name, version: '1.0.0', owner: 'olivia', riskTier: 'medium' },
+          target: 'production',
+          artifact: { uri: pathToFileURL(file).href, sha256: createHash('sha256').update(bytes).digest('hex'), format: 'safetensors' },
+          metrics: { accuracy: 0.95 },
+        });
+        await startPromotion(client, { manifest, submitter: sam, policy, taskQueue });
+      }
+    }),
+  );
+  for (;;) {
+    const queue = await get('/v1/review-queue');
+    if ((queue.entries as unknown[]).length >= WAITING) break;
+    await sleep(500);
+  }
+  // Cold: the first read of a freshly started API process, which remembers no state yet.
+  const coldPort = await freePort();
+  const coldApi = spawn(process.execPath, [path.join(root, 'dist', 'api', 'server.js')], { env: { ...env, PORT: String(coldPort) }, stdio: ['ignore', 'ignore', 'inherit'] });
+  children.push(coldApi);
+  await waitReady(`http://127.0.0.1:${coldPort}`);
+  const t0 = performance.now();
+  const first = await fetch(`http://127.0.0.1:${coldPort}/v1/review-queue`, { headers: { authorization: rita } }).then((r) => r.json() as Promise<{ entries: unknown[] }>);
+  const coldMs = round(performance.now() - t0);
+  if (first.entries.length !== WAITING) throw new Error(`expected ${WAITING} entries, got ${first.entries.length}`);
+  const queue = await measure('/v1/review-queue', (body) => {
+    if ((body.entries as unknown[]).length !== WAITING) throw new Error(`expected ${WAITING} entries, got ${(body.entries as unknown[]).length}`);
+  });
+  console.log('GET /v1/review-queue:', JSON.stringify({ waiting: WAITING, workerCache: 20, coldMs, warm: queue }));
+
+  // ---- 2. governance figures over ARCHIVED closed promotions -----------------------------------
+  const start = Date.now() - 30 * 86_400_000;
+  let rows = 0;
+  for (let batch = 0; batch < ARCHIVED; batch += 500) {
+    const values: unknown[] = [];
+    const tuples: string[] = [];
+    for (let i = batch; i < Math.min(ARCHIVED, batch + 500); i++) {
+      for (const r of chainRecords(`promote:archived-${i}:1.0.0:production`, syntheticTimeline(i, start + i * 60_000))) {
+        const n = values.length;
+        tuples.push(`($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}, $${n + 6}, $${n + 7}, $${n + 8})`);
+        values.push(r.promotionId, r.seq, r.occurredAt, r.actor, r.action, JSON.stringify(r.detail), r.prevHash, r.hash);
+      }
+    }
+    await pool.query(`INSERT INTO audit_events (promotion_id, seq, occurred_at, actor, action, detail, prev_hash, hash) VALUES ${tuples.join(', ')}`, values);
+    rows += tuples.length;
+  }
+  await pool.query('ANALYZE audit_events');
+  const expectAll = (body: Record<string, unknown>) => {
+    const archive = body.archive as { promotions: number };
+    if (archive.promotions !== ARCHIVED) throw new Error(`expected ${ARCHIVED} archived promotions, got ${archive.promotions}`);
+  };
+  // Cold: each period is computed once, then reused for 15 s.
+  const cold: number[] = [];
+  for (let days = 60; days < 70; days++) {
+    const t = performance.now();
+    expectAll(await get(`/v1/governance?days=${days}`));
+    cold.push(performance.now() - t);
+  }
+  const governance = await measure('/v1/governance?days=60', expectAll);
+  console.log(
+    'GET /v1/governance:',
+    JSON.stringify({ archivedPromotions: ARCHIVED, auditRows: rows, cold: { reads: cold.length, p50Ms: round(percentile(cold, 50)), maxMs: round(Math.max(...cold)) }, warm: governance }),
+  );
+
+  for (const child of children) child.kill('SIGTERM');
+  await Promise.all(children.map((child) => new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)))));
+  await client.connection.close();
+  await pool.end();
+  await rm(dir, { recursive: true, force: true });
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
