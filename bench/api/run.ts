@@ -5,10 +5,9 @@
 //  2. `GET /v1/promotions?pendingFor=me` with N open promotions waiting for review: p50 / p95.
 // Options: --calls N (default 100 of each kind) --open N (default 2000) --reads N (default 200)
 //          --worker-during-submit 0 (start the worker after the submissions; default 1)
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -20,53 +19,19 @@ import { PromotionManifestSchema } from '../../src/manifest/schema';
 import { parsePolicy } from '../../src/policy/load';
 import { startPromotion } from '../../src/promotions/start';
 import { promotionUpdates } from '../../src/shared/messages';
-import { percentile, safetensorsArtifact, sleep } from '../support';
+import { benchProcessEnv, freePort, numericOption, oneGatePolicyYaml, percentile, safetensorsArtifact, sleep, startDistProcess, waitReady } from '../support';
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const CALLS = option('calls', 100);
-const OPEN = option('open', 2000);
-const READS = option('reads', 200);
+const CALLS = numericOption('calls', 100);
+const OPEN = numericOption('open', 2000);
+const READS = numericOption('reads', 200);
 /** 0: start the worker only after the submissions, so its work on each new promotion does not compete for the CPU. */
-const WORKER_DURING_SUBMIT = option('worker-during-submit', 1) !== 0;
+const WORKER_DURING_SUBMIT = numericOption('worker-during-submit', 1) !== 0;
 const SECRET = 'benchmark-secret-0123456789-0123456789-abcdef';
 
 /** One review gate, so promotions wait in IN_REVIEW for a reviewer's decision. */
-const POLICY = `
-apiVersion: modelgate/v1
-kind: PromotionPolicy
-name: default
-version: "bench-1"
-environments: { production: {} }
-checks:
-  integrity: { enforcement: required }
-  security: { enforcement: required }
-  performance: { enforcement: off }
-  fairness: { enforcement: off }
-  modelCard: { enforcement: off }
-  lineage: { enforcement: off }
-  privacy: { enforcement: off }
-tiers:
-  low: { stages: [ { name: review, gates: [ { name: technical, roles: [ml-reviewer], quorum: 2 } ] } ] }
-  medium: { stages: [ { name: review, gates: [ { name: technical, roles: [ml-reviewer], quorum: 2 } ] } ] }
-  high: { stages: [ { name: review, gates: [ { name: technical, roles: [ml-reviewer], quorum: 2 } ] } ] }
-`;
+const POLICY = oneGatePolicyYaml({ quorum: 2 });
 
 const round = (ms: number) => +ms.toFixed(1);
-
-const root = path.resolve(__dirname, '..', '..');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function main() {
   const base = loadConfig();
@@ -81,29 +46,12 @@ async function main() {
   // The worker and the API run as their own processes (dist/), as in production; this process
   // only measures, so the API's calls and the direct client calls share nothing but the server.
   const port = await freePort();
-  const env = {
-    ...process.env,
-    TEMPORAL_TASK_QUEUE: taskQueue,
-    POLICY_DIR: path.join(dir, 'policies'),
-    AUTH_JWT_SECRET: SECRET,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-    MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
-  };
-  const startProcess = (entry: string) => spawn(process.execPath, [path.join(root, 'dist', entry)], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const env = benchProcessEnv({ taskQueue, policyDir: path.join(dir, 'policies'), secret: SECRET, port });
+  const startProcess = (entry: string) => startDistProcess(entry, env);
   const children: ChildProcess[] = [startProcess(path.join('api', 'server.js'))];
   if (WORKER_DURING_SUBMIT) children.push(startProcess('worker.js'));
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (i > 300) throw new Error('the API did not become ready');
-    await sleep(100);
-  }
+  await waitReady(url);
   const sam = { id: 'sam', roles: ['data-scientist'] };
   const rita = { id: 'rita', roles: ['ml-reviewer'] };
   const bearer = async (actor: { id: string; roles: string[] }) => `Bearer ${await signDevToken({ secret: SECRET, user: actor.id, roles: actor.roles })}`;

@@ -6,10 +6,9 @@
 //  2. `GET /v1/governance` with M closed promotions in the audit archive (about 10 events each):
 //     cold (the archive figures computed) and warm (reused for 15 s; the counts by status for 5 s).
 // Options: --waiting N (default 100) --archived M (default 5000) --reads N (default 50)
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -22,62 +21,16 @@ import { runMigrations } from '../../src/db/migrate';
 import { PromotionManifestSchema } from '../../src/manifest/schema';
 import { parsePolicy } from '../../src/policy/load';
 import { startPromotion } from '../../src/promotions/start';
-import { percentile, safetensorsArtifact, sleep } from '../support';
+import { benchProcessEnv, freePort, numericOption, oneGatePolicyYaml, percentile, safetensorsArtifact, sleep, startDistProcess, waitReady } from '../support';
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const WAITING = option('waiting', 100);
-const ARCHIVED = option('archived', 5000);
-const READS = option('reads', 50);
+const WAITING = numericOption('waiting', 100);
+const ARCHIVED = numericOption('archived', 5000);
+const READS = numericOption('reads', 50);
 const SECRET = 'benchmark-secret-0123456789-0123456789-abcdef';
-
 /** One review gate with a deadline, so promotions wait in IN_REVIEW with something to sort by. */
-const POLICY = `
-apiVersion: modelgate/v1
-kind: PromotionPolicy
-name: default
-version: "bench-1"
-environments: { production: {} }
-checks:
-  integrity: { enforcement: required }
-  security: { enforcement: required }
-  performance: { enforcement: off }
-  fairness: { enforcement: off }
-  modelCard: { enforcement: off }
-  lineage: { enforcement: off }
-  privacy: { enforcement: off }
-tiers:
-  low: { stages: [ { name: review, gates: [ { name: technical, roles: [ml-reviewer], quorum: 1, timeout: 48h } ] } ] }
-  medium: { stages: [ { name: review, gates: [ { name: technical, roles: [ml-reviewer], quorum: 1, timeout: 48h } ] } ] }
-  high: { stages: [ { name: review, gates: [ { name: technical, roles: [ml-reviewer], quorum: 1, timeout: 48h } ] } ] }
-`;
+const POLICY = oneGatePolicyYaml({ quorum: 1, timeout: '48h' });
 
-const root = path.resolve(__dirname, '..', '..');
 const round = (ms: number) => +ms.toFixed(1);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitReady(url: string): Promise<void> {
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (i > 300) throw new Error('the API did not become ready');
-    await sleep(100);
-  }
-}
 
 /** A closed promotion's archived timeline: submitted, checks, two gates decided, an ending. */
 function syntheticTimeline(i: number, start: number): AuditRecord[] {
@@ -118,17 +71,8 @@ async function main() {
 
   // The worker and the API run as their own processes (dist/), as in production.
   const port = await freePort();
-  const env = {
-    ...process.env,
-    TEMPORAL_TASK_QUEUE: taskQueue,
-    POLICY_DIR: path.join(dir, 'policies'),
-    AUTH_JWT_SECRET: SECRET,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-    MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
-  };
-  const startProcess = (entry: string) => spawn(process.execPath, [path.join(root, 'dist', entry)], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const env = benchProcessEnv({ taskQueue, policyDir: path.join(dir, 'policies'), secret: SECRET, port });
+  const startProcess = (entry: string) => startDistProcess(entry, env);
   const children: ChildProcess[] = [startProcess(path.join('api', 'server.js')), startProcess('worker.js')];
   const url = `http://127.0.0.1:${port}`;
   await waitReady(url);
@@ -178,7 +122,7 @@ async function main() {
   }
   // Cold: the first read of a freshly started API process, which remembers no state yet.
   const coldPort = await freePort();
-  const coldApi = spawn(process.execPath, [path.join(root, 'dist', 'api', 'server.js')], { env: { ...env, PORT: String(coldPort) }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const coldApi = startDistProcess(path.join('api', 'server.js'), { ...env, PORT: String(coldPort) });
   children.push(coldApi);
   await waitReady(`http://127.0.0.1:${coldPort}`);
   const t0 = performance.now();

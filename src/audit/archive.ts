@@ -53,16 +53,12 @@ export async function readAuditArchive(pool: Pool, promotionId: string): Promise
        FROM audit_events WHERE promotion_id = $1 ORDER BY seq`,
     [promotionId],
   );
-  return result.rows.map((r) => ({
-    promotionId: r.promotion_id,
-    seq: r.seq,
-    occurredAt: r.occurred_at.toISOString(),
-    actor: r.actor,
-    action: r.action,
-    detail: r.detail,
-    prevHash: r.prev_hash,
-    hash: r.hash,
-  }));
+  return result.rows.map((r) => ({ ...archivedEventOfRow(r), prevHash: r.prev_hash, hash: r.hash }));
+}
+
+/** An `audit_events` row as an archived event, without its chain fields. */
+export function archivedEventOfRow(r: Omit<AuditRow, 'prev_hash' | 'hash'>): Omit<ChainedAuditRecord, 'prevHash' | 'hash'> {
+  return { promotionId: r.promotion_id, seq: r.seq, occurredAt: r.occurred_at.toISOString(), actor: r.actor, action: r.action, detail: r.detail };
 }
 
 /** A refused attempt: who tried what on which promotion, and why it was refused. */

@@ -2,6 +2,7 @@
 // status) and the audit archive in PostgreSQL (closed promotions' timelines).
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
+import { archivedEventOfRow } from '../audit/archive';
 import { PROMOTION_WORKFLOW_TYPE } from '../shared/messages';
 import { PROMOTION_STATUSES, type PromotionStatus } from '../shared/promotion';
 import { type ArchivedAuditEvent, GOVERNANCE_ACTIONS } from './stats';
@@ -37,12 +38,5 @@ export async function readArchivedGovernanceEvents(pool: Pool, since: Date): Pro
       ORDER BY e.promotion_id, e.seq`,
     [since, [...GOVERNANCE_ACTIONS]],
   );
-  return result.rows.map((r) => ({
-    promotionId: r.promotion_id,
-    seq: r.seq,
-    occurredAt: r.occurred_at.toISOString(),
-    actor: r.actor,
-    action: r.action,
-    detail: r.detail,
-  }));
+  return result.rows.map(archivedEventOfRow);
 }

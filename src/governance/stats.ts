@@ -1,12 +1,9 @@
 // Governance figures computed from archived audit timelines (pure: no I/O, no clock).
 // What the figures cover, and what they do not, is described in README "Dashboard".
-import type { AuditRecord } from '../audit/chain';
+import type { ChainedAuditRecord } from '../audit/chain';
 
-/** An archived audit event of one promotion, in chain order. */
-export interface ArchivedAuditEvent extends AuditRecord {
-  promotionId: string;
-  seq: number;
-}
+/** An archived audit event of one promotion (its place in the chain without the hashes). */
+export type ArchivedAuditEvent = Omit<ChainedAuditRecord, 'prevHash' | 'hash'>;
 
 /** Actions of the audit timeline that the governance figures read (the SQL reads only these). */
 export const GOVERNANCE_ACTIONS = [

@@ -94,3 +94,36 @@ export function Digest({ value }: { value: string | undefined }) {
     </code>
   );
 }
+
+/** A plain data table: a header row and rows of cells (the charts' data tables). */
+export function DataTable({ head, rows }: { head: string[]; rows: Array<{ key: string; cells: ComponentChildren[] }> }) {
+  return (
+    <table class="data compact">
+      <TableHead columns={head} />
+      <tbody>
+        {rows.map((row) => (
+          <tr key={row.key}>
+            {row.cells.map((cell, i) => (
+              <td key={i}>{cell}</td>
+            ))}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** The header row of a table: one column header per name. */
+export function TableHead({ columns }: { columns: string[] }) {
+  return (
+    <thead>
+      <tr>
+        {columns.map((c) => (
+          <th key={c} scope="col">
+            {c}
+          </th>
+        ))}
+      </tr>
+    </thead>
+  );
+}

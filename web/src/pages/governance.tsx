@@ -2,7 +2,7 @@
 // the most frequent failing checks and rejection reasons — as charts, each with its data table.
 import { request } from '../api';
 import { type Bar, BarChart } from '../charts';
-import { LiveStatus, Timestamp } from '../components';
+import { DataTable, LiveStatus, Timestamp } from '../components';
 import { formatDuration, statusWords } from '../format';
 import { usePoll } from '../poll';
 import type { Session } from '../session';
@@ -96,24 +96,7 @@ function GovernanceCharts({ data }: { data: GovernanceStats }) {
           counts
           colors={STATUS_COLORS}
           empty="No promotion yet."
-          table={
-            <table class="data compact">
-              <thead>
-                <tr>
-                  <th scope="col">Status</th>
-                  <th scope="col">Promotions</th>
-                </tr>
-              </thead>
-              <tbody>
-                {data.promotionsByStatus.map((s) => (
-                  <tr key={s.status}>
-                    <td>{statusWords(s.status)}</td>
-                    <td>{s.count}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          }
+          table={<DataTable head={['Status', 'Promotions']} rows={data.promotionsByStatus.map((s) => ({ key: s.status, cells: [statusWords(s.status), s.count] }))} />}
         />
         <BarChart
           id="decision-by-tier"
@@ -155,26 +138,10 @@ function GovernanceCharts({ data }: { data: GovernanceStats }) {
           stacked
           empty="No check failed in the archived promotions of this period."
           table={
-            <table class="data compact">
-              <thead>
-                <tr>
-                  <th scope="col">Check</th>
-                  <th scope="col">Failed runs</th>
-                  <th scope="col">Could not run</th>
-                  <th scope="col">Promotions</th>
-                </tr>
-              </thead>
-              <tbody>
-                {archive.failingChecks.map((c) => (
-                  <tr key={c.check}>
-                    <td>{c.check}</td>
-                    <td>{c.failed}</td>
-                    <td>{c.errored}</td>
-                    <td>{c.promotions}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <DataTable
+              head={['Check', 'Failed runs', 'Could not run', 'Promotions']}
+              rows={archive.failingChecks.map((c) => ({ key: c.check, cells: [c.check, c.failed, c.errored, c.promotions] }))}
+            />
           }
         />
         <BarChart
@@ -186,30 +153,13 @@ function GovernanceCharts({ data }: { data: GovernanceStats }) {
           counts
           empty="No rejection in the archived promotions of this period."
           table={
-            <table class="data compact">
-              <thead>
-                <tr>
-                  <th scope="col">Reason</th>
-                  <th scope="col">Kind</th>
-                  <th scope="col">Gates</th>
-                  <th scope="col">Rejections</th>
-                  <th scope="col">Last</th>
-                </tr>
-              </thead>
-              <tbody>
-                {archive.rejectionReasons.map((r) => (
-                  <tr key={`${r.kind}${r.reason}`}>
-                    <td>{r.reason}</td>
-                    <td>{r.kind}</td>
-                    <td>{r.gates.join(', ')}</td>
-                    <td>{r.count}</td>
-                    <td>
-                      <Timestamp at={r.lastAt} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <DataTable
+              head={['Reason', 'Kind', 'Gates', 'Rejections', 'Last']}
+              rows={archive.rejectionReasons.map((r) => ({
+                key: `${r.kind}${r.reason}`,
+                cells: [r.reason, r.kind, r.gates.join(', '), r.count, <Timestamp at={r.lastAt} />],
+              }))}
+            />
           }
         />
       </div>
@@ -233,27 +183,9 @@ function GovernanceCharts({ data }: { data: GovernanceStats }) {
 
 function DurationTable({ rows, head }: { rows: Array<{ key: string; count: number; medianSeconds: number; p90Seconds: number; extra: string }>; head: string }) {
   return (
-    <table class="data compact">
-      <thead>
-        <tr>
-          <th scope="col">{head}</th>
-          <th scope="col">Median</th>
-          <th scope="col">90th percentile</th>
-          <th scope="col">Decisions</th>
-          <th scope="col">Of which</th>
-        </tr>
-      </thead>
-      <tbody>
-        {rows.map((r) => (
-          <tr key={r.key}>
-            <td>{r.key}</td>
-            <td>{formatDuration(r.medianSeconds)}</td>
-            <td>{formatDuration(r.p90Seconds)}</td>
-            <td>{r.count}</td>
-            <td>{r.extra}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <DataTable
+      head={[head, 'Median', '90th percentile', 'Decisions', 'Of which']}
+      rows={rows.map((r) => ({ key: r.key, cells: [r.key, formatDuration(r.medianSeconds), formatDuration(r.p90Seconds), r.count, r.extra] }))}
+    />
   );
 }

@@ -2,7 +2,7 @@
 // deadlines, evidence digest, audit timeline, Temporal UI link; decisions, overrides, expedite.
 import { useRef, useState } from 'preact/hooks';
 import { ApiRequestError, promotionPath, request } from '../api';
-import { Digest, ErrorMessage, LiveStatus, StatusBadge, TableBox, Timestamp, TimeLeft } from '../components';
+import { Digest, ErrorMessage, LiveStatus, StatusBadge, TableBox, TableHead, TimeLeft, Timestamp } from '../components';
 import { validApprovals } from '../../../src/policy/evaluate';
 import { statusWords } from '../format';
 import { type DecidableGate, decidableGates, managerActions } from '../permissions';
@@ -388,17 +388,7 @@ function Stage({ stage, index }: { stage: StageState; index: number }) {
       </h3>
       <TableBox label={`Gates of stage ${stage.name}`}>
         <table class="data gates">
-          <thead>
-            <tr>
-              <th scope="col">Gate</th>
-              <th scope="col">Status</th>
-              <th scope="col">Roles</th>
-              <th scope="col">Opened</th>
-              <th scope="col">SLA</th>
-              <th scope="col">Deadline</th>
-              <th scope="col">Signatures</th>
-            </tr>
-          </thead>
+          <TableHead columns={['Gate', 'Status', 'Roles', 'Opened', 'SLA', 'Deadline', 'Signatures']} />
           <tbody>
             {stage.gates.map((gate) => (
               <GateRow key={gate.name} gate={gate} />
@@ -464,15 +454,7 @@ function Checks({ checks, runs }: { checks: CheckResult[]; runs: number }) {
     <TableBox label="Automated checks">
       <table class="data checks">
         <caption class="visually-hidden">Results of check run {runs}</caption>
-        <thead>
-          <tr>
-            <th scope="col">Check</th>
-            <th scope="col">Result</th>
-            <th scope="col">Enforcement</th>
-            <th scope="col">Summary and findings</th>
-            <th scope="col">Took</th>
-          </tr>
-        </thead>
+        <TableHead columns={['Check', 'Result', 'Enforcement', 'Summary and findings', 'Took']} />
         <tbody>
           {checks.map((check) => (
             <tr key={check.name} data-check={check.name} data-check-status={check.status}>
@@ -517,16 +499,7 @@ function Timeline({ audit }: { audit: AuditTimeline }) {
       </p>
       <TableBox label="Audit timeline">
         <table class="data timeline" data-testid="timeline">
-          <thead>
-            <tr>
-              <th scope="col">Time</th>
-              <th scope="col">Actor</th>
-              <th scope="col">Action</th>
-              <th scope="col">Gate</th>
-              <th scope="col">Comment or reason</th>
-              <th scope="col">Evidence</th>
-            </tr>
-          </thead>
+          <TableHead columns={['Time', 'Actor', 'Action', 'Gate', 'Comment or reason', 'Evidence']} />
           <tbody>
             {audit.events.map((event, i) => (
               <tr key={i} class={event.source === 'refusal' ? 'refusal' : ''} data-event={event.action}>

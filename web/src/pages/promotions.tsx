@@ -1,7 +1,7 @@
 // All promotions, with filters (status, model, target, tier) kept in the address.
 import { useState } from 'preact/hooks';
 import { request } from '../api';
-import { LiveStatus, StatusBadge, TableBox, Timestamp } from '../components';
+import { LiveStatus, StatusBadge, TableBox, TableHead, Timestamp } from '../components';
 import { statusWords } from '../format';
 import { usePoll } from '../poll';
 import { promotionHref } from '../routes';
@@ -82,17 +82,7 @@ export function PromotionsPage({ session, query }: { session: Session; query: UR
         <TableBox label="Promotions">
           <table class="data" data-testid="promotions">
             <caption class="visually-hidden">Promotions, most recent first</caption>
-            <thead>
-              <tr>
-                <th scope="col">Promotion</th>
-                <th scope="col">Status</th>
-                <th scope="col">Tier</th>
-                <th scope="col">Waiting on</th>
-                <th scope="col">Submitted by</th>
-                <th scope="col">Started</th>
-                <th scope="col">Closed</th>
-              </tr>
-            </thead>
+            <TableHead columns={['Promotion', 'Status', 'Tier', 'Waiting on', 'Submitted by', 'Started', 'Closed']} />
             <tbody>
               {list.data.promotions.map((p) => (
                 <tr key={p.promotionId} data-promotion-id={p.promotionId}>

@@ -1,6 +1,6 @@
 // My queue: promotions with an open gate I may sign, nearest deadline first, with time left.
 import { request } from '../api';
-import { LiveStatus, StatusBadge, TableBox, Timestamp, TimeLeft } from '../components';
+import { LiveStatus, StatusBadge, TableBox, TableHead, TimeLeft, Timestamp } from '../components';
 import { usePoll } from '../poll';
 import { promotionHref } from '../routes';
 import type { Session } from '../session';
@@ -25,16 +25,7 @@ export function QueuePage({ session }: { session: Session }) {
         <TableBox label="My queue">
           <table class="data queue" data-testid="queue">
             <caption class="visually-hidden">{entries.length} promotions waiting on you, nearest deadline first</caption>
-            <thead>
-              <tr>
-                <th scope="col">Time left</th>
-                <th scope="col">Promotion</th>
-                <th scope="col">Tier</th>
-                <th scope="col">Gates waiting on you</th>
-                <th scope="col">Submitted by</th>
-                <th scope="col">Submitted</th>
-              </tr>
-            </thead>
+            <TableHead columns={['Time left', 'Promotion', 'Tier', 'Gates waiting on you', 'Submitted by', 'Submitted']} />
             <tbody>
               {entries.map((entry) => (
                 <tr key={entry.promotionId} data-promotion-id={entry.promotionId}>
