@@ -5,6 +5,7 @@ import { logRefusedAttempt } from '../audit/archive';
 import type { Logger } from '../logger';
 import type { LoadedPolicy } from '../policy/load';
 import { type Authenticator, requireActor } from './auth';
+import { deploymentReportRoutes, environmentRoutes, policyRecertificationRoutes } from './environments';
 import { ApiError, errorHandler, notFoundHandler } from './errors';
 import { createApiMetrics } from './metrics';
 import { buildOpenApiDocument } from './openapi';
@@ -83,6 +84,8 @@ export function buildApp(deps: AppDeps): Express {
     });
   });
 
+  // Deployers' completion reports are signed over the raw body: routed before the JSON parser.
+  if (deps.services) app.use('/v1/promotions', deploymentReportRoutes(deps.services));
   app.use('/v1', express.json({ limit: deps.bodyLimit ?? '1mb' }));
   app.use('/v1', (req, _res, next) => {
     if (['POST', 'PUT', 'PATCH'].includes(req.method) && !req.is('application/json')) {
@@ -129,7 +132,9 @@ export function buildApp(deps: AppDeps): Express {
     );
     app.use('/v1/promotions', promotionRoutes({ ...services, metrics }));
     app.use('/v1/models', modelRoutes(services.pool));
+    app.use('/v1/models', environmentRoutes(services));
     app.use('/v1/policies', policyRoutes(services.policies));
+    app.use('/v1/policies', policyRecertificationRoutes(services));
 
     const refusalLog: ErrorRequestHandler = (err, req, res, next) => {
       if (err instanceof ApiError && LOGGED_REFUSALS.has(err.status) && err.status !== 401) {

@@ -17,6 +17,12 @@ import {
   SubmitPromotionQuerySchema,
   SubmittedPromotionSchema,
   WithdrawRequestSchema,
+  RollbackRequestSchema,
+  RollbackResultSchema,
+  DriftReportSchema,
+  RecertificationStartedSchema,
+  PolicyRecertificationRequestSchema,
+  DeploymentReportSchema,
 } from './schemas';
 
 type Responses = Record<string, { description: string; content?: Record<string, { schema: z.ZodType }> }>;
@@ -126,6 +132,53 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
     security: [{ bearer: [] }],
     request: { params: z.object({ name: z.string() }) },
     responses: { 200: { description: 'the model' }, ...errors(401, 404) },
+  });
+  const environmentParams = z.object({ name: z.string().describe('model name'), env: z.string().describe('environment') });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/models/{name}/environments/{env}',
+    summary: 'The lifecycle of a model in an environment: serving version, approval expiry, re-certification, earlier versions',
+    security: [{ bearer: [] }],
+    request: { params: environmentParams },
+    responses: { 200: { description: 'the lifecycle state' }, ...errors(400, 401, 404) },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/models/{name}/environments/{env}/rollback',
+    summary: 'Roll the environment back to an earlier approved version through its provider (rollback roles, justification)',
+    security: [{ bearer: [] }],
+    request: { params: environmentParams, body: { required: true, content: json(RollbackRequestSchema) } },
+    responses: {
+      200: { description: 'the rollback ended (`status` rolled_back or failed)', content: json(RollbackResultSchema) },
+      202: { description: 'accepted; the rollback continues' },
+      ...errors(400, 401, 403, 404, 409, 422),
+    },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/models/{name}/environments/{env}/drift',
+    summary: 'Report drift from monitoring: starts a re-certification of the serving version at once',
+    security: [{ bearer: [] }],
+    request: { params: environmentParams, body: { required: true, content: json(DriftReportSchema) } },
+    responses: { 202: { description: 're-certification started', content: json(RecertificationStartedSchema) }, ...errors(400, 401, 403, 404, 409, 422) },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/policies/{name}/recertify',
+    summary: 'Re-certify every serving version approved under an earlier version of this policy',
+    security: [{ bearer: [] }],
+    request: { params: z.object({ name: z.string() }), body: { required: true, content: json(PolicyRecertificationRequestSchema) } },
+    responses: { 202: { description: 'the re-certifications started and the environments skipped (with the reason)' }, ...errors(400, 401, 403, 404) },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/promotions/{id}/deployment',
+    summary: "An asynchronous deployer's completion report (no bearer token: `X-Modelgate-Signature: sha256=<HMAC of the body>`)",
+    request: { params: idParam, body: { required: true, content: json(DeploymentReportSchema) } },
+    responses: {
+      200: { description: 'the promotion took the report' },
+      ...errors(400, 401, 404, 409),
+    },
   });
   registry.registerPath({
     method: 'get',

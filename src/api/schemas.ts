@@ -163,3 +163,47 @@ export const AuditTimelineSchema = z.object({
   source: z.enum(['temporal', 'archive']),
   events: z.array(AuditEventSchema),
 });
+
+/** Body of `POST /v1/models/{name}/environments/{env}/rollback`. */
+export const RollbackRequestSchema = z
+  .object({
+    justification: z.string().trim().min(1).max(10_000).describe('why (recorded in the audit; a rollback is break-glass)'),
+    toVersion: z.string().min(1).max(200).optional().describe('an earlier version; default: the most recent earlier one whose approval is still valid'),
+    requestId,
+  })
+  .strict();
+
+/** Body of `POST /v1/models/{name}/environments/{env}/drift`. */
+export const DriftReportSchema = z
+  .object({
+    reason: z.string().trim().min(1).max(10_000).describe('what monitoring saw, e.g. "PSI 0.31 on feature amount"'),
+    requestId,
+  })
+  .strict();
+
+/** Body of `POST /v1/policies/{name}/recertify`. */
+export const PolicyRecertificationRequestSchema = z
+  .object({ reason: z.string().trim().min(1).max(10_000).describe('why the policy change requires re-certification') })
+  .strict();
+
+/** Body of `POST /v1/promotions/{id}/deployment` (an asynchronous deployer's report, HMAC-signed). */
+export const DeploymentReportSchema = z
+  .object({
+    deploymentId: z.string().min(1).max(1000),
+    status: z.enum(['succeeded', 'failed']),
+    detail: z.string().max(10_000).optional(),
+    reference: z.string().max(1000).optional(),
+  })
+  .strict();
+
+/** Answer of a rollback. */
+export const RollbackResultSchema = z.object({
+  rollbackId: z.string(),
+  fromVersion: z.string(),
+  toVersion: z.string(),
+  status: z.enum(['rolled_back', 'failed', 'in_progress']),
+  detail: z.string(),
+});
+
+/** Answer of a re-certification request. */
+export const RecertificationStartedSchema = z.object({ promotionId: z.string(), environment: z.string(), model: z.string() });

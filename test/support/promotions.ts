@@ -41,7 +41,8 @@ export async function startPromotionHarness(policyFile = path.join(__dirname, '.
   const db = await createTestDatabase();
   await runMigrations(db.url);
   const pool = createPool(db.url);
-  const config = testConfig({ databaseUrl: db.url });
+  // Re-certifications load the current policy by name from the policy file's folder.
+  const config = testConfig({ databaseUrl: db.url, policyDir: path.dirname(policyFile) });
   const connection = await NativeConnection.connect({ address: testStackEnv().temporalAddress });
   const worker = await createModelgateWorker({ config, connection, pool, workflowBundle: sharedBundle });
   const running = worker.run();

@@ -47,7 +47,7 @@ export async function createTestDatabase(): Promise<{ url: string; drop: () => P
 }
 
 /** A config for tests: the test stack's addresses, a task queue of its own. */
-export function testConfig(overrides: { databaseUrl?: string; taskQueue?: string } = {}): Config {
+export function testConfig(overrides: { databaseUrl?: string; taskQueue?: string; policyDir?: string } = {}): Config {
   const env = testStackEnv();
   return loadConfig({
     TEMPORAL_ADDRESS: env.temporalAddress,
@@ -55,6 +55,7 @@ export function testConfig(overrides: { databaseUrl?: string; taskQueue?: string
     TEMPORAL_TASK_QUEUE: overrides.taskQueue ?? `test-${randomUUID()}`,
     DATABASE_URL: overrides.databaseUrl ?? env.databaseUrl,
     SHUTDOWN_GRACE_SECONDS: '1',
+    ...(overrides.policyDir ? { POLICY_DIR: overrides.policyDir } : {}),
   });
 }
 
