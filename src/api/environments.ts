@@ -59,6 +59,8 @@ export interface EnvironmentRoutesDeps {
   client: Client;
   pool: Pool;
   policies: ReadonlyMap<string, LoadedPolicy>;
+  /** Task queue of the workers (lifecycles elsewhere are not this deployment's). */
+  taskQueue: string;
 }
 
 /** `POST /v1/models/{name}/environments/{env}/rollback` and `…/drift`. */
@@ -130,7 +132,9 @@ export function policyRecertificationRoutes(deps: EnvironmentRoutesDeps): Router
     }
     const started: Array<{ model: string; environment: string; promotionId: string }> = [];
     const skipped: Array<{ model: string; environment: string; reason: string }> = [];
-    const lifecycles = deps.client.workflow.list({ query: `WorkflowType = '${ENVIRONMENT_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'` });
+    const lifecycles = deps.client.workflow.list({
+      query: `WorkflowType = '${ENVIRONMENT_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND TaskQueue = '${deps.taskQueue.replace(/'/g, "\\'")}'`,
+    });
     for await (const execution of lifecycles) {
       const handle = deps.client.workflow.getHandle(execution.workflowId);
       const state = await handle.query(environmentQuery);
@@ -172,7 +176,8 @@ export function deploymentReportRoutes(deps: { client: Client; pool: Pool; env?:
     const handle = deps.client.workflow.getHandle(promotionId);
     let secretEnv: string | undefined;
     try {
-      secretEnv = (await handle.query(stateQuery)).deployment?.secretEnv;
+      const deployment = (await handle.query(stateQuery)).deployment;
+      secretEnv = deployment?.status === 'awaiting_completion' ? deployment.secretEnv : undefined;
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new ApiError('not_found', `no promotion ${promotionId}`);
       throw err;
@@ -193,6 +198,9 @@ export function deploymentReportRoutes(deps: { client: Client; pool: Pool; env?:
       await handle.executeUpdate(completeDeploymentUpdate, { args: [report] });
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) return refuse(new ApiError('conflict', err.cause?.message ?? err.message));
+      if (err instanceof WorkflowNotFoundError || /already completed/i.test(err instanceof Error ? err.message : '')) {
+        return refuse(new ApiError('conflict', `promotion ${promotionId} has ended; it takes no more reports`));
+      }
       throw err;
     }
     res.json({ promotionId, deploymentId: report.deploymentId, accepted: true });

@@ -48,8 +48,10 @@ export interface ServingVersion {
   validUntil: string;
   /** Who approved it (for notifications before expiry). */
   approvers: string[];
-  /** False once a re-certification of it failed. */
+  /** False once its approval expired or a re-certification of it failed. */
   certified: boolean;
+  /** When the environment was rolled back away from it (it is then no default rollback target). */
+  rolledBackAt?: string;
 }
 
 /** What a promotion tells the lifecycle workflow. */
@@ -77,7 +79,7 @@ export interface RollbackRequest {
   actor: Actor;
   requestId?: string;
   justification: string;
-  /** A specific earlier version; default: the most recent earlier version whose approval is still valid. */
+  /** A specific earlier version; default: the most recent earlier version whose approval is still valid and that was not rolled back from. */
   toVersion?: string;
 }
 

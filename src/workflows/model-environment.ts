@@ -216,7 +216,7 @@ export async function ModelEnvironmentWorkflow(input: EnvironmentInput): Promise
   // ---- rollback ------------------------------------------------------------------------------
   const rollbackTarget = (request: RollbackRequest): ServingVersion | undefined => {
     const t = Date.now();
-    return state.previous.find((v) => (request.toVersion ? v.version === request.toVersion : Date.parse(v.validUntil) > t));
+    return state.previous.find((v) => (request.toVersion ? v.version === request.toVersion : !v.rolledBackAt && Date.parse(v.validUntil) > t));
   };
 
   setHandler(
@@ -253,8 +253,12 @@ export async function ModelEnvironmentWorkflow(input: EnvironmentInput): Promise
           log('modelgate', 'rollback_provisioned', { provider: provider.provider, reference: outcome.reference, detail: outcome.detail });
         }
         await lifecycleActivities.activateVersion({ promotionId: id, model: state.model, version: to.version, environment: state.environment });
-        state.previous = [from, ...state.previous.filter((v) => v.version !== to.version && v.version !== from.version)].slice(0, MAX_PREVIOUS_VERSIONS);
-        state.serving = to;
+        state.previous = [{ ...from, rolledBackAt: now() }, ...state.previous.filter((v) => v.version !== to.version && v.version !== from.version)].slice(
+          0,
+          MAX_PREVIOUS_VERSIONS,
+        );
+        const { rolledBackAt: _rolledBackAt, ...restored } = to;
+        state.serving = restored;
         result = { rollbackId: id, fromVersion: from.version, toVersion: to.version, status: 'rolled_back', detail: `${to.version} serves ${state.environment} again (was ${from.version})` };
         log(request.actor.id, 'rolled_back', { from: from.version, to: to.version });
         notify('rolled_back', `${request.actor.id} rolled ${state.environment} back from ${from.version} to ${to.version}: ${request.justification}`);
@@ -297,7 +301,7 @@ export async function ModelEnvironmentWorkflow(input: EnvironmentInput): Promise
             EnvironmentRefusal.conflict,
             request.toVersion
               ? `${request.toVersion} did not serve ${state.environment} before ${state.serving!.version} (earlier: ${state.previous.map((v) => v.version).join(', ') || 'none'})`
-              : `no earlier version with a valid approval to roll back to (earlier: ${state.previous.map((v) => v.version).join(', ') || 'none'})`,
+              : `no earlier version with a valid approval that was not rolled back from (earlier: ${state.previous.map((v) => `${v.version}${v.rolledBackAt ? ' (rolled back from)' : ''}`).join(', ') || 'none'}); name one with toVersion`,
           );
         }
       },

@@ -2,6 +2,7 @@ import type { Express } from 'express';
 import { buildApp } from '../../src/api/app';
 import { createAuthenticator, signDevToken } from '../../src/api/auth';
 import { createLogger } from '../../src/logger';
+import type { LoadedPolicy } from '../../src/policy/load';
 import type { Actor } from '../../src/shared/promotion';
 import { type PromotionHarness, startPromotionHarness } from '../support/promotions';
 
@@ -16,8 +17,8 @@ export interface ApiHarness extends PromotionHarness {
 }
 
 /** Starts the harness and builds the API on it (the harness's policy serves as `default`). */
-export async function startApiHarness(): Promise<ApiHarness> {
-  const h = await startPromotionHarness();
+export async function startApiHarness(options: { policyFile?: string; extraPolicies?: LoadedPolicy[] } = {}): Promise<ApiHarness> {
+  const h = await startPromotionHarness(options.policyFile);
   const app = buildApp({
     log: createLogger('test', 'silent'),
     readinessProbes: [],
@@ -27,6 +28,7 @@ export async function startApiHarness(): Promise<ApiHarness> {
       policies: new Map([
         ['default', h.policy],
         [h.policy.policy.name, h.policy],
+        ...(options.extraPolicies ?? []).map((p) => [p.policy.name, p] as const),
       ]),
       authenticator: createAuthenticator({ jwtSecret: TEST_SECRET }),
       taskQueue: h.config.temporal.taskQueue,

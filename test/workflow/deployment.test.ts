@@ -14,6 +14,7 @@ import { writeTestPolicy } from '../support/deploy-policy';
 import { recordHistory } from '../support/histories';
 import { people, type PromotionHarness, startPromotionHarness, waitForState } from '../support/promotions';
 import { testStackEnv } from '../support/stack';
+import { waitUntil } from '../support/wait';
 
 jest.setTimeout(120_000);
 
@@ -202,7 +203,7 @@ describe('deployment after approval: webhook and GitOps providers, compensation,
     await promote(name, '2.0.0');
     expect(await serving(name, 'production')).toEqual(['2.0.0']);
     const lifecycle = h.client.workflow.getHandle(environmentWorkflowId(name, 'production'));
-    await waitFor(async () => (await lifecycle.query(environmentQuery)).serving?.version === '2.0.0');
+    await waitUntil(() => lifecycle.query(environmentQuery), (s) => s.serving?.version === '2.0.0');
 
     const refused = await lifecycle
       .executeUpdate(environmentUpdates.rollback, { args: [{ actor: people.rita, justification: 'bad' }] })
@@ -240,7 +241,7 @@ describe('deployment after approval: webhook and GitOps providers, compensation,
       const name = `kill-${randomUUID().slice(0, 6)}`;
       const manifest = await h.manifest({ model: { name, riskTier: 'low' } });
       const started = await startPromotion(h.client, { manifest, submitter: people.sam, policy: h.policy, taskQueue });
-      await waitFor(() => receiver.arrived.some((b) => b.model === name), 60_000);
+      await waitUntil(() => receiver.arrived, (arrived) => arrived.some((b) => b.model === name), 60_000);
       first.kill('SIGKILL');
       first = undefined;
       second = worker();
@@ -285,15 +286,6 @@ describe('deployment after approval: webhook and GitOps providers, compensation,
     expect(await readFile(path.join(workingCopy, 'models/twice/staging.yaml'), 'utf8')).toContain('name: onnx');
   });
 });
-
-async function waitFor(predicate: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await predicate()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('condition never held');
-}
 
 /** A real worker process (the built `dist/worker.js`) on a task queue of its own. */
 function startWorkerProcess(h: PromotionHarness, taskQueue: string): ChildProcess {
