@@ -117,8 +117,9 @@ describe('deployment after approval: webhook and GitOps providers, compensation,
     const name = `down-${randomUUID().slice(0, 6)}`;
     expect((await promote(name, '1.0.0')).final.status).toBe('DEPLOYED');
     receiver.setBehaviour({ alwaysStatus: 500 });
-    const { final } = await promote(name, '2.0.0');
+    const { final, handle } = await promote(name, '2.0.0');
     expect(final.status).toBe('DEPLOY_FAILED');
+    await recordHistory('promotion-deploy-failed-compensated', handle);
     expect(final.outcome?.reason).toMatch(/registry unchanged, the previous version still serves: .*answered 500/);
     const attempts = receiver.requests.filter((r) => r.body.model === name && r.body.version === '2.0.0');
     expect(attempts.filter((r) => r.body.action === 'deploy')).toHaveLength(3); // the policy's maximumAttempts
@@ -229,6 +230,7 @@ describe('deployment after approval: webhook and GitOps providers, compensation,
     const state = await lifecycle.query(environmentQuery);
     expect(state.serving?.version).toBe('1.0.0');
     expect(state.previous.map((v) => v.version)).toEqual(['2.0.0']);
+    await recordHistory('environment-lifecycle-rollback', lifecycle);
   });
 
   it('the worker killed mid-deploy: the deployment still happens exactly once', async () => {
