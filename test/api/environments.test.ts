@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { parsePolicy } from '../../src/policy/load';
 import type { PromotionState } from '../../src/shared/promotion';
 import { DeployReceiver } from '../support/deploy-receiver';
 import { writeTestPolicy } from '../support/deploy-policy';
 import { people, waitForState } from '../support/promotions';
+import { runCli } from '../support/cli';
 import { waitUntil } from '../support/wait';
 import { type ApiHarness, promotionPath, startApiHarness } from './support';
 
@@ -77,6 +80,33 @@ describe('HTTP API after approval: rollback, drift, policy re-certification, dep
     const again = await request(h.app).post(lifecyclePath(name, 'rollback')).set(await as(people.rick)).send({ justification: 'once more' });
     expect(again.status).toBe(409);
     expect(again.body.error.message).toMatch(/no earlier version with a valid approval that was not rolled back from \(earlier: 2.0.0 \(rolled back from\)\)/);
+  });
+
+  it('the CLI: `modelgate drift` and `modelgate rollback` with exit codes scripts rely on', async () => {
+    const name = `api-cli-${randomUUID().slice(0, 6)}`;
+    await (await deploy(name, '1.0.0')).result();
+    await (await deploy(name, '1.1.0')).result();
+    await waitUntil(async () => (await request(h.app).get(lifecyclePath(name)).set(await as(people.max))).body, (s) => s.serving?.version === '1.1.0');
+    const server = await new Promise<Server>((resolve) => {
+      const s = h.app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const env = async (actor: { id: string; roles: string[] }) => ({ MODELGATE_URL: url, MODELGATE_TOKEN: (await h.bearer(actor)).slice('Bearer '.length) });
+      const refused = await runCli(['rollback', name, 'production', '--justification', 'slow'], await env(people.rita));
+      expect(refused.code).toBe(3);
+      expect(refused.stderr).toMatch(/needs one of the roles: risk-manager/);
+      const rolled = await runCli(['rollback', name, 'production', '--justification', 'slow', '--json'], await env(people.rick));
+      expect(rolled.code).toBe(0);
+      expect(JSON.parse(rolled.stdout)).toMatchObject({ status: 'rolled_back', toVersion: '1.0.0' });
+      const drift = await runCli(['drift', name, 'production', '--reason', 'PSI 0.5'], await env(people.max));
+      expect(drift.code).toBe(0);
+      expect(drift.stdout).toBe(`re-certification started: recertify:${name}:1.0.0:production:1\n`);
+      const missing = await runCli(['drift', 'no-such-model', 'production', '--reason', 'x'], await env(people.max));
+      expect(missing.code).toBe(4);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('404 for an environment nothing was deployed to', async () => {
