@@ -652,7 +652,12 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
   publish();
   if (patched('deploy-provider')) await announceToEnvironment(state, policy);
   if (patched('archive-audit')) {
-    await auditActivities.archiveAudit({ promotionId: state.promotionId, policyVersion: policy.version, timeline: state.timeline });
+    await auditActivities.archiveAudit({
+      promotionId: state.promotionId,
+      policyVersion: policy.version,
+      timeline: state.timeline,
+      executionId: workflowInfo().firstExecutionRunId,
+    });
   }
   return state;
 }
