@@ -179,6 +179,8 @@ describe('policy resolution', () => {
     const high = manifest();
     high.model.riskTier = 'high';
     expect(resolvePolicy(loaded, high).checks.modelCard.requiredFields).toContain('postMarketMonitoring');
+    expect(resolvePolicy(loaded, high).checks.fairness.requireEvaluation).toBe(true);
+    expect(production.checks.fairness.requireEvaluation).toBe(false);
     expect(production.checks.modelCard.requiredFields).not.toContain('postMarketMonitoring');
     expect(production.stages[0]!.gates[0]).toMatchObject({ name: 'technical', slaMs: 86_400_000, timeoutMs: 259_200_000 });
   });
