@@ -1,7 +1,7 @@
 import type { Express } from 'express';
 import { buildApp } from '../../src/api/app';
 import { createAuthenticator, signDevToken } from '../../src/api/auth';
-import { createLogger } from '../../src/logger';
+import { createLogger, type Logger } from '../../src/logger';
 import type { Actor } from '../../src/shared/promotion';
 import { type PromotionHarness, startPromotionHarness } from '../support/promotions';
 
@@ -15,11 +15,14 @@ export interface ApiHarness extends PromotionHarness {
   bearer(actor: Actor, options?: { expiresIn?: string | number; secret?: string }): Promise<string>;
 }
 
-/** Starts the harness and builds the API on it (the harness's policy serves as `default`). */
-export async function startApiHarness(): Promise<ApiHarness> {
-  const h = await startPromotionHarness();
+/**
+ * Starts the harness and builds the API on it (the harness's policy serves as `default`).
+ * Options: the API's logger (default silent) and the policy file (default the workflow tests').
+ */
+export async function startApiHarness(options: { log?: Logger; policyFile?: string } = {}): Promise<ApiHarness> {
+  const h = await startPromotionHarness(options.policyFile);
   const app = buildApp({
-    log: createLogger('test', 'silent'),
+    log: options.log ?? createLogger('test', 'silent'),
     readinessProbes: [],
     services: {
       client: h.client,
