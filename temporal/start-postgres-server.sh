@@ -32,10 +32,10 @@ done
 [ -n "$port" ] && [ -n "$pg_port" ] && [ -n "$namespace" ] && [ -n "$dir" ] && [ -n "$pidfile" ] && [ -n "$logfile" ] \
   || die "usage: start-postgres-server.sh --port P --pg-port Q --namespace N --dir D --pidfile F --log F [--pg-user U]"
 
-server_home="$("$MODELGATE_ROOT/temporal/install-server.sh")"
-temporal_cli="$("$MODELGATE_ROOT/temporal/install.sh")"
 port_in_use "$port" && die "port $port is already in use (another Temporal server?). Stop it, or choose another port."
 port_in_use "$pg_port" || die "no PostgreSQL listens on 127.0.0.1:$pg_port (start one with scripts/postgres.sh start DIR $pg_port)"
+server_home="$("$MODELGATE_ROOT/temporal/install-server.sh")"
+temporal_cli="$("$MODELGATE_ROOT/temporal/install.sh")"
 mkdir -p "$dir/config" "$(dirname "$logfile")" "$(dirname "$pidfile")"
 
 # 1-2. Databases and schemas, as auto-setup does for DB=postgres12.

@@ -17,10 +17,11 @@ export interface ApiHarness extends PromotionHarness {
 
 /**
  * Starts the harness and builds the API on it (the harness's policy serves as `default`).
- * Options: the API's logger (default silent) and the policy file (default the workflow tests').
+ * Options: the API's logger (default silent), the policy file (default the workflow tests') and
+ * the Temporal namespace (default the test namespace).
  */
-export async function startApiHarness(options: { log?: Logger; policyFile?: string } = {}): Promise<ApiHarness> {
-  const h = await startPromotionHarness(options.policyFile);
+export async function startApiHarness(options: { log?: Logger; policyFile?: string; namespace?: string } = {}): Promise<ApiHarness> {
+  const h = await startPromotionHarness(options.policyFile, options.namespace ? { namespace: options.namespace } : {});
   const app = buildApp({
     log: options.log ?? createLogger('test', 'silent'),
     readinessProbes: [],

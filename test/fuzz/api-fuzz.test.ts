@@ -14,6 +14,7 @@ import { listenHttp } from '../../src/api/http-server';
 import { type ApiHarness, startApiHarness, TEST_SECRET } from '../api/support';
 import { testPython } from '../checks/python';
 import { people, waitForStatus } from '../support/promotions';
+import { createTestNamespace } from '../support/stack';
 
 const FUZZ_SECONDS = Number(process.env.MODELGATE_FUZZ_SECONDS ?? 60);
 const EXAMPLES_PER_OPERATION = Number(process.env.MODELGATE_FUZZ_EXAMPLES ?? 25);
@@ -27,7 +28,7 @@ const FUZZER = {
 
 /** What a schemathesis JSON report says (the parts read here). */
 interface SchemathesisReport {
-  complete: boolean;
+  running_time: number;
   test_cases: { generated: number; with_failures: number; errored: number };
   operations: { tested: number; total: number };
   failures: unknown[];
@@ -63,7 +64,10 @@ describe('the API under schemathesis (OpenAPI-driven fuzzing with a valid token)
   beforeAll(async () => {
     restoreFetch = allowLoopbackFetchOnly();
     const log = pino({ level: 'error' }, { write: (line: string) => void errorLogs.push(JSON.parse(line)) });
-    h = await startApiHarness({ log, policyFile: path.join(__dirname, '..', 'fixtures', 'policies', 'fuzz.yaml') });
+    // A namespace of its own: listings show only the fuzzer's promotions (whose worker runs),
+    // never another test's, whose worker has stopped and which would answer no query.
+    const namespace = await createTestNamespace();
+    h = await startApiHarness({ log, namespace, policyFile: path.join(__dirname, '..', 'fixtures', 'policies', 'fuzz.yaml') });
     server = await listenHttp(h.app, 0, '127.0.0.1');
     baseUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
     workDir = await mkdtemp(path.join(tmpdir(), 'modelgate-fuzz-'));
@@ -125,6 +129,10 @@ values = ${JSON.stringify([manifest.model.name])}
     if (!reportFile) throw new Error(`schemathesis wrote no report:\n${output.slice(-4000)}`);
     const report = JSON.parse(await readFile(path.join(reportDir, reportFile), 'utf8')) as SchemathesisReport;
 
+    console.log(
+      `schemathesis: ${report.test_cases.generated} generated cases on ${report.operations.tested} operations ` +
+        `in ${Math.round(report.running_time)} s (seed ${SEED}); ${report.failures.length} failures, ${report.errors.length} errors`,
+    );
     // On failure the output names each case with its curl reproduction.
     const summary = output.slice(output.indexOf('=== FAILURES') >= 0 ? output.indexOf('=== FAILURES') : -6000);
     expect({ failures: report.failures.length, errors: report.errors.length, output: report.failures.length + report.errors.length > 0 ? summary : '' }).toEqual({
