@@ -11,6 +11,7 @@ import { createApiMetrics } from './metrics';
 import { buildOpenApiDocument } from './openapi';
 import { describeAttempt, promotionRoutes } from './promotions';
 import { type ReadinessProbe, runProbes } from './readiness';
+import { jsonDepthGuard, methodGuard } from './request-guards';
 import { modelRoutes, policyRoutes } from './registry';
 
 /** What the `/v1` routes are built from. */
@@ -59,6 +60,8 @@ export function buildApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  const openApi = buildOpenApiDocument({ version: deps.services?.version ?? '1' });
+  app.use(methodGuard(openApi));
 
   /** Liveness: the process is up and serving HTTP. */
   app.get('/healthz', (_req, res) => {
@@ -86,7 +89,7 @@ export function buildApp(deps: AppDeps): Express {
 
   // Deployers' completion reports are signed over the raw body: routed before the JSON parser.
   if (deps.services) app.use('/v1/promotions', deploymentReportRoutes(deps.services));
-  app.use('/v1', express.json({ limit: deps.bodyLimit ?? '1mb' }));
+  app.use('/v1', express.json({ limit: deps.bodyLimit ?? '1mb' }), jsonDepthGuard());
   app.use('/v1', (req, _res, next) => {
     if (['POST', 'PUT', 'PATCH'].includes(req.method) && !req.is('application/json')) {
       next(new ApiError('unsupported_media_type', 'request body must be application/json'));
@@ -102,7 +105,6 @@ export function buildApp(deps: AppDeps): Express {
       gateNames: () => gateNamesOf(services.policies),
       onError: (err) => deps.log.warn({ err }, 'metrics observation failed'),
     });
-    const openApi = buildOpenApiDocument({ version: services.version ?? '1' });
     const logRefusal = (attempt: Parameters<typeof logRefusedAttempt>[1]) => {
       logRefusedAttempt(services.pool, attempt).catch((err: unknown) => deps.log.warn({ err }, 'could not log a refused attempt'));
     };

@@ -1,7 +1,7 @@
 import type { Express } from 'express';
 import { buildApp } from '../../src/api/app';
 import { createAuthenticator, signDevToken } from '../../src/api/auth';
-import { createLogger } from '../../src/logger';
+import { createLogger, type Logger } from '../../src/logger';
 import type { LoadedPolicy } from '../../src/policy/load';
 import type { Actor } from '../../src/shared/promotion';
 import { type PromotionHarness, startPromotionHarness } from '../support/promotions';
@@ -16,11 +16,17 @@ export interface ApiHarness extends PromotionHarness {
   bearer(actor: Actor, options?: { expiresIn?: string | number; secret?: string }): Promise<string>;
 }
 
-/** Starts the harness and builds the API on it (the harness's policy serves as `default`). */
-export async function startApiHarness(options: { policyFile?: string; extraPolicies?: LoadedPolicy[] } = {}): Promise<ApiHarness> {
-  const h = await startPromotionHarness(options.policyFile);
+/**
+ * Starts the harness and builds the API on it (the harness's policy serves as `default`).
+ * Options: the API's logger (default silent), the policy file (default the workflow tests'),
+ * the Temporal namespace (default the test namespace) and more policies the API knows.
+ */
+export async function startApiHarness(
+  options: { log?: Logger; policyFile?: string; namespace?: string; extraPolicies?: LoadedPolicy[] } = {},
+): Promise<ApiHarness> {
+  const h = await startPromotionHarness(options.policyFile, options.namespace ? { namespace: options.namespace } : {});
   const app = buildApp({
-    log: createLogger('test', 'silent'),
+    log: options.log ?? createLogger('test', 'silent'),
     readinessProbes: [],
     services: {
       client: h.client,
