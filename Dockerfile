@@ -16,6 +16,8 @@ COPY web ./web
 RUN npx tsc -p tsconfig.build.json && node web/build.mjs && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
+# git (and ssh for git remotes) for the GitOps deployment provider.
+RUN apt-get update && apt-get install -y --no-install-recommends git openssh-client ca-certificates && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production
 # Fewer malloc arenas keep the worker's resident set small (see README, Benchmarks).
 ENV MALLOC_ARENA_MAX=2

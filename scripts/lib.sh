@@ -75,17 +75,26 @@ stop_pidfile() {
   rm -f "$pidfile"
 }
 
-# Starts a throwaway PostgreSQL cluster and an in-memory Temporal dev server on free ports in
-# folder $1, and exports TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and DATABASE_URL for them.
+# Starts a throwaway PostgreSQL cluster and a Temporal server on free ports in folder $1, and
+# exports TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and DATABASE_URL for them. The Temporal server is
+# the in-memory dev server, or with MODELGATE_TEST_TEMPORAL=postgres the real server on the same
+# PostgreSQL cluster (temporal/start-postgres-server.sh, as docker-compose runs it).
 # Stop them with stop_throwaway_services $1. Used by the test and benchmark commands.
 start_throwaway_services() {
-  local dir="$1" pg_port temporal_port
+  local dir="$1" pg_port temporal_port kind="${MODELGATE_TEST_TEMPORAL:-dev}"
   pg_port="$(free_port)"
   temporal_port="$(free_port)"
-  log "starting throwaway PostgreSQL on 127.0.0.1:$pg_port and Temporal on 127.0.0.1:$temporal_port"
+  log "starting throwaway PostgreSQL on 127.0.0.1:$pg_port and Temporal ($kind server) on 127.0.0.1:$temporal_port"
   MODELGATE_PG_FSYNC=off "$MODELGATE_ROOT/scripts/postgres.sh" start "$dir/postgres" "$pg_port"
-  "$MODELGATE_ROOT/temporal/start-dev.sh" --port "$temporal_port" --headless --namespace modelgate \
-    --pidfile "$dir/temporal.pid" --log "$dir/temporal.log"
+  case "$kind" in
+    dev)
+      "$MODELGATE_ROOT/temporal/start-dev.sh" --port "$temporal_port" --headless --namespace modelgate \
+        --pidfile "$dir/temporal.pid" --log "$dir/temporal.log" ;;
+    postgres)
+      "$MODELGATE_ROOT/temporal/start-postgres-server.sh" --port "$temporal_port" --pg-port "$pg_port" \
+        --namespace modelgate --dir "$dir/temporal" --pidfile "$dir/temporal.pid" --log "$dir/temporal.log" ;;
+    *) die "MODELGATE_TEST_TEMPORAL must be dev or postgres (got: $kind)" ;;
+  esac
   export TEMPORAL_ADDRESS="127.0.0.1:$temporal_port"
   export TEMPORAL_NAMESPACE=modelgate
   DATABASE_URL="$("$MODELGATE_ROOT/scripts/postgres.sh" url "$pg_port")"

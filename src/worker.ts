@@ -55,6 +55,8 @@ export async function createModelgateWorker(deps: WorkerDeps): Promise<Worker> {
       publicUrl: config.publicUrl,
       temporalUiUrl: config.temporal.uiUrl,
       namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      policyDir: config.policyDir,
     }),
     maxCachedWorkflows: config.worker.maxCachedWorkflows,
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,

@@ -90,6 +90,48 @@ describe('policy loading', () => {
     );
   });
 
+  it('deployment providers: each field is checked and named with its path', () => {
+    const withDeployment = (deployment: string, extra = '') =>
+      minimal(allTiers).replace('environments: { production: {} }', `environments:\n  production:\n    deployment: ${deployment}\n`) + extra;
+    expect(problemsOf(withDeployment('{ provider: ftp }'))).toEqual([
+      { path: 'environments.production.deployment.provider', message: expect.stringMatching(/webhook|gitops/) },
+    ]);
+    expect(problemsOf(withDeployment('{ provider: webhook, url: not-a-url, secretEnv: lower-case, completion: later }'))).toEqual(
+      expect.arrayContaining([
+        { path: 'environments.production.deployment.url', message: 'must be an http(s) URL' },
+        { path: 'environments.production.deployment.secretEnv', message: 'must be an environment variable name (A-Z, 0-9, _)' },
+        { path: 'environments.production.deployment.completion', message: expect.stringMatching(/sync|callback/) },
+      ]),
+    );
+    expect(problemsOf(withDeployment('{ provider: gitops, repository: ./deploy, namespace: Bad_NS, retry: { maximumAttempts: 0 } }'))).toEqual(
+      expect.arrayContaining([
+        { path: 'environments.production.deployment.namespace', message: 'must be a Kubernetes namespace name' },
+        { path: 'environments.production.deployment.retry.maximumAttempts', message: expect.stringMatching(/>=\s*1/) },
+      ]),
+    );
+    expect(problemsOf(minimal(allTiers) + 'approvalValidFor: 7d\nrecertification: { notifyBefore: 14d }\n')).toEqual([
+      { path: 'recertification.notifyBefore', message: 'must be shorter than approvalValidFor' },
+    ]);
+  });
+
+  it('resolves a provider with durations in milliseconds and the retry policy', () => {
+    const text = minimal(allTiers).replace(
+      'environments: { production: {} }',
+      'environments:\n  production:\n    deployment: { provider: webhook, url: "https://deploy.example/hook", completion: callback, callbackTimeout: 10m, retry: { maximumAttempts: 7 } }\n',
+    );
+    const resolved = resolvePolicy(parsePolicy(text, 'p.yaml'), manifest());
+    expect(resolved.deployment).toEqual({
+      provider: 'webhook',
+      url: 'https://deploy.example/hook',
+      secretEnv: 'MODELGATE_DEPLOY_WEBHOOK_SECRET',
+      completion: 'callback',
+      callbackTimeoutMs: 600_000,
+      requestTimeoutMs: 30_000,
+      retry: { maximumAttempts: 7, initialIntervalMs: 2_000, backoffCoefficient: 2, maximumIntervalMs: 60_000 },
+    });
+    expect(resolved.recertification).toEqual({ notifyBeforeMs: 14 * 86_400_000, requestRoles: [] });
+  });
+
   it('a check threshold of the wrong type is named with its path', () => {
     expect(problemsOf(minimal(allTiers) + 'checks: { performance: { min: { accuracy: high } } }\n')).toEqual([
       { path: 'checks.performance.min.accuracy', message: expect.stringMatching(/number/) },
@@ -137,6 +179,8 @@ describe('policy resolution', () => {
     const high = manifest();
     high.model.riskTier = 'high';
     expect(resolvePolicy(loaded, high).checks.modelCard.requiredFields).toContain('postMarketMonitoring');
+    expect(resolvePolicy(loaded, high).checks.fairness.requireEvaluation).toBe(true);
+    expect(production.checks.fairness.requireEvaluation).toBe(false);
     expect(production.checks.modelCard.requiredFields).not.toContain('postMarketMonitoring');
     expect(production.stages[0]!.gates[0]).toMatchObject({ name: 'technical', slaMs: 86_400_000, timeoutMs: 259_200_000 });
   });

@@ -44,6 +44,18 @@ describe('docker-compose.yml and Dockerfile (production shape)', () => {
     }
   });
 
+  it('builds the same server release for the PostgreSQL test runs as docker-compose runs', () => {
+    const built = /TEMPORAL_SERVER_VERSION="\$\{TEMPORAL_SERVER_VERSION:-v([\d.]+)\}"/.exec(read('temporal/install-server.sh'))?.[1];
+    expect(built).toBeDefined();
+    expect(services.temporal!.image).toBe(`temporalio/auto-setup:${built}`);
+    // auto-setup's DB=postgres12 is the persistence plugin and schema the start script uses.
+    expect(services.temporal!.environment!.DB).toBe('postgres12');
+    const start = read('temporal/start-postgres-server.sh');
+    expect(start).toContain('pluginName: postgres12');
+    expect(start).toContain('schema/postgresql/v12/$schema/versioned');
+    expect(start).toContain('temporal/dynamicconfig/modelgate.yaml');
+  });
+
   it('the processes built from the Dockerfile name entry points that exist in the build', () => {
     for (const name of ['api', 'worker']) {
       const command = services[name]!.command as string[];

@@ -69,6 +69,27 @@ describe('the install and start scripts say plainly what is wrong', () => {
     }
   }, 120_000);
 
+  it('the Temporal server on PostgreSQL without a PostgreSQL to use: refused naming the port, before any build', async () => {
+    // two ports nothing listens on
+    const [pg, frontend] = [await occupiedPort(), await occupiedPort()];
+    pg.server.close();
+    frontend.server.close();
+    const [pgPort, port] = [pg.port, frontend.port];
+    const dir = await mkdtemp(path.join(tmpdir(), 'temporal-pg-'));
+    try {
+      const args = ['--port', String(port), '--pg-port', String(pgPort), '--namespace', 'modelgate', '--dir', dir, '--pidfile', path.join(dir, 'pid'), '--log', path.join(dir, 'log')];
+      const result = await script('temporal/start-postgres-server.sh', args);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`no PostgreSQL listens on 127.0.0.1:${pgPort}`);
+      expect(result.stderr).not.toContain('building Temporal Server');
+      const usage = await script('temporal/start-postgres-server.sh', ['--port', String(port)]);
+      expect(usage.code).toBe(1);
+      expect(usage.stderr).toContain('usage: start-postgres-server.sh');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('the Temporal dev server on a port already in use: refused with the port named', async () => {
     const { port, server } = await occupiedPort();
     try {

@@ -8,6 +8,8 @@ export interface ArchiveAuditInput {
   promotionId: string;
   policyVersion: string;
   timeline: TimelineEntry[];
+  /** The workflow execution's first run id: a resubmission under the same id continues the chain (absent in older promotions). */
+  executionId?: string;
 }
 
 /** Activities that keep the audit trail beyond Temporal's retention. */
@@ -19,7 +21,7 @@ export function createAuditActivities(deps: { pool: Pool }) {
      */
     async archiveAudit(input: ArchiveAuditInput): Promise<{ archived: number; added: number }> {
       const records = input.timeline.map((entry) => auditRecordOf(entry, input.policyVersion));
-      const added = await archiveAuditRecords(deps.pool, input.promotionId, records);
+      const added = await archiveAuditRecords(deps.pool, input.promotionId, records, input.executionId);
       return { archived: records.length, added };
     },
   };

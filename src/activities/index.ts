@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import { MIGRATIONS_TABLE } from '../db/migrate';
 import { createAuditActivities } from './audit';
 import { createCheckActivities } from './checks';
+import { createDeploymentActivities } from './deployment';
 import { createPromotionActivities } from './promotion';
 
 /** What the activities need from their process. */
@@ -11,6 +12,10 @@ export interface ActivityDeps {
   publicUrl: string;
   temporalUiUrl: string;
   namespace: string;
+  /** Task queue of promotions (re-certifications start there). */
+  taskQueue: string;
+  /** Folder of the policy files (re-certifications run under the current policy). */
+  policyDir: string;
 }
 
 /** Result of {@link createActivities}' `describeStack`: what the worker sees of its database. */
@@ -29,6 +34,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCheckActivities({ pool: deps.pool }),
     ...createPromotionActivities(deps),
     ...createAuditActivities({ pool: deps.pool }),
+    ...createDeploymentActivities({ policyDir: deps.policyDir, taskQueue: deps.taskQueue, publicUrl: deps.publicUrl }),
     /** Reads the database's version and migration count: proves worker ↔ PostgreSQL. */
     async describeStack(): Promise<StackDescription> {
       const version = await deps.pool.query<{ server_version: string }>('SHOW server_version');

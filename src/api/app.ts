@@ -6,12 +6,14 @@ import type { Logger } from '../logger';
 import type { LoadedPolicy } from '../policy/load';
 import { type Authenticator, requireActor } from './auth';
 import { type DashboardOptions, dashboardRoutes } from './dashboard';
+import { deploymentReportRoutes, environmentRoutes, policyRecertificationRoutes } from './environments';
 import { ApiError, errorHandler, notFoundHandler } from './errors';
 import { governanceRoutes } from './governance';
 import { createApiMetrics } from './metrics';
 import { buildOpenApiDocument } from './openapi';
 import { describeAttempt, promotionRoutes } from './promotions';
 import { type ReadinessProbe, runProbes } from './readiness';
+import { jsonDepthGuard, methodGuard } from './request-guards';
 import { modelRoutes, policyRoutes } from './registry';
 import { reviewerRoutes } from './reviewer';
 
@@ -63,6 +65,8 @@ export function buildApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  const openApi = buildOpenApiDocument({ version: deps.services?.version ?? '1' });
+  app.use(methodGuard(openApi));
 
   /** Liveness: the process is up and serving HTTP. */
   app.get('/healthz', (_req, res) => {
@@ -88,7 +92,9 @@ export function buildApp(deps: AppDeps): Express {
     });
   });
 
-  app.use('/v1', express.json({ limit: deps.bodyLimit ?? '1mb' }));
+  // Deployers' completion reports are signed over the raw body: routed before the JSON parser.
+  if (deps.services) app.use('/v1/promotions', deploymentReportRoutes(deps.services));
+  app.use('/v1', express.json({ limit: deps.bodyLimit ?? '1mb' }), jsonDepthGuard());
   app.use('/v1', (req, _res, next) => {
     if (['POST', 'PUT', 'PATCH'].includes(req.method) && !req.is('application/json')) {
       next(new ApiError('unsupported_media_type', 'request body must be application/json'));
@@ -104,7 +110,6 @@ export function buildApp(deps: AppDeps): Express {
       gateNames: () => gateNamesOf(services.policies),
       onError: (err) => deps.log.warn({ err }, 'metrics observation failed'),
     });
-    const openApi = buildOpenApiDocument({ version: services.version ?? '1' });
     const logRefusal = (attempt: Parameters<typeof logRefusedAttempt>[1]) => {
       logRefusedAttempt(services.pool, attempt).catch((err: unknown) => deps.log.warn({ err }, 'could not log a refused attempt'));
     };
@@ -134,7 +139,9 @@ export function buildApp(deps: AppDeps): Express {
     );
     app.use('/v1/promotions', promotionRoutes({ ...services, metrics }));
     app.use('/v1/models', modelRoutes(services.pool));
+    app.use('/v1/models', environmentRoutes(services));
     app.use('/v1/policies', policyRoutes(services.policies));
+    app.use('/v1/policies', policyRecertificationRoutes(services));
     app.use('/v1/governance', governanceRoutes(services));
     app.use('/v1', reviewerRoutes(services));
     app.use(dashboardRoutes(services.dashboard));

@@ -17,7 +17,7 @@ export interface DevUser {
 
 /**
  * The dev users: between them they hold every role the shipped default policy names
- * (policies/default.yaml: gates, escalations, overrides), plus a submitter.
+ * (policies/default.yaml: gates, escalations, overrides, re-certification), plus a submitter.
  */
 export const DEV_USERS: ReadonlyArray<DevUser> = [
   { id: 'sam', roles: ['data-scientist'], description: 'submits promotions' },
@@ -27,8 +27,9 @@ export const DEV_USERS: ReadonlyArray<DevUser> = [
   { id: 'fay', roles: ['fairness-reviewer'], description: 'fairness & bias review' },
   { id: 'lee', roles: ['compliance-officer'], description: 'legal & compliance review' },
   { id: 'bo', roles: ['business-owner'], description: 'business review' },
-  { id: 'max', roles: ['ml-manager'], description: 'escalations of technical and business review; may expedite' },
-  { id: 'rick', roles: ['risk-manager'], description: 'waives checks and forces gates (break-glass); may expedite' },
+  { id: 'max', roles: ['ml-manager'], description: 'escalations of technical and business review; may expedite and roll back' },
+  { id: 'rick', roles: ['risk-manager'], description: 'waives checks and forces gates (break-glass); may expedite and roll back' },
+  { id: 'mona', roles: ['model-monitor'], description: 'reports drift (asks for re-certification)' },
   { id: 'cyrus', roles: ['ciso'], description: 'escalations of security review' },
   { id: 'clara', roles: ['chief-compliance-officer'], description: 'escalations of legal & compliance review' },
   { id: 'ada', roles: ['admin'], description: 'may withdraw any promotion' },

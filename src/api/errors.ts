@@ -6,13 +6,19 @@ export const ApiErrorStatus = {
   unauthenticated: 401,
   forbidden: 403,
   not_found: 404,
+  method_not_allowed: 405,
+  request_timeout: 408,
   conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   refused_by_policy: 422,
+  request_header_fields_too_large: 431,
   internal: 500,
   not_ready: 503,
 } as const;
+
+/** The API's error codes, in the order of their status codes. */
+export const API_ERROR_CODES = Object.keys(ApiErrorStatus) as [ApiErrorCode, ...ApiErrorCode[]];
 
 /** One of the API's error codes. */
 export type ApiErrorCode = keyof typeof ApiErrorStatus;
@@ -58,20 +64,40 @@ export function errorHandler(onUnexpected: (err: unknown) => void): ErrorRequest
       res.status(err.status).json(errorBody(err.code, err.message, err.details));
       return;
     }
-    const bodyParserError = err as { type?: string; status?: number; message?: string };
-    switch (bodyParserError.type) {
-      case 'entity.parse.failed':
-        res.status(400).json(errorBody('invalid_input', `request body is not valid JSON: ${bodyParserError.message}`));
-        return;
-      case 'entity.too.large':
-        res.status(413).json(errorBody('payload_too_large', 'request body is larger than the limit'));
-        return;
-      case 'encoding.unsupported':
-      case 'charset.unsupported':
-        res.status(415).json(errorBody('unsupported_media_type', bodyParserError.message ?? 'unsupported encoding'));
-        return;
+    const clientError = clientErrorOf(err);
+    if (clientError) {
+      res.status(clientError.status).json(errorBody(clientError.code, clientError.message));
+      return;
     }
     onUnexpected(err);
     res.status(500).json(errorBody('internal', 'internal error; the incident was logged'));
   };
+}
+
+/**
+ * The answer to an error that express or its body parser raised for a bad request (malformed
+ * JSON, a body over the limit, an unsupported charset or encoding, a path that is not valid
+ * percent-encoding, an aborted upload), or undefined when the error is not the client's.
+ */
+function clientErrorOf(err: unknown): { status: number; code: ApiErrorCode; message: string } | undefined {
+  const e = err as { type?: string; status?: number; expose?: boolean; message?: string; limit?: number };
+  switch (e.type) {
+    case 'entity.parse.failed':
+      return { status: 400, code: 'invalid_input', message: `request body is not valid JSON: ${e.message}` };
+    case 'entity.too.large':
+      return { status: 413, code: 'payload_too_large', message: `request body is larger than the limit of ${e.limit ?? '?'} bytes` };
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return { status: 415, code: 'unsupported_media_type', message: e.message ?? 'unsupported encoding' };
+  }
+  // The router marks a path parameter it cannot decode with status 400.
+  if (err instanceof URIError && e.status === 400) {
+    return { status: 400, code: 'invalid_input', message: `the path is not valid percent-encoding (${e.message})` };
+  }
+  // Any other client error express raises (http-errors: a 4xx status, safe to show).
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500 && e.expose === true) {
+    const code = (Object.entries(ApiErrorStatus).find(([, status]) => status === e.status)?.[0] ?? 'invalid_input') as ApiErrorCode;
+    return { status: ApiErrorStatus[code], code, message: e.message ?? 'bad request' };
+  }
+  return undefined;
 }

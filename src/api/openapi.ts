@@ -8,15 +8,29 @@ import {
   DecisionRequestSchema,
   ErrorResponseSchema,
   ExpediteRequestSchema,
+  HealthSchema,
   ListModelsQuerySchema,
   ListPromotionsQuerySchema,
   MessageResultSchema,
+  ModelDetailSchema,
+  ModelListSchema,
+  ModelNameSchema,
   OverrideRequestSchema,
+  PolicyListSchema,
+  PromotionIdSchema,
   PromotionListSchema,
+  PromotionStateResponseSchema,
+  ReadinessSchema,
   RevisionRequestSchema,
   SubmitPromotionQuerySchema,
   SubmittedPromotionSchema,
   WithdrawRequestSchema,
+  RollbackRequestSchema,
+  RollbackResultSchema,
+  DriftReportSchema,
+  RecertificationStartedSchema,
+  PolicyRecertificationRequestSchema,
+  DeploymentReportSchema,
 } from './schemas';
 import { GovernanceQuerySchema, GovernanceStatsSchema, MeSchema, ReviewQueueSchema } from './dashboard-schemas';
 
@@ -40,24 +54,29 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
   const audit = named('AuditTimeline', AuditTimelineSchema);
 
   const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
+  const errorDescriptions: Record<number, string> = {
+    400: 'invalid input (body, query or path); `details.problems` names each field path',
+    401: 'missing, expired or wrongly signed bearer token',
+    403: 'the caller lacks a role, or separation of duties forbids it',
+    404: 'no such promotion or model',
+    409: 'the promotion is not in a state that accepts this, or the version exists with another digest',
+    413: 'the body is larger than the limit (1 MB)',
+    415: 'the body is not `application/json` (or has an unsupported charset or encoding)',
+    422: 'valid, but refused by the policy',
+    431: 'the request line and headers are larger than 64 KiB',
+    500: 'internal error; logged, the answer carries no detail',
+  };
+  // Every /v1 operation can answer 400 (a query, path or body that does not parse), 401, 431
+  // (a request line and headers over 64 KiB, see src/api/http-server.ts) and 500.
   const errors = (...codes: number[]): Responses =>
     Object.fromEntries(
-      codes.map((code) => [
-        String(code),
-        {
-          description: {
-            400: 'invalid input; `details.problems` names each field path',
-            401: 'missing, expired or wrongly signed bearer token',
-            403: 'the caller lacks a role, or separation of duties forbids it',
-            404: 'no such promotion or model',
-            409: 'the promotion is not in a state that accepts this, or the version exists with another digest',
-            422: 'valid, but refused by the policy',
-          }[code]!,
-          content: json(error),
-        },
-      ]),
+      [...new Set([400, 401, 431, ...codes, 500])]
+        .sort((a, b) => a - b)
+        .map((code) => [String(code), { description: errorDescriptions[code]!, content: json(error) }]),
     );
-  const idParam = z.object({ id: z.string().describe('promotion id, e.g. `promote:fraud:1.2.0:production` (URL-encoded)') });
+  /** Errors of an operation with a JSON body. */
+  const bodyErrors = (...codes: number[]) => errors(413, 415, ...codes);
+  const idParam = z.object({ id: PromotionIdSchema.describe('promotion id, e.g. `promote:fraud:1.2.0:production` (URL-encoded)') });
   const message = (path: string, summary: string, body: z.ZodObject) =>
     registry.registerPath({
       method: 'post',
@@ -65,7 +84,7 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
       summary,
       security: [{ bearer: [] }],
       request: { params: idParam, body: { required: true, content: json(body) } },
-      responses: { 200: { description: 'accepted; the promotion state after it', content: json(messageResult) }, ...errors(400, 401, 403, 404, 409, 422) },
+      responses: { 200: { description: 'accepted; the promotion state after it', content: json(messageResult) }, ...bodyErrors(403, 404, 409, 422) },
     });
 
   registry.registerPath({
@@ -77,7 +96,7 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
     responses: {
       201: { description: 'started', content: json(SubmittedPromotionSchema) },
       200: { description: 'an identical submission is already running; that promotion', content: json(SubmittedPromotionSchema) },
-      ...errors(400, 401, 409, 422),
+      ...bodyErrors(409, 422),
     },
   });
   registry.registerPath({
@@ -86,7 +105,7 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
     summary: 'List promotions (Temporal visibility on the search attributes), paginated',
     security: [{ bearer: [] }],
     request: { query: ListPromotionsQuerySchema },
-    responses: { 200: { description: 'a page', content: json(PromotionListSchema) }, ...errors(400, 401) },
+    responses: { 200: { description: 'a page', content: json(PromotionListSchema) }, ...errors() },
   });
   registry.registerPath({
     method: 'get',
@@ -94,7 +113,10 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
     summary: 'The whole current state of a promotion',
     security: [{ bearer: [] }],
     request: { params: idParam },
-    responses: { 200: { description: 'the state (checks, stages, gates, approvals, deadlines, timeline)' }, ...errors(401, 404) },
+    responses: {
+      200: { description: 'the state (checks, stages, gates, approvals, deadlines, timeline)', content: json(PromotionStateResponseSchema) },
+      ...errors(404),
+    },
   });
   message('decisions', 'Approve, reject or request changes on a gate', DecisionRequestSchema);
   message('overrides', 'Waive a failed check or force a gate (break-glass, with justification)', OverrideRequestSchema);
@@ -109,7 +131,7 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
     request: { params: idParam, query: AuditQuerySchema },
     responses: {
       200: { description: 'the timeline', content: { ...json(audit), 'application/x-ndjson': { schema: z.string() } } },
-      ...errors(400, 401, 404),
+      ...errors(404),
     },
   });
   registry.registerPath({
@@ -118,36 +140,105 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
     summary: 'Models in the registry, with the version serving each environment',
     security: [{ bearer: [] }],
     request: { query: ListModelsQuerySchema },
-    responses: { 200: { description: 'a page of models' }, ...errors(400, 401) },
+    responses: { 200: { description: 'a page of models', content: json(ModelListSchema) }, ...errors() },
   });
   registry.registerPath({
     method: 'get',
     path: '/v1/models/{name}',
     summary: 'A model: versions with digests and approvals per environment, deployments',
     security: [{ bearer: [] }],
-    request: { params: z.object({ name: z.string() }) },
-    responses: { 200: { description: 'the model' }, ...errors(401, 404) },
+    request: { params: z.object({ name: ModelNameSchema }) },
+    responses: { 200: { description: 'the model', content: json(ModelDetailSchema) }, ...errors(404) },
+  });
+  const environmentParams = z.object({ name: z.string().describe('model name'), env: z.string().describe('environment') });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/models/{name}/environments/{env}',
+    summary: 'The lifecycle of a model in an environment: serving version, approval expiry, re-certification, earlier versions',
+    security: [{ bearer: [] }],
+    request: { params: environmentParams },
+    responses: { 200: { description: 'the lifecycle state' }, ...errors(400, 401, 404) },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/models/{name}/environments/{env}/rollback',
+    summary: 'Roll the environment back to an earlier approved version through its provider (rollback roles, justification)',
+    security: [{ bearer: [] }],
+    request: { params: environmentParams, body: { required: true, content: json(RollbackRequestSchema) } },
+    responses: {
+      200: { description: 'the rollback ended (`status` rolled_back or failed)', content: json(RollbackResultSchema) },
+      202: { description: 'accepted; the rollback continues' },
+      ...errors(400, 401, 403, 404, 409, 422),
+    },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/models/{name}/environments/{env}/drift',
+    summary: 'Report drift from monitoring: starts a re-certification of the serving version at once',
+    security: [{ bearer: [] }],
+    request: { params: environmentParams, body: { required: true, content: json(DriftReportSchema) } },
+    responses: { 202: { description: 're-certification started', content: json(RecertificationStartedSchema) }, ...errors(400, 401, 403, 404, 409, 422) },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/policies/{name}/recertify',
+    summary: 'Re-certify every serving version approved under an earlier version of this policy',
+    security: [{ bearer: [] }],
+    request: { params: z.object({ name: z.string() }), body: { required: true, content: json(PolicyRecertificationRequestSchema) } },
+    responses: { 202: { description: 'the re-certifications started and the environments skipped (with the reason)' }, ...errors(400, 401, 403, 404) },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/promotions/{id}/deployment',
+    summary: "An asynchronous deployer's completion report (no bearer token: `X-Modelgate-Signature: sha256=<HMAC of the body>`)",
+    request: { params: idParam, body: { required: true, content: json(DeploymentReportSchema) } },
+    responses: {
+      200: { description: 'the promotion took the report' },
+      ...errors(400, 401, 404, 409),
+    },
   });
   registry.registerPath({
     method: 'get',
     path: '/v1/policies',
     summary: 'The loaded policies with their versions and digests',
     security: [{ bearer: [] }],
-    responses: { 200: { description: 'the policies' }, ...errors(401) },
+    responses: { 200: { description: 'the policies', content: json(PolicyListSchema) }, ...errors() },
+  });
+  registry.registerPath({ method: 'get', path: '/healthz', summary: 'Liveness', responses: { 200: { description: 'the process serves', content: json(HealthSchema) } } });
+  registry.registerPath({
+    method: 'get',
+    path: '/readyz',
+    summary: 'Readiness: Temporal and PostgreSQL answer',
+    responses: {
+      200: { description: 'ready', content: json(ReadinessSchema) },
+      503: { description: 'a dependency does not answer; `checks` names it', content: json(ReadinessSchema) },
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics',
+    responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } } },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/openapi.json',
+    summary: 'This document',
+    responses: { 200: { description: 'the OpenAPI 3.1 document', content: json(z.record(z.string(), z.unknown())) } },
   });
   registry.registerPath({
     method: 'get',
     path: '/v1/me',
     summary: 'The authenticated caller: id and roles, as the API reads them from the token',
     security: [{ bearer: [] }],
-    responses: { 200: { description: 'the caller', content: json(MeSchema) }, ...errors(401) },
+    responses: { 200: { description: 'the caller', content: json(MeSchema) }, ...errors() },
   });
   registry.registerPath({
     method: 'get',
     path: '/v1/review-queue',
     summary: "The caller's queue: promotions with an open gate the caller may sign now, nearest deadline first",
     security: [{ bearer: [] }],
-    responses: { 200: { description: 'the queue', content: json(named('ReviewQueue', ReviewQueueSchema)) }, ...errors(401) },
+    responses: { 200: { description: 'the queue', content: json(named('ReviewQueue', ReviewQueueSchema)) }, ...errors() },
   });
   registry.registerPath({
     method: 'get',
@@ -155,15 +246,8 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
     summary: 'Governance figures: promotions by status (Temporal visibility); decision times, failing checks and rejection reasons (audit archive)',
     security: [{ bearer: [] }],
     request: { query: GovernanceQuerySchema },
-    responses: { 200: { description: 'the figures', content: json(named('GovernanceStats', GovernanceStatsSchema)) }, ...errors(400, 401) },
+    responses: { 200: { description: 'the figures', content: json(named('GovernanceStats', GovernanceStatsSchema)) }, ...errors() },
   });
-  for (const [path, summary] of [
-    ['/healthz', 'Liveness'],
-    ['/readyz', 'Readiness: Temporal and PostgreSQL answer'],
-    ['/metrics', 'Prometheus metrics'],
-  ] as const) {
-    registry.registerPath({ method: 'get', path, summary, responses: { 200: { description: 'ok' } } });
-  }
 
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',

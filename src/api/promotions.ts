@@ -20,6 +20,7 @@ import { actorOf } from './auth';
 import { ApiError } from './errors';
 import { classifyMessageRefusal } from './message-refusals';
 import type { ApiMetrics } from './metrics';
+import { decodePageToken, encodePageToken } from './page-token';
 import {
   AuditQuerySchema,
   DecisionRequestSchema,
@@ -186,10 +187,7 @@ export function promotionRoutes(deps: PromotionRoutesDeps): Router {
       res.json({ promotions: [], query: '(the caller holds no role)' });
       return;
     }
-    let nextPageToken: Uint8Array | undefined;
-    if (query.pageToken) {
-      nextPageToken = Buffer.from(query.pageToken, 'base64url');
-    }
+    const nextPageToken = query.pageToken ? decodePageToken(visibilityQuery, query.pageToken) : undefined;
     const page = await client.workflowService.listWorkflowExecutions({
       namespace: client.options.namespace,
       query: visibilityQuery,
@@ -214,7 +212,7 @@ export function promotionRoutes(deps: PromotionRoutesDeps): Router {
         ...(closedAt !== undefined ? { closedAt: new Date(closedAt).toISOString() } : {}),
       };
     });
-    const token = page.nextPageToken && page.nextPageToken.length > 0 ? Buffer.from(page.nextPageToken).toString('base64url') : undefined;
+    const token = page.nextPageToken && page.nextPageToken.length > 0 ? encodePageToken(visibilityQuery, page.nextPageToken) : undefined;
     res.json({ promotions, ...(token ? { nextPageToken: token } : {}), query: visibilityQuery });
   });
 

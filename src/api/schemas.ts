@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { ManifestRevisionSchema, RISK_TIERS } from '../manifest/schema';
 import { PROMOTION_STATUSES } from '../shared/promotion';
+import { API_ERROR_CODES } from './errors';
 
 /** Optional idempotency key of a message; the `Idempotency-Key` header works too. */
 const requestId = z.string().min(1).max(200).optional().describe('idempotency key; a repeat returns the first result');
@@ -45,7 +46,7 @@ export const ExpediteRequestSchema = z.object({ reason: z.string().trim().min(1)
 /** Body of `POST /v1/promotions/{id}/revisions`. */
 export const RevisionRequestSchema = z
   .object({
-    changes: ManifestRevisionSchema.refine((c) => Object.keys(c).length > 0, 'must change at least one field'),
+    changes: ManifestRevisionSchema.refine((c) => Object.keys(c).length > 0, 'must change at least one field').meta({ minProperties: 1 }),
     comment,
     requestId,
   })
@@ -95,10 +96,90 @@ export const ModelNameSchema = name;
 /** The error shape of every failed request (DESIGN.md §7). */
 export const ErrorResponseSchema = z.object({
   error: z.object({
-    code: z.string(),
+    code: z.enum(API_ERROR_CODES),
     message: z.string(),
-    details: z.unknown().optional(),
+    details: z
+      .object({ problems: z.array(z.object({ path: z.string(), message: z.string() })).optional() })
+      .catchall(z.unknown())
+      .optional()
+      .describe('`problems`: each field path and what is wrong with it'),
   }),
+});
+
+/** Body of `GET /healthz`. */
+export const HealthSchema = z.object({ status: z.literal('ok') });
+
+/** Body of `GET /readyz`: each dependency `ok` or why not; an `error` when one does not answer (503). */
+export const ReadinessSchema = z.object({
+  status: z.enum(['ready', 'not ready']),
+  checks: z.record(z.string(), z.string()),
+  error: z.object({ code: z.literal('not_ready'), message: z.string() }).optional(),
+});
+
+/** Body of `GET /v1/promotions/{id}`: the workflow's whole state (`src/shared/promotion.ts`) and links. */
+export const PromotionStateResponseSchema = z
+  .object({
+    promotionId: z.string(),
+    status: z.enum(PROMOTION_STATUSES),
+    submitter: z.object({ id: z.string(), roles: z.array(z.string()) }),
+    submittedAt: z.string(),
+    policy: z.object({ name: z.string(), version: z.string(), digest: z.string() }),
+    checks: z.array(z.record(z.string(), z.unknown())),
+    stages: z.array(z.record(z.string(), z.unknown())),
+    timeline: z.array(z.record(z.string(), z.unknown())),
+    links: z.object({ self: z.string(), audit: z.string(), temporalUi: z.string() }),
+  })
+  .catchall(z.unknown());
+
+/** A page of `GET /v1/models`. */
+export const ModelListSchema = z.object({
+  models: z.array(
+    z.object({
+      name: z.string(),
+      owner: z.string(),
+      description: z.string(),
+      versions: z.number().int(),
+      serving: z.record(z.string(), z.string()).describe('environment → version serving it'),
+      updatedAt: z.string(),
+    }),
+  ),
+  nextAfter: z.string().optional().describe('pass as `after` for the next page'),
+});
+
+/** Body of `GET /v1/models/{name}`. */
+export const ModelDetailSchema = z.object({
+  name: z.string(),
+  owner: z.string(),
+  description: z.string(),
+  createdAt: z.string(),
+  versions: z.array(
+    z.object({
+      version: z.string(),
+      artifact: z.object({ sha256: z.string(), uri: z.string(), format: z.string() }),
+      riskTier: z.string(),
+      metrics: z.record(z.string(), z.number()),
+      firstPromotionId: z.string(),
+      createdAt: z.string(),
+      approvals: z.array(z.record(z.string(), z.unknown())),
+    }),
+  ),
+  serving: z.record(z.string(), z.string()),
+  deployments: z.array(
+    z.object({ environment: z.string(), version: z.string(), promotionId: z.string(), deployedAt: z.string(), supersededAt: z.string().optional() }),
+  ),
+});
+
+/** Body of `GET /v1/policies`. */
+export const PolicyListSchema = z.object({
+  policies: z.array(
+    z.object({
+      name: z.string(),
+      version: z.string(),
+      digest: z.string(),
+      environments: z.array(z.string()),
+      policy: z.record(z.string(), z.unknown()).describe('the whole policy as loaded (src/policy/schema.ts)'),
+    }),
+  ),
 });
 
 /** Body of the answer to an accepted message. */
@@ -164,3 +245,47 @@ export const AuditTimelineSchema = z.object({
   source: z.enum(['temporal', 'archive']),
   events: z.array(AuditEventSchema),
 });
+
+/** Body of `POST /v1/models/{name}/environments/{env}/rollback`. */
+export const RollbackRequestSchema = z
+  .object({
+    justification: z.string().trim().min(1).max(10_000).describe('why (recorded in the audit; a rollback is break-glass)'),
+    toVersion: z.string().min(1).max(200).optional().describe('an earlier version; default: the most recent earlier one whose approval is still valid'),
+    requestId,
+  })
+  .strict();
+
+/** Body of `POST /v1/models/{name}/environments/{env}/drift`. */
+export const DriftReportSchema = z
+  .object({
+    reason: z.string().trim().min(1).max(10_000).describe('what monitoring saw, e.g. "PSI 0.31 on feature amount"'),
+    requestId,
+  })
+  .strict();
+
+/** Body of `POST /v1/policies/{name}/recertify`. */
+export const PolicyRecertificationRequestSchema = z
+  .object({ reason: z.string().trim().min(1).max(10_000).describe('why the policy change requires re-certification') })
+  .strict();
+
+/** Body of `POST /v1/promotions/{id}/deployment` (an asynchronous deployer's report, HMAC-signed). */
+export const DeploymentReportSchema = z
+  .object({
+    deploymentId: z.string().min(1).max(1000),
+    status: z.enum(['succeeded', 'failed']),
+    detail: z.string().max(10_000).optional(),
+    reference: z.string().max(1000).optional(),
+  })
+  .strict();
+
+/** Answer of a rollback. */
+export const RollbackResultSchema = z.object({
+  rollbackId: z.string(),
+  fromVersion: z.string(),
+  toVersion: z.string(),
+  status: z.enum(['rolled_back', 'failed', 'in_progress']),
+  detail: z.string(),
+});
+
+/** Answer of a re-certification request. */
+export const RecertificationStartedSchema = z.object({ promotionId: z.string(), environment: z.string(), model: z.string() });

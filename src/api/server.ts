@@ -1,4 +1,3 @@
-import type { Server } from 'node:http';
 import { loadConfigOrExit } from '../config';
 import { runMigrations } from '../db/migrate';
 import { createPool } from '../db/pool';
@@ -8,6 +7,7 @@ import { connectTemporalClient, pingTemporal } from '../temporal-client';
 import { loadPolicyDir } from '../policy/load';
 import { buildApp } from './app';
 import { createAuthenticator } from './auth';
+import { listenHttp } from './http-server';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit('api');
@@ -56,12 +56,7 @@ async function main(): Promise<void> {
   const server = await startupStep(
     `listening on ${config.http.host}:${config.http.port}`,
     'is the port in use? set PORT to a free one',
-    () =>
-      new Promise<Server>((resolve, reject) => {
-        const s = app.listen(config.http.port, config.http.host);
-        s.once('listening', () => resolve(s));
-        s.once('error', reject);
-      }),
+    () => listenHttp(app, config.http.port, config.http.host),
   );
   log.info({ port: config.http.port }, 'API listening');
 

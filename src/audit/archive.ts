@@ -1,6 +1,6 @@
 // PostgreSQL side of the audit: the append-only, hash-chained archive and the log of refused attempts.
 import type { Pool } from 'pg';
-import { type AuditRecord, type ChainedAuditRecord, chainRecords } from './chain';
+import { type AuditRecord, type ChainedAuditRecord, type ChainTail, chainRecords } from './chain';
 
 interface AuditRow {
   promotion_id: string;
@@ -18,21 +18,46 @@ interface AuditRow {
  * is a pure function of the events, and rows already archived are kept as they are
  * (`ON CONFLICT DO NOTHING`), so a retry or a later, longer timeline only appends.
  *
+ * With `executionId` (the workflow execution's first run id), a later execution of the same
+ * promotion id (a resubmission after the first ended) continues the same chain after the rows of
+ * the earlier executions instead of colliding with them.
+ *
  * @returns how many rows this call added.
  */
-export async function archiveAuditRecords(pool: Pool, promotionId: string, records: ReadonlyArray<AuditRecord>): Promise<number> {
-  const chained = chainRecords(promotionId, records);
-  if (chained.length === 0) return 0;
+export async function archiveAuditRecords(
+  pool: Pool,
+  promotionId: string,
+  records: ReadonlyArray<AuditRecord>,
+  executionId?: string,
+): Promise<number> {
+  if (records.length === 0) return 0;
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
+    // One archiving transaction per promotion at a time: the tail read below stays the tail.
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`audit:${promotionId}`]);
+    let tail: ChainTail | undefined;
+    if (executionId) {
+      const found = await client.query<{ mine: number | null; last_seq: number | null }>(
+        `SELECT (SELECT min(seq) FROM audit_events WHERE promotion_id = $1 AND execution_id = $2) AS mine,
+                (SELECT max(seq) FROM audit_events WHERE promotion_id = $1) AS last_seq`,
+        [promotionId, executionId],
+      );
+      const { mine, last_seq: lastSeq } = found.rows[0]!;
+      const before = mine !== null ? mine - 1 : (lastSeq ?? 0);
+      if (before > 0) {
+        const link = await client.query<{ hash: string }>('SELECT hash FROM audit_events WHERE promotion_id = $1 AND seq = $2', [promotionId, before]);
+        tail = { seq: before, hash: link.rows[0]!.hash };
+      }
+    }
+    const chained = chainRecords(promotionId, records, tail);
     let added = 0;
     for (const row of chained) {
       const result = await client.query(
-        `INSERT INTO audit_events (promotion_id, seq, occurred_at, actor, action, detail, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        `INSERT INTO audit_events (promotion_id, seq, occurred_at, actor, action, detail, prev_hash, hash, execution_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (promotion_id, seq) DO NOTHING`,
-        [promotionId, row.seq, row.occurredAt, row.actor, row.action, JSON.stringify(row.detail), row.prevHash, row.hash],
+        [promotionId, row.seq, row.occurredAt, row.actor, row.action, JSON.stringify(row.detail), row.prevHash, row.hash, executionId ?? null],
       );
       added += result.rowCount ?? 0;
     }

@@ -38,11 +38,21 @@ export function linkHash(prevHash: string, promotionId: string, seq: number, rec
   return createHash('sha256').update(`${prevHash}\n${body}`).digest('hex');
 }
 
-/** Chains a promotion's events in order, starting at seq 1 from {@link GENESIS_HASH}. */
-export function chainRecords(promotionId: string, records: ReadonlyArray<AuditRecord>): ChainedAuditRecord[] {
-  let prevHash = GENESIS_HASH;
+/** Where a chain continues: the last archived link (absent: the chain starts at seq 1). */
+export interface ChainTail {
+  seq: number;
+  hash: string;
+}
+
+/**
+ * Chains a promotion's events in order, starting at seq 1 from {@link GENESIS_HASH}, or after
+ * `tail` when the promotion's chain already has events (an earlier execution of the same id).
+ */
+export function chainRecords(promotionId: string, records: ReadonlyArray<AuditRecord>, tail?: ChainTail): ChainedAuditRecord[] {
+  let prevHash = tail?.hash ?? GENESIS_HASH;
+  const first = (tail?.seq ?? 0) + 1;
   return records.map((record, index) => {
-    const seq = index + 1;
+    const seq = first + index;
     const detail = JSON.parse(JSON.stringify(record.detail ?? {})) as Record<string, unknown>;
     const hash = linkHash(prevHash, promotionId, seq, { ...record, detail });
     const chained = { promotionId, seq, occurredAt: record.occurredAt, actor: record.actor, action: record.action, detail, prevHash, hash };

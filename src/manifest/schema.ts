@@ -12,15 +12,39 @@ export const ARTIFACT_FORMATS = ['pickle', 'pytorch', 'safetensors', 'onnx', 'jo
 /** Classification of training data, least sensitive first. */
 export const DATA_CLASSIFICATIONS = ['public', 'internal', 'confidential', 'restricted'] as const;
 
+/**
+ * Bounds of a manifest's fields: far above any real manifest, low enough that a promotion's
+ * state (which carries the manifest through every continue-as-new) stays well under Temporal's
+ * payload limits. Longer documents belong behind `modelCard.uri`.
+ */
+export const MANIFEST_LIMITS = {
+  /** Free text: descriptions, model card sections. */
+  text: 50_000,
+  /** Names, ids, column names, commits. */
+  shortText: 1_000,
+  uri: 4_096,
+  /** Entries of `metrics`; items of a list; extra model card fields. */
+  entries: 200,
+} as const;
+
+const text = (max: number = MANIFEST_LIMITS.text) => z.string().max(max, `must be at most ${max} characters`);
+const shortText = () => text(MANIFEST_LIMITS.shortText).min(1, 'must not be empty');
+/** A list of at most {@link MANIFEST_LIMITS.entries} items. */
+const list = <T extends z.ZodType>(item: T) =>
+  z.array(item).max(MANIFEST_LIMITS.entries, `must have at most ${MANIFEST_LIMITS.entries} items`);
+/** Metric name → value, at most {@link MANIFEST_LIMITS.entries} of them. */
+const metricValues = (numberMessage?: string) =>
+  z
+    .record(text(128), z.number(numberMessage ? { error: numberMessage } : undefined))
+    .refine((m) => Object.keys(m).length <= MANIFEST_LIMITS.entries, `must have at most ${MANIFEST_LIMITS.entries} metrics`)
+    .meta({ maxProperties: MANIFEST_LIMITS.entries });
+
 const sha256Hex = z
   .string()
   .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hexadecimal characters (a sha256 digest)')
   .transform((s) => s.toLowerCase());
 
-const artifactUri = z
-  .string()
-  .min(1, 'must not be empty')
-  .refine((uri) => /^(file|https?):\/\//.test(uri), 'must be a file://, http:// or https:// URI');
+const artifactUri = text(MANIFEST_LIMITS.uri).regex(/^(file|https?):\/\//, 'must be a file://, http:// or https:// URI');
 
 /** Name of a model or environment: readable in workflow ids and URLs. */
 const identifier = z
@@ -30,56 +54,55 @@ const identifier = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'may contain letters, digits, ".", "_" and "-", starting with a letter or digit');
 
 export const ArtifactSignatureSchema = z.object({
-  keyId: z.string().min(1),
+  keyId: shortText(),
   algorithm: z.literal('ed25519'),
   /** Base64 signature over the artifact digest (the 64-character lowercase hex string). */
-  value: z.string().min(1),
+  value: shortText(),
 });
 
 export const TrainingDataSchema = z.object({
-  uri: z.string().min(1),
+  uri: text(MANIFEST_LIMITS.uri).min(1, 'must not be empty'),
   sha256: sha256Hex.optional(),
   classification: z.enum(DATA_CLASSIFICATIONS),
   containsPersonalData: z.boolean(),
 });
 
 export const LineageSchema = z.object({
-  codeCommit: z.string().min(1).optional(),
+  codeCommit: shortText().optional(),
   trainingData: TrainingDataSchema.optional(),
-  parentVersion: z.string().min(1).optional(),
-  runId: z.string().min(1).optional(),
+  parentVersion: shortText().optional(),
+  runId: shortText().optional(),
 });
 
 export const EvaluationSchema = z.object({
   /** Predictions file (CSV or JSONL). */
   uri: artifactUri,
-  labelColumn: z.string().min(1),
-  predictionColumn: z.string().min(1),
-  scoreColumn: z.string().min(1).optional(),
-  sensitiveColumns: z.array(z.string().min(1)).default([]),
-  positiveLabel: z.union([z.string(), z.number(), z.boolean()]).default(1),
+  labelColumn: shortText(),
+  predictionColumn: shortText(),
+  scoreColumn: shortText().optional(),
+  sensitiveColumns: list(shortText()).default([]),
+  positiveLabel: z.union([text(MANIFEST_LIMITS.shortText), z.number(), z.boolean()]).default(1),
 });
 
 /** Model card fields (Model Card Toolkit / Hugging Face / EU AI Act Annex IV inspired). */
 export const ModelCardFieldsSchema = z
   .object({
-    intendedUse: z.string(),
-    outOfScopeUse: z.string(),
-    limitations: z.string(),
-    ethicalConsiderations: z.union([
-      z.string(),
-      z.array(z.object({ name: z.string(), mitigation: z.string().optional() }).passthrough()),
-    ]),
-    trainingData: z.string(),
-    evaluationData: z.string(),
-    license: z.string(),
-    contacts: z.union([z.string(), z.array(z.string())]),
-    humanOversight: z.string(),
-    riskManagement: z.string(),
-    postMarketMonitoring: z.string(),
+    intendedUse: text(),
+    outOfScopeUse: text(),
+    limitations: text(),
+    ethicalConsiderations: z.union([text(), list(z.object({ name: text(), mitigation: text().optional() }).passthrough())]),
+    trainingData: text(),
+    evaluationData: text(),
+    license: text(),
+    contacts: z.union([text(), list(text(MANIFEST_LIMITS.shortText))]),
+    humanOversight: text(),
+    riskManagement: text(),
+    postMarketMonitoring: text(),
   })
   .partial()
-  .passthrough();
+  .passthrough()
+  .refine((card) => Object.keys(card).length <= MANIFEST_LIMITS.entries, `must have at most ${MANIFEST_LIMITS.entries} fields`)
+  .meta({ maxProperties: MANIFEST_LIMITS.entries });
 
 /** Names of the model card fields a policy may require. */
 export const MODEL_CARD_FIELDS = Object.keys(ModelCardFieldsSchema.shape) as Array<
@@ -100,9 +123,9 @@ export const PromotionManifestSchema = z
     model: z.object({
       name: identifier,
       version: identifier,
-      owner: z.string().min(1, 'must name the accountable owner'),
+      owner: text(200).min(1, 'must name the accountable owner'),
       riskTier: RiskTierSchema,
-      description: z.string().default(''),
+      description: text(10_000).default(''),
     }),
     target: identifier,
     artifact: z.object({
@@ -112,10 +135,10 @@ export const PromotionManifestSchema = z
       signature: ArtifactSignatureSchema.optional(),
     }),
     lineage: LineageSchema.default({}),
-    metrics: z.record(z.string(), z.number({ error: 'must be a number' })).default({}),
+    metrics: metricValues('must be a number').default({}),
     evaluation: EvaluationSchema.optional(),
     modelCard: ModelCardSchema.default({}),
-    supersedes: z.string().min(1).optional(),
+    supersedes: shortText().optional(),
   })
   .strict();
 
@@ -128,10 +151,10 @@ export type PromotionManifestInput = z.input<typeof PromotionManifestSchema>;
 export const ManifestRevisionSchema = z
   .object({
     lineage: LineageSchema.optional(),
-    metrics: z.record(z.string(), z.number()).optional(),
+    metrics: metricValues().optional(),
     evaluation: EvaluationSchema.optional(),
     modelCard: ModelCardSchema.optional(),
-    description: z.string().optional(),
+    description: text(10_000).optional(),
   })
   .strict();
 
@@ -146,8 +169,26 @@ export interface InputProblem {
 
 /** Turns zod issues into `{ path, message }` pairs with dotted paths (`model.version`). */
 export function describeIssues(error: z.ZodError): InputProblem[] {
-  return error.issues.map((issue) => ({
-    path: issue.path.length === 0 ? '(root)' : issue.path.map(String).join('.'),
-    message: issue.message,
-  }));
+  return error.issues.flatMap((issue) => problemsOf(issue, []));
+}
+
+type Issue = z.ZodError['issues'][number];
+
+/** Issues that say an alternative of a union does not fit the value's shape at all. */
+const shapeMismatches = (issues: Issue[]) => issues.filter((i) => i.code === 'invalid_type' || i.code === 'unrecognized_keys').length;
+
+function problemsOf(issue: Issue, prefix: PropertyKey[]): InputProblem[] {
+  const path = [...prefix, ...issue.path];
+  const where = path.length === 0 ? '(root)' : path.map(String).join('.');
+  // A refused record key (a metric name) says why, not only "Invalid key in record".
+  if (issue.code === 'invalid_key') return [{ path: where, message: `invalid key: ${issue.issues.map((i) => i.message).join('; ')}` }];
+  // A union (a model card inline or by URI; contacts as text or a list) reports the problems of
+  // the alternative that fits the value's shape, not only "Invalid input".
+  if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+    const [best] = [...issue.errors].sort((a, b) => shapeMismatches(a) - shapeMismatches(b) || a.length - b.length);
+    if (best && shapeMismatches(best) === 0) return best.flatMap((i) => problemsOf(i, path));
+    const expected = issue.errors.flat().flatMap((i) => (i.code === 'invalid_type' && i.path.length === 0 ? [i.expected] : []));
+    if (expected.length === issue.errors.length) return [{ path: where, message: `Invalid input: expected ${expected.join(' or ')}` }];
+  }
+  return [{ path: where, message: issue.message }];
 }

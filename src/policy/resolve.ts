@@ -2,8 +2,8 @@ import { type CheckSettings, CheckSettingsSchema } from '../checks/settings';
 import { DATA_CLASSIFICATIONS, type PromotionManifest, RISK_TIERS, type RiskTier } from '../manifest/schema';
 import { durationMs } from '../shared/duration';
 import type { LoadedPolicy } from './load';
-import type { ResolvedPolicy, ResolvedStage } from './resolved';
-import type { Policy, StageDefinition } from './schema';
+import type { ResolvedDeployment, ResolvedPolicy, ResolvedRetry, ResolvedStage } from './resolved';
+import type { DeploymentDefinition, Policy, StageDefinition } from './schema';
 
 /** Thrown when a manifest is valid but the policy refuses it (e.g. an unknown target): HTTP 422. */
 export class PolicyRefusal extends Error {
@@ -75,6 +75,40 @@ function resolveStages(stages: StageDefinition[]): ResolvedStage[] {
   }));
 }
 
+function resolveRetry(retry: DeploymentDefinition['retry']): ResolvedRetry {
+  return {
+    maximumAttempts: retry.maximumAttempts,
+    initialIntervalMs: durationMs(retry.initialInterval),
+    backoffCoefficient: retry.backoffCoefficient,
+    maximumIntervalMs: durationMs(retry.maximumInterval),
+  };
+}
+
+/** An environment's provider with durations in milliseconds. */
+export function resolveDeployment(deployment: DeploymentDefinition): ResolvedDeployment {
+  if (deployment.provider === 'webhook') {
+    return {
+      provider: 'webhook',
+      url: deployment.url,
+      secretEnv: deployment.secretEnv,
+      completion: deployment.completion,
+      callbackTimeoutMs: durationMs(deployment.callbackTimeout),
+      requestTimeoutMs: durationMs(deployment.requestTimeout),
+      retry: resolveRetry(deployment.retry),
+    };
+  }
+  return {
+    provider: 'gitops',
+    repository: deployment.repository,
+    path: deployment.path,
+    remote: deployment.remote,
+    branch: deployment.branch,
+    namespace: deployment.namespace,
+    requestTimeoutMs: durationMs(deployment.requestTimeout),
+    retry: resolveRetry(deployment.retry),
+  };
+}
+
 /**
  * Resolves a policy for one manifest: effective tier, check settings
  * (defaults ← tier ← environment ← environment's tier), auto-approval, stages and
@@ -121,6 +155,11 @@ export function resolvePolicy(loaded: LoadedPolicy, manifest: PromotionManifest)
     },
     remediationWindowMs: durationMs(policy.remediationWindow),
     approvalValidForMs: durationMs(policy.approvalValidFor),
+    recertification: {
+      notifyBeforeMs: durationMs(policy.recertification.notifyBefore),
+      requestRoles: policy.recertification.requestRoles,
+    },
+    ...(environment.deployment ? { deployment: resolveDeployment(environment.deployment) } : {}),
     notifications: policy.notifications,
     trustedKeys: policy.trustedKeys,
   };

@@ -21,6 +21,40 @@ export interface ResolvedStage {
   gates: ResolvedGate[];
 }
 
+/** Retry of a deployment provider (durations in milliseconds). */
+export interface ResolvedRetry {
+  maximumAttempts: number;
+  initialIntervalMs: number;
+  backoffCoefficient: number;
+  maximumIntervalMs: number;
+}
+
+/** An HTTP deployer (see the policy schema's `WebhookDeploymentSchema`). */
+export interface ResolvedWebhookDeployment {
+  provider: 'webhook';
+  url: string;
+  secretEnv: string;
+  completion: 'sync' | 'callback';
+  callbackTimeoutMs: number;
+  requestTimeoutMs: number;
+  retry: ResolvedRetry;
+}
+
+/** A GitOps working copy (see the policy schema's `GitOpsDeploymentSchema`). */
+export interface ResolvedGitOpsDeployment {
+  provider: 'gitops';
+  repository: string;
+  path: string;
+  remote: string;
+  branch: string;
+  namespace: string;
+  requestTimeoutMs: number;
+  retry: ResolvedRetry;
+}
+
+/** How the target environment is provisioned. */
+export type ResolvedDeployment = ResolvedWebhookDeployment | ResolvedGitOpsDeployment;
+
 /** Everything a promotion needs from its policy, frozen at submission. */
 export interface ResolvedPolicy {
   name: string;
@@ -36,10 +70,15 @@ export interface ResolvedPolicy {
   autoApprove?: { allChecksPass: boolean; minMetrics: Record<string, number> };
   stages: ResolvedStage[];
   separationOfDuties: { allowSamePersonOnMultipleGates: boolean };
-  overrides: { waiveCheck: string[]; forceGate: string[]; expedite: string[]; withdraw: string[] };
+  /** `rollback` is absent in promotions started before rollbacks existed. */
+  overrides: { waiveCheck: string[]; forceGate: string[]; expedite: string[]; withdraw: string[]; rollback?: string[] };
   expedite: { slaMs?: number; timeoutMs?: number };
   remediationWindowMs: number;
   approvalValidForMs: number;
+  /** Absent in promotions started before re-certification existed. */
+  recertification?: { notifyBeforeMs: number; requestRoles: string[] };
+  /** The target's provider; absent: an approval moves the registry only. */
+  deployment?: ResolvedDeployment;
   notifications: Array<{ url: string; events: string[] }>;
   trustedKeys: Array<{ keyId: string; algorithm: 'ed25519'; publicKey: string }>;
 }

@@ -113,6 +113,63 @@ export const TrustedKeySchema = z
   })
   .strict();
 
+/** How often and how patiently a deployment provider is retried before the deployment is rolled back. */
+export const DeploymentRetrySchema = z
+  .object({
+    maximumAttempts: z.number().int().min(1).max(100).default(5),
+    initialInterval: DurationSchema.default('2s'),
+    backoffCoefficient: z.number().min(1).max(10).default(2),
+    maximumInterval: DurationSchema.default('1m'),
+  })
+  .strict();
+
+const environmentVariableName = z
+  .string()
+  .regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name (A-Z, 0-9, _)');
+
+/**
+ * Provisioning through an HTTP deployer: a signed POST per deployment
+ * (`Idempotency-Key`, `X-Modelgate-Signature: sha256=<HMAC of the body>`).
+ */
+export const WebhookDeploymentSchema = z
+  .object({
+    provider: z.literal('webhook'),
+    url: z.url('must be an http(s) URL'),
+    /** Environment variable (of the worker and the API) holding the HMAC key; never the key itself. */
+    secretEnv: environmentVariableName.default('MODELGATE_DEPLOY_WEBHOOK_SECRET'),
+    /** `sync`: a 2xx answer means deployed. `callback`: a 202 means accepted, completion comes later through the API. */
+    completion: z.enum(['sync', 'callback']).default('sync'),
+    /** How long a `callback` deployment may take before it is rolled back. */
+    callbackTimeout: DurationSchema.default('30m'),
+    /** Time limit of one request. */
+    requestTimeout: DurationSchema.default('30s'),
+    retry: DeploymentRetrySchema.default(DeploymentRetrySchema.parse({})),
+  })
+  .strict();
+
+/** Provisioning by GitOps: a KServe InferenceService committed to a git working copy (pushed when it has the remote). */
+export const GitOpsDeploymentSchema = z
+  .object({
+    provider: z.literal('gitops'),
+    /** Path of the git working copy on the worker (relative paths from the worker's working directory). */
+    repository: z.string().min(1),
+    /** File of the manifest inside the repository; `{model}` and `{environment}` are replaced. */
+    path: z.string().min(1).default('models/{model}/{environment}.yaml'),
+    /** Remote to push to, when the working copy has it. */
+    remote: z.string().min(1).default('origin'),
+    /** Branch to push to. */
+    branch: z.string().min(1).default('main'),
+    /** Kubernetes namespace of the InferenceService. */
+    namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a Kubernetes namespace name').default('models'),
+    /** Time limit of one attempt (write, commit, push). */
+    requestTimeout: DurationSchema.default('2m'),
+    retry: DeploymentRetrySchema.default(DeploymentRetrySchema.parse({})),
+  })
+  .strict();
+
+/** How an approved version reaches an environment's serving infrastructure. */
+export const DeploymentSchema = z.discriminatedUnion('provider', [WebhookDeploymentSchema, GitOpsDeploymentSchema]);
+
 /** A target environment the policy governs. */
 export const EnvironmentSchema = z
   .object({
@@ -121,6 +178,8 @@ export const EnvironmentSchema = z
     checks: CheckOverridesSchema.optional(),
     /** Per-tier replacements of review rules in this environment. */
     tiers: z.partialRecord(z.enum(RISK_TIERS), TierRulesSchema).optional(),
+    /** Provisioning on approval; without it an approval moves the registry only. */
+    deployment: DeploymentSchema.optional(),
   })
   .strict();
 
@@ -154,15 +213,26 @@ export const PolicySchema = z
         expedite: z.array(role).default([]),
         /** Roles that may withdraw any promotion (the submitter always may). */
         withdraw: z.array(role).default([]),
+        /** Roles that may roll an environment back to its previous approved version (with a justification). */
+        rollback: z.array(role).default([]),
       })
       .strict()
-      .default({ waiveCheck: [], forceGate: [], expedite: [], withdraw: [] }),
+      .default({ waiveCheck: [], forceGate: [], expedite: [], withdraw: [], rollback: [] }),
     expedite: z
       .object({ sla: DurationSchema.optional(), timeout: DurationSchema.optional() })
       .strict()
       .default({}),
     remediationWindow: DurationSchema.default('14d'),
     approvalValidFor: DurationSchema.default('365d'),
+    recertification: z
+      .object({
+        /** How long before an approval expires the owner and reviewers are told. */
+        notifyBefore: DurationSchema.default('14d'),
+        /** Roles that may ask for re-certification at once (drift from monitoring, a policy change). */
+        requestRoles: z.array(role).default([]),
+      })
+      .strict()
+      .default({ notifyBefore: '14d', requestRoles: [] }),
     notifications: z.array(NotificationTargetSchema).default([]),
     trustedKeys: z.array(TrustedKeySchema).default([]),
   })
@@ -205,6 +275,13 @@ export const PolicySchema = z
         }
       }),
     );
+    if (parseDuration(policy.recertification.notifyBefore)! >= parseDuration(policy.approvalValidFor)!) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['recertification', 'notifyBefore'],
+        message: 'must be shorter than approvalValidFor',
+      });
+    }
   });
 
 /** A validated policy. */
@@ -219,3 +296,5 @@ export type AutoApproveCondition = z.infer<typeof AutoApproveSchema>;
 export type NotificationTarget = z.infer<typeof NotificationTargetSchema>;
 /** A trusted signing key. */
 export type PolicyTrustedKey = z.infer<typeof TrustedKeySchema>;
+/** An environment's deployment provider as the policy defines it. */
+export type DeploymentDefinition = z.infer<typeof DeploymentSchema>;

@@ -9,7 +9,8 @@ import type { LoadedPolicy } from '../policy/load';
 import { resolvePolicy } from '../policy/resolve';
 import { canonicalJson } from '../activities/promotion';
 import { PROMOTION_WORKFLOW_TYPE, promotionWorkflowId, stateQuery } from '../shared/messages';
-import type { Actor, PromotionInput } from '../shared/promotion';
+import { recertificationWorkflowId } from '../shared/environment';
+import type { Actor, PromotionInput, RecertificationRequest } from '../shared/promotion';
 import { SearchAttributes } from '../shared/search-attributes';
 
 /** A submission of the same model version and target with a different manifest, while one runs. */
@@ -31,6 +32,8 @@ export interface StartPromotionRequest {
   taskQueue: string;
   /** Overrides the default continue-as-new threshold (tests). */
   historyEventLimit?: number;
+  /** Re-certifies the version serving the target (started by its environment's lifecycle). */
+  recertification?: RecertificationRequest;
 }
 
 /** Result of a submission: the promotion, and whether it already existed. */
@@ -51,7 +54,9 @@ export interface StartedPromotion {
 export async function startPromotion(client: Client, request: StartPromotionRequest): Promise<StartedPromotion> {
   const { manifest, submitter } = request;
   const policy = resolvePolicy(request.policy, manifest);
-  const promotionId = promotionWorkflowId(manifest.model.name, manifest.model.version, manifest.target);
+  const promotionId = request.recertification
+    ? recertificationWorkflowId(manifest.model.name, manifest.model.version, manifest.target, request.recertification.sequence)
+    : promotionWorkflowId(manifest.model.name, manifest.model.version, manifest.target);
   const input: PromotionInput = {
     promotionId,
     manifest,
@@ -59,6 +64,7 @@ export async function startPromotion(client: Client, request: StartPromotionRequ
     submittedAt: new Date().toISOString(),
     policy,
     ...(request.historyEventLimit ? { historyEventLimit: request.historyEventLimit } : {}),
+    ...(request.recertification ? { recertification: request.recertification } : {}),
   };
   let handle;
   try {
@@ -67,7 +73,8 @@ export async function startPromotion(client: Client, request: StartPromotionRequ
       taskQueue: request.taskQueue,
       args: [input],
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
-      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+      // A re-certification runs once per sequence number, even if its start is retried.
+      workflowIdReusePolicy: request.recertification ? WorkflowIdReusePolicy.REJECT_DUPLICATE : WorkflowIdReusePolicy.ALLOW_DUPLICATE,
       typedSearchAttributes: [
         { key: SearchAttributes.ModelName, value: manifest.model.name },
         { key: SearchAttributes.ModelVersion, value: manifest.model.version },
@@ -76,7 +83,7 @@ export async function startPromotion(client: Client, request: StartPromotionRequ
         { key: SearchAttributes.PromotionStatus, value: 'VALIDATING' },
         { key: SearchAttributes.Submitter, value: submitter.id },
       ],
-      staticSummary: `Promote ${manifest.model.name}@${manifest.model.version} → ${manifest.target} (${policy.effectiveTier} risk)`,
+      staticSummary: `${request.recertification ? 'Re-certify' : 'Promote'} ${manifest.model.name}@${manifest.model.version} → ${manifest.target} (${policy.effectiveTier} risk)`,
       staticDetails: [
         `**Model** ${manifest.model.name}@${manifest.model.version}, owner ${manifest.model.owner}`,
         `**Artifact** ${manifest.artifact.uri} (${manifest.artifact.format}), sha256 ${manifest.artifact.sha256}`,

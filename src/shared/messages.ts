@@ -2,6 +2,7 @@
 // Each message exists as an Update (answers at once, accepted or refused with the reason)
 // and as a Signal of the same name and payload (for operators using the Temporal CLI or UI).
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { DeploymentCompletion } from './deployment';
 import type { MessagePayloads, MessageResult, PromotionState } from './promotion';
 
 /** Update definitions, one per message. */
@@ -32,3 +33,9 @@ export const PROMOTION_WORKFLOW_TYPE = 'PromotionWorkflow';
 export function promotionWorkflowId(model: string, version: string, target: string): string {
   return `promote:${model}:${version}:${target}`;
 }
+
+/**
+ * Update through which an asynchronous deployer's completion report (verified by the API)
+ * reaches the promotion waiting for it.
+ */
+export const completeDeploymentUpdate = defineUpdate<{ accepted: true }, [DeploymentCompletion]>('completeDeployment');

@@ -198,8 +198,12 @@ export interface PromotionState {
   refusedTotal?: number;
   timeline: TimelineEntry[];
   outcome?: PromotionOutcome;
+  /** When the promotion was approved and until when the approval holds (absent in promotions approved before expiry was tracked). */
+  approval?: { at: string; validUntil: string };
   /** Registry and deployment results, once approved. */
-  deployment?: { environment: string; at: string; previousVersion?: string };
+  deployment?: PromotionDeployment;
+  /** Present when this promotion re-certifies a serving version. */
+  recertification?: RecertificationRequest;
   /** Runs of this promotion so far (continue-as-new). */
   run: number;
 }
@@ -215,6 +219,37 @@ export interface PromotionInput {
   carried?: CarriedPromotion;
   /** Continue as new after this many history events (default 5000; tests set it low). */
   historyEventLimit?: number;
+  /** Present when this promotion re-certifies the version serving the target. */
+  recertification?: RecertificationRequest;
+}
+
+/** Why a serving version is being re-certified. */
+export interface RecertificationRequest {
+  /** 1 for the first re-certification of this version in this environment, then 2, … */
+  sequence: number;
+  trigger: 'expiry' | 'drift' | 'policy_change';
+  reason: string;
+  /** Who asked (`modelgate` for an expiry). */
+  requestedBy: string;
+}
+
+/** What the deployment stage did. */
+export interface PromotionDeployment {
+  environment: string;
+  at: string;
+  previousVersion?: string;
+  /** The provider's id of the deployment (`<promotion id>#deploy`), when a provider ran. */
+  deploymentId?: string;
+  provider?: 'webhook' | 'gitops';
+  /** `provisioning`, `awaiting_completion` (asynchronous deployer), then `deployed` or `failed`. */
+  status?: 'provisioning' | 'awaiting_completion' | 'deployed' | 'failed' | 'rolled_back';
+  /** The provider's reference (commit, deployer id). */
+  reference?: string;
+  detail?: string;
+  /** For an asynchronous deployer: the variable holding the key its completion report is signed with. */
+  secretEnv?: string;
+  /** For an asynchronous deployer: when the deployment is given up and rolled back. */
+  completionDeadline?: string;
 }
 
 /** What a promotion carries into its next run. */

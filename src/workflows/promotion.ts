@@ -21,7 +21,8 @@ import type { PromotionActivities } from '../activities/promotion';
 import { blockingChecks, evaluateAutoApproval, eligibleRoles, validApprovals } from '../policy/evaluate';
 import type { ResolvedPolicy } from '../policy/resolved';
 import { CHECK_NAMES, type CheckName, type CheckResult, checkActivityName } from '../shared/checks';
-import { promotionSignals, promotionUpdates, stateQuery } from '../shared/messages';
+import { completeDeploymentUpdate, promotionSignals, promotionUpdates, stateQuery } from '../shared/messages';
+import type { DeploymentCompletion } from '../shared/deployment';
 import type {
   GateState,
   MessageKind,
@@ -35,6 +36,7 @@ import type {
 import { TERMINAL_STATUSES } from '../shared/promotion';
 import { SearchAttributes } from '../shared/search-attributes';
 import { messageRefusal, payloadProblem } from './promotion-rules';
+import { announceToEnvironment, runDeploymentStage } from './deployment-stage';
 
 /** Checks: retried a few times when they cannot run; then recorded as `error`. */
 const checkActivities = proxyActivities<CheckActivities>({
@@ -119,6 +121,7 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
     refused: [],
     timeline: [],
     run: 1,
+    ...(input.recertification ? { recertification: input.recertification } : {}),
   };
   if (input.carried) state.run += 1;
   const processed: Record<string, MessageResult> = input.carried?.processed ?? {};
@@ -345,6 +348,18 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
   };
   (['decide', 'override', 'expedite', 'revise', 'withdraw'] as const).forEach(registerMessage);
   setHandler(stateQuery, () => state);
+  let deploymentCompletion: DeploymentCompletion | undefined;
+  setHandler(completeDeploymentUpdate, (report) => {
+    deploymentCompletion = report;
+    return { accepted: true };
+  }, {
+    validator: (report) => {
+      const waiting = state.deployment?.status === 'awaiting_completion' ? state.deployment.deploymentId : undefined;
+      if (!waiting) throw new Error(`the promotion is not waiting for a deployment report (status ${state.status})`);
+      if (report?.deploymentId !== waiting) throw new Error(`unknown deployment "${String(report?.deploymentId)}" (waiting for ${waiting})`);
+      if (report.status !== 'succeeded' && report.status !== 'failed') throw new Error('status must be "succeeded" or "failed"');
+    },
+  });
 
   // ---- deadlines ------------------------------------------------------------------------
   function shortenDeadlines(gate: GateState) {
@@ -510,6 +525,7 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
       declaredTier: policy.declaredTier,
       effectiveTier: policy.effectiveTier,
       tierReasons: policy.tierReasons,
+      ...(input.recertification ? { recertification: input.recertification } : {}),
     });
     publish();
     try {
@@ -588,6 +604,7 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
       case 'APPROVED': {
         publish();
         notify('approved', { detail: state.outcome?.reason });
+        state.approval = { at: now(), validUntil: new Date(Date.now() + policy.approvalValidForMs).toISOString() };
         await recordActivities.recordApproval({
           promotionId: state.promotionId,
           model: state.manifest.model.name,
@@ -597,6 +614,7 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
           policyVersion: policy.version,
           evidenceDigest: state.evidenceDigest ?? '',
           validForMs: policy.approvalValidForMs,
+          validUntil: state.approval.validUntil,
         });
         state.status = 'DEPLOYING';
         record('modelgate', 'deploying', { environment: state.manifest.target });
@@ -604,6 +622,10 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
         break;
       }
       case 'DEPLOYING': {
+        if (patched('deploy-provider')) {
+          await runDeploymentStage({ state, policy, now, record, end, publish, completion: () => deploymentCompletion });
+          break;
+        }
         try {
           const moved = await recordActivities.activateVersion({
             promotionId: state.promotionId,
@@ -628,8 +650,14 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
   // Let running handlers and notifications finish before the promotion closes.
   await condition(() => notifications.size === 0 && allHandlersFinished());
   publish();
+  if (patched('deploy-provider')) await announceToEnvironment(state, policy);
   if (patched('archive-audit')) {
-    await auditActivities.archiveAudit({ promotionId: state.promotionId, policyVersion: policy.version, timeline: state.timeline });
+    await auditActivities.archiveAudit({
+      promotionId: state.promotionId,
+      policyVersion: policy.version,
+      timeline: state.timeline,
+      executionId: workflowInfo().firstExecutionRunId,
+    });
   }
   return state;
 }

@@ -6,35 +6,10 @@ import request from 'supertest';
 import { stringify as toYaml } from 'yaml';
 import { archiveAuditRecords, readAuditArchive } from '../../src/audit/archive';
 import { verifyChain } from '../../src/audit/chain';
-import { main } from '../../src/cli';
 import type { PromotionState } from '../../src/shared/promotion';
 import { people, waitForState, waitForStatus } from '../support/promotions';
+import { runCli as cli } from '../support/cli';
 import { type ApiHarness, promotionPath, startApiHarness, TEST_SECRET } from './support';
-
-/** Runs the CLI in this process against the API and captures what it prints. */
-async function cli(args: string[], env: Record<string, string | undefined> = {}) {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const saved = { ...process.env };
-  Object.assign(process.env, env);
-  for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k];
-  const out = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stdout.push(String(chunk));
-    return true;
-  });
-  const err = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stderr.push(String(chunk));
-    return true;
-  });
-  try {
-    const code = await main(['node', 'modelgate', ...args]);
-    return { code, stdout: stdout.join(''), stderr: stderr.join('') };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    process.env = saved;
-  }
-}
 
 describe('audit archive and the modelgate CLI against a running API', () => {
   let h: ApiHarness;

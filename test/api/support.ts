@@ -2,7 +2,8 @@ import type { Express } from 'express';
 import { buildApp } from '../../src/api/app';
 import { createAuthenticator, signDevToken } from '../../src/api/auth';
 import type { DashboardOptions } from '../../src/api/dashboard';
-import { createLogger } from '../../src/logger';
+import { createLogger, type Logger } from '../../src/logger';
+import type { LoadedPolicy } from '../../src/policy/load';
 import type { Actor } from '../../src/shared/promotion';
 import { type PromotionHarness, startPromotionHarness } from '../support/promotions';
 
@@ -17,13 +18,17 @@ export interface ApiHarness extends PromotionHarness {
 }
 
 /**
- * Starts the harness and builds the API on it (the harness's policy serves as `default`);
- * `policyFile` replaces the harness's policy, `dashboard` says how `/ui/` is served.
+ * Starts the harness and builds the API on it (the harness's policy serves as `default`).
+ * Options: the API's logger (default silent), the policy file (default the workflow tests'),
+ * the Temporal namespace (default the test namespace), more policies the API knows, and how
+ * the dashboard (`/ui/`) is served.
  */
-export async function startApiHarness(options: { policyFile?: string; dashboard?: DashboardOptions } = {}): Promise<ApiHarness> {
-  const h = await startPromotionHarness(...(options.policyFile ? [options.policyFile] : []));
+export async function startApiHarness(
+  options: { log?: Logger; policyFile?: string; namespace?: string; extraPolicies?: LoadedPolicy[]; dashboard?: DashboardOptions } = {},
+): Promise<ApiHarness> {
+  const h = await startPromotionHarness(options.policyFile, options.namespace ? { namespace: options.namespace } : {});
   const app = buildApp({
-    log: createLogger('test', 'silent'),
+    log: options.log ?? createLogger('test', 'silent'),
     readinessProbes: [],
     services: {
       client: h.client,
@@ -31,6 +36,7 @@ export async function startApiHarness(options: { policyFile?: string; dashboard?
       policies: new Map([
         ['default', h.policy],
         [h.policy.policy.name, h.policy],
+        ...(options.extraPolicies ?? []).map((p) => [p.policy.name, p] as const),
       ]),
       authenticator: createAuthenticator({ jwtSecret: TEST_SECRET }),
       taskQueue: h.config.temporal.taskQueue,

@@ -35,17 +35,24 @@ type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]>
 
 let sharedBundle: WorkflowBundle | undefined;
 
-/** Starts a worker (all real activities) on a task queue of its own, with a fresh database. */
-export async function startPromotionHarness(policyFile = path.join(__dirname, '..', 'fixtures', 'policies', 'workflow-test.yaml')): Promise<PromotionHarness> {
+/**
+ * Starts a worker (all real activities) on a task queue of its own, with a fresh database, in the
+ * test namespace or `options.namespace`.
+ */
+export async function startPromotionHarness(
+  policyFile = path.join(__dirname, '..', 'fixtures', 'policies', 'workflow-test.yaml'),
+  options: { namespace?: string } = {},
+): Promise<PromotionHarness> {
   sharedBundle ??= await bundleWorkflows();
   const db = await createTestDatabase();
   await runMigrations(db.url);
   const pool = createPool(db.url);
-  const config = testConfig({ databaseUrl: db.url });
+  // Re-certifications load the current policy by name from the policy file's folder.
+  const config = testConfig({ databaseUrl: db.url, policyDir: path.dirname(policyFile), ...(options.namespace ? { namespace: options.namespace } : {}) });
   const connection = await NativeConnection.connect({ address: testStackEnv().temporalAddress });
   const worker = await createModelgateWorker({ config, connection, pool, workflowBundle: sharedBundle });
   const running = worker.run();
-  const client = await testTemporalClient();
+  const client = await testTemporalClient(config.temporal.namespace);
   const policy = await loadPolicyFile(policyFile);
   const artifactDir = await mkdtemp(path.join(tmpdir(), 'modelgate-artifacts-'));
 

@@ -1,5 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
+import { msToTs } from '@temporalio/common/lib/time';
 import { Client as PgClient } from 'pg';
 import { type Config, loadConfig } from '../../src/config';
 
@@ -47,20 +51,60 @@ export async function createTestDatabase(): Promise<{ url: string; drop: () => P
 }
 
 /** A config for tests: the test stack's addresses, a task queue of its own. */
-export function testConfig(overrides: { databaseUrl?: string; taskQueue?: string } = {}): Config {
+export function testConfig(overrides: { databaseUrl?: string; taskQueue?: string; namespace?: string; policyDir?: string } = {}): Config {
   const env = testStackEnv();
   return loadConfig({
     TEMPORAL_ADDRESS: env.temporalAddress,
-    TEMPORAL_NAMESPACE: env.namespace,
+    TEMPORAL_NAMESPACE: overrides.namespace ?? env.namespace,
     TEMPORAL_TASK_QUEUE: overrides.taskQueue ?? `test-${randomUUID()}`,
     DATABASE_URL: overrides.databaseUrl ?? env.databaseUrl,
     SHUTDOWN_GRACE_SECONDS: '1',
+    ...(overrides.policyDir ? { POLICY_DIR: overrides.policyDir } : {}),
   });
 }
 
-/** A Temporal client on the test server. */
-export async function testTemporalClient(): Promise<Client> {
+/** A Temporal client on the test server (in the test namespace, or `namespace`). */
+export async function testTemporalClient(namespace?: string): Promise<Client> {
   const env = testStackEnv();
   const connection = await Connection.connect({ address: env.temporalAddress });
-  return new Client({ connection, namespace: env.namespace });
+  return new Client({ connection, namespace: namespace ?? env.namespace });
+}
+
+/**
+ * Registers a namespace of its own on the test server, with Modelgate's search attributes
+ * (temporal/search-attributes.txt), and returns its name once it is usable. For a test that
+ * lists promotions and must see no other test's.
+ */
+export async function createTestNamespace(): Promise<string> {
+  const env = testStackEnv();
+  const namespace = `test-${randomUUID().slice(0, 8)}`;
+  const file = await readFile(path.join(__dirname, '..', '..', 'temporal', 'search-attributes.txt'), 'utf8');
+  const searchAttributes = Object.fromEntries(
+    file
+      .split('\n')
+      .filter((line) => line.trim() && !line.startsWith('#'))
+      .map((line) => {
+        const [name, type] = line.trim().split(/\s+/) as [string, string];
+        const key = type.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase() as Parameters<typeof encodeSearchAttributeIndexedValueType>[0];
+        return [name, encodeSearchAttributeIndexedValueType(key)!];
+      }),
+  );
+  const connection = await Connection.connect({ address: env.temporalAddress });
+  try {
+    await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
+    // A real server's frontend knows a new namespace after its next cache refresh (up to 10 s).
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        await connection.operatorService.addSearchAttributes({ namespace, searchAttributes });
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  } finally {
+    await connection.close();
+  }
+  return namespace;
 }

@@ -1,34 +1,12 @@
-import { createServer, type Server } from 'node:http';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { PromotionState } from '../../src/shared/promotion';
 import { recordHistory } from '../support/histories';
+import { startNotificationReceiver as startReceiver } from '../support/notification-receiver';
 import { people, type PromotionHarness, sendUpdate, startPromotionHarness, waitForState, waitForStatus } from '../support/promotions';
 
 jest.setTimeout(120_000);
-
-/** A local webhook receiver: fails the first `failures` requests with 500, then records them. */
-async function startReceiver(failures: number): Promise<{ url: string; events: Array<Record<string, unknown>>; attempts: () => number; close: () => Promise<void> }> {
-  const events: Array<Record<string, unknown>> = [];
-  let attempts = 0;
-  const server: Server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
-    req.on('end', () => {
-      attempts += 1;
-      if (attempts <= failures) {
-        res.writeHead(500).end();
-        return;
-      }
-      events.push(JSON.parse(body));
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return { url: `http://127.0.0.1:${port}/hook`, events, attempts: () => attempts, close: () => new Promise((r) => server.close(() => r())) };
-}
 
 describe('deadlines on durable timers, expedite, notifications, continue-as-new', () => {
   let h: PromotionHarness;

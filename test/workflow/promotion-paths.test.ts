@@ -1,5 +1,8 @@
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { PromotionState } from '../../src/shared/promotion';
+import { archiveAuditRecords, readAuditArchive } from '../../src/audit/archive';
+import { verifyChain } from '../../src/audit/chain';
+import { auditRecordOf } from '../../src/audit/timeline';
 import { recordHistory } from '../support/histories';
 import { people, type PromotionHarness, sendUpdate, startPromotionHarness, waitForState, waitForStatus } from '../support/promotions';
 
@@ -269,5 +272,33 @@ describe('PromotionWorkflow paths on the real dev server', () => {
       startPromotion(h.client, { manifest: { ...manifest, metrics: { accuracy: 0.99 } }, submitter: people.sam, policy: h.policy, taskQueue: h.config.temporal.taskQueue }),
     ).rejects.toBeInstanceOf(PromotionConflict);
     await sendUpdate(handle, 'withdraw', { actor: people.sam, reason: 'test done' });
+  });
+
+  it('a promotion id used again after its first run ended continues one audit chain, and a retried archive adds nothing', async () => {
+    const manifest = await h.manifest();
+    const first = await h.submit(manifest);
+    await waitForStatus(first, 'IN_REVIEW');
+    await sendUpdate(first, 'withdraw', { actor: people.sam, reason: 'wrong evaluation file' });
+    const firstRun = await final(first);
+    const second = await h.submit(manifest);
+    expect(second.workflowId).toBe(first.workflowId);
+    await waitForStatus(second, 'IN_REVIEW');
+    await sendUpdate(second, 'withdraw', { actor: people.sam, reason: 'not this week' });
+    const secondRun = await final(second);
+
+    const rows = await readAuditArchive(h.pool, first.workflowId);
+    expect(rows).toHaveLength(firstRun.timeline.length + secondRun.timeline.length);
+    expect(rows.filter((r) => r.action === 'submitted')).toHaveLength(2);
+    expect(rows.at(-1)!.detail.reason).toBe('not this week');
+    expect(verifyChain(rows)).toMatchObject({ ok: true, events: rows.length });
+
+    const description = await h.client.workflow.getHandle(first.workflowId).describe();
+    const again = await archiveAuditRecords(
+      h.pool,
+      first.workflowId,
+      secondRun.timeline.map((e) => auditRecordOf(e, secondRun.policy.version)),
+      description.runId,
+    );
+    expect(again).toBe(0);
   });
 });

@@ -1,0 +1,102 @@
+// The webhook deployment provider: a signed, idempotent POST to an HTTP deployer.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { ResolvedWebhookDeployment } from '../policy/resolved';
+import type { DeploymentOutcome, DeploymentRequest } from '../shared/deployment';
+
+/** Header carrying `sha256=<hex HMAC-SHA256 of the raw body>`. */
+export const SIGNATURE_HEADER = 'X-Modelgate-Signature';
+
+/** The signature header's value for a body. */
+export function signWebhookBody(secret: string, body: string | Buffer): string {
+  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+}
+
+/** Checks a signature header against a body in constant time. */
+export function verifyWebhookSignature(secret: string, body: string | Buffer, header: string | undefined): boolean {
+  if (!header) return false;
+  const expected = Buffer.from(signWebhookBody(secret, body));
+  const given = Buffer.from(header.trim());
+  return expected.length === given.length && timingSafeEqual(expected, given);
+}
+
+/** The deployer answered with a status that retrying will not change (a 4xx other than 408, 425, 429). */
+export class DeploymentRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DeploymentRefusedError';
+  }
+}
+
+/** The JSON body of a deployment request (identical on every retry, so the signature is too). */
+export function webhookDeploymentBody(request: DeploymentRequest, kind: 'deploy' | 'cancel'): string {
+  return JSON.stringify({
+    deploymentId: request.deploymentId,
+    action: kind === 'cancel' ? 'cancel' : request.action,
+    promotionId: request.promotionId,
+    model: request.model,
+    version: request.version,
+    environment: request.environment,
+    digest: request.artifact.sha256,
+    artifactUri: request.artifact.uri,
+    artifactFormat: request.artifact.format,
+    ...(request.previousVersion ? { previousVersion: request.previousVersion } : {}),
+    ...(request.callbackUrl && kind === 'deploy' ? { callbackUrl: request.callbackUrl } : {}),
+  });
+}
+
+const RETRYABLE_CLIENT_ERRORS = new Set([408, 425, 429]);
+
+/**
+ * Sends one deployment request (or its cancellation) and classifies the answer.
+ * The `Idempotency-Key` is the deployment id (`…:cancel` for a cancellation), so a deployer
+ * that honours it deploys once however often a request is retried.
+ *
+ * @throws {DeploymentRefusedError} on a 4xx that retrying will not change.
+ * @throws {Error} on network failures, time-outs and other statuses (worth retrying).
+ */
+export async function sendWebhookDeployment(
+  config: ResolvedWebhookDeployment,
+  secret: string,
+  request: DeploymentRequest,
+  kind: 'deploy' | 'cancel' = 'deploy',
+): Promise<DeploymentOutcome> {
+  const body = webhookDeploymentBody(request, kind);
+  const response = await fetch(config.url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'idempotency-key': kind === 'cancel' ? `${request.deploymentId}:cancel` : request.deploymentId,
+      [SIGNATURE_HEADER]: signWebhookBody(secret, body),
+      'user-agent': 'modelgate-deployer',
+    },
+    body,
+    signal: AbortSignal.timeout(config.requestTimeoutMs),
+  });
+  const text = await response.text().catch(() => '');
+  const excerpt = text.slice(0, 300);
+  if (response.ok) {
+    const reference = referenceOf(text);
+    const accepted = kind === 'deploy' && config.completion === 'callback' && response.status === 202;
+    return {
+      provider: 'webhook',
+      status: accepted ? 'accepted' : 'deployed',
+      ...(reference ? { reference } : {}),
+      detail: `${config.url} answered ${response.status}${accepted ? ' (accepted; completion will be reported)' : ''}`,
+    };
+  }
+  const message = `${config.url} answered ${response.status}${excerpt ? `: ${excerpt}` : ''}`;
+  if (response.status >= 400 && response.status < 500 && !RETRYABLE_CLIENT_ERRORS.has(response.status)) {
+    throw new DeploymentRefusedError(message);
+  }
+  throw new Error(message);
+}
+
+function referenceOf(text: string): string | undefined {
+  try {
+    const parsed = JSON.parse(text) as { id?: unknown; reference?: unknown };
+    const value = parsed.reference ?? parsed.id;
+    return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,95 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** One request the receiver took. */
+export interface ReceivedDeployment {
+  idempotencyKey: string;
+  signatureValid: boolean;
+  body: Record<string, unknown>;
+  answered: number;
+}
+
+/** How the receiver answers the next requests (changeable during a test). */
+export interface ReceiverBehaviour {
+  /** Answer 503 to the first N signed requests. */
+  failFirst?: number;
+  /** Answer this status to every request. */
+  alwaysStatus?: number;
+  /** Answer 202 (asynchronous deployer) instead of 200. */
+  accept?: boolean;
+  /** Hold the first request of each key this long before answering (worker-kill tests). */
+  holdFirstMs?: number;
+}
+
+/**
+ * A deployment receiver as a careful deployer is built: it checks the HMAC signature
+ * independently of Modelgate's code, honours `Idempotency-Key` (a key seen before is answered
+ * without deploying again) and counts everything.
+ */
+export class DeployReceiver {
+  readonly requests: ReceivedDeployment[] = [];
+  /** Bodies of requests as they arrive (before any answer). */
+  readonly arrived: Array<Record<string, unknown>> = [];
+  /** Deployments actually carried out, by idempotency key. */
+  readonly deployed = new Map<string, Record<string, unknown>>();
+  behaviour: ReceiverBehaviour = {};
+  private server?: Server;
+  private failuresLeft = 0;
+  private readonly held = new Set<string>();
+
+  constructor(readonly secret: string) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}/deploy`;
+  }
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    return this;
+  }
+
+  setBehaviour(behaviour: ReceiverBehaviour): void {
+    this.behaviour = behaviour;
+    this.failuresLeft = behaviour.failFirst ?? 0;
+  }
+
+  /** Signs a body as the deployer does for completion reports. */
+  sign(body: string): string {
+    return `sha256=${createHmac('sha256', this.secret).update(body).digest('hex')}`;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const raw = Buffer.concat(chunks);
+    const expected = Buffer.from(this.sign(raw.toString('utf8')));
+    const given = Buffer.from(String(req.headers['x-modelgate-signature'] ?? ''));
+    const signatureValid = expected.length === given.length && timingSafeEqual(expected, given);
+    const key = String(req.headers['idempotency-key'] ?? '');
+    const body = JSON.parse(raw.toString('utf8') || '{}') as Record<string, unknown>;
+    this.arrived.push(body);
+    const answer = (status: number, payload: unknown) => {
+      this.requests.push({ idempotencyKey: key, signatureValid, body, answered: status });
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(payload));
+    };
+    if (!signatureValid) return answer(401, { error: 'bad signature' });
+    if (this.behaviour.alwaysStatus) return answer(this.behaviour.alwaysStatus, { error: 'deployer says no' });
+    if (this.failuresLeft > 0) {
+      this.failuresLeft -= 1;
+      return answer(503, { error: 'deployer busy' });
+    }
+    if (this.behaviour.holdFirstMs && !this.held.has(key)) {
+      this.held.add(key);
+      await new Promise((r) => setTimeout(r, this.behaviour.holdFirstMs));
+    }
+    if (!this.deployed.has(key)) this.deployed.set(key, body);
+    answer(this.behaviour.accept ? 202 : 200, { id: `dep-${this.deployed.size}`, status: this.behaviour.accept ? 'accepted' : 'deployed' });
+  }
+
+  async close(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
