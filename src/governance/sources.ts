@@ -22,8 +22,9 @@ export async function countPromotionsByStatus(client: Client): Promise<Array<{ s
 }
 
 /**
- * The archived events that {@link computeArchiveStats} reads, of the promotions submitted at
- * or after `since` (their first archived event), in chain order.
+ * The archived events that {@link computeArchiveStats} reads, of the promotion ids with an
+ * execution submitted at or after `since`, in chain order (earlier executions of those ids
+ * included: `computeArchiveStats` with `since` leaves them out).
  */
 export async function readArchivedGovernanceEvents(pool: Pool, since: Date): Promise<ArchivedAuditEvent[]> {
   const result = await pool.query<{ promotion_id: string; seq: number; occurred_at: Date; actor: string; action: string; detail: Record<string, unknown> }>(
@@ -33,8 +34,8 @@ export async function readArchivedGovernanceEvents(pool: Pool, since: Date): Pro
               'effectiveTier', e.detail->'effectiveTier', 'gate', e.detail->'gate', 'comment', e.detail->'comment',
               'reason', e.detail->'reason', 'results', e.detail->'results')) AS detail
        FROM audit_events e
-       JOIN audit_events first ON first.promotion_id = e.promotion_id AND first.seq = 1
-      WHERE first.occurred_at >= $1 AND e.action = ANY($2)
+      WHERE e.action = ANY($2)
+        AND e.promotion_id IN (SELECT promotion_id FROM audit_events WHERE action = 'submitted' AND occurred_at >= $1)
       ORDER BY e.promotion_id, e.seq`,
     [since, [...GOVERNANCE_ACTIONS]],
   );

@@ -122,7 +122,8 @@ export function reasonKey(reason: string): string {
 
 /**
  * Computes the governance figures from archived timelines. `events` may hold several
- * promotions in any order; each promotion's events are read in `seq` order.
+ * promotions in any order; each promotion's events are read in `seq` order, one execution (from
+ * its `submitted` on) at a time; with `since`, executions submitted before it are left out.
  *
  * - time to decision per tier: `submitted` (its `effectiveTier`) → the first `approved`,
  *   `auto_approved` or `rejected`; promotions that ended otherwise (expired, withdrawn) have none;
@@ -131,13 +132,18 @@ export function reasonKey(reason: string): string {
  * - rejection reasons: each `rejected` ending, attributed to the reviewer's comment, the gate
  *   whose deadline passed, or the promotion's own reason.
  */
-export function computeArchiveStats(events: ReadonlyArray<ArchivedAuditEvent>, options: { maxReasons?: number } = {}): ArchiveStats {
+export function computeArchiveStats(events: ReadonlyArray<ArchivedAuditEvent>, options: { maxReasons?: number; since?: Date } = {}): ArchiveStats {
   const byPromotion = new Map<string, ArchivedAuditEvent[]>();
   for (const event of events) {
     const list = byPromotion.get(event.promotionId);
     if (list) list.push(event);
     else byPromotion.set(event.promotionId, [event]);
   }
+  const executions = [...byPromotion].flatMap(([promotionId, timeline]) =>
+    executionsOf(timeline)
+      .filter((execution) => !options.since || Date.parse(execution[0]!.occurredAt) >= options.since.getTime())
+      .map((execution, i) => [`${promotionId}#${i}`, execution] as const),
+  );
 
   const outcomes = new Map<string, number>();
   const tierDurations = new Map<string, { durations: number[]; approved: number; rejected: number }>();
@@ -145,8 +151,7 @@ export function computeArchiveStats(events: ReadonlyArray<ArchivedAuditEvent>, o
   const checks = new Map<string, { failed: number; errored: number; promotions: Set<string> }>();
   const reasons = new Map<string, RejectionReason & { gateSet: Set<string> }>();
 
-  for (const [promotionId, timeline] of byPromotion) {
-    timeline.sort((a, b) => a.seq - b.seq);
+  for (const [promotionId, timeline] of executions) {
     let submittedAt: string | undefined;
     let tier = 'unknown';
     let decided = false;
@@ -225,7 +230,7 @@ export function computeArchiveStats(events: ReadonlyArray<ArchivedAuditEvent>, o
 
   const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
   return {
-    promotions: byPromotion.size,
+    promotions: executions.length,
     outcomes: [...outcomes].map(([status, count]) => ({ status, count })).sort((a, b) => b.count - a.count || byName(a.status, b.status)),
     timeToDecisionByTier: [...tierDurations]
       .map(([tier, e]) => ({ tier, ...summarize(e.durations), approved: e.approved, rejected: e.rejected }))
@@ -241,6 +246,20 @@ export function computeArchiveStats(events: ReadonlyArray<ArchivedAuditEvent>, o
       .sort((a, b) => b.count - a.count || byName(b.lastAt, a.lastAt))
       .slice(0, options.maxReasons ?? 10),
   };
+}
+
+/**
+ * Splits one promotion id's archived events into its executions: a promotion id promoted again
+ * (after the first ended) continues the same chain, and each execution begins with `submitted`.
+ * Events before the first `submitted` belong to no execution the figures can read.
+ */
+function executionsOf(timeline: ArchivedAuditEvent[]): ArchivedAuditEvent[][] {
+  const executions: ArchivedAuditEvent[][] = [];
+  for (const event of [...timeline].sort((a, b) => a.seq - b.seq)) {
+    if (event.action === 'submitted') executions.push([event]);
+    else executions[executions.length - 1]?.push(event);
+  }
+  return executions;
 }
 
 const TIER_ORDER = ['low', 'medium', 'high'];

@@ -145,4 +145,27 @@ describe('computeArchiveStats', () => {
       rejectionReasons: [],
     });
   });
+
+  it('reads a promotion id promoted again as one execution per submission, and leaves out executions submitted before `since`', () => {
+    const twice = timeline('p-again', [
+      [0, 'submitted', submitted('medium')],
+      [1, 'gate_opened', { gate: 'technical' }],
+      [5, 'decision_reject', { gate: 'technical', comment: 'Not yet' }],
+      [5, 'rejected', {}],
+      [20, 'submitted', submitted('low')],
+      [21, 'checks_completed', { results: { integrity: 'pass' } }],
+      [22, 'auto_approved', {}],
+      [23, 'deployed', {}],
+    ]);
+    const both = computeArchiveStats(twice);
+    expect(both.promotions).toBe(2);
+    expect(both.timeToDecisionByTier.map((t) => [t.tier, t.medianSeconds])).toEqual([
+      ['low', 120],
+      ['medium', 300],
+    ]);
+    const later = computeArchiveStats(twice, { since: new Date(Date.UTC(2026, 10, 1, 10, 10)) });
+    expect(later.promotions).toBe(1);
+    expect(later.outcomes).toEqual([{ status: 'DEPLOYED', count: 1 }]);
+    expect(later.rejectionReasons).toEqual([]);
+  });
 });
