@@ -168,7 +168,7 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
     responses: {
       200: { description: 'the rollback ended (`status` rolled_back or failed)', content: json(RollbackResultSchema) },
       202: { description: 'accepted; the rollback continues' },
-      ...errors(400, 401, 403, 404, 409, 422),
+      ...bodyErrors(400, 401, 403, 404, 409, 422),
     },
   });
   registry.registerPath({
@@ -177,7 +177,7 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
     summary: 'Report drift from monitoring: starts a re-certification of the serving version at once',
     security: [{ bearer: [] }],
     request: { params: environmentParams, body: { required: true, content: json(DriftReportSchema) } },
-    responses: { 202: { description: 're-certification started', content: json(RecertificationStartedSchema) }, ...errors(400, 401, 403, 404, 409, 422) },
+    responses: { 202: { description: 're-certification started', content: json(RecertificationStartedSchema) }, ...bodyErrors(400, 401, 403, 404, 409, 422) },
   });
   registry.registerPath({
     method: 'post',
@@ -185,7 +185,7 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
     summary: 'Re-certify every serving version approved under an earlier version of this policy',
     security: [{ bearer: [] }],
     request: { params: z.object({ name: z.string() }), body: { required: true, content: json(PolicyRecertificationRequestSchema) } },
-    responses: { 202: { description: 'the re-certifications started and the environments skipped (with the reason)' }, ...errors(400, 401, 403, 404) },
+    responses: { 202: { description: 'the re-certifications started and the environments skipped (with the reason)' }, ...bodyErrors(400, 401, 403, 404) },
   });
   registry.registerPath({
     method: 'post',
@@ -194,7 +194,8 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
     request: { params: idParam, body: { required: true, content: json(DeploymentReportSchema) } },
     responses: {
       200: { description: 'the promotion took the report' },
-      ...errors(400, 401, 404, 409),
+      // No 415: the signature is checked over the raw body, whatever its declared type.
+      ...errors(400, 401, 404, 409, 413),
     },
   });
   registry.registerPath({
