@@ -1,3 +1,5 @@
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
 import { WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import type { WorkflowBundle } from '@temporalio/worker';
 import { NativeConnection } from '@temporalio/worker';
@@ -44,7 +46,7 @@ describe('the stack: client → Temporal → worker → PostgreSQL', () => {
     );
     expect(result).toEqual({
       postgresVersion: expect.stringMatching(/^\d+\.\d+/),
-      migrationsApplied: 1,
+      migrationsApplied: readdirSync(path.join(__dirname, '..', 'migrations')).filter((f) => f.endsWith('.sql')).length,
       workerPid: process.pid,
     });
 
