@@ -39,7 +39,7 @@ export function governanceRoutes(deps: { client: Client; pool: Pool; now?: () =>
   const archiveFigures = reusedFor(ARCHIVE_FIGURES_MAX_AGE_MS, async (days: number, now): Promise<GovernanceStats['archive']> => {
     const since = new Date(now.getTime() - days * 86_400_000);
     const events = await readArchivedGovernanceEvents(deps.pool, since);
-    return { days, since: since.toISOString(), computedAt: now.toISOString(), ...computeArchiveStats(events) };
+    return { days, since: since.toISOString(), computedAt: now.toISOString(), ...computeArchiveStats(events, { since }) };
   });
 
   router.get('/', async (req, res) => {

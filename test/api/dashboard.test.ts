@@ -11,7 +11,7 @@ import { ARCHIVE_FIGURES_MAX_AGE_MS, governanceRoutes } from '../../src/api/gove
 import { createReviewStateReader } from '../../src/api/review-states';
 import { createLogger } from '../../src/logger';
 import { loadPolicyFile } from '../../src/policy/load';
-import { eventually } from '../support/eventually';
+import { waitUntil } from '../support/wait';
 import { people, sendUpdate, waitForStatus } from '../support/promotions';
 import { type ApiHarness, startApiHarness, TEST_SECRET } from './support';
 
@@ -152,7 +152,7 @@ describe('the dashboard and the endpoints it reads', () => {
     const ours = (body: Awaited<ReturnType<typeof queueOf>>) => body.entries.filter((e) => [medium, high, ownedByRita].includes(e.promotionId));
 
     it("lists what waits on the reviewer's gates, nearest deadline first, without the promotions they may not sign", async () => {
-      const queue = await eventually(() => queueOf(people.rita), (q) => ours(q).length >= 2);
+      const queue = await waitUntil(() => queueOf(people.rita), (q) => ours(q).length >= 2);
       expect(ours(queue).map((e) => e.promotionId)).toEqual([high, medium]);
       const [first, second] = ours(queue);
       expect(first!.gates.map((g) => g.gate)).toEqual(['technical']);
@@ -162,16 +162,16 @@ describe('the dashboard and the endpoints it reads', () => {
     });
 
     it('shows another role only its own gate, and nothing to a role whose gate is not open yet', async () => {
-      const security = await eventually(() => queueOf(people.sec), (q) => ours(q).length >= 1);
+      const security = await waitUntil(() => queueOf(people.sec), (q) => ours(q).length >= 1);
       expect(ours(security).map((e) => [e.promotionId, e.gates.map((g) => g.gate)])).toEqual([[high, ['security']]]);
       expect(ours(await queueOf(people.bo))).toEqual([]);
     });
 
     it('a promotion leaves the queue once its gate is decided', async () => {
       await sendUpdate(h.client.workflow.getHandle(medium), 'decide', { actor: people.ravi, gate: 'technical', decision: 'approve' });
-      const queue = await eventually(() => queueOf(people.rita), (q) => !ours(q).some((e) => e.promotionId === medium));
+      const queue = await waitUntil(() => queueOf(people.rita), (q) => !ours(q).some((e) => e.promotionId === medium));
       expect(ours(queue).map((e) => e.promotionId)).toEqual([high]);
-      const business = await eventually(() => queueOf(people.bo), (q) => ours(q).length === 1);
+      const business = await waitUntil(() => queueOf(people.bo), (q) => ours(q).length === 1);
       expect(ours(business)[0]!.gates[0]!.gate).toBe('business');
     });
   });
@@ -229,7 +229,7 @@ describe('the dashboard and the endpoints it reads', () => {
     it('filters by effective risk tier; an unknown tier is 400', async () => {
       const high = await h.submit(await h.manifest({ model: { riskTier: 'high' } }));
       const auth = await h.bearer(people.rita);
-      const listed = await eventually(
+      const listed = await waitUntil(
         () => request(h.app).get('/v1/promotions?tier=high&pageSize=500').set('authorization', auth),
         (r) => r.body.promotions?.some((p: { promotionId: string }) => p.promotionId === high.workflowId),
       );
@@ -248,14 +248,14 @@ describe('the dashboard and the endpoints it reads', () => {
       const failing = await h.submit(await h.manifest({ model: { riskTier: 'low' }, metrics: { accuracy: 0.5 } }));
       await waitForStatus(deployed, 'IN_REVIEW');
       await sendUpdate(deployed, 'decide', { actor: people.rita, gate: 'technical', decision: 'approve' });
-      await eventually(() => deployed.query<{ stages: Array<{ gates: Array<{ status: string }> }> }>('state'), (s) => s.stages[1]!.gates[0]!.status === 'open');
+      await waitUntil(() => deployed.query<{ stages: Array<{ gates: Array<{ status: string }> }> }>('state'), (s) => s.stages[1]!.gates[0]!.status === 'open');
       await sendUpdate(deployed, 'decide', { actor: people.bo, gate: 'business', decision: 'approve' });
       await waitForStatus(rejected, 'IN_REVIEW');
       await sendUpdate(rejected, 'decide', { actor: people.rita, gate: 'technical', decision: 'reject', comment: 'Calibration drifts on the holdout set' });
       await waitForStatus(failing, 'CHECKS_FAILED');
       await sendUpdate(failing, 'withdraw', { actor: people.sam, reason: 'accuracy too low' });
       // Each promotion archives its timeline as it closes.
-      await eventually(
+      await waitUntil(
         () => h.pool.query<{ n: string }>('SELECT count(DISTINCT promotion_id) AS n FROM audit_events'),
         (r) => Number(r.rows[0]!.n) === 3,
       );
@@ -275,7 +275,7 @@ describe('the dashboard and the endpoints it reads', () => {
     };
 
     it('counts every status from Temporal visibility', async () => {
-      const body = await eventually(
+      const body = await waitUntil(
         () => governance(),
         (b) => b.promotionsByStatus.find((s: { status: string }) => s.status === 'DEPLOYED').count >= 1,
       );

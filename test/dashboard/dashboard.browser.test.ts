@@ -9,7 +9,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import type { Actor } from '../../src/shared/promotion';
 import { type ApiHarness, startApiHarness, TEST_SECRET } from '../api/support';
-import { eventually } from '../support/eventually';
+import { waitUntil } from '../support/wait';
 import { people, sendUpdate, waitForState, waitForStatus } from '../support/promotions';
 
 const DASHBOARD_POLICY = path.join(__dirname, '..', 'fixtures', 'policies', 'dashboard-test.yaml');
@@ -281,7 +281,7 @@ describe('reviewer dashboard in a browser', () => {
     const failing = await h.submit(await h.manifest({ metrics: { accuracy: 0.5 } }));
     await waitForStatus(failing, 'CHECKS_FAILED');
     await sendUpdate(failing, 'withdraw', { actor: people.sam, reason: 'accuracy too low' });
-    await eventually(
+    await waitUntil(
       () => h.pool.query('SELECT DISTINCT promotion_id FROM audit_events WHERE promotion_id = ANY($1)', [[deployed.workflowId, failing.workflowId]]),
       (r) => r.rowCount === 2,
     );
@@ -291,7 +291,7 @@ describe('reviewer dashboard in a browser', () => {
       await page.locator(`figure[data-chart="${chart}"] svg`).first().waitFor();
       return page.locator(`figure[data-chart="${chart}"] svg title`).allTextContents();
     };
-    await eventually(() => titles('by-status'), (t) => t.some((x) => /^DEPLOYED: [1-9]/.test(x)), 15_000);
+    await waitUntil(() => titles('by-status'), (t) => t.some((x) => /^DEPLOYED: [1-9]/.test(x)), 15_000);
     expect(await titles('by-status')).toEqual(expect.arrayContaining([expect.stringMatching(/^WITHDRAWN: [1-9]/), expect.stringMatching(/^IN_REVIEW: [1-9]/)]));
     expect(await page.locator('figure[data-chart="by-status"] svg rect').count()).toBeGreaterThanOrEqual(3);
     expect(await titles('decision-by-tier')).toEqual(expect.arrayContaining([expect.stringMatching(/^medium: median \d/)]));
