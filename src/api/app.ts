@@ -1,15 +1,15 @@
 import type { Client } from '@temporalio/client';
-import express, { type ErrorRequestHandler, type Express } from 'express';
+import express, { type Express } from 'express';
 import type { Pool } from 'pg';
-import { logRefusedAttempt } from '../audit/archive';
 import type { Logger } from '../logger';
 import type { LoadedPolicy } from '../policy/load';
 import { type Authenticator, requireActor } from './auth';
 import { ApiError, errorHandler, notFoundHandler } from './errors';
 import { createApiMetrics } from './metrics';
 import { buildOpenApiDocument } from './openapi';
-import { describeAttempt, promotionRoutes } from './promotions';
+import { promotionRoutes } from './promotions';
 import { type ReadinessProbe, runProbes } from './readiness';
+import { createRefusalLog } from './refusal-log';
 import { modelRoutes, policyRoutes } from './registry';
 
 /** What the `/v1` routes are built from. */
@@ -24,9 +24,6 @@ export interface ApiServices {
   /** Version shown in the OpenAPI document. */
   version?: string;
 }
-
-/** Status codes whose refusals are logged in PostgreSQL (and appear in the audit). */
-const LOGGED_REFUSALS = new Set([401, 403, 409, 422]);
 
 /** What the API is built from; tests pass their own. */
 export interface AppDeps {
@@ -83,26 +80,11 @@ export function buildApp(deps: AppDeps): Express {
     });
   });
 
-  app.use('/v1', express.json({ limit: deps.bodyLimit ?? '1mb' }));
-  app.use('/v1', (req, _res, next) => {
-    if (['POST', 'PUT', 'PATCH'].includes(req.method) && !req.is('application/json')) {
-      next(new ApiError('unsupported_media_type', 'request body must be application/json'));
-      return;
-    }
-    next();
-  });
-
   const services = deps.services;
   if (services) {
-    const metrics = createApiMetrics({
-      client: services.client,
-      gateNames: () => gateNamesOf(services.policies),
-      onError: (err) => deps.log.warn({ err }, 'metrics observation failed'),
-    });
+    const metrics = createApiMetrics({ client: services.client, pool: services.pool, gateNames: () => gateNamesOf(services.policies) });
     const openApi = buildOpenApiDocument({ version: services.version ?? '1' });
-    const logRefusal = (attempt: Parameters<typeof logRefusedAttempt>[1]) => {
-      logRefusedAttempt(services.pool, attempt).catch((err: unknown) => deps.log.warn({ err }, 'could not log a refused attempt'));
-    };
+    const refusalLog = createRefusalLog({ pool: services.pool, log: deps.log });
 
     app.use((req, res, next) => {
       const started = process.hrtime.bigint();
@@ -119,26 +101,21 @@ export function buildApp(deps: AppDeps): Express {
       res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     });
 
-    app.use(
-      '/v1',
-      requireActor(services.authenticator, (refusal) => {
-        const attempt = describeAttempt(refusal);
-        const detail = refusal.claimedSubject ? { claimedSubject: refusal.claimedSubject } : {};
-        logRefusal({ ...attempt, statusCode: 401, reason: refusal.reason, detail });
-      }),
-    );
+    // The caller is known before the body is read, so that invalid input is logged with its actor.
+    app.use('/v1', requireActor(services.authenticator, refusalLog.tokenRefused));
+    app.use('/v1', express.json({ limit: deps.bodyLimit ?? '1mb' }));
+    app.use('/v1', (req, _res, next) => {
+      if (['POST', 'PUT', 'PATCH'].includes(req.method) && !req.is('application/json')) {
+        next(new ApiError('unsupported_media_type', 'request body must be application/json'));
+        return;
+      }
+      next();
+    });
     app.use('/v1/promotions', promotionRoutes({ ...services, metrics }));
     app.use('/v1/models', modelRoutes(services.pool));
     app.use('/v1/policies', policyRoutes(services.policies));
 
-    const refusalLog: ErrorRequestHandler = (err, req, res, next) => {
-      if (err instanceof ApiError && LOGGED_REFUSALS.has(err.status) && err.status !== 401) {
-        const actor = res.locals.actor as { id: string } | undefined;
-        logRefusal({ ...describeAttempt(req), ...(actor ? { actor: actor.id } : {}), statusCode: err.status, reason: err.message });
-      }
-      next(err);
-    };
-    app.use('/v1', refusalLog);
+    app.use('/v1', refusalLog.middleware);
   }
 
   app.use(notFoundHandler);

@@ -45,6 +45,26 @@ export const notFoundHandler: RequestHandler = (req, res) => {
 };
 
 /**
+ * The API error an error answers with: itself when it is an {@link ApiError}, the matching one
+ * for the JSON body parser's errors (malformed JSON, too large, unsupported charset), else
+ * `undefined` (an unexpected error).
+ */
+export function asApiError(err: unknown): ApiError | undefined {
+  if (err instanceof ApiError) return err;
+  const bodyParserError = err as { type?: string; message?: string } | undefined;
+  switch (bodyParserError?.type) {
+    case 'entity.parse.failed':
+      return new ApiError('invalid_input', `request body is not valid JSON: ${bodyParserError.message}`);
+    case 'entity.too.large':
+      return new ApiError('payload_too_large', 'request body is larger than the limit');
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new ApiError('unsupported_media_type', bodyParserError.message ?? 'unsupported encoding');
+  }
+  return undefined;
+}
+
+/**
  * Maps every error to the JSON error shape. Unknown errors become a 500 whose
  * message says nothing of the internals; they are reported to `onUnexpected`.
  */
@@ -54,22 +74,10 @@ export function errorHandler(onUnexpected: (err: unknown) => void): ErrorRequest
       next(err);
       return;
     }
-    if (err instanceof ApiError) {
-      res.status(err.status).json(errorBody(err.code, err.message, err.details));
+    const apiError = asApiError(err);
+    if (apiError) {
+      res.status(apiError.status).json(errorBody(apiError.code, apiError.message, apiError.details));
       return;
-    }
-    const bodyParserError = err as { type?: string; status?: number; message?: string };
-    switch (bodyParserError.type) {
-      case 'entity.parse.failed':
-        res.status(400).json(errorBody('invalid_input', `request body is not valid JSON: ${bodyParserError.message}`));
-        return;
-      case 'entity.too.large':
-        res.status(413).json(errorBody('payload_too_large', 'request body is larger than the limit'));
-        return;
-      case 'encoding.unsupported':
-      case 'charset.unsupported':
-        res.status(415).json(errorBody('unsupported_media_type', bodyParserError.message ?? 'unsupported encoding'));
-        return;
     }
     onUnexpected(err);
     res.status(500).json(errorBody('internal', 'internal error; the incident was logged'));
