@@ -2,7 +2,9 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { ManifestRevisionSchema, PromotionManifestSchema } from '../manifest/schema';
+import { PROMOTION_STATUSES } from '../shared/promotion';
 import {
+  ArchivedPromotionSchema,
   AuditQuerySchema,
   AuditTimelineSchema,
   DecisionRequestSchema,
@@ -37,6 +39,11 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
   const error = named('Error', ErrorResponseSchema);
   const messageResult = named('MessageResult', MessageResultSchema);
   const audit = named('AuditTimeline', AuditTimelineSchema);
+  const archived = named('ArchivedPromotion', ArchivedPromotionSchema);
+  const liveState = z
+    .object({ promotionId: z.string(), source: z.literal('temporal'), status: z.enum(PROMOTION_STATUSES) })
+    .catchall(z.unknown())
+    .describe("the whole state, as the promotion's `state` query (or, once completed, its result) gives it");
 
   const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
   const errors = (...codes: number[]): Responses =>
@@ -93,7 +100,15 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
     summary: 'The whole current state of a promotion',
     security: [{ bearer: [] }],
     request: { params: idParam },
-    responses: { 200: { description: 'the state (checks, stages, gates, approvals, deadlines, timeline)' }, ...errors(401, 404) },
+    responses: {
+      200: {
+        description:
+          'the state (checks, stages, gates, approvals, deadlines, timeline; `source: temporal`); for a promotion Temporal no longer ' +
+          'holds (past retention), the summary of its archived audit trail (`source: archive`, ArchivedPromotion)',
+        content: json(z.union([liveState, archived])),
+      },
+      ...errors(401, 404),
+    },
   });
   message('decisions', 'Approve, reject or request changes on a gate', DecisionRequestSchema);
   message('overrides', 'Waive a failed check or force a gate (break-glass, with justification)', OverrideRequestSchema);
