@@ -2,18 +2,19 @@ import request from 'supertest';
 import { archiveAuditRecords } from '../../src/audit/archive';
 import type { PromotionState } from '../../src/shared/promotion';
 import { people } from '../support/promotions';
-import { type ApiHarness, promotionPath, startApiHarness } from './support';
+import { type ApiHarness, apiHarnessForSuite, promotionPath } from './support';
 
 /** Fails instead of hanging when a read waits for a worker that is not there. */
 const within = <T>(ms: number, what: string, promise: Promise<T>): Promise<T> =>
   Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} took more than ${ms} ms`)), ms).unref())]);
 
 describe('GET /v1/promotions/{id} of closed promotions', () => {
+  const harness = apiHarnessForSuite();
   let h: ApiHarness;
   let deployed: PromotionState;
 
   beforeAll(async () => {
-    h = await startApiHarness();
+    h = harness();
     const handle = await h.submit(await h.manifest({ model: { riskTier: 'low' } }));
     deployed = (await handle.result()) as PromotionState;
     // No worker from here on: nothing can answer a query.
@@ -21,9 +22,6 @@ describe('GET /v1/promotions/{id} of closed promotions', () => {
     await new Promise<void>((resolve) => {
       const poll = setInterval(() => h.worker.getState() === 'STOPPED' && (clearInterval(poll), resolve()), 50);
     });
-  }, 120_000);
-  afterAll(async () => {
-    await h?.close();
   }, 60_000);
 
   it('a completed promotion is read from its history (its result) with no worker running', async () => {

@@ -7,7 +7,7 @@ import { DURATION_HISTOGRAMS } from '../../src/metrics/durations';
 import { recordDurationObservations } from '../../src/metrics/store';
 import type { PromotionState } from '../../src/shared/promotion';
 import { people, sendUpdate, waitForState, waitForStatus } from '../support/promotions';
-import { type ApiHarness, startApiHarness, TEST_SECRET } from './support';
+import { type ApiHarness, apiHarnessForSuite, TEST_SECRET } from './support';
 
 /** The samples of a Prometheus text exposition: `name{labels}` → value. */
 function samples(text: string): Map<string, number> {
@@ -27,11 +27,12 @@ const at = (state: PromotionState, action: string, gate?: string) =>
   Date.parse(state.timeline.find((e) => e.action === action && (gate === undefined || e.detail?.gate === gate))!.at);
 
 describe('/metrics: duration histograms from what the workers recorded', () => {
+  const harness = apiHarnessForSuite();
   let h: ApiHarness;
   let final: PromotionState;
 
   beforeAll(async () => {
-    h = await startApiHarness();
+    h = harness();
     // Submitted and decided through the Temporal client: no API process sees any of it.
     const handle = await h.submit(await h.manifest({ model: { riskTier: 'medium' } }));
     await waitForStatus(handle, 'IN_REVIEW');
@@ -39,9 +40,6 @@ describe('/metrics: duration histograms from what the workers recorded', () => {
     await waitForState(handle, (s) => s.stages[1]!.gates[0]!.status === 'open');
     await sendUpdate(handle, 'decide', { actor: people.bo, gate: 'business', decision: 'approve', comment: 'go' });
     final = (await handle.result()) as PromotionState;
-  }, 120_000);
-  afterAll(async () => {
-    await h?.close();
   }, 60_000);
 
   const scrape = async (app = h.app) => {

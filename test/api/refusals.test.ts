@@ -7,7 +7,7 @@ import { createVersionDigests } from '../../src/promotions/version-digests';
 import { MESSAGE_REFUSAL_TYPES } from '../../src/shared/messages';
 import type { PromotionState } from '../../src/shared/promotion';
 import { people, sendUpdate, waitForState, waitForStatus } from '../support/promotions';
-import { type ApiHarness, promotionPath, startApiHarness } from './support';
+import { type ApiHarness, apiHarnessForSuite, promotionPath } from './support';
 
 interface RefusalRow {
   actor: string | null;
@@ -19,14 +19,11 @@ interface RefusalRow {
 }
 
 describe('refused attempts: invalid input logged, refusals typed by the workflow', () => {
+  const harness = apiHarnessForSuite();
   let h: ApiHarness;
-
-  beforeAll(async () => {
-    h = await startApiHarness();
-  }, 120_000);
-  afterAll(async () => {
-    await h?.close();
-  }, 60_000);
+  beforeAll(() => {
+    h = harness();
+  });
 
   /** Waits for the refusal log (written after the answer) to hold a row matching `where`. */
   const logged = async (where: string, values: unknown[]): Promise<RefusalRow[]> => {
