@@ -14,11 +14,12 @@ describe('the stack: client → Temporal → worker → PostgreSQL', () => {
   let pool: Pool;
   let client: Client;
   let connection: NativeConnection;
+  let migrations: string[];
 
   beforeAll(async () => {
     bundle = await bundleWorkflows();
     db = await createTestDatabase();
-    await runMigrations(db.url);
+    migrations = await runMigrations(db.url);
     pool = createPool(db.url);
     client = await testTemporalClient();
     connection = await NativeConnection.connect({ address: testStackEnv().temporalAddress });
@@ -44,7 +45,7 @@ describe('the stack: client → Temporal → worker → PostgreSQL', () => {
     );
     expect(result).toEqual({
       postgresVersion: expect.stringMatching(/^\d+\.\d+/),
-      migrationsApplied: 1,
+      migrationsApplied: migrations.length,
       workerPid: process.pid,
     });
 
