@@ -93,7 +93,7 @@ const MESSAGE_ACTIONS: Record<string, MessageKind> = {
   withdraw: 'withdraw',
 };
 
-/** The promotion a submission is for, when its body names the model, version and target (valid or not otherwise). */
+/** The promotion a submission is for, when its body names the model, version and target (even if the rest is invalid). */
 function submittedPromotionId(body: unknown): string | undefined {
   const manifest = body as { model?: { name?: unknown; version?: unknown }; target?: unknown } | undefined;
   const parts = [manifest?.model?.name, manifest?.model?.version, manifest?.target];
@@ -136,7 +136,6 @@ export function promotionRoutes(deps: PromotionRoutesDeps): Router {
       temporalUi: `${deps.temporalUiUrl}/namespaces/${client.options.namespace}/workflows/${id}`,
     };
   };
-
 
   router.post('/', async (req, res) => {
     const submitter = actorOf(res);
