@@ -10,6 +10,7 @@
 //          --worker-during-submit 0 (start the worker after the submissions; default 1)
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
+import http from 'node:http';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -135,19 +136,37 @@ async function main() {
     startPromotion(client, { manifest: PromotionManifestSchema.parse(raw), submitter: sam, policy, taskQueue, registry });
   /** The floor: the policy resolved and the workflow started, nothing else (the manifest validated beforehand). */
   const startBare = (manifest: PromotionManifest) => startPromotion(client, { manifest, submitter: sam, policy, taskQueue });
-  const api = async (method: 'GET' | 'POST', route: string, token: string, body?: unknown) => {
-    const res = await fetch(`${url}${route}`, {
-      method,
-      headers: { authorization: token, ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
+  // The HTTP client: node:http with a keep-alive agent, as a service client would use. (Node's
+  // fetch costs about 0.5 ms more per call on this machine, on the client's side of the hop.)
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const call = (method: 'GET' | 'POST', route: string, token: string, body?: unknown) =>
+    new Promise<{ status: number; json: Record<string, unknown> }>((resolve, reject) => {
+      const payload = body === undefined ? undefined : JSON.stringify(body);
+      const req = http.request(
+        `${url}${route}`,
+        {
+          method,
+          agent,
+          headers: { authorization: token, ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> }));
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
     });
-    const json = (await res.json()) as Record<string, unknown>;
-    if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${JSON.stringify(json)}`);
+  const api = async (method: 'GET' | 'POST', route: string, token: string, body?: unknown) => {
+    const { status, json } = await call(method, route, token, body);
+    if (status >= 300) throw new Error(`${method} ${route}: ${status} ${JSON.stringify(json)}`);
     return json;
   };
   const waitInReview = async (count: number) => {
     for (;;) {
-      const n = Number((await client.workflow.count(`PromotionStatus = 'IN_REVIEW' AND ExecutionStatus = 'Running'`)).count);
+      const n = Number((await client.workflow.count(`PromotionStatus = 'IN_REVIEW' AND ExecutionStatus = 'Running' AND TaskQueue = '${taskQueue}'`)).count);
       if (n >= count) return;
       await sleep(500);
     }
@@ -197,24 +216,24 @@ async function main() {
   if (!WORKER_DURING_SUBMIT) children.push(startProcess('worker.js'));
   await waitInReview(submitted);
 
-  // ---- 1c. where the API's time goes: HTTP + token + JSON only, and + manifest validation + registry look-up
+  // ---- 1c. where the API's time goes: HTTP, token and routing only; and + manifest validation + registry look-up
   const httpOnly: number[] = [];
   const validatedAndLooked: number[] = [];
   const registered = await manifestFor(unique('probe'));
   const conflicting = { ...registered, model: { ...registered.model, name: viaApi[0]!.split(':')[1]! }, artifact: { ...registered.artifact, sha256: 'f'.repeat(64) } };
   for (let i = 0; i < CALLS; i++) {
     let t0 = performance.now();
-    await fetch(`${url}/v1/policies`, { headers: { authorization: samToken } }).then((r) => r.arrayBuffer());
+    const routed = await call('GET', '/v1/no-such-route', samToken);
+    if (routed.status !== 404) throw new Error(`expected 404, got ${routed.status}`);
     httpOnly.push(performance.now() - t0);
     t0 = performance.now();
-    const res = await fetch(`${url}/v1/promotions`, { method: 'POST', headers: { authorization: samToken, 'content-type': 'application/json' }, body: JSON.stringify(conflicting) });
-    await res.arrayBuffer();
-    if (res.status !== 409) throw new Error(`expected 409 from the registry look-up, got ${res.status}`);
+    const refused = await call('POST', '/v1/promotions', samToken, conflicting);
+    if (refused.status !== 409) throw new Error(`expected 409 from the registry look-up, got ${refused.status}`);
     validatedAndLooked.push(performance.now() - t0);
   }
   console.log(
     'fixed costs of the API path:',
-    JSON.stringify({ httpAndTokenP50Ms: round(percentile(httpOnly, 50)), plusManifestAndRegistryP50Ms: round(percentile(validatedAndLooked, 50)) }),
+    JSON.stringify({ httpTokenAndRoutingP50Ms: round(percentile(httpOnly, 50)), plusManifestAndRegistryP50Ms: round(percentile(validatedAndLooked, 50)) }),
   );
 
   // ---- 1b. decisions (first approval of a quorum of 2: the promotion stays open) ----------------
@@ -282,6 +301,7 @@ async function main() {
     JSON.stringify({ openPromotions: OPEN, fillSeconds: +fillSeconds.toFixed(1), reads: READS, pageSize: 50, listed, p50Ms: round(percentile(reads, 50)), p95Ms: round(percentile(reads, 95)) }),
   );
 
+  agent.destroy();
   for (const child of children) child.kill('SIGTERM');
   await Promise.all(children.map((child) => new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)))));
   await client.connection.close();
