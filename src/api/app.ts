@@ -80,7 +80,21 @@ export function buildApp(deps: AppDeps): Express {
     });
   });
 
+  /** JSON bodies of `/v1`: parsed, and refused with 415 when of another type. */
+  const acceptJsonBodies = () => {
+    app.use('/v1', express.json({ limit: deps.bodyLimit ?? '1mb' }));
+    app.use('/v1', (req, _res, next) => {
+      if (['POST', 'PUT', 'PATCH'].includes(req.method) && !req.is('application/json')) {
+        next(new ApiError('unsupported_media_type', 'request body must be application/json'));
+        return;
+      }
+      next();
+    });
+  };
+
   const services = deps.services;
+  // Without services there is no caller to check first (and no /v1 route: only the error shapes).
+  if (!services) acceptJsonBodies();
   if (services) {
     const metrics = createApiMetrics({ client: services.client, pool: services.pool, gateNames: () => gateNamesOf(services.policies) });
     const openApi = buildOpenApiDocument({ version: services.version ?? '1' });
@@ -103,14 +117,7 @@ export function buildApp(deps: AppDeps): Express {
 
     // The caller is known before the body is read, so that invalid input is logged with its actor.
     app.use('/v1', requireActor(services.authenticator, refusalLog.tokenRefused));
-    app.use('/v1', express.json({ limit: deps.bodyLimit ?? '1mb' }));
-    app.use('/v1', (req, _res, next) => {
-      if (['POST', 'PUT', 'PATCH'].includes(req.method) && !req.is('application/json')) {
-        next(new ApiError('unsupported_media_type', 'request body must be application/json'));
-        return;
-      }
-      next();
-    });
+    acceptJsonBodies();
     app.use('/v1/promotions', promotionRoutes({ ...services, metrics }));
     app.use('/v1/models', modelRoutes(services.pool));
     app.use('/v1/policies', policyRoutes(services.policies));
