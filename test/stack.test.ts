@@ -1,5 +1,3 @@
-import { readdirSync } from 'node:fs';
-import path from 'node:path';
 import { WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import type { WorkflowBundle } from '@temporalio/worker';
 import { NativeConnection } from '@temporalio/worker';
@@ -16,11 +14,12 @@ describe('the stack: client → Temporal → worker → PostgreSQL', () => {
   let pool: Pool;
   let client: Client;
   let connection: NativeConnection;
+  let migrations: string[];
 
   beforeAll(async () => {
     bundle = await bundleWorkflows();
     db = await createTestDatabase();
-    await runMigrations(db.url);
+    migrations = await runMigrations(db.url);
     pool = createPool(db.url);
     client = await testTemporalClient();
     connection = await NativeConnection.connect({ address: testStackEnv().temporalAddress });
@@ -46,7 +45,7 @@ describe('the stack: client → Temporal → worker → PostgreSQL', () => {
     );
     expect(result).toEqual({
       postgresVersion: expect.stringMatching(/^\d+\.\d+/),
-      migrationsApplied: readdirSync(path.join(__dirname, '..', 'migrations')).filter((f) => f.endsWith('.sql')).length,
+      migrationsApplied: migrations.length,
       workerPid: process.pid,
     });
 

@@ -1,6 +1,8 @@
 import type { Pool } from 'pg';
 import { archiveAuditRecords } from '../audit/archive';
 import { auditRecordOf } from '../audit/timeline';
+import { timelineObservations } from '../metrics/durations';
+import { recordDurationObservations } from '../metrics/store';
 import type { TimelineEntry } from '../shared/promotion';
 
 /** Input of `archiveAudit`: the promotion's whole timeline and its policy version. */
@@ -16,13 +18,15 @@ export interface ArchiveAuditInput {
 export function createAuditActivities(deps: { pool: Pool }) {
   return {
     /**
-     * Archives the promotion's timeline into `audit_events`, hash-chained and append-only.
+     * Archives the promotion's timeline into `audit_events`, hash-chained and append-only, and
+     * records the durations it shows (gate decisions, approval velocity) for `/metrics`.
      * Idempotent: a retry adds nothing that is already there.
      */
-    async archiveAudit(input: ArchiveAuditInput): Promise<{ archived: number; added: number }> {
+    async archiveAudit(input: ArchiveAuditInput): Promise<{ archived: number; added: number; observed: number }> {
       const records = input.timeline.map((entry) => auditRecordOf(entry, input.policyVersion));
       const added = await archiveAuditRecords(deps.pool, input.promotionId, records, input.executionId);
-      return { archived: records.length, added };
+      const observed = await recordDurationObservations(deps.pool, timelineObservations(input.promotionId, input.timeline));
+      return { archived: records.length, added, observed };
     },
   };
 }

@@ -7,6 +7,8 @@ import type { CheckSettings } from '../checks/settings';
 import { type ProgressReporter, throttleProgress } from '../checks/progress';
 import { createPgRegistryReader } from '../checks/registry';
 import type { TrustedKey } from '../checks/trusted-keys';
+import { checkObservation } from '../metrics/durations';
+import { recordDurationObservations } from '../metrics/store';
 
 export type { TrustedKey } from '../checks/trusted-keys';
 
@@ -35,6 +37,27 @@ function activityHeartbeat(): ProgressReporter {
 }
 
 /**
+ * Records a check run's duration for `/metrics`, keyed by the activity execution (so a retried
+ * activity counts once). Outside an activity (tests calling the functions directly) it does
+ * nothing; a failure to record is logged and never fails the check.
+ */
+async function recordCheckDuration(pool: Pool, promotionId: string, result: CheckResult): Promise<void> {
+  let context: Context;
+  try {
+    context = Context.current();
+  } catch {
+    return;
+  }
+  const { workflowExecution, activityId } = context.info;
+  const run = `${workflowExecution?.workflowId ?? promotionId}/${workflowExecution?.runId ?? ''}/${activityId}`;
+  try {
+    await recordDurationObservations(pool, [checkObservation(promotionId, run, result, new Date().toISOString())]);
+  } catch (err) {
+    context.log.warn('check duration not recorded for /metrics', { check: result.name, error: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+/**
  * Builds the check activities (DESIGN.md §5). Each returns the uniform result; a problem that
  * retrying cannot fix (malformed file, missing column) is a result with status `error`; a
  * transient one (an HTTP artifact that times out or answers 5xx) throws a plain Error so that
@@ -43,8 +66,9 @@ function activityHeartbeat(): ProgressReporter {
 export function createCheckActivities(deps: CheckActivityDeps) {
   const registry = createPgRegistryReader(deps.pool);
   const run = (name: CheckName) => async (input: CheckActivityInput): Promise<CheckResult> => {
+    let result: CheckResult;
     try {
-      return await runNamedCheck(name, {
+      result = await runNamedCheck(name, {
         manifest: input.manifest,
         settings: input.settings,
         trustedKeys: input.trustedKeys,
@@ -55,6 +79,8 @@ export function createCheckActivities(deps: CheckActivityDeps) {
       // Transient: a plain Error (retryable by default) with the cause's message.
       throw new Error(`${name} check for ${input.promotionId}: ${err instanceof Error ? err.message : String(err)}`);
     }
+    await recordCheckDuration(deps.pool, input.promotionId, result);
+    return result;
   };
   return {
     /** Recomputes the artifact's sha256 (file or directory manifest) and verifies its signature. */

@@ -3,6 +3,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import type { PromotionManifest } from '../manifest/schema';
 import type { CheckResult } from '../shared/checks';
+import { versionDigestConflictMessage } from '../promotions/version-digests';
 
 /** Identifies exactly what a reviewer saw: the artifact, the manifest and the check results. */
 export interface EvidenceSeal {
@@ -162,7 +163,7 @@ export function createPromotionActivities(deps: PromotionActivityDeps) {
             throw ApplicationFailure.create({
               type: DIGEST_CONFLICT,
               nonRetryable: true,
-              message: `${manifest.model.name}@${manifest.model.version} is registered with digest ${existing.rows[0]?.artifact_sha256}; a version's artifact never changes (submit a new version)`,
+              message: versionDigestConflictMessage(manifest.model.name, manifest.model.version, existing.rows[0]?.artifact_sha256 ?? '(none)'),
             });
           }
         }

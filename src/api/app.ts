@@ -1,7 +1,6 @@
 import type { Client } from '@temporalio/client';
-import express, { type ErrorRequestHandler, type Express } from 'express';
+import express, { type Express } from 'express';
 import type { Pool } from 'pg';
-import { logRefusedAttempt } from '../audit/archive';
 import type { Logger } from '../logger';
 import type { LoadedPolicy } from '../policy/load';
 import { type Authenticator, requireActor } from './auth';
@@ -11,8 +10,9 @@ import { ApiError, errorHandler, notFoundHandler } from './errors';
 import { governanceRoutes } from './governance';
 import { createApiMetrics } from './metrics';
 import { buildOpenApiDocument } from './openapi';
-import { describeAttempt, promotionRoutes } from './promotions';
+import { promotionRoutes } from './promotions';
 import { type ReadinessProbe, runProbes } from './readiness';
+import { createRefusalLog } from './refusal-log';
 import { jsonDepthGuard, methodGuard } from './request-guards';
 import { modelRoutes, policyRoutes } from './registry';
 import { reviewerRoutes } from './reviewer';
@@ -31,9 +31,6 @@ export interface ApiServices {
   /** How the reviewer dashboard (`/ui/`) is served. */
   dashboard?: DashboardOptions;
 }
-
-/** Status codes whose refusals are logged in PostgreSQL (and appear in the audit). */
-const LOGGED_REFUSALS = new Set([401, 403, 409, 422]);
 
 /** What the API is built from; tests pass their own. */
 export interface AppDeps {
@@ -92,27 +89,24 @@ export function buildApp(deps: AppDeps): Express {
     });
   });
 
-  // Deployers' completion reports are signed over the raw body: routed before the JSON parser.
-  if (deps.services) app.use('/v1/promotions', deploymentReportRoutes(deps.services));
-  app.use('/v1', express.json({ limit: deps.bodyLimit ?? '1mb' }), jsonDepthGuard());
-  app.use('/v1', (req, _res, next) => {
-    if (['POST', 'PUT', 'PATCH'].includes(req.method) && !req.is('application/json')) {
-      next(new ApiError('unsupported_media_type', 'request body must be application/json'));
-      return;
-    }
-    next();
-  });
+  /** JSON bodies of `/v1`: parsed (nesting bounded), and refused with 415 when of another type. */
+  const acceptJsonBodies = () => {
+    app.use('/v1', express.json({ limit: deps.bodyLimit ?? '1mb' }), jsonDepthGuard());
+    app.use('/v1', (req, _res, next) => {
+      if (['POST', 'PUT', 'PATCH'].includes(req.method) && !req.is('application/json')) {
+        next(new ApiError('unsupported_media_type', 'request body must be application/json'));
+        return;
+      }
+      next();
+    });
+  };
 
   const services = deps.services;
+  // Without services there is no caller to check first (and no /v1 route: only the error shapes).
+  if (!services) acceptJsonBodies();
   if (services) {
-    const metrics = createApiMetrics({
-      client: services.client,
-      gateNames: () => gateNamesOf(services.policies),
-      onError: (err) => deps.log.warn({ err }, 'metrics observation failed'),
-    });
-    const logRefusal = (attempt: Parameters<typeof logRefusedAttempt>[1]) => {
-      logRefusedAttempt(services.pool, attempt).catch((err: unknown) => deps.log.warn({ err }, 'could not log a refused attempt'));
-    };
+    const metrics = createApiMetrics({ client: services.client, pool: services.pool, gateNames: () => gateNamesOf(services.policies) });
+    const refusalLog = createRefusalLog({ pool: services.pool, log: deps.log });
 
     app.use((req, res, next) => {
       const started = process.hrtime.bigint();
@@ -129,14 +123,11 @@ export function buildApp(deps: AppDeps): Express {
       res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     });
 
-    app.use(
-      '/v1',
-      requireActor(services.authenticator, (refusal) => {
-        const attempt = describeAttempt(refusal);
-        const detail = refusal.claimedSubject ? { claimedSubject: refusal.claimedSubject } : {};
-        logRefusal({ ...attempt, statusCode: 401, reason: refusal.reason, detail });
-      }),
-    );
+    // Deployers' completion reports: signed over the raw body, no bearer token (before both).
+    app.use('/v1/promotions', deploymentReportRoutes(services));
+    // The caller is known before the body is read, so that invalid input is logged with its actor.
+    app.use('/v1', requireActor(services.authenticator, refusalLog.tokenRefused));
+    acceptJsonBodies();
     app.use('/v1/promotions', promotionRoutes({ ...services, metrics }));
     app.use('/v1/models', modelRoutes(services.pool));
     app.use('/v1/models', environmentRoutes(services));
@@ -146,14 +137,7 @@ export function buildApp(deps: AppDeps): Express {
     app.use('/v1', reviewerRoutes(services));
     app.use(dashboardRoutes(services.dashboard));
 
-    const refusalLog: ErrorRequestHandler = (err, req, res, next) => {
-      if (err instanceof ApiError && LOGGED_REFUSALS.has(err.status) && err.status !== 401) {
-        const actor = res.locals.actor as { id: string } | undefined;
-        logRefusal({ ...describeAttempt(req), ...(actor ? { actor: actor.id } : {}), statusCode: err.status, reason: err.message });
-      }
-      next(err);
-    };
-    app.use('/v1', refusalLog);
+    app.use('/v1', refusalLog.middleware);
   }
 
   app.use(notFoundHandler);

@@ -51,6 +51,35 @@ export const notFoundHandler: RequestHandler = (req, res) => {
 };
 
 /**
+ * The API error an error answers with: itself when it is an {@link ApiError}, the matching one
+ * for the JSON body parser's errors (malformed JSON, too large, unsupported charset), else
+ * `undefined` (an unexpected error).
+ */
+export function asApiError(err: unknown): ApiError | undefined {
+  if (err instanceof ApiError) return err;
+  const e = err as { type?: string; status?: number; expose?: boolean; message?: string; limit?: number } | undefined;
+  switch (e?.type) {
+    case 'entity.parse.failed':
+      return new ApiError('invalid_input', `request body is not valid JSON: ${e.message}`);
+    case 'entity.too.large':
+      return new ApiError('payload_too_large', `request body is larger than the limit of ${e.limit ?? '?'} bytes`);
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new ApiError('unsupported_media_type', e.message ?? 'unsupported encoding');
+  }
+  // The router marks a path parameter it cannot decode with status 400.
+  if (err instanceof URIError && e?.status === 400) {
+    return new ApiError('invalid_input', `the path is not valid percent-encoding (${err.message})`);
+  }
+  // Any other client error express raises (http-errors: a 4xx status, safe to show).
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500 && e.expose === true) {
+    const code = (Object.entries(ApiErrorStatus).find(([, status]) => status === e.status)?.[0] ?? 'invalid_input') as ApiErrorCode;
+    return new ApiError(code, e.message ?? 'bad request');
+  }
+  return undefined;
+}
+
+/**
  * Maps every error to the JSON error shape. Unknown errors become a 500 whose
  * message says nothing of the internals; they are reported to `onUnexpected`.
  */
@@ -60,13 +89,9 @@ export function errorHandler(onUnexpected: (err: unknown) => void): ErrorRequest
       next(err);
       return;
     }
-    if (err instanceof ApiError) {
-      res.status(err.status).json(errorBody(err.code, err.message, err.details));
-      return;
-    }
-    const clientError = clientErrorOf(err);
-    if (clientError) {
-      res.status(clientError.status).json(errorBody(clientError.code, clientError.message));
+    const apiError = asApiError(err);
+    if (apiError) {
+      res.status(apiError.status).json(errorBody(apiError.code, apiError.message, apiError.details));
       return;
     }
     onUnexpected(err);
@@ -74,30 +99,3 @@ export function errorHandler(onUnexpected: (err: unknown) => void): ErrorRequest
   };
 }
 
-/**
- * The answer to an error that express or its body parser raised for a bad request (malformed
- * JSON, a body over the limit, an unsupported charset or encoding, a path that is not valid
- * percent-encoding, an aborted upload), or undefined when the error is not the client's.
- */
-function clientErrorOf(err: unknown): { status: number; code: ApiErrorCode; message: string } | undefined {
-  const e = err as { type?: string; status?: number; expose?: boolean; message?: string; limit?: number };
-  switch (e.type) {
-    case 'entity.parse.failed':
-      return { status: 400, code: 'invalid_input', message: `request body is not valid JSON: ${e.message}` };
-    case 'entity.too.large':
-      return { status: 413, code: 'payload_too_large', message: `request body is larger than the limit of ${e.limit ?? '?'} bytes` };
-    case 'encoding.unsupported':
-    case 'charset.unsupported':
-      return { status: 415, code: 'unsupported_media_type', message: e.message ?? 'unsupported encoding' };
-  }
-  // The router marks a path parameter it cannot decode with status 400.
-  if (err instanceof URIError && e.status === 400) {
-    return { status: 400, code: 'invalid_input', message: `the path is not valid percent-encoding (${e.message})` };
-  }
-  // Any other client error express raises (http-errors: a 4xx status, safe to show).
-  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500 && e.expose === true) {
-    const code = (Object.entries(ApiErrorStatus).find(([, status]) => status === e.status)?.[0] ?? 'invalid_input') as ApiErrorCode;
-    return { status: ApiErrorStatus[code], code, message: e.message ?? 'bad request' };
-  }
-  return undefined;
-}

@@ -1,29 +1,25 @@
+import { MESSAGE_REFUSAL_TYPES } from '../shared/messages';
+import type { MessageRefusalKind } from '../shared/promotion';
 import type { ApiErrorCode } from './errors';
 
+const API_CODE_OF_REFUSAL: Record<MessageRefusalKind, ApiErrorCode> = {
+  invalid: 'invalid_input',
+  forbidden: 'forbidden',
+  conflict: 'conflict',
+  policy: 'refused_by_policy',
+};
+
+const API_CODE_OF_FAILURE_TYPE = new Map<string, ApiErrorCode>(
+  (Object.entries(MESSAGE_REFUSAL_TYPES) as Array<[MessageRefusalKind, string]>).map(([kind, type]) => [type, API_CODE_OF_REFUSAL[kind]]),
+);
+
 /**
- * Classifies a promotion's refusal of a message (the reason text of `messageRefusal` and
- * `separationOfDutiesRefusal`) into an API error code:
- * - `forbidden` (403): the caller lacks a role, or separation of duties forbids it;
- * - `conflict` (409): the promotion is not in a state that accepts the message;
- * - `refused_by_policy` (422): anything else well-formed the rules refuse (unknown gate, …).
+ * The API error code of a promotion's refusal of a message, from the failure type the
+ * workflow refused the Update with ({@link MESSAGE_REFUSAL_TYPES}): `invalid` → 400,
+ * `forbidden` → 403, `conflict` → 409, `policy` → 422.
+ *
+ * @returns `undefined` for any other failure type (not a refusal: an unexpected failure).
  */
-export function classifyMessageRefusal(reason: string): ApiErrorCode {
-  if (
-    /^separation of duties:/.test(reason) ||
-    / lacks a role of gate /.test(reason) ||
-    / may not (waive checks|force gates|expedite)/.test(reason) ||
-    /^the policy allows no one to /.test(reason) ||
-    /^only the submitter \(/.test(reason) ||
-    / has already decided on gate /.test(reason)
-  ) {
-    return 'forbidden';
-  }
-  if (
-    /^promotion is [A-Z_]+;/.test(reason) ||
-    /^gate "[^"]+" is not open/.test(reason) ||
-    /^already expedited by /.test(reason)
-  ) {
-    return 'conflict';
-  }
-  return 'refused_by_policy';
+export function apiCodeOfRefusal(failureType: string | undefined): ApiErrorCode | undefined {
+  return failureType === undefined ? undefined : API_CODE_OF_FAILURE_TYPE.get(failureType);
 }

@@ -1,46 +1,81 @@
 import type { Client } from '@temporalio/client';
+import type { Pool } from 'pg';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { DURATION_HISTOGRAMS, type DurationMetric } from '../metrics/durations';
+import { DURATION_METRICS, readDurationHistogram } from '../metrics/store';
 import { PROMOTION_WORKFLOW_TYPE } from '../shared/messages';
-import { type MessageKind, type MessagePayloads, PROMOTION_STATUSES, type PromotionState } from '../shared/promotion';
+import { PROMOTION_STATUSES } from '../shared/promotion';
 
 /** What the API's metrics are computed from. */
 export interface ApiMetricsDeps {
   client: Client;
+  /** The database the workers record the duration observations in. */
+  pool: Pool;
   /** Every gate name of the loaded policies (for the pending count per gate). */
   gateNames: () => string[];
-  /** Told when a background observation fails (never fails a request). */
-  onError?: (err: unknown) => void;
 }
 
-/** The API's Prometheus metrics (served at `/metrics`) and the hooks that feed them. */
+/** The API's Prometheus metrics (served at `/metrics`) and the hooks that feed the process's own. */
 export interface ApiMetrics {
   registry: Registry;
   promotionSubmitted(): void;
-  /** Observes durations that a promotion's state reveals (checks, decisions, approval velocity), once each. */
-  observeState(state: PromotionState): void;
-  /** After an accepted message: reads the state in the background and observes it. */
-  afterMessage<K extends MessageKind>(kind: K, message: MessagePayloads[K], readState: () => Promise<PromotionState>): void;
   observeRequest(method: string, route: string, status: number, seconds: number): void;
 }
 
-const DECIDED = new Set(['APPROVED', 'DEPLOYING', 'DEPLOYED', 'REJECTED']);
-const LATENCY_BUCKETS = [1, 10, 60, 300, 900, 3600, 4 * 3600, 86_400, 3 * 86_400, 7 * 86_400, 30 * 86_400];
+/** One exported sample, in the shape prom-client's registry renders. */
+interface Sample {
+  metricName: string;
+  labels: Record<string, string | number>;
+  sharedLabels: Record<string, string>;
+  value: number;
+}
 
-/** A set that forgets everything once it holds `limit` keys (bounded memory for "seen once"). */
-function seenOnce(limit = 50_000) {
-  const seen = new Set<string>();
-  return (key: string): boolean => {
-    if (seen.has(key)) return false;
-    if (seen.size >= limit) seen.clear();
-    seen.add(key);
-    return true;
-  };
+/**
+ * A histogram whose series are read from PostgreSQL at scrape time (the counts the workers
+ * recorded, see `src/metrics/store.ts`), not observed in this process: every API process
+ * serves the same figures. A stored bucket bound that is no longer one of the histogram's
+ * (the buckets changed) counts in the next bound above it.
+ */
+class RecordedHistogram extends Histogram<string> {
+  constructor(
+    private readonly metric: DurationMetric,
+    private readonly pool: Pool,
+    registry: Registry,
+  ) {
+    const definition = DURATION_HISTOGRAMS[metric];
+    super({ ...definition, labelNames: [...definition.labelNames], buckets: [...definition.buckets], registers: [registry] });
+  }
+
+  /** What the registry renders (prom-client calls it for the text format; `get()` builds on it). */
+  async getForPromString() {
+    const { name, help, buckets: bounds } = DURATION_HISTOGRAMS[this.metric];
+    const values: Sample[] = [];
+    for (const series of await readDurationHistogram(this.pool, this.metric)) {
+      const perBound = bounds.map(() => 0);
+      for (const [bound, count] of series.buckets) {
+        const index = bounds.findIndex((b) => bound <= b);
+        if (index >= 0) perBound[index]! += count;
+      }
+      let cumulative = 0;
+      bounds.forEach((bound, i) => {
+        cumulative += perBound[i]!;
+        values.push({ metricName: `${name}_bucket`, labels: { le: bound }, sharedLabels: series.labels, value: cumulative });
+      });
+      values.push(
+        { metricName: `${name}_bucket`, labels: { le: '+Inf' }, sharedLabels: series.labels, value: series.count },
+        { metricName: `${name}_sum`, labels: {}, sharedLabels: series.labels, value: series.sumSeconds },
+        { metricName: `${name}_count`, labels: {}, sharedLabels: series.labels, value: series.count },
+      );
+    }
+    return { name, help, type: 'histogram', values, aggregator: 'sum' };
+  }
 }
 
 /**
  * Creates the metrics on a registry of their own (so several apps in one process do not
- * collide). Gauges of promotions by status and pending promotions by gate are counted by
- * Temporal visibility queries at scrape time.
+ * collide). Promotions by status and pending promotions by gate are counted by Temporal
+ * visibility queries at scrape time; the duration histograms are read from what the workers
+ * recorded in PostgreSQL; submissions and request durations are this process's own.
  */
 export function createApiMetrics(deps: ApiMetricsDeps): ApiMetrics {
   const registry = new Registry();
@@ -71,28 +106,8 @@ export function createApiMetrics(deps: ApiMetricsDeps): ApiMetrics {
       gates.forEach((gate, i) => this.set({ gate }, counts[i]!));
     },
   });
+  for (const metric of DURATION_METRICS) new RecordedHistogram(metric, deps.pool, registry);
   const submitted = new Counter({ name: 'modelgate_promotions_submitted_total', help: 'Promotions started through this API process', registers: [registry] });
-  const decisionLatency = new Histogram({
-    name: 'modelgate_gate_decision_latency_seconds',
-    help: 'Time from a gate opening to a reviewer deciding on it',
-    labelNames: ['gate', 'decision'],
-    buckets: LATENCY_BUCKETS,
-    registers: [registry],
-  });
-  const approvalVelocity = new Histogram({
-    name: 'modelgate_approval_velocity_seconds',
-    help: 'Time from submission to the decision (approved or rejected), by effective risk tier',
-    labelNames: ['tier', 'outcome'],
-    buckets: LATENCY_BUCKETS,
-    registers: [registry],
-  });
-  const checkDuration = new Histogram({
-    name: 'modelgate_check_duration_seconds',
-    help: 'Duration of automated checks, by check and result',
-    labelNames: ['check', 'status'],
-    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800],
-    registers: [registry],
-  });
   const requests = new Histogram({
     name: 'modelgate_api_request_duration_seconds',
     help: 'HTTP requests of the API, by method, route and status',
@@ -101,38 +116,9 @@ export function createApiMetrics(deps: ApiMetricsDeps): ApiMetrics {
     registers: [registry],
   });
 
-  const firstDecision = seenOnce();
-  const firstCheckRun = seenOnce();
-  const firstSignature = seenOnce();
-
-  const observeState = (state: PromotionState) => {
-    if (state.checks.length > 0 && firstCheckRun(`${state.promotionId}#${state.run}#${state.checkRuns}`)) {
-      for (const check of state.checks) checkDuration.observe({ check: check.name, status: check.status }, check.durationMs / 1000);
-    }
-    if (state.outcome && DECIDED.has(state.outcome.status) && firstDecision(state.promotionId)) {
-      const seconds = (Date.parse(state.outcome.at) - Date.parse(state.submittedAt)) / 1000;
-      if (seconds >= 0) approvalVelocity.observe({ tier: state.effectiveTier, outcome: state.outcome.status === 'REJECTED' ? 'rejected' : 'approved' }, seconds);
-    }
-    for (const stage of state.stages) {
-      for (const gate of stage.gates) {
-        if (!gate.openedAt) continue;
-        for (const signature of gate.signatures) {
-          if (!firstSignature(`${state.promotionId}#${signature.requestId}`)) continue;
-          const seconds = (Date.parse(signature.at) - Date.parse(gate.openedAt)) / 1000;
-          if (seconds >= 0) decisionLatency.observe({ gate: gate.name, decision: signature.decision }, seconds);
-        }
-      }
-    }
-  };
-
   return {
     registry,
     promotionSubmitted: () => submitted.inc(),
-    observeState,
-    afterMessage(kind, _message, readState) {
-      if (kind !== 'decide' && kind !== 'override') return;
-      readState().then(observeState, (err: unknown) => deps.onError?.(err));
-    },
     observeRequest(method, route, status, seconds) {
       requests.observe({ method, route, status: String(status) }, seconds);
     },

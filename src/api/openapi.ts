@@ -3,6 +3,7 @@ import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-ope
 import { z } from 'zod';
 import { ManifestRevisionSchema, PromotionManifestSchema } from '../manifest/schema';
 import {
+  ArchivedPromotionSchema,
   AuditQuerySchema,
   AuditTimelineSchema,
   DecisionRequestSchema,
@@ -52,6 +53,10 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
   const error = named('Error', ErrorResponseSchema);
   const messageResult = named('MessageResult', MessageResultSchema);
   const audit = named('AuditTimeline', AuditTimelineSchema);
+  const archived = named('ArchivedPromotion', ArchivedPromotionSchema);
+  const liveState = PromotionStateResponseSchema.extend({ source: z.literal('temporal') }).describe(
+    "the whole state, as the promotion's `state` query (or, once completed, its result) gives it",
+  );
 
   const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
   const errorDescriptions: Record<number, string> = {
@@ -114,7 +119,12 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
     security: [{ bearer: [] }],
     request: { params: idParam },
     responses: {
-      200: { description: 'the state (checks, stages, gates, approvals, deadlines, timeline)', content: json(PromotionStateResponseSchema) },
+      200: {
+        description:
+          'the state (checks, stages, gates, approvals, deadlines, timeline; `source: temporal`); for a promotion Temporal no longer ' +
+          'holds (past retention), the summary of its archived audit trail (`source: archive`, ArchivedPromotion)',
+        content: json(z.union([liveState, archived])),
+      },
       ...errors(404),
     },
   });

@@ -8,17 +8,18 @@ import type { Pool } from 'pg';
 import type { z } from 'zod';
 import { readAuditArchive, readRefusedAttempts } from '../audit/archive';
 import type { ChainedAuditRecord } from '../audit/chain';
-import { mergeTimeline, renderAuditEvent, renderRefusal, auditRecordOf, type AuditEvent } from '../audit/timeline';
+import { mergeTimeline, renderAuditEvent, renderRefusal, auditRecordOf, type AuditEvent, summarizeArchivedPromotion } from '../audit/timeline';
 import { describeIssues, PromotionManifestSchema } from '../manifest/schema';
 import type { LoadedPolicy } from '../policy/load';
 import { PolicyRefusal } from '../policy/resolve';
-import { PromotionConflict, startPromotion } from '../promotions/start';
-import { PROMOTION_WORKFLOW_TYPE, promotionUpdates, stateQuery } from '../shared/messages';
-import type { Actor, MessageKind, MessagePayloads, MessageResult, PromotionState } from '../shared/promotion';
+import { PromotionConflict, startPromotion, VersionDigestConflict } from '../promotions/start';
+import { createVersionDigests } from '../promotions/version-digests';
+import { PROMOTION_WORKFLOW_TYPE, promotionUpdates, promotionWorkflowId, stateQuery } from '../shared/messages';
+import type { Actor, MessageKind, MessagePayloads, MessageResult, PromotionInput, PromotionState } from '../shared/promotion';
 import { SearchAttributes } from '../shared/search-attributes';
 import { actorOf } from './auth';
 import { ApiError } from './errors';
-import { classifyMessageRefusal } from './message-refusals';
+import { apiCodeOfRefusal } from './message-refusals';
 import type { ApiMetrics } from './metrics';
 import { decodePageToken, encodePageToken } from './page-token';
 import {
@@ -94,8 +95,16 @@ const MESSAGE_ACTIONS: Record<string, MessageKind> = {
   withdraw: 'withdraw',
 };
 
-/** What an HTTP request attempted, for the refusal log: the action and the promotion. */
-export function describeAttempt(req: { method: string; path: string }): { action: string; promotionId?: string } {
+/** The promotion a submission is for, when its body names the model, version and target (even if the rest is invalid). */
+function submittedPromotionId(body: unknown): string | undefined {
+  const manifest = body as { model?: { name?: unknown; version?: unknown }; target?: unknown } | undefined;
+  const parts = [manifest?.model?.name, manifest?.model?.version, manifest?.target];
+  const named = (part: unknown): part is string => typeof part === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(part);
+  return parts.every(named) ? promotionWorkflowId(...(parts as [string, string, string])) : undefined;
+}
+
+/** What an HTTP request attempted, for the refusal log: the action and the promotion (when known). */
+export function describeAttempt(req: { method: string; path: string; body?: unknown }): { action: string; promotionId?: string } {
   const path = req.path.replace(/^\/v1/, '');
   const match = /^\/promotions\/([^/]+)(?:\/([^/]+))?\/?$/.exec(path);
   if (match) {
@@ -109,7 +118,10 @@ export function describeAttempt(req: { method: string; path: string }): { action
     if (req.method === 'POST' && sub && MESSAGE_ACTIONS[sub]) return { action: MESSAGE_ACTIONS[sub], promotionId };
     return { action: `${req.method.toLowerCase()}_${sub ?? 'promotion'}`, promotionId };
   }
-  if (req.method === 'POST' && /^\/promotions\/?$/.test(path)) return { action: 'submit' };
+  if (req.method === 'POST' && /^\/promotions\/?$/.test(path)) {
+    const promotionId = submittedPromotionId(req.body);
+    return { action: 'submit', ...(promotionId ? { promotionId } : {}) };
+  }
   return { action: `${req.method.toLowerCase()} ${path}` };
 }
 
@@ -117,6 +129,7 @@ export function describeAttempt(req: { method: string; path: string }): { action
 export function promotionRoutes(deps: PromotionRoutesDeps): Router {
   const router = Router();
   const { client } = deps;
+  const versionDigests = createVersionDigests(deps.pool);
   const links = (promotionId: string) => {
     const id = encodeURIComponent(promotionId);
     return {
@@ -124,16 +137,6 @@ export function promotionRoutes(deps: PromotionRoutesDeps): Router {
       audit: `/v1/promotions/${id}/audit`,
       temporalUi: `${deps.temporalUiUrl}/namespaces/${client.options.namespace}/workflows/${id}`,
     };
-  };
-
-  /** Reads the promotion's current state; 404 when Temporal does not know it. */
-  const readState = async (promotionId: string): Promise<PromotionState> => {
-    try {
-      return await client.workflow.getHandle(promotionId).query(stateQuery);
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new ApiError('not_found', `no promotion ${promotionId}`);
-      throw err;
-    }
   };
 
   router.post('/', async (req, res) => {
@@ -147,24 +150,17 @@ export function promotionRoutes(deps: PromotionRoutesDeps): Router {
         problems: [{ path: 'policy', message: 'unknown policy' }],
       });
     }
-    const registered = await deps.pool.query<{ artifact_sha256: string }>(
-      'SELECT artifact_sha256 FROM model_versions WHERE model_name = $1 AND version = $2',
-      [manifest.model.name, manifest.model.version],
-    );
-    const existingDigest = registered.rows[0]?.artifact_sha256;
-    if (existingDigest && existingDigest !== manifest.artifact.sha256) {
-      throw new ApiError(
-        'conflict',
-        `${manifest.model.name}@${manifest.model.version} is registered with digest ${existingDigest}; a version's artifact never changes (submit a new version)`,
-        { problems: [{ path: 'artifact.sha256', message: `differs from the registered digest ${existingDigest}` }] },
-      );
-    }
     let started;
     try {
-      started = await startPromotion(client, { manifest, submitter, policy, taskQueue: deps.taskQueue });
+      started = await startPromotion(client, { manifest, submitter, policy, taskQueue: deps.taskQueue, registry: versionDigests });
     } catch (err) {
       if (err instanceof PolicyRefusal) {
         throw new ApiError('refused_by_policy', err.message, err.path ? { problems: [{ path: err.path, message: err.message }] } : undefined);
+      }
+      if (err instanceof VersionDigestConflict) {
+        throw new ApiError('conflict', err.message, {
+          problems: [{ path: 'artifact.sha256', message: `differs from the registered digest ${err.registeredDigest}` }],
+        });
       }
       if (err instanceof PromotionConflict) throw new ApiError('conflict', err.message, { promotionId: err.promotionId });
       throw err;
@@ -218,9 +214,16 @@ export function promotionRoutes(deps: PromotionRoutesDeps): Router {
 
   router.get('/:id', async (req, res) => {
     const promotionId = parseInput(PromotionIdSchema, req.params.id, 'path');
-    const state = await readState(promotionId);
-    deps.metrics?.observeState(state);
-    res.json({ ...state, links: links(promotionId) });
+    const state = await readPromotionState(client, promotionId);
+    if (state) {
+      res.json({ ...state, source: 'temporal', links: links(promotionId) });
+      return;
+    }
+    // Past the namespace's retention Temporal forgets a promotion; its archived audit trail remains.
+    const archived = await readAuditArchive(deps.pool, promotionId);
+    if (archived.length === 0) throw new ApiError('not_found', `no promotion ${promotionId} in Temporal or in the audit archive`);
+    const { self, audit } = links(promotionId);
+    res.json({ ...summarizeArchivedPromotion(promotionId, archived), links: { self, audit } });
   });
 
   /** Sends a message as a Workflow Update with the authenticated actor; maps refusals. */
@@ -241,7 +244,6 @@ export function promotionRoutes(deps: PromotionRoutesDeps): Router {
       throw await messageError(client, err, promotionId);
     }
     res.json({ promotionId, ...result });
-    if (deps.metrics) deps.metrics.afterMessage(kind, message, () => readState(promotionId));
   };
 
   router.post('/:id/decisions', async (req, res) => {
@@ -291,21 +293,11 @@ export async function auditTimeline(
   promotionId: string,
   source: 'auto' | 'temporal' | 'archive',
 ): Promise<{ promotionId: string; source: 'temporal' | 'archive'; events: AuditEvent[]; chain?: ChainedAuditRecord[] }> {
-  let state: PromotionState | undefined;
-  if (source !== 'archive') {
-    try {
-      const handle = deps.client.workflow.getHandle<(input: unknown) => Promise<PromotionState>>(promotionId);
-      const description = await handle.describe();
-      // A completed promotion's final state is in its history: no worker needs to replay it.
-      state = description.status.name === 'COMPLETED' ? await handle.result() : await handle.query(stateQuery);
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
-      if (source === 'temporal') throw new ApiError('not_found', `Temporal has no history of promotion ${promotionId}`);
-    }
-  }
-  const refusals = await readRefusedAttempts(deps.pool, promotionId);
+  const state = source === 'archive' ? undefined : await readPromotionState(deps.client, promotionId);
+  if (!state && source === 'temporal') throw new ApiError('not_found', `Temporal has no history of promotion ${promotionId}`);
   if (state) {
     const policyVersion = state.policy.version;
+    const refusals = await readRefusedAttempts(deps.pool, promotionId, state.submittedAt);
     const events = state.timeline.map((entry) => renderAuditEvent(auditRecordOf(entry, policyVersion), policyVersion));
     return { promotionId, source: 'temporal', events: mergeTimeline(events, refusals.map((r) => renderRefusal(r, policyVersion))) };
   }
@@ -315,18 +307,39 @@ export async function auditTimeline(
   const events = archived.map((record) => renderAuditEvent(record, policyVersion));
   // `source=archive` adds the raw chained rows, so that clients recompute the chain themselves.
   if (source === 'archive') return { promotionId, source: 'archive', events, chain: archived };
+  const refusals = await readRefusedAttempts(deps.pool, promotionId, archived[0]!.occurredAt);
   return { promotionId, source: 'archive', events: mergeTimeline(events, refusals.map((r) => renderRefusal(r, policyVersion))) };
 }
 
 /**
- * Maps a failed Update to the API's errors: the promotion's reason, classified; a promotion
- * that has ended is a conflict (409), one Temporal does not know is 404.
+ * A promotion's state from Temporal: the `state` query while it runs; once it has completed,
+ * its result (the workflow returns its final state) read from its history, so that no worker
+ * has to replay it. One that failed or was terminated is queried (a worker replays it).
+ *
+ * @returns `undefined` when Temporal does not hold the promotion (never submitted, or past the
+ *   namespace's retention).
+ */
+export async function readPromotionState(client: Client, promotionId: string): Promise<PromotionState | undefined> {
+  const handle = client.workflow.getHandle<(input: PromotionInput) => Promise<PromotionState>>(promotionId);
+  try {
+    const description = await handle.describe();
+    return description.status.name === 'COMPLETED' ? await handle.result() : await handle.query(stateQuery);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Maps a failed Update to the API's errors: a refusal by its failure type, with the promotion's
+ * reason as the message; a promotion that has ended is a conflict (409), one Temporal does not
+ * know is 404.
  */
 async function messageError(client: Client, err: unknown, promotionId: string): Promise<Error> {
   if (err instanceof WorkflowUpdateFailedError) {
-    const cause = err.cause;
-    const reason = cause instanceof ApplicationFailure || cause instanceof Error ? cause.message : String(cause);
-    return new ApiError(classifyMessageRefusal(reason), reason);
+    const code = err.cause instanceof ApplicationFailure ? apiCodeOfRefusal(err.cause.type ?? undefined) : undefined;
+    // Anything but a refusal is a failure of the promotion's code: a 500, its detail logged.
+    return code && err.cause ? new ApiError(code, err.cause.message) : err;
   }
   if (err instanceof WorkflowNotFoundError) {
     try {

@@ -200,6 +200,25 @@ export const SubmittedPromotionSchema = z.object({
   links: z.object({ self: z.string(), audit: z.string(), temporalUi: z.string() }),
 });
 
+/**
+ * Body of `GET /v1/promotions/{id}` for a promotion Temporal no longer holds (past the
+ * namespace's retention): what its archived audit trail tells (`summarizeArchivedPromotion`).
+ */
+export const ArchivedPromotionSchema = z.object({
+  promotionId: z.string(),
+  source: z.literal('archive'),
+  status: z.union([z.enum(PROMOTION_STATUSES), z.literal('UNKNOWN')]).describe('the status it ended in; UNKNOWN when the trail has no closing event'),
+  submitter: z.object({ id: z.string() }),
+  submittedAt: z.string(),
+  policy: z.object({ name: z.string(), version: z.string(), digest: z.string().optional() }).optional(),
+  declaredTier: z.string().optional(),
+  effectiveTier: z.string().optional(),
+  tierReasons: z.array(z.string()).optional(),
+  outcome: z.object({ status: z.enum(PROMOTION_STATUSES), at: z.string(), by: z.string(), reason: z.string() }).optional(),
+  archivedEvents: z.number().int().describe('events in the archive; `GET …/audit` lists them'),
+  links: z.object({ self: z.string(), audit: z.string() }),
+});
+
 /** One promotion in a list. */
 export const PromotionSummarySchema = z.object({
   promotionId: z.string(),

@@ -97,19 +97,40 @@ export interface RefusedAttempt {
   detail?: Record<string, unknown>;
 }
 
-/** Logs a refused attempt (401, 403, 409, 422, a workflow validator's refusal). */
+/** Longest text kept of each field of a refused attempt; a caller's input never fills the table. */
+export const REFUSED_ATTEMPT_LIMITS = { actor: 200, promotionId: 1000, action: 200, reason: 1000, detailJson: 4000 } as const;
+
+const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+/**
+ * Logs a refused attempt (400, 401, 403, 409, 422, a workflow validator's refusal). Texts longer
+ * than {@link REFUSED_ATTEMPT_LIMITS} are clipped; a larger detail is replaced by its size.
+ */
 export async function logRefusedAttempt(pool: Pool, attempt: RefusedAttempt): Promise<void> {
+  const detail = JSON.stringify(attempt.detail ?? {});
   await pool.query(
     `INSERT INTO refused_attempts (actor, promotion_id, action, status_code, reason, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
-    [attempt.actor ?? null, attempt.promotionId ?? null, attempt.action, attempt.statusCode, attempt.reason, JSON.stringify(attempt.detail ?? {})],
+    [
+      attempt.actor === undefined ? null : clip(attempt.actor, REFUSED_ATTEMPT_LIMITS.actor),
+      attempt.promotionId === undefined ? null : clip(attempt.promotionId, REFUSED_ATTEMPT_LIMITS.promotionId),
+      clip(attempt.action, REFUSED_ATTEMPT_LIMITS.action),
+      attempt.statusCode,
+      clip(attempt.reason, REFUSED_ATTEMPT_LIMITS.reason),
+      detail.length > REFUSED_ATTEMPT_LIMITS.detailJson ? JSON.stringify({ clipped: true, detailLength: detail.length }) : detail,
+    ],
   );
 }
 
-/** Refused attempts on one promotion, oldest first. */
-export async function readRefusedAttempts(pool: Pool, promotionId: string): Promise<Required<Omit<RefusedAttempt, 'detail'>>[]> {
+/**
+ * Refused attempts on one promotion, oldest first; with `since`, only those from that time on
+ * (attempts on the id before the promotion was submitted concern no promotion of it).
+ */
+export async function readRefusedAttempts(pool: Pool, promotionId: string, since?: string): Promise<Required<Omit<RefusedAttempt, 'detail'>>[]> {
   const result = await pool.query<{ occurred_at: Date; actor: string | null; action: string; status_code: number | null; reason: string }>(
-    `SELECT occurred_at, actor, action, status_code, reason FROM refused_attempts WHERE promotion_id = $1 ORDER BY occurred_at, id`,
-    [promotionId],
+    `SELECT occurred_at, actor, action, status_code, reason FROM refused_attempts
+      WHERE promotion_id = $1 AND ($2::timestamptz IS NULL OR occurred_at >= $2::timestamptz)
+      ORDER BY occurred_at, id`,
+    [promotionId, since ?? null],
   );
   return result.rows.map((r) => ({
     at: r.occurred_at.toISOString(),

@@ -1,5 +1,5 @@
 // Renders a promotion's record as a readable audit timeline (DESIGN.md §7, `GET /promotions/{id}/audit`).
-import type { TimelineEntry } from '../shared/promotion';
+import { PROMOTION_STATUSES, type PromotionStatus, TERMINAL_STATUSES, type TimelineEntry } from '../shared/promotion';
 import type { AuditRecord, ChainedAuditRecord } from './chain';
 
 /** One line of the audit timeline. */
@@ -85,4 +85,51 @@ export function mergeTimeline(events: AuditEvent[], refusals: AuditEvent[]): Aud
     .map((event, index) => ({ event, index }))
     .sort((a, b) => (a.event.at < b.event.at ? -1 : a.event.at > b.event.at ? 1 : a.index - b.index))
     .map(({ event }) => event);
+}
+
+/** What the archived audit trail tells of a promotion that Temporal no longer holds. */
+export interface ArchivedPromotion {
+  promotionId: string;
+  source: 'archive';
+  /** The status the promotion ended in (`UNKNOWN` when the trail has no closing event). */
+  status: PromotionStatus | 'UNKNOWN';
+  submitter: { id: string };
+  submittedAt: string;
+  policy?: { name: string; version: string; digest?: string };
+  declaredTier?: string;
+  effectiveTier?: string;
+  tierReasons?: string[];
+  outcome?: { status: PromotionStatus; at: string; by: string; reason: string };
+  /** How many events the archive holds (`GET …/audit` lists them). */
+  archivedEvents: number;
+}
+
+const CLOSING_ACTIONS = new Map(PROMOTION_STATUSES.filter((s) => TERMINAL_STATUSES.has(s)).map((s) => [s.toLowerCase(), s]));
+
+/**
+ * Summarises a closed promotion from its archived audit trail (first event `submitted`, a
+ * closing event named after the final status): who submitted it when, under which policy and
+ * tier, and how it ended.
+ */
+export function summarizeArchivedPromotion(promotionId: string, records: ReadonlyArray<AuditRecord>): ArchivedPromotion {
+  const submitted = records.find((r) => r.action === 'submitted') ?? records[0];
+  const closing = [...records].reverse().find((r) => CLOSING_ACTIONS.has(r.action));
+  const detail = submitted?.detail ?? {};
+  const policy = /^(.+)@([^@]+)$/.exec(text(detail.policy) ?? '');
+  const status = closing ? CLOSING_ACTIONS.get(closing.action)! : 'UNKNOWN';
+  return {
+    promotionId,
+    source: 'archive',
+    status,
+    submitter: { id: submitted?.actor ?? 'unknown' },
+    submittedAt: submitted?.occurredAt ?? '',
+    ...(policy ? { policy: { name: policy[1]!, version: policy[2]!, ...(text(detail.policyDigest) ? { digest: text(detail.policyDigest)! } : {}) } } : {}),
+    ...(text(detail.declaredTier) ? { declaredTier: text(detail.declaredTier)! } : {}),
+    ...(text(detail.effectiveTier) ? { effectiveTier: text(detail.effectiveTier)! } : {}),
+    ...(Array.isArray(detail.tierReasons) ? { tierReasons: detail.tierReasons.filter((r): r is string => typeof r === 'string') } : {}),
+    ...(closing && status !== 'UNKNOWN'
+      ? { outcome: { status, at: closing.occurredAt, by: closing.actor, reason: text(closing.detail.reason) ?? '' } }
+      : {}),
+    archivedEvents: records.length,
+  };
 }

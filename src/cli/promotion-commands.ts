@@ -5,6 +5,7 @@ import { type Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { signDevToken } from '../api/auth';
 import { type ChainedAuditRecord, verifyChain } from '../audit/chain';
+import type { ArchivedPromotion } from '../audit/timeline';
 import type { PromotionState } from '../shared/promotion';
 import { ApiCallError, ApiExitCode, apiTarget, callApi, promotionApiPath, SERVER_ENV, table, TOKEN_ENV } from './api-client';
 
@@ -96,6 +97,19 @@ function describeState(s: PromotionState): string {
   return text;
 }
 
+/** Readable summary of a promotion Temporal no longer holds, from its archived audit trail. */
+function describeArchived(a: ArchivedPromotion): string {
+  const lines = [
+    `${a.promotionId}`,
+    `  status    ${a.status}${a.outcome ? ` — ${a.outcome.reason} (by ${a.outcome.by})` : ''}`,
+    `  tier      ${a.effectiveTier ?? '?'}`,
+    `  policy    ${a.policy ? `${a.policy.name}@${a.policy.version}` : '?'}`,
+    `  submitted ${a.submittedAt} by ${a.submitter.id}`,
+    `  source    the audit archive (${a.archivedEvents} events; Temporal no longer holds this promotion): modelgate audit ${a.promotionId}`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
 /** Registers the API commands on the program. */
 export function registerPromotionCommands(program: Command, setExitCode: (code: number) => void): void {
   withCommon(program.command('submit <manifest>'))
@@ -141,8 +155,9 @@ export function registerPromotionCommands(program: Command, setExitCode: (code: 
     .description('show a promotion: status, checks, gates and approvals')
     .action((id: string, flags: CommonFlags) =>
       runCommand(setExitCode, flags, async () => {
-        const state = await callApi<PromotionState>(apiTarget(flags), 'GET', promotionApiPath(id));
-        out(flags.json ? `${JSON.stringify(state)}\n` : describeState(state));
+        const state = await callApi<PromotionState | ArchivedPromotion>(apiTarget(flags), 'GET', promotionApiPath(id));
+        if (flags.json) out(`${JSON.stringify(state)}\n`);
+        else out('source' in state && state.source === 'archive' ? describeArchived(state) : describeState(state as PromotionState));
         return ApiExitCode.ok;
       }),
     );

@@ -7,11 +7,13 @@ import {
 import type { PromotionManifest } from '../manifest/schema';
 import type { LoadedPolicy } from '../policy/load';
 import { resolvePolicy } from '../policy/resolve';
+import type { ResolvedPolicy } from '../policy/resolved';
 import { canonicalJson } from '../activities/promotion';
 import { PROMOTION_WORKFLOW_TYPE, promotionWorkflowId, stateQuery } from '../shared/messages';
 import { recertificationWorkflowId } from '../shared/environment';
 import type { Actor, PromotionInput, RecertificationRequest } from '../shared/promotion';
 import { SearchAttributes } from '../shared/search-attributes';
+import { type VersionDigests, versionDigestConflictMessage } from './version-digests';
 
 /** A submission of the same model version and target with a different manifest, while one runs. */
 export class PromotionConflict extends Error {
@@ -24,12 +26,30 @@ export class PromotionConflict extends Error {
   }
 }
 
+/** A submission of a model version with another artifact digest than the one the registry holds for it. */
+export class VersionDigestConflict extends Error {
+  constructor(
+    readonly model: string,
+    readonly version: string,
+    readonly registeredDigest: string,
+  ) {
+    super(versionDigestConflictMessage(model, version, registeredDigest));
+    this.name = 'VersionDigestConflict';
+  }
+}
+
 /** What {@link startPromotion} needs. */
 export interface StartPromotionRequest {
   manifest: PromotionManifest;
   submitter: Actor;
   policy: LoadedPolicy;
   taskQueue: string;
+  /**
+   * The registry, to refuse a version registered with another digest before anything starts.
+   * Without it the promotion starts and its `registerSubmission` activity refuses the version
+   * (the promotion ends REJECTED), which also decides when two submissions race.
+   */
+  registry?: VersionDigests;
   /** Overrides the default continue-as-new threshold (tests). */
   historyEventLimit?: number;
   /** Re-certifies the version serving the target (started by its environment's lifecycle). */
@@ -49,11 +69,12 @@ export interface StartedPromotion {
  * running promotion instead of starting a second one.
  *
  * @throws {PolicyRefusal} when the policy does not govern the target.
+ * @throws {VersionDigestConflict} when `request.registry` holds the version with another digest.
  * @throws {PromotionConflict} when a promotion of that version and target runs with another manifest.
  */
 export async function startPromotion(client: Client, request: StartPromotionRequest): Promise<StartedPromotion> {
   const { manifest, submitter } = request;
-  const policy = resolvePolicy(request.policy, manifest);
+  const policy = await resolveAndCheckRegistry(request);
   const promotionId = request.recertification
     ? recertificationWorkflowId(manifest.model.name, manifest.model.version, manifest.target, request.recertification.sequence)
     : promotionWorkflowId(manifest.model.name, manifest.model.version, manifest.target);
@@ -105,4 +126,20 @@ export async function startPromotion(client: Client, request: StartPromotionRequ
     return { promotionId, runId: description.runId, existing: true };
   }
   return { promotionId, runId: handle.firstExecutionRunId, existing: false };
+}
+
+/** Resolves the policy while the registry look-up (a network round trip) is under way. */
+async function resolveAndCheckRegistry({ manifest, policy, registry }: StartPromotionRequest): Promise<ResolvedPolicy> {
+  const { name, version } = manifest.model;
+  const registered = registry?.digestOf(name, version);
+  let resolved: ResolvedPolicy;
+  try {
+    resolved = resolvePolicy(policy, manifest);
+  } catch (err) {
+    registered?.catch(() => undefined);
+    throw err;
+  }
+  const digest = await registered;
+  if (digest && digest !== manifest.artifact.sha256) throw new VersionDigestConflict(name, version, digest);
+  return resolved;
 }

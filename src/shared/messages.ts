@@ -3,7 +3,7 @@
 // and as a Signal of the same name and payload (for operators using the Temporal CLI or UI).
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { DeploymentCompletion } from './deployment';
-import type { MessagePayloads, MessageResult, PromotionState } from './promotion';
+import type { MessagePayloads, MessageRefusalKind, MessageResult, PromotionState } from './promotion';
 
 /** Update definitions, one per message. */
 export const promotionUpdates = {
@@ -22,6 +22,17 @@ export const promotionSignals = {
   revise: defineSignal<[MessagePayloads['revise']]>('revise'),
   withdraw: defineSignal<[MessagePayloads['withdraw']]>('withdraw'),
 } as const;
+
+/**
+ * Failure type of a refused Update, by kind of refusal: what clients match on (the API maps
+ * them to 400, 403, 409 and 422); the failure's message is the reason.
+ */
+export const MESSAGE_REFUSAL_TYPES: Readonly<Record<MessageRefusalKind, string>> = {
+  invalid: 'MessageInvalid',
+  forbidden: 'MessageForbidden',
+  conflict: 'MessageConflict',
+  policy: 'MessageRefusedByPolicy',
+};
 
 /** Query of the whole current state. */
 export const stateQuery = defineQuery<PromotionState>('state');

@@ -94,6 +94,21 @@ export interface MessageResult {
   summary: string;
 }
 
+/**
+ * Why a promotion refuses a message:
+ * - `invalid`: the payload is malformed (a field missing or of the wrong type);
+ * - `forbidden`: the sender lacks the role, or separation of duties forbids it;
+ * - `conflict`: the promotion's state does not accept the message now;
+ * - `policy`: well-formed, but the policy refuses it (an unknown gate or check, …).
+ */
+export type MessageRefusalKind = 'invalid' | 'forbidden' | 'conflict' | 'policy';
+
+/** A refusal of a message: its kind and the reason, in words for the sender. */
+export interface MessageRefusal {
+  kind: MessageRefusalKind;
+  reason: string;
+}
+
 /** A message the promotion refused (Updates also answer with the reason). */
 export interface RefusedMessage {
   at: string;

@@ -8,7 +8,7 @@ import {
 } from '../policy/evaluate';
 import type { ResolvedPolicy } from '../policy/resolved';
 import { CHECK_NAMES } from '../shared/checks';
-import type { GateState, MessageKind, MessagePayloads, PromotionState, PromotionStatus } from '../shared/promotion';
+import type { GateState, MessageKind, MessagePayloads, MessageRefusal, PromotionState, PromotionStatus } from '../shared/promotion';
 import { TERMINAL_STATUSES } from '../shared/promotion';
 
 const REVISABLE_FIELDS = ['lineage', 'metrics', 'evaluation', 'modelCard', 'description'];
@@ -75,8 +75,13 @@ export function payloadProblem(kind: MessageKind, payload: unknown): string | un
   }
 }
 
-function wrongState(status: PromotionStatus, allowed: PromotionStatus[], what: string): string | undefined {
-  return allowed.includes(status) ? undefined : `promotion is ${status}; ${what} only when ${allowed.join(' or ')}`;
+const refuse = (kind: MessageRefusal['kind'], reason: string): MessageRefusal => ({ kind, reason });
+const forbidden = (reason: string) => refuse('forbidden', reason);
+const conflict = (reason: string) => refuse('conflict', reason);
+const byPolicy = (reason: string) => refuse('policy', reason);
+
+function wrongState(status: PromotionStatus, allowed: PromotionStatus[], what: string): MessageRefusal | undefined {
+  return allowed.includes(status) ? undefined : conflict(`promotion is ${status}; ${what} only when ${allowed.join(' or ')}`);
 }
 
 function findGate(state: PromotionState, name: string): GateState | undefined {
@@ -89,15 +94,15 @@ function allGateNames(state: PromotionState): string {
 }
 
 /**
- * Why the promotion refuses a well-formed message in its current state, or
- * `undefined` when it accepts it.
+ * Why the promotion refuses a well-formed message in its current state, with the kind of
+ * refusal, or `undefined` when it accepts it.
  */
 export function messageRefusal<K extends MessageKind>(
   kind: K,
   payload: MessagePayloads[K],
   state: PromotionState,
   policy: ResolvedPolicy,
-): string | undefined {
+): MessageRefusal | undefined {
   const actor = payload.actor;
   switch (kind) {
     case 'decide': {
@@ -105,46 +110,48 @@ export function messageRefusal<K extends MessageKind>(
       const stateProblem = wrongState(state.status, ['IN_REVIEW'], 'decisions are accepted');
       if (stateProblem) return stateProblem;
       const gate = findGate(state, p.gate);
-      if (!gate) return `unknown gate "${p.gate}" (gates: ${allGateNames(state)})`;
-      if (gate.status !== 'open') return `gate "${gate.name}" is not open (it is ${gate.status})`;
+      if (!gate) return byPolicy(`unknown gate "${p.gate}" (gates: ${allGateNames(state)})`);
+      if (gate.status !== 'open') return conflict(`gate "${gate.name}" is not open (it is ${gate.status})`);
       const roles = eligibleRoles(gate);
       if (!hasAnyRole(actor, roles)) {
-        return `${actor.id} lacks a role of gate "${gate.name}" (needs one of: ${roles.join(', ')})`;
+        return forbidden(`${actor.id} lacks a role of gate "${gate.name}" (needs one of: ${roles.join(', ')})`);
       }
       const sod = separationOfDutiesRefusal(state, policy, gate, actor);
-      if (sod) return sod;
-      if (p.decision !== 'approve' && !isText(p.comment)) return 'comment: required to reject or request changes';
+      if (sod) return forbidden(sod);
+      if (p.decision !== 'approve' && !isText(p.comment)) return byPolicy('comment: required to reject or request changes');
       return undefined;
     }
     case 'override': {
       const p = payload as MessagePayloads['override'];
       const roles = p.kind === 'waive_check' ? policy.overrides.waiveCheck : policy.overrides.forceGate;
       if (!hasAnyRole(actor, roles)) {
-        return roles.length === 0
-          ? `the policy allows no one to ${p.kind === 'waive_check' ? 'waive checks' : 'force gates'}`
-          : `${actor.id} may not ${p.kind === 'waive_check' ? 'waive checks' : 'force gates'} (needs one of: ${roles.join(', ')})`;
+        return forbidden(
+          roles.length === 0
+            ? `the policy allows no one to ${p.kind === 'waive_check' ? 'waive checks' : 'force gates'}`
+            : `${actor.id} may not ${p.kind === 'waive_check' ? 'waive checks' : 'force gates'} (needs one of: ${roles.join(', ')})`,
+        );
       }
-      if (actor.id === state.submitter.id) return `separation of duties: ${actor.id} submitted this promotion and cannot override on it`;
-      if (actor.id === state.manifest.model.owner) return `separation of duties: ${actor.id} owns the model and cannot override on it`;
+      if (actor.id === state.submitter.id) return forbidden(`separation of duties: ${actor.id} submitted this promotion and cannot override on it`);
+      if (actor.id === state.manifest.model.owner) return forbidden(`separation of duties: ${actor.id} owns the model and cannot override on it`);
       if (p.kind === 'waive_check') {
         const stateProblem = wrongState(state.status, ['CHECKS_FAILED'], 'checks can be waived');
         if (stateProblem) return stateProblem;
-        if (!(CHECK_NAMES as readonly string[]).includes(p.target)) return `unknown check "${p.target}" (checks: ${CHECK_NAMES.join(', ')})`;
+        if (!(CHECK_NAMES as readonly string[]).includes(p.target)) return byPolicy(`unknown check "${p.target}" (checks: ${CHECK_NAMES.join(', ')})`);
         if (!blockingChecks(state.checks, state.waivers, state.evidenceDigest).includes(p.target as never)) {
-          return `check "${p.target}" is not blocking the promotion; only failed required checks can be waived`;
+          return byPolicy(`check "${p.target}" is not blocking the promotion; only failed required checks can be waived`);
         }
         return undefined;
       }
       const stateProblem = wrongState(state.status, ['IN_REVIEW'], 'gates can be forced');
       if (stateProblem) return stateProblem;
       const gate = findGate(state, p.target);
-      if (!gate) return `unknown gate "${p.target}" (gates: ${allGateNames(state)})`;
-      if (gate.status !== 'open') return `gate "${gate.name}" is not open (it is ${gate.status})`;
+      if (!gate) return byPolicy(`unknown gate "${p.target}" (gates: ${allGateNames(state)})`);
+      if (gate.status !== 'open') return conflict(`gate "${gate.name}" is not open (it is ${gate.status})`);
       return undefined;
     }
     case 'expedite': {
       if (!hasAnyRole(actor, policy.overrides.expedite)) {
-        return `${actor.id} may not expedite (needs one of: ${policy.overrides.expedite.join(', ') || 'no role is allowed'})`;
+        return forbidden(`${actor.id} may not expedite (needs one of: ${policy.overrides.expedite.join(', ') || 'no role is allowed'})`);
       }
       const stateProblem = wrongState(
         state.status,
@@ -152,22 +159,22 @@ export function messageRefusal<K extends MessageKind>(
         'a promotion can be expedited',
       );
       if (stateProblem) return stateProblem;
-      if (state.expedited) return `already expedited by ${state.expedited.by} at ${state.expedited.at}`;
+      if (state.expedited) return conflict(`already expedited by ${state.expedited.by} at ${state.expedited.at}`);
       return undefined;
     }
     case 'revise': {
-      if (actor.id !== state.submitter.id) return `only the submitter (${state.submitter.id}) may revise this promotion`;
+      if (actor.id !== state.submitter.id) return forbidden(`only the submitter (${state.submitter.id}) may revise this promotion`);
       return wrongState(state.status, ['CHECKS_FAILED', 'CHANGES_REQUESTED'], 'revisions are accepted');
     }
     case 'withdraw': {
       if (actor.id !== state.submitter.id && !hasAnyRole(actor, policy.overrides.withdraw)) {
-        return `only the submitter (${state.submitter.id}) or a holder of ${policy.overrides.withdraw.join(', ') || 'an admin role'} may withdraw`;
+        return forbidden(`only the submitter (${state.submitter.id}) or a holder of ${policy.overrides.withdraw.join(', ') || 'an admin role'} may withdraw`);
       }
       if (TERMINAL_STATUSES.has(state.status) || state.status === 'APPROVED' || state.status === 'DEPLOYING') {
-        return `promotion is ${state.status}; it can no longer be withdrawn`;
+        return conflict(`promotion is ${state.status}; it can no longer be withdrawn`);
       }
       return undefined;
     }
   }
-  return `unknown message ${String(kind)}`;
+  return refuse('invalid', `unknown message ${String(kind)}`);
 }

@@ -21,12 +21,13 @@ import type { PromotionActivities } from '../activities/promotion';
 import { blockingChecks, evaluateAutoApproval, eligibleRoles, validApprovals } from '../policy/evaluate';
 import type { ResolvedPolicy } from '../policy/resolved';
 import { CHECK_NAMES, type CheckName, type CheckResult, checkActivityName } from '../shared/checks';
-import { completeDeploymentUpdate, promotionSignals, promotionUpdates, stateQuery } from '../shared/messages';
+import { completeDeploymentUpdate, MESSAGE_REFUSAL_TYPES, promotionSignals, promotionUpdates, stateQuery } from '../shared/messages';
 import type { DeploymentCompletion } from '../shared/deployment';
 import type {
   GateState,
   MessageKind,
   MessagePayloads,
+  MessageRefusal,
   MessageResult,
   PromotionInput,
   PromotionState,
@@ -200,8 +201,13 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
   };
 
   // ---- messages: one function serves the Update and the Signal ---------------------------
-  const refusalOf = <K extends MessageKind>(kind: K, payload: MessagePayloads[K]): string | undefined =>
-    payloadProblem(kind, payload) ?? messageRefusal(kind, payload, state, policy);
+  const refusalOf = <K extends MessageKind>(kind: K, payload: MessagePayloads[K]): MessageRefusal | undefined => {
+    const problem = payloadProblem(kind, payload);
+    return problem ? { kind: 'invalid', reason: problem } : messageRefusal(kind, payload, state, policy);
+  };
+  /** A refused Update fails with the refusal's type (what the API maps to a status) and reason. */
+  const refusedUpdate = (refusal: MessageRefusal) =>
+    ApplicationFailure.create({ type: MESSAGE_REFUSAL_TYPES[refusal.kind], message: refusal.reason, nonRetryable: true });
 
   const findGate = (name: string) => allGates().find((g) => g.name === name)!;
 
@@ -301,8 +307,9 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
   const receive = <K extends MessageKind>(kind: K, payload: MessagePayloads[K], via: 'update' | 'signal'): MessageResult | undefined => {
     const first = payload && typeof payload === 'object' ? processed[(payload as { requestId?: string }).requestId ?? ''] : undefined;
     if (first) return first;
-    const reason = refusalOf(kind, payload);
-    if (reason) {
+    const refusal = refusalOf(kind, payload);
+    if (refusal) {
+      const reason = refusal.reason;
       if (via === 'signal') {
         const p = (payload ?? {}) as Partial<MessagePayloads[K]>;
         state.refusedTotal = (state.refusedTotal ?? state.refused.length) + 1;
@@ -322,7 +329,7 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
         }
         return undefined;
       }
-      throw ApplicationFailure.create({ type: 'MessageRefused', message: reason, nonRetryable: true });
+      throw refusedUpdate(refusal);
     }
     const summary = apply(kind, payload);
     const result: MessageResult = { requestId: payload.requestId, message: kind, status: state.status, summary };
@@ -338,8 +345,8 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
     setHandler(update, (payload) => receive(kind, payload, 'update')!, {
       validator: (payload) => {
         if (processed[(payload as { requestId?: string } | null)?.requestId ?? '']) return;
-        const reason = refusalOf(kind, payload);
-        if (reason) throw new Error(reason);
+        const refusal = refusalOf(kind, payload);
+        if (refusal) throw refusedUpdate(refusal);
       },
     });
     setHandler(signal, (payload) => {

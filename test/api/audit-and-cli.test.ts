@@ -169,6 +169,7 @@ describe('audit archive and the modelgate CLI against a running API', () => {
     await archiveAuditRecords(h.pool, gone, [
       { occurredAt: '2020-01-01T00:00:00.000Z', actor: 'sam', action: 'submitted', detail: { policyVersion: 'old-1' } },
       { occurredAt: '2020-01-02T00:00:00.000Z', actor: 'rita', action: 'decision_approve', detail: { gate: 'technical', policyVersion: 'old-1' } },
+      { occurredAt: '2020-01-03T00:00:00.000Z', actor: 'modelgate', action: 'deployed', detail: { reason: 'serving production', policyVersion: 'old-1' } },
     ]);
     const res = await request(h.app).get(promotionPath(gone, 'audit')).set('authorization', await h.bearer(people.rita));
     expect(res.status).toBe(200);
@@ -176,10 +177,15 @@ describe('audit archive and the modelgate CLI against a running API', () => {
     expect(res.body.events.map((e: { action: string; policyVersion: string }) => [e.action, e.policyVersion])).toEqual([
       ['submitted', 'old-1'],
       ['decision_approve', 'old-1'],
+      ['deployed', 'old-1'],
     ]);
     const missing = await request(h.app).get(promotionPath('promote:never:1:production', 'audit')).set('authorization', await h.bearer(people.rita));
     expect(missing.status).toBe(404);
     const verify = await cli(['audit', gone, '--verify'], as('rita'));
     expect(verify.code).toBe(0);
+    const status = await cli(['status', gone], as('rita'));
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/status\s+DEPLOYED — serving production \(by modelgate\)/);
+    expect(status.stdout).toMatch(/source\s+the audit archive \(3 events/);
   });
 });

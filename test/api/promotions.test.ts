@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { people, waitForStatus } from '../support/promotions';
-import { type ApiHarness, promotionPath, startApiHarness } from './support';
+import { type ApiHarness, apiHarnessForSuite, promotionPath } from './support';
 
 const waitFor = async <T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> => {
   const deadline = Date.now() + timeoutMs;
@@ -14,14 +14,11 @@ const waitFor = async <T>(read: () => Promise<T>, ok: (v: T) => boolean, timeout
 };
 
 describe('HTTP API /v1', () => {
+  const harness = apiHarnessForSuite();
   let h: ApiHarness;
-
-  beforeAll(async () => {
-    h = await startApiHarness();
-  }, 120_000);
-  afterAll(async () => {
-    await h?.close();
-  }, 60_000);
+  beforeAll(() => {
+    h = harness();
+  });
 
   describe('authentication', () => {
     it('when no token is sent, then 401 in the error shape', async () => {

@@ -60,3 +60,21 @@ export async function startApiHarness(
 
 /** Path of a promotion's resource. */
 export const promotionPath = (id: string, sub = '') => `/v1/promotions/${encodeURIComponent(id)}${sub ? `/${sub}` : ''}`;
+
+/**
+ * Starts an API harness before the tests of the enclosing `describe` (one database and worker
+ * for them all) and closes it after them; the returned function gives it to tests and hooks.
+ */
+export function apiHarnessForSuite(): () => ApiHarness {
+  let harness: ApiHarness | undefined;
+  beforeAll(async () => {
+    harness = await startApiHarness();
+  }, 120_000);
+  afterAll(async () => {
+    await harness?.close();
+  }, 60_000);
+  return () => {
+    if (!harness) throw new Error('the API harness has not started (use it inside tests and hooks)');
+    return harness;
+  };
+}

@@ -89,7 +89,7 @@ export async function startPromotionHarness(
       return client.workflow.getHandle(started.promotionId);
     },
     async close() {
-      worker.shutdown();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await connection.close();
       await client.connection.close();

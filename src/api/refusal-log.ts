@@ -1,0 +1,65 @@
+import type { ErrorRequestHandler } from 'express';
+import type { Pool } from 'pg';
+import { logRefusedAttempt, type RefusedAttempt } from '../audit/archive';
+import type { Logger } from '../logger';
+import type { Actor } from '../shared/promotion';
+import { asApiError } from './errors';
+import { describeAttempt } from './promotions';
+
+/** Status codes of `/v1` whose refusals are logged (401 is logged by the token check itself). */
+const LOGGED_STATUSES: ReadonlySet<number> = new Set([400, 403, 409, 413, 415, 422]);
+
+/** Field problems of an invalid input kept in the log; more are counted, not kept. */
+const MAX_LOGGED_PROBLEMS = 20;
+/** Longest path or message of one logged field problem. */
+const MAX_PROBLEM_TEXT = 200;
+
+const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+/** The field problems of a 400 as they are logged: the first few, each clipped, and how many there were. */
+function loggedProblems(details: unknown): Record<string, unknown> {
+  const problems = (details as { problems?: unknown } | undefined)?.problems;
+  if (!Array.isArray(problems)) return {};
+  const kept = problems.slice(0, MAX_LOGGED_PROBLEMS).map((p: { path?: unknown; message?: unknown }) => ({
+    path: clip(String(p?.path ?? ''), MAX_PROBLEM_TEXT),
+    message: clip(String(p?.message ?? ''), MAX_PROBLEM_TEXT),
+  }));
+  return { problems: kept, ...(problems.length > kept.length ? { problemCount: problems.length } : {}) };
+}
+
+/**
+ * The log of refused attempts on `/v1` (PostgreSQL `refused_attempts`, shown in the promotion's
+ * audit): `tokenRefused` for the token check (401), `middleware` for every later refusal —
+ * invalid input (400, 413, 415, with the field paths), 403, 409 and 422. Writing never delays
+ * or fails the answer; a failed write is logged as a warning.
+ */
+export function createRefusalLog(deps: { pool: Pool; log: Logger }) {
+  const write = (attempt: RefusedAttempt) => {
+    logRefusedAttempt(deps.pool, attempt).catch((err: unknown) => deps.log.warn({ err }, 'could not log a refused attempt'));
+  };
+  const middleware: ErrorRequestHandler = (err, req, res, next) => {
+    const apiError = asApiError(err);
+    if (apiError && LOGGED_STATUSES.has(apiError.status)) {
+      const actor = res.locals.actor as Actor | undefined;
+      write({
+        ...describeAttempt(req),
+        ...(actor ? { actor: actor.id } : {}),
+        statusCode: apiError.status,
+        reason: apiError.message,
+        detail: apiError.status === 400 ? loggedProblems(apiError.details) : {},
+      });
+    }
+    next(err);
+  };
+  return {
+    tokenRefused(refusal: { reason: string; method: string; path: string; claimedSubject?: string }) {
+      write({
+        ...describeAttempt(refusal),
+        statusCode: 401,
+        reason: refusal.reason,
+        detail: refusal.claimedSubject ? { claimedSubject: refusal.claimedSubject } : {},
+      });
+    },
+    middleware,
+  };
+}
