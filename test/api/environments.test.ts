@@ -64,8 +64,12 @@ describe('HTTP API after approval: rollback, drift, policy re-certification, dep
     const forbidden = await request(h.app).post(lifecyclePath(name, 'rollback')).set(await as(people.rita)).send({ justification: 'latency' });
     expect(forbidden.status).toBe(403);
     expect(forbidden.body.error.message).toMatch(/a rollback needs one of the roles: risk-manager/);
-    const logged = await h.pool.query(`SELECT actor, action, status_code FROM refused_attempts WHERE reason LIKE 'a rollback needs%' AND actor = 'rita'`);
-    expect(logged.rows).toEqual([expect.objectContaining({ actor: 'rita', status_code: 403 })]);
+    // the refusal is logged after the answer is sent
+    const logged = await waitUntil(
+      async () => (await h.pool.query(`SELECT actor, action, status_code FROM refused_attempts WHERE reason LIKE 'a rollback needs%' AND actor = 'rita'`)).rows,
+      (rows) => rows.length > 0,
+    );
+    expect(logged).toEqual([expect.objectContaining({ actor: 'rita', status_code: 403 })]);
 
     const done = await request(h.app).post(lifecyclePath(name, 'rollback')).set(await as(people.rick)).send({ justification: 'p99 latency doubled' });
     expect(done.status).toBe(200);
