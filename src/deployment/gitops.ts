@@ -83,6 +83,12 @@ async function commitWithTrailer(root: string, trailer: string, id: string): Pro
   return found.split('\n').find((line) => line.length > 0);
 }
 
+/** Commits (as Modelgate) what is staged, or only `paths`; returns the new commit. */
+async function commitAs(root: string, subject: string, body: string, paths: string[] = []): Promise<string> {
+  await git(root, [...AUTHOR, 'commit', '--quiet', '--allow-empty', '-m', subject, '-m', body, ...paths]);
+  return git(root, ['rev-parse', 'HEAD']);
+}
+
 async function push(root: string, config: ResolvedGitOpsDeployment): Promise<void> {
   await git(root, ['push', '--quiet', config.remote, `HEAD:refs/heads/${config.branch}`]);
 }
@@ -104,19 +110,12 @@ export function deployWithGitOps(config: ResolvedGitOpsDeployment, request: Depl
       await writeFile(path.join(root, file), renderInferenceService(request, config.namespace));
       await git(root, ['add', '--', file]);
       const verb = request.action === 'rollback' ? 'Roll back' : 'Deploy';
-      await git(root, [
-        ...AUTHOR,
-        'commit',
-        '--quiet',
-        '--allow-empty',
-        '-m',
+      commit = await commitAs(
+        root,
         `${verb} ${request.model}@${request.version} to ${request.environment}`,
-        '-m',
         `Promotion: ${request.promotionId}\nArtifact-SHA256: ${request.artifact.sha256}\n${DEPLOYMENT_TRAILER}: ${request.deploymentId}`,
-        '--',
-        file,
-      ]);
-      commit = await git(root, ['rev-parse', 'HEAD']);
+        ['--', file],
+      );
     }
     if (remote) await push(root, config);
     return {
@@ -157,16 +156,7 @@ export function revertGitOps(config: ResolvedGitOpsDeployment, request: Deployme
       return { provider: 'gitops', status: 'deployed', reference: commit, detail: `unpublished commit ${commit.slice(0, 12)} dropped` };
     }
     await git(root, ['revert', '--no-commit', commit]);
-    await git(root, [
-      ...AUTHOR,
-      'commit',
-      '--quiet',
-      '--allow-empty',
-      '-m',
-      `Revert deployment of ${request.model}@${request.version} to ${request.environment}`,
-      '-m',
-      `Promotion: ${request.promotionId}\n${REVERT_TRAILER}: ${request.deploymentId}`,
-    ]);
+    await commitAs(root, `Revert deployment of ${request.model}@${request.version} to ${request.environment}`, `Promotion: ${request.promotionId}\n${REVERT_TRAILER}: ${request.deploymentId}`);
     if (remote) await push(root, config);
     return { provider: 'gitops', status: 'deployed', reference: commit, detail: `${commit.slice(0, 12)} reverted${remote ? ' and pushed' : ''}` };
   });
