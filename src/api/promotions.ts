@@ -12,8 +12,9 @@ import { mergeTimeline, renderAuditEvent, renderRefusal, auditRecordOf, type Aud
 import { describeIssues, PromotionManifestSchema } from '../manifest/schema';
 import type { LoadedPolicy } from '../policy/load';
 import { PolicyRefusal } from '../policy/resolve';
+import { sendPromotionMessage } from '../promotions/messages';
 import { PromotionConflict, startPromotion } from '../promotions/start';
-import { PROMOTION_WORKFLOW_TYPE, promotionUpdates, stateQuery } from '../shared/messages';
+import { PROMOTION_WORKFLOW_TYPE, stateQuery } from '../shared/messages';
 import type { Actor, MessageKind, MessagePayloads, MessageResult, PromotionState } from '../shared/promotion';
 import { SearchAttributes } from '../shared/search-attributes';
 import { actorOf } from './auth';
@@ -237,7 +238,7 @@ export function promotionRoutes(deps: PromotionRoutesDeps): Router {
     const message = { ...payload, actor, requestId } as MessagePayloads[K];
     let result: MessageResult;
     try {
-      result = await client.workflow.getHandle(promotionId).executeUpdate(promotionUpdates[kind] as never, { args: [message] });
+      result = await sendPromotionMessage(client.workflow.getHandle(promotionId), kind, message);
     } catch (err) {
       throw await messageError(client, err, promotionId);
     }
