@@ -160,7 +160,8 @@ export function promotionRoutes(deps: PromotionRoutesDeps): Router {
     }
     let started;
     try {
-      started = await startPromotion(client, { manifest, submitter, policy, taskQueue: deps.taskQueue });
+      const submissionKey = req.get('idempotency-key');
+      started = await startPromotion(client, { manifest, submitter, policy, taskQueue: deps.taskQueue, ...(submissionKey ? { submissionKey } : {}) });
     } catch (err) {
       if (err instanceof PolicyRefusal) {
         throw new ApiError('refused_by_policy', err.message, err.path ? { problems: [{ path: err.path, message: err.message }] } : undefined);
