@@ -1,9 +1,10 @@
 import { Pool } from 'pg';
 
 /**
- * Creates the PostgreSQL connection pool of a process. Errors of idle clients
- * (for example the server restarting) are reported to `onError` instead of
- * crashing the process; the pool reconnects on the next query.
+ * Creates the PostgreSQL connection pool of a process. Errors of idle clients and of clients
+ * checked out for a transaction (for example the server restarting) are reported to `onError`
+ * instead of crashing the process (an `error` event without a listener is thrown); the query
+ * in flight fails, and the pool reconnects on the next one.
  */
 export function createPool(
   databaseUrl: string,
@@ -17,6 +18,7 @@ export function createPool(
     idleTimeoutMillis: 30_000,
   });
   pool.on('error', onError);
+  pool.on('connect', (client) => client.on('error', onError));
   return pool;
 }
 
