@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   );
   if (applied.length > 0) log.info({ applied }, 'database migrations applied');
 
-  const pool = createPool(config.databaseUrl, (err) => log.warn({ err: err.message }, 'idle PostgreSQL client error'));
+  const pool = createPool(config.databaseUrl, (err) => log.warn({ err: err.message }, 'PostgreSQL connection lost'));
   const connection = await startupStep(
     `connecting to Temporal at ${config.temporal.address}`,
     'check TEMPORAL_ADDRESS and that the Temporal server is running',

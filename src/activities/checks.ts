@@ -5,7 +5,8 @@ import type { PromotionManifest } from '../manifest/schema';
 import { runNamedCheck } from '../checks';
 import type { CheckSettings } from '../checks/settings';
 import { type ProgressReporter, throttleProgress } from '../checks/progress';
-import { createPgRegistryReader } from '../checks/registry';
+import { createPgRegistryReader, type RegistryReader } from '../checks/registry';
+import { isConnectionError } from '../db/pool';
 import type { TrustedKey } from '../checks/trusted-keys';
 import { checkObservation } from '../metrics/durations';
 import { recordDurationObservations } from '../metrics/store';
@@ -58,13 +59,37 @@ async function recordCheckDuration(pool: Pool, promotionId: string, result: Chec
 }
 
 /**
+ * The registry as the check activities read it: while PostgreSQL cannot be reached, a read waits
+ * (heartbeating, backing off to 30 s, ending when the activity is cancelled) instead of failing,
+ * because Modelgate's own database being down says nothing about the promotion and must never
+ * become a check result. Other errors pass through.
+ */
+export function waitingRegistryReader(reader: RegistryReader, backoffCapMs = 30_000): RegistryReader {
+  const patiently =
+    <A extends unknown[], R>(read: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await read(...args);
+        } catch (err) {
+          if (!isConnectionError(err)) throw err;
+          const context = Context.current();
+          context.heartbeat({ waitingFor: 'the model registry (PostgreSQL)', error: String((err as { message?: unknown }).message) });
+          await context.sleep(Math.min(backoffCapMs, 500 * 2 ** attempt));
+        }
+      }
+    };
+  return { findVersion: patiently(reader.findVersion), servingVersion: patiently(reader.servingVersion) };
+}
+
+/**
  * Builds the check activities (DESIGN.md §5). Each returns the uniform result; a problem that
  * retrying cannot fix (malformed file, missing column) is a result with status `error`; a
  * transient one (an HTTP artifact that times out or answers 5xx) throws a plain Error so that
  * Temporal retries the activity.
  */
 export function createCheckActivities(deps: CheckActivityDeps) {
-  const registry = createPgRegistryReader(deps.pool);
+  const registry = waitingRegistryReader(createPgRegistryReader(deps.pool));
   const run = (name: CheckName) => async (input: CheckActivityInput): Promise<CheckResult> => {
     let result: CheckResult;
     try {

@@ -12,9 +12,10 @@ import { mergeTimeline, renderAuditEvent, renderRefusal, auditRecordOf, type Aud
 import { describeIssues, PromotionManifestSchema } from '../manifest/schema';
 import type { LoadedPolicy } from '../policy/load';
 import { PolicyRefusal } from '../policy/resolve';
+import { sendPromotionMessage } from '../promotions/messages';
 import { PromotionConflict, startPromotion, VersionDigestConflict } from '../promotions/start';
 import { createVersionDigests } from '../promotions/version-digests';
-import { PROMOTION_WORKFLOW_TYPE, promotionUpdates, promotionWorkflowId, stateQuery } from '../shared/messages';
+import { PROMOTION_WORKFLOW_TYPE, promotionWorkflowId, stateQuery } from '../shared/messages';
 import type { Actor, MessageKind, MessagePayloads, MessageResult, PromotionInput, PromotionState } from '../shared/promotion';
 import { SearchAttributes } from '../shared/search-attributes';
 import { actorOf } from './auth';
@@ -152,7 +153,15 @@ export function promotionRoutes(deps: PromotionRoutesDeps): Router {
     }
     let started;
     try {
-      started = await startPromotion(client, { manifest, submitter, policy, taskQueue: deps.taskQueue, registry: versionDigests });
+      const submissionKey = req.get('idempotency-key');
+      started = await startPromotion(client, {
+        manifest,
+        submitter,
+        policy,
+        taskQueue: deps.taskQueue,
+        registry: versionDigests,
+        ...(submissionKey ? { submissionKey } : {}),
+      });
     } catch (err) {
       if (err instanceof PolicyRefusal) {
         throw new ApiError('refused_by_policy', err.message, err.path ? { problems: [{ path: err.path, message: err.message }] } : undefined);
@@ -239,7 +248,7 @@ export function promotionRoutes(deps: PromotionRoutesDeps): Router {
     const message = { ...payload, actor, requestId } as MessagePayloads[K];
     let result: MessageResult;
     try {
-      result = await client.workflow.getHandle(promotionId).executeUpdate(promotionUpdates[kind] as never, { args: [message] });
+      result = await sendPromotionMessage(client.workflow.getHandle(promotionId), kind, message);
     } catch (err) {
       throw await messageError(client, err, promotionId);
     }

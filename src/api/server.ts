@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     'check DATABASE_URL and that PostgreSQL is running',
     () => runMigrations(config.databaseUrl),
   );
-  const pool = createPool(config.databaseUrl, (err) => log.warn({ err: err.message }, 'idle PostgreSQL client error'));
+  const pool = createPool(config.databaseUrl, (err) => log.warn({ err: err.message }, 'PostgreSQL connection lost'));
   const temporal = await startupStep(
     `connecting to Temporal at ${config.temporal.address}`,
     'check TEMPORAL_ADDRESS and that the Temporal server is running',

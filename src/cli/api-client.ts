@@ -74,7 +74,7 @@ export async function callApi<T = unknown>(
   method: 'GET' | 'POST',
   path: string,
   body?: unknown,
-  options: { text?: boolean; timeoutMs?: number } = {},
+  options: { text?: boolean; timeoutMs?: number; headers?: Record<string, string> } = {},
 ): Promise<T> {
   let res: Response;
   try {
@@ -84,6 +84,7 @@ export async function callApi<T = unknown>(
         accept: 'application/json',
         ...(target.token ? { authorization: `Bearer ${target.token}` } : {}),
         ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...options.headers,
       },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       signal: AbortSignal.timeout(options.timeoutMs ?? 60_000),

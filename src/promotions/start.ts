@@ -1,6 +1,7 @@
 import {
   type Client,
   WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
 } from '@temporalio/client';
@@ -54,6 +55,12 @@ export interface StartPromotionRequest {
   historyEventLimit?: number;
   /** Re-certifies the version serving the target (started by its environment's lifecycle). */
   recertification?: RecertificationRequest;
+  /**
+   * The client's idempotency key of this submission: a retry with the same key returns the
+   * promotion it started, also after that promotion has ended (without a key, a submission after
+   * the end starts the promotion again).
+   */
+  submissionKey?: string;
 }
 
 /** Result of a submission: the promotion, and whether it already existed. */
@@ -78,6 +85,10 @@ export async function startPromotion(client: Client, request: StartPromotionRequ
   const promotionId = request.recertification
     ? recertificationWorkflowId(manifest.model.name, manifest.model.version, manifest.target, request.recertification.sequence)
     : promotionWorkflowId(manifest.model.name, manifest.model.version, manifest.target);
+  if (request.submissionKey) {
+    const earlier = await startedWithKey(client, promotionId, request.submissionKey);
+    if (earlier) return earlier;
+  }
   const input: PromotionInput = {
     promotionId,
     manifest,
@@ -94,6 +105,7 @@ export async function startPromotion(client: Client, request: StartPromotionRequ
       taskQueue: request.taskQueue,
       args: [input],
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+      ...(request.submissionKey ? { memo: { [SUBMISSION_KEY_MEMO]: request.submissionKey } } : {}),
       // A re-certification runs once per sequence number, even if its start is retried.
       workflowIdReusePolicy: request.recertification ? WorkflowIdReusePolicy.REJECT_DUPLICATE : WorkflowIdReusePolicy.ALLOW_DUPLICATE,
       typedSearchAttributes: [
@@ -142,4 +154,19 @@ async function resolveAndCheckRegistry({ manifest, policy, registry }: StartProm
   const digest = await registered;
   if (digest && digest !== manifest.artifact.sha256) throw new VersionDigestConflict(name, version, digest);
   return resolved;
+}
+
+/** Memo field holding the idempotency key a promotion was submitted with. */
+export const SUBMISSION_KEY_MEMO = 'submissionKey';
+
+/** The latest execution of `promotionId` when it was started with `key` (running or ended), else undefined. */
+async function startedWithKey(client: Client, promotionId: string, key: string): Promise<StartedPromotion | undefined> {
+  try {
+    const description = await client.workflow.getHandle(promotionId).describe();
+    if (description.memo?.[SUBMISSION_KEY_MEMO] !== key) return undefined;
+    return { promotionId, runId: description.runId, existing: true };
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
 }

@@ -1,7 +1,7 @@
 // Message definitions shared by the workflow and its clients (DESIGN.md §4).
 // Each message exists as an Update (answers at once, accepted or refused with the reason)
 // and as a Signal of the same name and payload (for operators using the Temporal CLI or UI).
-import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { ApplicationFailure, defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { DeploymentCompletion } from './deployment';
 import type { MessagePayloads, MessageRefusalKind, MessageResult, PromotionState } from './promotion';
 
@@ -33,6 +33,22 @@ export const MESSAGE_REFUSAL_TYPES: Readonly<Record<MessageRefusalKind, string>>
   conflict: 'MessageConflict',
   policy: 'MessageRefusedByPolicy',
 };
+
+/** Failure type of an Update refused because its requestId was processed before; `details[0]` is the first result. */
+export const REPEATED_REQUEST = 'RepeatedRequest';
+
+/**
+ * The refusal of a repeated message, carrying the first result. Validators answer repeats this
+ * way rather than accepting them again, because a refused Update writes nothing to the history.
+ */
+export function repeatedRequest(first: MessageResult): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: REPEATED_REQUEST,
+    message: `request ${first.requestId} was processed before; this is its first result`,
+    details: [first],
+    nonRetryable: true,
+  });
+}
 
 /** Query of the whole current state. */
 export const stateQuery = defineQuery<PromotionState>('state');

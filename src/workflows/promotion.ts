@@ -21,7 +21,7 @@ import type { PromotionActivities } from '../activities/promotion';
 import { blockingChecks, evaluateAutoApproval, eligibleRoles, validApprovals } from '../policy/evaluate';
 import type { ResolvedPolicy } from '../policy/resolved';
 import { CHECK_NAMES, type CheckName, type CheckResult, checkActivityName } from '../shared/checks';
-import { completeDeploymentUpdate, MESSAGE_REFUSAL_TYPES, promotionSignals, promotionUpdates, stateQuery } from '../shared/messages';
+import { completeDeploymentUpdate, MESSAGE_REFUSAL_TYPES, promotionSignals, promotionUpdates, repeatedRequest, stateQuery } from '../shared/messages';
 import type { DeploymentCompletion } from '../shared/deployment';
 import type {
   GateState,
@@ -344,7 +344,10 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
     const signal = promotionSignals[kind] as unknown as SignalDefinition<[MessagePayloads[K]]>;
     setHandler(update, (payload) => receive(kind, payload, 'update')!, {
       validator: (payload) => {
-        if (processed[(payload as { requestId?: string } | null)?.requestId ?? '']) return;
+        const first = processed[(payload as { requestId?: string } | null)?.requestId ?? ''];
+        // A repeat is answered with the first result by refusing it: a refused Update leaves no
+        // event in the history, so a client's retries never interleave with the promotion's work.
+        if (first) throw repeatedRequest(first);
         const refusal = refusalOf(kind, payload);
         if (refusal) throw refusedUpdate(refusal);
       },

@@ -117,6 +117,29 @@ describe('HTTP API /v1', () => {
       expect(conflict.status).toBe(409);
       expect(conflict.body.error.details.problems[0].path).toBe('artifact.sha256');
     });
+
+    it('a retried submission with the same Idempotency-Key returns its promotion even after it ended; without a key it starts anew', async () => {
+      const manifest = await h.manifest({ model: { riskTier: 'low' } }); // auto-approved: ends at once
+      const auth = await h.bearer(people.sam);
+      const submit = (key?: string) => {
+        const req = request(h.app).post('/v1/promotions').set('authorization', auth);
+        return (key ? req.set('idempotency-key', key) : req).send(manifest);
+      };
+      const first = await submit('ci-run-42');
+      expect(first.status).toBe(201);
+      const handle = h.client.workflow.getHandle(first.body.promotionId);
+      await handle.result();
+      // the answer was lost and the client retries: the same promotion, not a second run
+      const retried = await submit('ci-run-42');
+      expect(retried.status).toBe(200);
+      expect(retried.body).toMatchObject({ promotionId: first.body.promotionId, runId: first.body.runId, existing: true });
+      expect((await h.client.workflow.count(`WorkflowId = '${first.body.promotionId}'`)).count).toBe(1);
+      // a deliberate resubmission (no key, or another one) after the end promotes again
+      const anew = await submit();
+      expect(anew.status).toBe(201);
+      expect(anew.body.runId).not.toBe(first.body.runId);
+      await h.client.workflow.getHandle(first.body.promotionId).result();
+    });
   });
 
   describe('a promotion through review', () => {

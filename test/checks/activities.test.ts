@@ -1,13 +1,16 @@
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
+import { connect, createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { Pool } from 'pg';
 import { createCheckActivities } from '../../src/activities/checks';
 import { CheckSettingsSchema } from '../../src/checks/settings';
 import { runMigrations } from '../../src/db/migrate';
+import { isConnectionError } from '../../src/db/pool';
 import { PromotionManifestSchema } from '../../src/manifest/schema';
 import { createTestDatabase } from '../support/stack';
 
@@ -87,4 +90,60 @@ describeWithDatabase('check activities against the registry', () => {
     const missing = await activities.runSecurityCheck(input({ artifact: { uri: 'file:///does/not/exist.pkl', sha256: digest, format: 'pickle' } }));
     expect(missing.status).toBe('error');
   });
+
+  it('while PostgreSQL cannot be reached, a registry read waits (heartbeating) instead of becoming a check result', async () => {
+    // A port where PostgreSQL "comes back" after a while: first nothing listens, then a proxy to the database.
+    const probe = createTcpServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const downPort = (probe.address() as { port: number }).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const target = new URL(db.url);
+    const unreachable = new Pool({ connectionString: Object.assign(new URL(db.url), { port: String(downPort) }).toString() });
+    const proxy = createTcpServer((socket) => {
+      const upstream = connect(Number(target.port), target.hostname);
+      socket.pipe(upstream).pipe(socket);
+      upstream.on('error', () => socket.destroy());
+      socket.on('error', () => upstream.destroy());
+    });
+    const env = new MockActivityEnvironment();
+    const heartbeats: unknown[] = [];
+    env.on('heartbeat', (detail: unknown) => heartbeats.push(detail));
+    try {
+      const activities = createCheckActivities({ pool: unreachable });
+      const running = env.run(activities.runLineageCheck, input());
+      await new Promise((r) => setTimeout(r, 1_200));
+      proxy.listen(downPort, '127.0.0.1');
+      expect(await running).toMatchObject({ status: 'pass' });
+      expect(heartbeats).toContainEqual(expect.objectContaining({ waitingFor: 'the model registry (PostgreSQL)' }));
+
+      // A promotion withdrawn meanwhile cancels the check: the wait ends (the workflow discards the result).
+      proxy.close();
+      await unreachable.end();
+      const stillDown = new Pool({ connectionString: Object.assign(new URL(db.url), { port: String(downPort) }).toString() });
+      const cancelled = new MockActivityEnvironment();
+      const waiting = cancelled.run(createCheckActivities({ pool: stillDown }).runLineageCheck, input());
+      await new Promise((r) => setTimeout(r, 300));
+      cancelled.cancel();
+      expect(await waiting).toMatchObject({ status: 'error', summary: expect.stringMatching(/CANCELLED/) });
+      await stillDown.end();
+    } finally {
+      proxy.close();
+    }
+  });
 });
+
+describe('PostgreSQL connection errors', () => {
+  it('are told apart from errors of the statement', () => {
+    const sysError = (code: string) => Object.assign(new Error(`connect ${code} 127.0.0.1:5432`), { code });
+    const sqlError = (code: string) => Object.assign(new Error('server error'), { code });
+    expect(isConnectionError(sysError('ECONNREFUSED'))).toBe(true);
+    expect(isConnectionError(sysError('ECONNRESET'))).toBe(true);
+    expect(isConnectionError(new Error('Connection terminated unexpectedly'))).toBe(true);
+    expect(isConnectionError(sqlError('57P03'))).toBe(true); // the database system is starting up
+    expect(isConnectionError(sqlError('08006'))).toBe(true);
+    expect(isConnectionError(sqlError('42P01'))).toBe(false); // undefined table
+    expect(isConnectionError(sqlError('23505'))).toBe(false); // unique violation
+    expect(isConnectionError('ECONNREFUSED')).toBe(false);
+  });
+});
+

@@ -11,8 +11,9 @@ import { runMigrations } from '../../src/db/migrate';
 import { createPool } from '../../src/db/pool';
 import { type PromotionManifestInput, PromotionManifestSchema } from '../../src/manifest/schema';
 import { type LoadedPolicy, loadPolicyFile } from '../../src/policy/load';
+import { sendPromotionMessage } from '../../src/promotions/messages';
 import { startPromotion } from '../../src/promotions/start';
-import { promotionUpdates, stateQuery } from '../../src/shared/messages';
+import { stateQuery } from '../../src/shared/messages';
 import type { Actor, MessageKind, MessagePayloads, PromotionState, PromotionStatus } from '../../src/shared/promotion';
 import { bundleWorkflows, createModelgateWorker } from '../../src/worker';
 import { createTestDatabase, testConfig, testStackEnv, testTemporalClient } from './stack';
@@ -139,11 +140,9 @@ export async function waitForState(
 export const waitForStatus = (handle: WorkflowHandle, status: PromotionStatus, timeoutMs?: number) =>
   waitForState(handle, (s) => s.status === status, timeoutMs);
 
-/** Sends a message as an Update (the API's way). */
+/** Sends a message as an Update (the API's way: a repeated requestId resolves to the first result). */
 export function sendUpdate<K extends MessageKind>(handle: WorkflowHandle, kind: K, payload: Omit<MessagePayloads[K], 'requestId'> & { requestId?: string }) {
-  return handle.executeUpdate(promotionUpdates[kind] as never, {
-    args: [{ requestId: randomUUID(), ...payload }],
-  }) as Promise<{ status: PromotionStatus; summary: string; requestId: string }>;
+  return sendPromotionMessage(handle, kind, { requestId: randomUUID(), ...payload } as MessagePayloads[K]);
 }
 
 /** Test identities. */

@@ -250,7 +250,7 @@ describe('PromotionWorkflow paths on the real dev server', () => {
     }
   });
 
-  it('a repeated requestId returns the first result and counts once', async () => {
+  it('a repeated requestId returns the first result, counts once and leaves nothing in the history', async () => {
     const handle = await h.submit(await h.manifest({ model: { riskTier: 'high' } }));
     await waitForStatus(handle, 'IN_REVIEW');
     const first = await approve(handle, people.rita, 'technical', 'req-1');
@@ -258,6 +258,10 @@ describe('PromotionWorkflow paths on the real dev server', () => {
     expect(again).toEqual(first);
     const state = await handle.query('state') as PromotionState;
     expect(state.stages[0]!.gates[0]!.signatures).toHaveLength(1);
+    // The repeat was refused with the first result: one accepted Update, so a retry can never be
+    // interleaved with the promotion's other work in a workflow task (which replay could not reproduce).
+    const accepted = (await handle.fetchHistory()).events!.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes);
+    expect(accepted).toHaveLength(1);
     await sendUpdate(handle, 'withdraw', { actor: people.sam, reason: 'test done' });
   });
 
