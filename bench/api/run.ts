@@ -63,6 +63,9 @@ tiers:
 
 const round = (ms: number) => +ms.toFixed(1);
 
+/** The API and worker processes this run started. */
+const spawned: ChildProcess[] = [];
+
 const root = path.resolve(__dirname, '..', '..');
 
 function freePort(): Promise<number> {
@@ -100,7 +103,11 @@ async function main() {
     LOG_LEVEL: 'warn',
     MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
   };
-  const startProcess = (entry: string) => spawn(process.execPath, [path.join(root, 'dist', entry)], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const startProcess = (entry: string) => {
+    const child = spawn(process.execPath, [path.join(root, 'dist', entry)], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    spawned.push(child);
+    return child;
+  };
   const children: ChildProcess[] = [startProcess(path.join('api', 'server.js'))];
   if (WORKER_DURING_SUBMIT) children.push(startProcess('worker.js'));
   const url = `http://127.0.0.1:${port}`;
@@ -311,5 +318,7 @@ async function main() {
 
 main().catch((err: unknown) => {
   console.error(err);
+  // A failed run stops the API and worker it started too.
+  for (const child of spawned) child.kill('SIGTERM');
   process.exit(1);
 });
