@@ -39,6 +39,9 @@ const POLICY = oneGatePolicyYaml({ quorum: 2 });
 
 const round = (ms: number) => +ms.toFixed(1);
 
+/** The API and worker processes this run started. */
+const spawned: ChildProcess[] = [];
+
 async function main() {
   const base = loadConfig();
   const taskQueue = `bench-api-${randomUUID().slice(0, 8)}`;
@@ -56,7 +59,11 @@ async function main() {
   // only measures, so the API's calls and the direct client calls share nothing but the server.
   const port = await freePort();
   const env = benchProcessEnv({ taskQueue, policyDir: path.join(dir, 'policies'), secret: SECRET, port });
-  const startProcess = (entry: string) => startDistProcess(entry, env);
+  const startProcess = (entry: string) => {
+    const child = startDistProcess(entry, env);
+    spawned.push(child);
+    return child;
+  };
   const children: ChildProcess[] = [startProcess(path.join('api', 'server.js'))];
   if (WORKER_DURING_SUBMIT) children.push(startProcess('worker.js'));
   const url = `http://127.0.0.1:${port}`;
@@ -259,5 +266,7 @@ async function main() {
 
 main().catch((err: unknown) => {
   console.error(err);
+  // A failed run stops the API and worker it started too.
+  for (const child of spawned) child.kill('SIGTERM');
   process.exit(1);
 });
