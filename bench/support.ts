@@ -1,8 +1,11 @@
 // Helpers shared by the benchmarks.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:net';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { waitForApiReady } from '../test/support/processes';
+
+export { freePort } from '../test/support/processes';
 
 /** The p-th percentile (nearest rank) of a list of numbers. */
 export function percentile(values: number[], p: number): number {
@@ -28,28 +31,8 @@ export function numericOption(name: string, fallback: number, args: readonly str
   return i >= 0 ? Number(args[i + 1]) : fallback;
 }
 
-/** A TCP port on 127.0.0.1 that nothing listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** Waits until the API at `url` answers `/readyz` with 200 (30 s at most). */
-export async function waitReady(url: string): Promise<void> {
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (i > 300) throw new Error(`the API at ${url} did not become ready`);
-    await sleep(100);
-  }
-}
+export const waitReady = (url: string): Promise<void> => waitForApiReady(url, 30_000);
 
 /**
  * A policy named `default` whose every tier has one `technical` gate for `ml-reviewer`, with
@@ -96,4 +79,23 @@ export function benchProcessEnv(settings: { taskQueue: string; policyDir: string
 /** Starts `dist/<entry>` (e.g. `worker.js`, `api/server.js`) as its own process, as in production. */
 export function startDistProcess(entry: string, env: NodeJS.ProcessEnv): ChildProcess {
   return spawn(process.execPath, [path.join(__dirname, '..', 'dist', entry)], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+let clockTicks: number | undefined;
+
+/** CPU seconds (user + system, own and of reaped children) and memory of a live process, from /proc (Linux). */
+export async function processUsage(pid: number): Promise<{ cpuSeconds: number; childrenCpuSeconds: number; rssMb: number; peakRssMb: number }> {
+  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may contain spaces): state is field 3; utime 14, stime 15, cutime 16, cstime 17.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = (field: number) => Number(fields[field - 3]);
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return {
+    cpuSeconds: (ticks(14) + ticks(15)) / clockTicks,
+    childrenCpuSeconds: (ticks(16) + ticks(17)) / clockTicks,
+    rssMb: kb('VmRSS') / 1024,
+    peakRssMb: kb('VmHWM') / 1024,
+  };
 }

@@ -9,21 +9,12 @@ import { buildApp } from '../src/api/app';
 import { createPool } from '../src/db/pool';
 import { createLogger } from '../src/logger';
 import { pingTemporal } from '../src/temporal-client';
+import { freePort } from './support/processes';
 import { testConfig, testTemporalClient } from './support/stack';
 
 const run = promisify(execFile);
 const root = path.resolve(__dirname, '..');
 const postgresScript = path.join(root, 'scripts', 'postgres.sh');
-
-async function freePort(): Promise<number> {
-  const net = await import('node:net');
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('/healthz and /readyz', () => {
   // A PostgreSQL cluster of this test's own, so that it can be stopped.

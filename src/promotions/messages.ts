@@ -10,14 +10,37 @@ export function firstResultOfRepeat(err: unknown): MessageResult | undefined {
   return cause instanceof ApplicationFailure && cause.type === REPEATED_REQUEST ? (cause.details?.[0] as MessageResult | undefined) : undefined;
 }
 
+/** How long {@link sendPromotionMessage} waits for a workflow task in flight to finish. */
+export const SETTLE_WAIT_MS = 3_000;
+
 /**
- * Sends a message to a promotion as a Workflow Update. A repeated `requestId` resolves to the
- * first result (the promotion refuses the repeat with it, so that nothing is recorded twice).
+ * Waits until the promotion has no workflow task in flight (at most `maxWaitMs`).
+ *
+ * Why: a query answered while a workflow task is in flight shows that task's outcome before the
+ * server has recorded it. A message sent at once on the strength of it (a gate just opened) would
+ * be validated against the recorded state: refused for no reason, or accepted into a history that
+ * the SDK then cannot replay ('Nondeterminism error: Update machine does not handle this event'),
+ * which leaves the promotion stuck. Waiting for the task to finish closes that window.
+ */
+export async function untilSettled(handle: WorkflowHandle, maxWaitMs = SETTLE_WAIT_MS): Promise<void> {
+  const deadline = Date.now() + maxWaitMs;
+  for (let wait = 10; ; wait = Math.min(wait * 2, 200)) {
+    const description = await handle.describe();
+    if (!description.raw.pendingWorkflowTask || Date.now() + wait > deadline) return;
+    await new Promise((r) => setTimeout(r, wait));
+  }
+}
+
+/**
+ * Sends a message to a promotion as a Workflow Update, once no workflow task is in flight (see
+ * {@link untilSettled}). A repeated `requestId` resolves to the first result (the promotion
+ * refuses the repeat with it, so that nothing is recorded twice).
  *
  * @throws {WorkflowUpdateFailedError} when the promotion refuses the message (the reason is its cause).
  */
 export async function sendPromotionMessage<K extends MessageKind>(handle: WorkflowHandle, kind: K, message: MessagePayloads[K]): Promise<MessageResult> {
   try {
+    await untilSettled(handle);
     return await handle.executeUpdate(promotionUpdates[kind] as never, { args: [message] });
   } catch (err) {
     const first = firstResultOfRepeat(err);

@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { sendPromotionMessage } from '../../src/promotions/messages';
+import { startPromotion } from '../../src/promotions/start';
+import { stateQuery } from '../../src/shared/messages';
+import type { PromotionState } from '../../src/shared/promotion';
+import { bundleWorkflows, createModelgateWorker } from '../../src/worker';
+import { people, type PromotionHarness, startPromotionHarness } from '../support/promotions';
+import { testStackEnv } from '../support/stack';
+
+jest.setTimeout(180_000);
+
+describe('a decision sent the moment a query shows its gate open', () => {
+  let h: PromotionHarness;
+  beforeAll(async () => {
+    h = await startPromotionHarness();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('is accepted (never validated against state the server has not recorded yet), and every history replays', async () => {
+    // A small workflow cache, many promotions at once: workflows are evicted and replayed all the
+    // time, so a query often answers from a workflow task that the server has not recorded yet.
+    const taskQueue = `query-then-decide-${randomUUID()}`;
+    const connection = await NativeConnection.connect({ address: testStackEnv().temporalAddress });
+    const bundle = await bundleWorkflows();
+    const config = { ...h.config, temporal: { ...h.config.temporal, taskQueue }, worker: { ...h.config.worker, maxCachedWorkflows: 2 } };
+    const worker = await createModelgateWorker({ config, connection, pool: h.pool, workflowBundle: bundle });
+    const refusals: string[] = [];
+    const ids: string[] = [];
+    try {
+      await worker.runUntil(
+        Promise.all(
+          Array.from({ length: 16 }, async () => {
+            const manifest = await h.manifest();
+            const { promotionId } = await startPromotion(h.client, { manifest, submitter: people.sam, policy: h.policy, taskQueue });
+            ids.push(promotionId);
+            const handle = h.client.workflow.getHandle(promotionId);
+            for (let gate = 'technical'; ; ) {
+              const state = await handle.query(stateQuery);
+              if (state.status !== 'IN_REVIEW' && state.status !== 'VALIDATING') break;
+              const open = state.stages.flatMap((s) => s.gates).find((g) => g.status === 'open');
+              if (open?.name !== gate) continue;
+              const actor = gate === 'technical' ? people.rita : people.bo;
+              await sendPromotionMessage(handle, 'decide', { actor, requestId: `${gate}-1`, gate, decision: 'approve' }).catch((err: Error) =>
+                refusals.push(`${promotionId} ${gate}: ${(err.cause as Error | undefined)?.message ?? err.message}`),
+              );
+              if (gate === 'business') break;
+              gate = 'business';
+            }
+            expect(((await handle.result()) as PromotionState).status).toBe('DEPLOYED');
+          }),
+        ),
+      );
+    } finally {
+      await connection.close();
+    }
+    expect(refusals).toEqual([]);
+    const failures: string[] = [];
+    for (const id of ids) {
+      const history = await h.client.workflow.getHandle(id).fetchHistory();
+      await Worker.runReplayHistory({ workflowBundle: bundle }, history, id).catch((err: Error) => failures.push(`${id}: ${err.message}`));
+    }
+    expect(failures).toEqual([]);
+  });
+});
