@@ -277,7 +277,15 @@ async function main() {
     }, 500);
     const t0 = performance.now();
     await submitAll(PROMOTIONS, `load-${workflow}-${taskQueue.slice(-4)}`);
-    while ((await closed()) < warmup + PROMOTIONS) await sleep(250);
+    for (let reported = 0; ; ) {
+      const done = (await closed()) - warmup;
+      if (done >= PROMOTIONS) break;
+      if (done >= reported + PROMOTIONS / 10) {
+        reported = done;
+        process.stderr.write(`${workflow}: ${done} of ${PROMOTIONS} closed after ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+      }
+      await sleep(250);
+    }
     const seconds = (performance.now() - t0) / 1000;
     clearInterval(sampler);
     const benchCpu = process.cpuUsage(before.bench);

@@ -11,7 +11,7 @@ import type { CheckActivities } from '../../src/activities/checks';
 import type { DeploymentActivities } from '../../src/activities/deployment';
 import type { PromotionActivities } from '../../src/activities/promotion';
 import { CHECK_NAMES, checkActivityName } from '../../src/shared/checks';
-import { promotionUpdates, stateQuery } from '../../src/shared/messages';
+import { promotionUpdates, refusedUpdate, stateQuery } from '../../src/shared/messages';
 import type { MessagePayloads, MessageResult, PromotionInput, PromotionState, PromotionStatus, TimelineEntry } from '../../src/shared/promotion';
 import { SearchAttributes } from '../../src/shared/search-attributes';
 import { environmentPolicyOf, providerActivities } from '../../src/workflows/deployment-stage';
@@ -68,9 +68,9 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<{ status
       validator: (payload: MessagePayloads['decide']) => {
         if (processed[payload.requestId]) return;
         const gate = openGates().find((g) => g.name === payload.gate);
-        if (!gate) throw new Error(`gate ${payload.gate} is not open`);
-        if (!payload.actor.roles.some((r) => gate.roles.includes(r))) throw new Error(`gate ${gate.name} needs one of the roles: ${gate.roles.join(', ')}`);
-        if (approvals[gate.name]?.has(payload.actor.id)) throw new Error(`${payload.actor.id} already approved gate ${gate.name}`);
+        if (!gate) throw refusedUpdate({ kind: 'conflict', reason: `gate ${payload.gate} is not open` });
+        if (!payload.actor.roles.some((r) => gate.roles.includes(r))) throw refusedUpdate({ kind: 'forbidden', reason: `gate ${gate.name} needs one of the roles: ${gate.roles.join(', ')}` });
+        if (approvals[gate.name]?.has(payload.actor.id)) throw refusedUpdate({ kind: 'forbidden', reason: `${payload.actor.id} already approved gate ${gate.name}` });
       },
     },
   );

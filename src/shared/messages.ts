@@ -3,7 +3,7 @@
 // and as a Signal of the same name and payload (for operators using the Temporal CLI or UI).
 import { ApplicationFailure, defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { DeploymentCompletion } from './deployment';
-import type { MessagePayloads, MessageRefusalKind, MessageResult, PromotionState } from './promotion';
+import type { MessagePayloads, MessageRefusal, MessageRefusalKind, MessageResult, PromotionState } from './promotion';
 
 /** Update definitions, one per message. */
 export const promotionUpdates = {
@@ -33,6 +33,11 @@ export const MESSAGE_REFUSAL_TYPES: Readonly<Record<MessageRefusalKind, string>>
   conflict: 'MessageConflict',
   policy: 'MessageRefusedByPolicy',
 };
+
+/** The failure a validator throws to refuse an Update: typed by the kind of refusal, the reason as its message. */
+export function refusedUpdate(refusal: MessageRefusal): ApplicationFailure {
+  return ApplicationFailure.create({ type: MESSAGE_REFUSAL_TYPES[refusal.kind], message: refusal.reason, nonRetryable: true });
+}
 
 /** Failure type of an Update refused because its requestId was processed before; `details[0]` is the first result. */
 export const REPEATED_REQUEST = 'RepeatedRequest';

@@ -21,7 +21,7 @@ import type { PromotionActivities } from '../activities/promotion';
 import { blockingChecks, evaluateAutoApproval, eligibleRoles, validApprovals } from '../policy/evaluate';
 import type { ResolvedPolicy } from '../policy/resolved';
 import { CHECK_NAMES, type CheckName, type CheckResult, checkActivityName } from '../shared/checks';
-import { completeDeploymentUpdate, MESSAGE_REFUSAL_TYPES, promotionSignals, promotionUpdates, repeatedRequest, stateQuery } from '../shared/messages';
+import { completeDeploymentUpdate, promotionSignals, refusedUpdate, promotionUpdates, repeatedRequest, stateQuery } from '../shared/messages';
 import type { DeploymentCompletion } from '../shared/deployment';
 import type {
   GateState,
@@ -206,9 +206,6 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
     return problem ? { kind: 'invalid', reason: problem } : messageRefusal(kind, payload, state, policy);
   };
   /** A refused Update fails with the refusal's type (what the API maps to a status) and reason. */
-  const refusedUpdate = (refusal: MessageRefusal) =>
-    ApplicationFailure.create({ type: MESSAGE_REFUSAL_TYPES[refusal.kind], message: refusal.reason, nonRetryable: true });
-
   const findGate = (name: string) => allGates().find((g) => g.name === name)!;
 
   const apply = <K extends MessageKind>(kind: K, payload: MessagePayloads[K]): string => {
