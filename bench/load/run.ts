@@ -12,7 +12,7 @@
 // Options: --promotions N (default 500) --mix LOW,MEDIUM,HIGH (percent, default 40,35,25)
 //          --submitters S (default 20) --reviewer-parallelism P (default 4) --phases modelgate,floor
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -59,6 +59,9 @@ const tierOf = (i: number): Tier => {
   return p < MIX[0] ? 'low' : p < MIX[0] + MIX[1] ? 'medium' : 'high';
 };
 const ms = (x: number) => Math.round(x);
+/** The worker and API processes of the running phase, and the run's folder: on a failure the processes are stopped and their logs shown. */
+const running = new Set<ModelgateProcess>();
+let runFolder: string | undefined;
 
 interface ListedPromotion {
   promotionId: string;
@@ -88,6 +91,7 @@ async function main() {
   await runMigrations(config.databaseUrl);
   const runDir = process.env.MODELGATE_BENCH_RUN_DIR;
   const dir = await mkdtemp(path.join(tmpdir(), 'modelgate-bench-load-'));
+  runFolder = dir;
   const receiver = await new DeployReceiver(DEPLOY_SECRET).start();
 
   // The shipped default policy, with production deployed through the webhook provider.
@@ -154,6 +158,7 @@ async function main() {
       logFile: path.join(dir, `${workflow}-worker.log`),
     }).start();
     const api = new ModelgateProcess(`${workflow}-api`, { entry: 'api', env, logFile: path.join(dir, `${workflow}-api.log`) }).start();
+    running.add(worker).add(api);
     await waitForApiReady(server);
     const call = <T>(actor: string, method: 'GET' | 'POST', route: string, body?: unknown) =>
       callApi<T>({ server, token: tokens.get(actor)! }, method, route, body, { timeoutMs: 120_000 });
@@ -299,6 +304,7 @@ async function main() {
     await Promise.all([...watchers]);
     await Promise.all(reviewers);
     await Promise.all([worker.stop(), api.stop()]);
+    running.clear();
 
     const deployed = [...receiver.deployed.values()].filter((b) => String(b.promotionId).includes(`load-${workflow}-${taskQueue.slice(-4)}`)).length;
     if (deployed !== PROMOTIONS) throw new Error(`${workflow}: the receiver deployed ${deployed} of ${PROMOTIONS} promotions`);
@@ -353,7 +359,13 @@ async function main() {
   await rm(dir, { recursive: true, force: true });
 }
 
-main().catch((err: unknown) => {
+main().catch(async (err: unknown) => {
   console.error(err);
+  // Stop the processes (their logs are flushed on exit), then show the end of each log.
+  await Promise.all([...running].map((p) => p.stop(2_000)));
+  for (const name of runFolder ? (await readdir(runFolder)).filter((f) => f.endsWith('.log')) : []) {
+    const text = await readFile(path.join(runFolder!, name), 'utf8');
+    console.error(`--- ${path.join(runFolder!, name)} (end)\n${text.slice(-4_000)}`);
+  }
   process.exit(1);
 });

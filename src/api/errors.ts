@@ -1,4 +1,6 @@
+import { isGrpcServiceError } from '@temporalio/client';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { isConnectionError } from '../db/pool';
 
 /** Machine-readable error codes of the HTTP API, with their status codes (DESIGN.md §7). */
 export const ApiErrorStatus = {
@@ -67,6 +69,8 @@ export function asApiError(err: unknown): ApiError | undefined {
     case 'charset.unsupported':
       return new ApiError('unsupported_media_type', e.message ?? 'unsupported encoding');
   }
+  const unavailable = unavailableService(err);
+  if (unavailable) return new ApiError('not_ready', `${unavailable} is unavailable or overloaded; retry shortly (nothing was changed by this request unless its answer says so)`);
   // The router marks a path parameter it cannot decode with status 400.
   if (err instanceof URIError && e?.status === 400) {
     return new ApiError('invalid_input', `the path is not valid percent-encoding (${err.message})`);
@@ -78,6 +82,28 @@ export function asApiError(err: unknown): ApiError | undefined {
   }
   return undefined;
 }
+
+/** gRPC codes with which Temporal says "not now" rather than "never". */
+const TEMPORAL_TRANSIENT_CODES: ReadonlySet<number> = new Set([
+  4, // DEADLINE_EXCEEDED
+  8, // RESOURCE_EXHAUSTED
+  14, // UNAVAILABLE
+]);
+
+/**
+ * Which service a request failed on because it could not be reached or was overloaded for a
+ * moment — `Temporal` or `PostgreSQL` — looking through the error's causes; else `undefined`.
+ */
+export function unavailableService(err: unknown): 'Temporal' | 'PostgreSQL' | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if (isGrpcServiceError(e) && TEMPORAL_TRANSIENT_CODES.has(e.code)) return 'Temporal';
+    if (isConnectionError(e)) return 'PostgreSQL';
+  }
+  return undefined;
+}
+
+/** Seconds a client is asked to wait (`Retry-After`) when a service is unavailable. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 2;
 
 /**
  * Maps every error to the JSON error shape. Unknown errors become a 500 whose
@@ -91,6 +117,7 @@ export function errorHandler(onUnexpected: (err: unknown) => void): ErrorRequest
     }
     const apiError = asApiError(err);
     if (apiError) {
+      if (apiError.code === 'not_ready') res.set('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
       res.status(apiError.status).json(errorBody(apiError.code, apiError.message, apiError.details));
       return;
     }

@@ -1,0 +1,105 @@
+// When PostgreSQL or Temporal cannot be reached, the API answers 503 naming the service, with
+// Retry-After, instead of a 500: a client (a CI pipeline, the CLI) learns to retry, not that
+// the API is broken. Real unreachable services: ports nothing listens on.
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import type { Pool } from 'pg';
+import request from 'supertest';
+import { buildApp } from '../../src/api/app';
+import { createAuthenticator, signDevToken } from '../../src/api/auth';
+import { unavailableService } from '../../src/api/errors';
+import { createPool } from '../../src/db/pool';
+import { createLogger } from '../../src/logger';
+import { loadPolicyFile } from '../../src/policy/load';
+import { freePort } from '../support/processes';
+import { createTestDatabase, testConfig, testTemporalClient } from '../support/stack';
+import { TEST_SECRET } from './support';
+
+const POLICY = path.join(__dirname, '..', 'fixtures', 'policies', 'workflow-test.yaml');
+
+async function appWith(client: Client, pool: Pool) {
+  const policy = await loadPolicyFile(POLICY);
+  return buildApp({
+    log: createLogger('test', 'silent'),
+    readinessProbes: [],
+    services: {
+      client,
+      pool,
+      policies: new Map([['default', policy]]),
+      authenticator: createAuthenticator({ jwtSecret: TEST_SECRET }),
+      taskQueue: 'unavailable-test',
+      temporalUiUrl: 'http://localhost:8233',
+    },
+  });
+}
+
+const manifest = {
+  model: { name: 'unavailable-model', version: '1.0.0', owner: 'olivia', riskTier: 'medium', description: 'test' },
+  target: 'production',
+  artifact: { uri: 'file:///nonexistent/model.safetensors', sha256: 'a'.repeat(64), format: 'safetensors' },
+  lineage: { codeCommit: '0123abcd', runId: 'run-1' },
+  metrics: { accuracy: 0.93 },
+  modelCard: { intendedUse: 'Tests', limitations: 'None' },
+};
+
+describe('the API while a service it needs is unreachable', () => {
+  let bearer: string;
+  beforeAll(async () => {
+    bearer = `Bearer ${await signDevToken({ secret: TEST_SECRET, user: 'sam', roles: ['data-scientist'] })}`;
+  });
+
+  it('answers 503 naming PostgreSQL, with Retry-After, for reads and submissions that need it', async () => {
+    const temporal = await testTemporalClient();
+    const deadPool = createPool(`postgres://modelgate@127.0.0.1:${await freePort()}/modelgate`);
+    try {
+      const app = await appWith(temporal, deadPool);
+      for (const res of [
+        await request(app).get('/v1/models').set('authorization', bearer),
+        await request(app).post('/v1/promotions').set('authorization', bearer).send(manifest),
+      ]) {
+        expect(res.status).toBe(503);
+        expect(res.headers['retry-after']).toBe('2');
+        expect(res.body.error.code).toBe('not_ready');
+        expect(res.body.error.message).toMatch(/^PostgreSQL is unavailable or overloaded/);
+      }
+    } finally {
+      await deadPool.end();
+      await temporal.connection.close();
+    }
+  }, 60_000);
+
+  it('answers 503 naming Temporal when its frontend does not answer', async () => {
+    const db = await createTestDatabase();
+    const pool = createPool(db.url);
+    const deadTemporal = new Client({
+      // no retry interceptor: the call fails at once, and nothing outlives the test
+      connection: Connection.lazy({ address: `127.0.0.1:${await freePort()}`, interceptors: [] }),
+      namespace: testConfig().temporal.namespace,
+    });
+    try {
+      const app = await appWith(deadTemporal, pool);
+      const res = await request(app).get('/v1/promotions').set('authorization', bearer);
+      expect(res.status).toBe(503);
+      expect(res.headers['retry-after']).toBe('2');
+      expect(res.body.error.message).toMatch(/^Temporal is unavailable or overloaded/);
+    } finally {
+      await deadTemporal.connection.close();
+      await pool.end();
+      await db.drop();
+    }
+  }, 60_000);
+
+  it('tells unavailability from other failures, through causes', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    expect(unavailableService(refused)).toBe('PostgreSQL');
+    expect(unavailableService(new Error('wrapped', { cause: refused }))).toBe('PostgreSQL');
+    // a wrong statement is not unavailability
+    expect(unavailableService(Object.assign(new Error('syntax error'), { code: '42601' }))).toBeUndefined();
+    const grpc = (code: number) => Object.assign(new Error('grpc'), { code, details: 'x', metadata: {} });
+    expect(unavailableService(new Error('Failed to start', { cause: grpc(14) }))).toBe('Temporal');
+    expect(unavailableService(grpc(4))).toBe('Temporal');
+    // NOT_FOUND, INVALID_ARGUMENT: Temporal answered
+    expect(unavailableService(grpc(5))).toBeUndefined();
+    expect(unavailableService(grpc(3))).toBeUndefined();
+  });
+});
