@@ -9,9 +9,7 @@ name="${1:-}"
 [ -n "$name" ] && [ -f "bench/$name/run.ts" ] || die "usage: scripts/bench.sh <name> [options]; names: $(ls bench 2>/dev/null | tr '\n' ' ')"
 shift
 
-ensure_node_modules
-"$MODELGATE_ROOT/scripts/postgres.sh" install
-"$MODELGATE_ROOT/temporal/install.sh" >/dev/null
+ensure_stack_tools
 npm run --silent build
 
 use_throwaway_services bench-run

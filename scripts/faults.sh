@@ -9,9 +9,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$MODELGATE_ROOT"
 
-ensure_node_modules
-"$MODELGATE_ROOT/scripts/postgres.sh" install
-"$MODELGATE_ROOT/temporal/install.sh" >/dev/null
+ensure_stack_tools
 npm run --silent build
 
 npx tsx test/faults/run.ts "$@"

@@ -61,6 +61,14 @@ ensure_node_modules() {
   fi
 }
 
+# What the test, benchmark and fault commands need, installed once: npm dependencies,
+# PostgreSQL from apt, the Temporal CLI.
+ensure_stack_tools() {
+  ensure_node_modules
+  "$MODELGATE_ROOT/scripts/postgres.sh" install
+  "$MODELGATE_ROOT/temporal/install.sh" >/dev/null
+}
+
 # Stops the process whose pid is in file $1 (TERM, then KILL after $2 seconds, default 10).
 stop_pidfile() {
   local pidfile="$1" grace="${2:-10}" pid

@@ -1,17 +1,11 @@
 // What each promotion of a fault run is meant to go through: its tier, the messages people send
 // (each with its own requestId) and the final state those messages imply.
 import type { Actor, GateDecision, PromotionStatus } from '../../src/shared/promotion';
+import { people } from '../support/promotions';
 
-/** The people of a fault run (roles as in the faults policy). */
-export const faultPeople = {
-  sam: { id: 'sam', roles: ['data-scientist'] },
-  rita: { id: 'rita', roles: ['ml-reviewer'] },
-  ravi: { id: 'ravi', roles: ['ml-reviewer'] },
-  sec: { id: 'sec', roles: ['security-reviewer'] },
-  fay: { id: 'fay', roles: ['fairness-reviewer'] },
-  lee: { id: 'lee', roles: ['compliance-officer'] },
-  bo: { id: 'bo', roles: ['business-owner'] },
-} satisfies Record<string, Actor>;
+const { sam, rita, ravi, sec, fay, lee, bo } = people;
+/** The people of a fault run (the test identities; roles as in the faults policy). */
+export const faultPeople = { sam, rita, ravi, sec, fay, lee, bo };
 
 /** One message a person sends to a promotion. */
 export type PlannedMessage =
