@@ -30,6 +30,8 @@ export interface ApiServices {
   version?: string;
   /** How the reviewer dashboard (`/ui/`) is served. */
   dashboard?: DashboardOptions;
+  /** How long a message or a state read waits for a worker before a 503 (default 20 s). */
+  workerAnswerTimeoutMs?: number;
 }
 
 /** What the API is built from; tests pass their own. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Client, WorkflowUpdateFailedError } from '@temporalio/client';
+import { type Client, isGrpcDeadlineError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import { optionalTsToMs } from '@temporalio/common/lib/time';
@@ -45,6 +45,29 @@ export interface PromotionRoutesDeps {
   /** Base URL of the Temporal UI (links). */
   temporalUiUrl: string;
   metrics?: ApiMetrics;
+  /** How long a message or a state read waits for a worker to answer (default {@link WORKER_ANSWER_TIMEOUT_MS}). */
+  workerAnswerTimeoutMs?: number;
+}
+
+/**
+ * How long the API waits for a running promotion to answer a message or a state read. A query
+ * or an Update is answered by a worker; while none serves the task queue, Temporal holds it
+ * without limit, so the API gives up and answers 503 (a retry with the same requestId is applied
+ * once, whether or not the first attempt was).
+ */
+export const WORKER_ANSWER_TIMEOUT_MS = 20_000;
+
+/** The 503 of a promotion that did not answer in time. */
+function workerDidNotAnswer(promotionId: string, timeoutMs: number): ApiError {
+  return new ApiError(
+    'not_ready',
+    `promotion ${promotionId} did not answer within ${Math.round(timeoutMs / 1000)} s: no worker is serving it right now, or Temporal is overloaded; retry shortly (a message retried with the same requestId is applied once)`,
+  );
+}
+
+/** True when a call to Temporal ended at its deadline (Temporal itself answered nothing). */
+function isDeadline(err: unknown): boolean {
+  return err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(err);
 }
 
 /** Name of the policy used when a submission names none. */
@@ -130,6 +153,7 @@ export function describeAttempt(req: { method: string; path: string; body?: unkn
 export function promotionRoutes(deps: PromotionRoutesDeps): Router {
   const router = Router();
   const { client } = deps;
+  const answerTimeoutMs = deps.workerAnswerTimeoutMs ?? WORKER_ANSWER_TIMEOUT_MS;
   const versionDigests = createVersionDigests(deps.pool);
   const links = (promotionId: string) => {
     const id = encodeURIComponent(promotionId);
@@ -223,7 +247,7 @@ export function promotionRoutes(deps: PromotionRoutesDeps): Router {
 
   router.get('/:id', async (req, res) => {
     const promotionId = parseInput(PromotionIdSchema, req.params.id, 'path');
-    const state = await readPromotionState(client, promotionId);
+    const state = await readPromotionState(client, promotionId, answerTimeoutMs);
     if (state) {
       res.json({ ...state, source: 'temporal', links: links(promotionId) });
       return;
@@ -248,8 +272,9 @@ export function promotionRoutes(deps: PromotionRoutesDeps): Router {
     const message = { ...payload, actor, requestId } as MessagePayloads[K];
     let result: MessageResult;
     try {
-      result = await sendPromotionMessage(client.workflow.getHandle(promotionId), kind, message);
+      result = await client.withDeadline(Date.now() + answerTimeoutMs, () => sendPromotionMessage(client.workflow.getHandle(promotionId), kind, message));
     } catch (err) {
+      if (isDeadline(err)) throw workerDidNotAnswer(promotionId, answerTimeoutMs);
       throw await messageError(client, err, promotionId);
     }
     res.json({ promotionId, ...result });
@@ -328,13 +353,19 @@ export async function auditTimeline(
  * @returns `undefined` when Temporal does not hold the promotion (never submitted, or past the
  *   namespace's retention).
  */
-export async function readPromotionState(client: Client, promotionId: string): Promise<PromotionState | undefined> {
+export async function readPromotionState(
+  client: Client,
+  promotionId: string,
+  timeoutMs = WORKER_ANSWER_TIMEOUT_MS,
+): Promise<PromotionState | undefined> {
   const handle = client.workflow.getHandle<(input: PromotionInput) => Promise<PromotionState>>(promotionId);
   try {
     const description = await handle.describe();
-    return description.status.name === 'COMPLETED' ? await handle.result() : await handle.query(stateQuery);
+    if (description.status.name === 'COMPLETED') return await handle.result();
+    return await client.withDeadline(Date.now() + timeoutMs, () => handle.query(stateQuery));
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;
+    if (isDeadline(err)) throw workerDidNotAnswer(promotionId, timeoutMs);
     throw err;
   }
 }

@@ -20,11 +20,18 @@ export interface ApiHarness extends PromotionHarness {
 /**
  * Starts the harness and builds the API on it (the harness's policy serves as `default`).
  * Options: the API's logger (default silent), the policy file (default the workflow tests'),
- * the Temporal namespace (default the test namespace), more policies the API knows, and how
- * the dashboard (`/ui/`) is served.
+ * the Temporal namespace (default the test namespace), more policies the API knows, how
+ * the dashboard (`/ui/`) is served, and how long the API waits for a worker's answer.
  */
 export async function startApiHarness(
-  options: { log?: Logger; policyFile?: string; namespace?: string; extraPolicies?: LoadedPolicy[]; dashboard?: DashboardOptions } = {},
+  options: {
+    log?: Logger;
+    policyFile?: string;
+    namespace?: string;
+    extraPolicies?: LoadedPolicy[];
+    dashboard?: DashboardOptions;
+    workerAnswerTimeoutMs?: number;
+  } = {},
 ): Promise<ApiHarness> {
   const h = await startPromotionHarness(options.policyFile, options.namespace ? { namespace: options.namespace } : {});
   const app = buildApp({
@@ -42,6 +49,7 @@ export async function startApiHarness(
       taskQueue: h.config.temporal.taskQueue,
       temporalUiUrl: 'http://localhost:8233',
       ...(options.dashboard ? { dashboard: options.dashboard } : {}),
+      ...(options.workerAnswerTimeoutMs ? { workerAnswerTimeoutMs: options.workerAnswerTimeoutMs } : {}),
     },
   });
   return Object.assign(h, {

@@ -12,8 +12,12 @@ import { createPool } from '../../src/db/pool';
 import { createLogger } from '../../src/logger';
 import { loadPolicyFile } from '../../src/policy/load';
 import { freePort } from '../support/processes';
-import { createTestDatabase, testConfig, testTemporalClient } from '../support/stack';
-import { TEST_SECRET } from './support';
+import { createTestDatabase, testConfig, testStackEnv, testTemporalClient } from '../support/stack';
+import { NativeConnection } from '@temporalio/worker';
+import { bundleWorkflows, createModelgateWorker } from '../../src/worker';
+import { people, waitForState, waitForStatus } from '../support/promotions';
+import { waitUntil } from '../support/wait';
+import { type ApiHarness, promotionPath, startApiHarness, TEST_SECRET } from './support';
 
 const POLICY = path.join(__dirname, '..', 'fixtures', 'policies', 'workflow-test.yaml');
 
@@ -102,4 +106,46 @@ describe('the API while a service it needs is unreachable', () => {
     expect(unavailableService(grpc(5))).toBeUndefined();
     expect(unavailableService(grpc(3))).toBeUndefined();
   });
+});
+
+describe('the API while no worker serves the promotions', () => {
+  let h: ApiHarness;
+  beforeAll(async () => {
+    h = await startApiHarness({ workerAnswerTimeoutMs: 2_000 });
+  }, 120_000);
+  afterAll(async () => {
+    await h?.close();
+  }, 60_000);
+
+  it('answers 503 instead of waiting without limit, and a retried decision is applied once a worker is back', async () => {
+    const handle = await h.submit(await h.manifest());
+    await waitForStatus(handle, 'IN_REVIEW');
+    h.worker.shutdown();
+    await waitUntil(() => h.worker.getState(), (s) => s === 'STOPPED');
+    const path = promotionPath(handle.workflowId);
+    const rita = await h.bearer(people.rita);
+
+    const read = await request(h.app).get(path).set('authorization', rita);
+    expect(read.status).toBe(503);
+    expect(read.headers['retry-after']).toBe('2');
+    expect(read.body.error.message).toMatch(/did not answer within 2 s: no worker is serving it/);
+    const decision = { gate: 'technical', decision: 'approve', requestId: 'worker-gone-1' };
+    const first = await request(h.app).post(promotionPath(handle.workflowId, 'decisions')).set('authorization', rita).send(decision);
+    expect(first.status).toBe(503);
+
+    // A worker comes back; the reviewer retries with the same requestId.
+    const connection = await NativeConnection.connect({ address: testStackEnv().temporalAddress });
+    const worker = await createModelgateWorker({ config: h.config, connection, pool: h.pool, workflowBundle: await bundleWorkflows() });
+    try {
+      await worker.runUntil(async () => {
+        const retried = await request(h.app).post(promotionPath(handle.workflowId, 'decisions')).set('authorization', rita).send(decision);
+        expect(retried.status).toBe(200);
+        const state = await waitForState(handle, (s) => s.stages[0]!.gates[0]!.signatures.length > 0);
+        expect(state.stages.flatMap((s) => s.gates.flatMap((g) => g.signatures)).filter((x) => x.requestId === 'worker-gone-1')).toHaveLength(1);
+        expect(state.timeline.filter((e) => e.action.startsWith('decision_'))).toHaveLength(1);
+      });
+    } finally {
+      await connection.close();
+    }
+  }, 120_000);
 });
