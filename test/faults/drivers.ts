@@ -14,7 +14,7 @@ import type { PlannedMessage, PromotionPlan } from './plans';
 /** What the drivers did, summed over all promotions. */
 export interface DriverStats {
   requests: number;
-  /** Requests sent again after a connection error, a time-out or a 5xx. */
+  /** Requests sent again after a connection error, a time-out or a 5xx (a 500 is also a violation). */
   retries: number;
   /** Answered messages deliberately sent again with the same requestId. */
   repeats: number;
@@ -55,6 +55,8 @@ async function persist<T>(ctx: DriverContext, actorId: string, method: 'GET' | '
       return await callApi<T>(target, method, route, body, { timeoutMs: ctx.requestTimeoutMs ?? 15_000, ...(headers ? { headers } : {}) });
     } catch (err) {
       if (!(err instanceof ApiCallError) || !(err.status === 0 || err.status >= 500)) throw err;
+      // Unreachable services are a 503 that says so; a 500 is a defect, even when a retry succeeds.
+      if (err.status === 500) ctx.violations.push(`${method} ${route} as ${actorId}: HTTP 500 ${err.message}`);
       await sleep(Math.min(2_000, 100 * 2 ** Math.min(attempt, 5)) * (0.5 + ctx.random()));
     }
   }
