@@ -1,8 +1,13 @@
 // Helpers shared by the benchmarks.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { loadConfig } from '../src/config';
+import { runMigrations } from '../src/db/migrate';
+import { parsePolicy } from '../src/policy/load';
 import { waitForApiReady } from '../test/support/processes';
 
 export { freePort } from '../test/support/processes';
@@ -98,4 +103,21 @@ export async function processUsage(pid: number): Promise<{ cpuSeconds: number; c
     rssMb: kb('VmRSS') / 1024,
     peakRssMb: kb('VmHWM') / 1024,
   };
+}
+
+/**
+ * What a benchmark run starts from: the configuration of the throwaway services, the database
+ * migrated, a task queue of its own (`bench-<name>-…`), the policy parsed and written as
+ * `default.yaml` into `<dir>/policies` (the worker's and the API's POLICY_DIR), a Temporal client.
+ */
+export async function prepareBenchRun(name: string, policyYaml: string) {
+  const base = loadConfig();
+  const taskQueue = `bench-${name}-${randomUUID().slice(0, 8)}`;
+  await runMigrations(base.databaseUrl);
+  const policy = parsePolicy(policyYaml, 'bench-policy.yaml');
+  const dir = await mkdtemp(path.join(tmpdir(), `modelgate-bench-${name}-`));
+  await mkdir(path.join(dir, 'policies'));
+  await writeFile(path.join(dir, 'policies', 'default.yaml'), policyYaml);
+  const client = new Client({ connection: await Connection.connect({ address: base.temporal.address }), namespace: base.temporal.namespace });
+  return { base, taskQueue, policy, dir, client };
 }

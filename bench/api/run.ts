@@ -11,22 +11,17 @@
 import type { ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Client, Connection } from '@temporalio/client';
 import { signDevToken } from '../../src/api/auth';
-import { loadConfig } from '../../src/config';
-import { runMigrations } from '../../src/db/migrate';
 import { type PromotionManifest, PromotionManifestSchema } from '../../src/manifest/schema';
-import { parsePolicy } from '../../src/policy/load';
 import { sendPromotionMessage } from '../../src/promotions/messages';
 import { startPromotion } from '../../src/promotions/start';
 import { createVersionDigests } from '../../src/promotions/version-digests';
 import { createPool } from '../../src/db/pool';
 import { promotionUpdates } from '../../src/shared/messages';
-import { benchProcessEnv, freePort, numericOption, oneGatePolicyYaml, percentile, safetensorsArtifact, sleep, startDistProcess, waitReady } from '../support';
+import { benchProcessEnv, freePort, prepareBenchRun, numericOption, oneGatePolicyYaml, percentile, safetensorsArtifact, sleep, startDistProcess, waitReady } from '../support';
 
 const CALLS = numericOption('calls', 100);
 const OPEN = numericOption('open', 2000);
@@ -44,14 +39,7 @@ const round = (ms: number) => +ms.toFixed(1);
 const spawned: ChildProcess[] = [];
 
 async function main() {
-  const base = loadConfig();
-  const taskQueue = `bench-api-${randomUUID().slice(0, 8)}`;
-  await runMigrations(base.databaseUrl);
-  const policy = parsePolicy(POLICY, 'bench-policy.yaml');
-  const dir = await mkdtemp(path.join(tmpdir(), 'modelgate-bench-api-'));
-  await mkdir(path.join(dir, 'policies'));
-  await writeFile(path.join(dir, 'policies', 'default.yaml'), POLICY);
-  const client = new Client({ connection: await Connection.connect({ address: base.temporal.address }), namespace: base.temporal.namespace });
+  const { base, taskQueue, policy, dir, client } = await prepareBenchRun('api', POLICY);
   // A direct client needs the registry too (see the header); its own pool, like the API's.
   const pool = createPool(base.databaseUrl);
   const registry = createVersionDigests(pool);

@@ -8,20 +8,15 @@
 // Options: --waiting N (default 100) --archived M (default 5000) --reads N (default 50)
 import type { ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Client, Connection } from '@temporalio/client';
 import { Pool } from 'pg';
 import { signDevToken } from '../../src/api/auth';
 import { chainRecords, type AuditRecord } from '../../src/audit/chain';
-import { loadConfig } from '../../src/config';
-import { runMigrations } from '../../src/db/migrate';
 import { PromotionManifestSchema } from '../../src/manifest/schema';
-import { parsePolicy } from '../../src/policy/load';
 import { startPromotion } from '../../src/promotions/start';
-import { benchProcessEnv, freePort, numericOption, oneGatePolicyYaml, percentile, safetensorsArtifact, sleep, startDistProcess, waitReady } from '../support';
+import { benchProcessEnv, freePort, prepareBenchRun, numericOption, oneGatePolicyYaml, percentile, safetensorsArtifact, sleep, startDistProcess, waitReady } from '../support';
 
 const WAITING = numericOption('waiting', 100);
 const ARCHIVED = numericOption('archived', 5000);
@@ -59,14 +54,7 @@ function syntheticTimeline(i: number, start: number): AuditRecord[] {
 }
 
 async function main() {
-  const base = loadConfig();
-  const taskQueue = `bench-dashboard-${randomUUID().slice(0, 8)}`;
-  await runMigrations(base.databaseUrl);
-  const policy = parsePolicy(POLICY, 'bench-policy.yaml');
-  const dir = await mkdtemp(path.join(tmpdir(), 'modelgate-bench-dashboard-'));
-  await mkdir(path.join(dir, 'policies'));
-  await writeFile(path.join(dir, 'policies', 'default.yaml'), POLICY);
-  const client = new Client({ connection: await Connection.connect({ address: base.temporal.address }), namespace: base.temporal.namespace });
+  const { base, taskQueue, policy, dir, client } = await prepareBenchRun('dashboard', POLICY);
   const pool = new Pool({ connectionString: base.databaseUrl });
 
   // The worker and the API run as their own processes (dist/), as in production.

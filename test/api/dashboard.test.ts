@@ -4,16 +4,14 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import express from 'express';
 import request from 'supertest';
-import { buildApp } from '../../src/api/app';
 import type { DashboardOptions } from '../../src/api/dashboard';
 import { DEV_USERS } from '../../src/api/dev-sign-in';
 import { ARCHIVE_FIGURES_MAX_AGE_MS, governanceRoutes } from '../../src/api/governance';
 import { createReviewStateReader } from '../../src/api/review-states';
-import { createLogger } from '../../src/logger';
 import { loadPolicyFile } from '../../src/policy/load';
 import { waitUntil } from '../support/wait';
 import { people, sendUpdate, waitForStatus } from '../support/promotions';
-import { type ApiHarness, startApiHarness, TEST_SECRET } from './support';
+import { type ApiHarness, buildTestApp, startApiHarness, TEST_SECRET } from './support';
 
 const DASHBOARD_POLICY = path.join(__dirname, '..', 'fixtures', 'policies', 'dashboard-test.yaml');
 
@@ -29,19 +27,7 @@ describe('the dashboard and the endpoints it reads', () => {
 
   /** Another app on the same services, served with other dashboard options. */
   const appWith = (dashboard: DashboardOptions) =>
-    buildApp({
-      log: createLogger('test', 'silent'),
-      readinessProbes: [],
-      services: {
-        client: h.client,
-        pool: h.pool,
-        policies: new Map([['default', h.policy]]),
-        authenticator: { authenticate: async () => people.rita },
-        taskQueue: h.config.temporal.taskQueue,
-        temporalUiUrl: 'http://localhost:8233',
-        dashboard,
-      },
-    });
+    buildTestApp({ client: h.client, pool: h.pool, policy: h.policy, taskQueue: h.config.temporal.taskQueue, authenticator: { authenticate: async () => people.rita }, dashboard });
 
   describe('serving /ui/', () => {
     it('redirects / and /ui to /ui/, and serves the built page with a policy that allows this origin only', async () => {

@@ -1,13 +1,10 @@
 import request from 'supertest';
 import { createAuditActivities } from '../../src/activities/audit';
-import { buildApp } from '../../src/api/app';
-import { createAuthenticator } from '../../src/api/auth';
-import { createLogger } from '../../src/logger';
 import { DURATION_HISTOGRAMS } from '../../src/metrics/durations';
 import { recordDurationObservations } from '../../src/metrics/store';
 import type { PromotionState } from '../../src/shared/promotion';
 import { people, sendUpdate, waitForState, waitForStatus } from '../support/promotions';
-import { type ApiHarness, apiHarnessForSuite, TEST_SECRET } from './support';
+import { type ApiHarness, apiHarnessForSuite, buildTestApp } from './support';
 
 /** The samples of a Prometheus text exposition: `name{labels}` → value. */
 function samples(text: string): Map<string, number> {
@@ -77,18 +74,7 @@ describe('/metrics: duration histograms from what the workers recorded', () => {
   });
 
   it('every API process serves the same figures (nothing is kept in the process)', async () => {
-    const another = buildApp({
-      log: createLogger('test', 'silent'),
-      readinessProbes: [],
-      services: {
-        client: h.client,
-        pool: h.pool,
-        policies: new Map([['default', h.policy]]),
-        authenticator: createAuthenticator({ jwtSecret: TEST_SECRET }),
-        taskQueue: h.config.temporal.taskQueue,
-        temporalUiUrl: 'http://localhost:8233',
-      },
-    });
+    const another = buildTestApp({ client: h.client, pool: h.pool, policy: h.policy, taskQueue: h.config.temporal.taskQueue });
     expect(durations(await scrape(another))).toEqual(durations(await scrape()));
   });
 

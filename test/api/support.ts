@@ -1,5 +1,5 @@
 import type { Express } from 'express';
-import { buildApp } from '../../src/api/app';
+import { type ApiServices, buildApp } from '../../src/api/app';
 import { createAuthenticator, signDevToken } from '../../src/api/auth';
 import type { DashboardOptions } from '../../src/api/dashboard';
 import { createLogger, type Logger } from '../../src/logger';
@@ -15,6 +15,28 @@ export interface ApiHarness extends PromotionHarness {
   app: Express;
   /** A valid bearer header for an actor. */
   bearer(actor: Actor, options?: { expiresIn?: string | number; secret?: string }): Promise<string>;
+}
+
+/**
+ * The API as the tests build it (silent log, no readiness probes) on a client, a database pool and
+ * a policy serving as `default`; the other services default to the test token secret, the task
+ * queue `services.taskQueue` and a local Temporal UI link.
+ */
+export function buildTestApp(
+  services: Pick<ApiServices, 'client' | 'pool' | 'taskQueue'> & Partial<ApiServices> & { policy: LoadedPolicy },
+  log: Logger = createLogger('test', 'silent'),
+): Express {
+  const { policy, ...rest } = services;
+  return buildApp({
+    log,
+    readinessProbes: [],
+    services: {
+      policies: new Map([['default', policy]]),
+      authenticator: createAuthenticator({ jwtSecret: TEST_SECRET }),
+      temporalUiUrl: 'http://localhost:8233',
+      ...rest,
+    },
+  });
 }
 
 /**
@@ -34,24 +56,22 @@ export async function startApiHarness(
   } = {},
 ): Promise<ApiHarness> {
   const h = await startPromotionHarness(options.policyFile, options.namespace ? { namespace: options.namespace } : {});
-  const app = buildApp({
-    log: options.log ?? createLogger('test', 'silent'),
-    readinessProbes: [],
-    services: {
+  const app = buildTestApp(
+    {
       client: h.client,
       pool: h.pool,
+      policy: h.policy,
       policies: new Map([
         ['default', h.policy],
         [h.policy.policy.name, h.policy],
         ...(options.extraPolicies ?? []).map((p) => [p.policy.name, p] as const),
       ]),
-      authenticator: createAuthenticator({ jwtSecret: TEST_SECRET }),
       taskQueue: h.config.temporal.taskQueue,
-      temporalUiUrl: 'http://localhost:8233',
       ...(options.dashboard ? { dashboard: options.dashboard } : {}),
       ...(options.workerAnswerTimeoutMs ? { workerAnswerTimeoutMs: options.workerAnswerTimeoutMs } : {}),
     },
-  });
+    options.log,
+  );
   return Object.assign(h, {
     app,
     async bearer(actor: Actor, options: { expiresIn?: string | number; secret?: string } = {}) {

@@ -5,11 +5,9 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
 import request from 'supertest';
-import { buildApp } from '../../src/api/app';
-import { createAuthenticator, signDevToken } from '../../src/api/auth';
+import { signDevToken } from '../../src/api/auth';
 import { unavailableService } from '../../src/api/errors';
 import { createPool } from '../../src/db/pool';
-import { createLogger } from '../../src/logger';
 import { loadPolicyFile } from '../../src/policy/load';
 import { freePort } from '../support/processes';
 import { createTestDatabase, testConfig, testStackEnv, testTemporalClient } from '../support/stack';
@@ -17,24 +15,13 @@ import { NativeConnection } from '@temporalio/worker';
 import { bundleWorkflows, createModelgateWorker } from '../../src/worker';
 import { people, waitForState, waitForStatus } from '../support/promotions';
 import { waitUntil } from '../support/wait';
-import { type ApiHarness, promotionPath, startApiHarness, TEST_SECRET } from './support';
+import { type ApiHarness, buildTestApp, promotionPath, startApiHarness, TEST_SECRET } from './support';
 
 const POLICY = path.join(__dirname, '..', 'fixtures', 'policies', 'workflow-test.yaml');
 
 async function appWith(client: Client, pool: Pool) {
   const policy = await loadPolicyFile(POLICY);
-  return buildApp({
-    log: createLogger('test', 'silent'),
-    readinessProbes: [],
-    services: {
-      client,
-      pool,
-      policies: new Map([['default', policy]]),
-      authenticator: createAuthenticator({ jwtSecret: TEST_SECRET }),
-      taskQueue: 'unavailable-test',
-      temporalUiUrl: 'http://localhost:8233',
-    },
-  });
+  return buildTestApp({ client, pool, policy, taskQueue: 'unavailable-test' });
 }
 
 const manifest = {
