@@ -1,4 +1,4 @@
-import { isGrpcServiceError } from '@temporalio/client';
+import { isGrpcServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { isConnectionError } from '../db/pool';
 
@@ -95,11 +95,33 @@ const TEMPORAL_TRANSIENT_CODES: ReadonlySet<number> = new Set([
  * moment — `Temporal` or `PostgreSQL` — looking through the error's causes; else `undefined`.
  */
 export function unavailableService(err: unknown): 'Temporal' | 'PostgreSQL' | undefined {
-  for (let e: unknown = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+  for (const e of causesOf(err)) {
     if (isGrpcServiceError(e) && TEMPORAL_TRANSIENT_CODES.has(e.code)) return 'Temporal';
     if (isConnectionError(e)) return 'PostgreSQL';
   }
   return undefined;
+}
+
+/**
+ * True when no worker answered a query or Update of a workflow: the call ended at its deadline,
+ * or Temporal cut it short because no worker has polled the workflow's task queue lately
+ * (`FAILED_PRECONDITION` "no poller seen for task queue recently", answered a second before the
+ * deadline once the queue has had no poller for `matching.queryPollerUnavailableWindow`, 20 s
+ * by default).
+ */
+export function isNoWorkerAnswer(err: unknown): boolean {
+  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return true;
+  for (const e of causesOf(err)) {
+    if (!isGrpcServiceError(e)) continue;
+    if (e.code === 4 /* DEADLINE_EXCEEDED */) return true;
+    if (e.code === 9 /* FAILED_PRECONDITION */ && /no poller seen/i.test(e.details)) return true;
+  }
+  return false;
+}
+
+/** An error and its causes, outermost first (at most 8: a cause chain can be cyclic). */
+function* causesOf(err: unknown): Generator<unknown> {
+  for (let e: unknown = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) yield e;
 }
 
 /** Seconds a client is asked to wait (`Retry-After`) when a service is unavailable. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Client, isGrpcDeadlineError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
+import { type Client, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import { optionalTsToMs } from '@temporalio/common/lib/time';
@@ -19,7 +19,7 @@ import { PROMOTION_WORKFLOW_TYPE, promotionWorkflowId, stateQuery } from '../sha
 import type { Actor, MessageKind, MessagePayloads, MessageResult, PromotionInput, PromotionState } from '../shared/promotion';
 import { SearchAttributes } from '../shared/search-attributes';
 import { actorOf } from './auth';
-import { ApiError } from './errors';
+import { ApiError, isNoWorkerAnswer } from './errors';
 import { apiCodeOfRefusal } from './message-refusals';
 import type { ApiMetrics } from './metrics';
 import { decodePageToken, encodePageToken } from './page-token';
@@ -63,11 +63,6 @@ function workerDidNotAnswer(promotionId: string, timeoutMs: number): ApiError {
     'not_ready',
     `promotion ${promotionId} did not answer within ${Math.round(timeoutMs / 1000)} s: no worker is serving it right now, or Temporal is overloaded; retry shortly (a message retried with the same requestId is applied once)`,
   );
-}
-
-/** True when a call to Temporal ended at its deadline (Temporal itself answered nothing). */
-function isDeadline(err: unknown): boolean {
-  return err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(err);
 }
 
 /** Name of the policy used when a submission names none. */
@@ -274,7 +269,7 @@ export function promotionRoutes(deps: PromotionRoutesDeps): Router {
     try {
       result = await client.withDeadline(Date.now() + answerTimeoutMs, () => sendPromotionMessage(client.workflow.getHandle(promotionId), kind, message));
     } catch (err) {
-      if (isDeadline(err)) throw workerDidNotAnswer(promotionId, answerTimeoutMs);
+      if (isNoWorkerAnswer(err)) throw workerDidNotAnswer(promotionId, answerTimeoutMs);
       throw await messageError(client, err, promotionId);
     }
     res.json({ promotionId, ...result });
@@ -365,7 +360,7 @@ export async function readPromotionState(
     return await client.withDeadline(Date.now() + timeoutMs, () => handle.query(stateQuery));
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;
-    if (isDeadline(err)) throw workerDidNotAnswer(promotionId, timeoutMs);
+    if (isNoWorkerAnswer(err)) throw workerDidNotAnswer(promotionId, timeoutMs);
     throw err;
   }
 }

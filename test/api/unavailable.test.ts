@@ -6,7 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
 import request from 'supertest';
 import { signDevToken } from '../../src/api/auth';
-import { unavailableService } from '../../src/api/errors';
+import { isNoWorkerAnswer, unavailableService } from '../../src/api/errors';
 import { createPool } from '../../src/db/pool';
 import { loadPolicyFile } from '../../src/policy/load';
 import { freePort } from '../support/processes';
@@ -93,7 +93,21 @@ describe('the API while a service it needs is unreachable', () => {
     expect(unavailableService(grpc(5))).toBeUndefined();
     expect(unavailableService(grpc(3))).toBeUndefined();
   });
+
+  it('tells a promotion no worker answered for from other failures of its query', () => {
+    const grpc = (code: number, details: string) => Object.assign(new Error(details), { code, details, metadata: {} });
+    const noPoller = grpc(9, 'no poller seen for task queue recently, worker may be down');
+    expect(isNoWorkerAnswer(new Error('Failed to query Workflow', { cause: noPoller }))).toBe(true);
+    expect(isNoWorkerAnswer(new Error('Failed to query Workflow', { cause: grpc(4, 'Deadline exceeded') }))).toBe(true);
+    // another failed precondition, or a query the workflow failed: not a missing worker
+    expect(isNoWorkerAnswer(grpc(9, 'Workflow Task in failed state'))).toBe(false);
+    expect(isNoWorkerAnswer(grpc(3, 'query handler not found'))).toBe(false);
+    expect(isNoWorkerAnswer(new Error('no poller seen'))).toBe(false);
+  });
 });
+
+/** Temporal's `matching.queryPollerUnavailableWindow` (its default; the dev server keeps it). */
+const TEMPORAL_NO_POLLER_WINDOW_MS = 20_000;
 
 describe('the API while no worker serves the promotions', () => {
   let h: ApiHarness;
@@ -109,6 +123,7 @@ describe('the API while no worker serves the promotions', () => {
     await waitForStatus(handle, 'IN_REVIEW');
     h.worker.shutdown();
     await waitUntil(() => h.worker.getState(), (s) => s === 'STOPPED');
+    const stoppedAt = Date.now();
     const path = promotionPath(handle.workflowId);
     const rita = await h.bearer(people.rita);
 
@@ -116,6 +131,12 @@ describe('the API while no worker serves the promotions', () => {
     expect(read.status).toBe(503);
     expect(read.headers['retry-after']).toBe('2');
     expect(read.body.error.message).toMatch(/did not answer within 2 s: no worker is serving it/);
+    // Once the queue has had no poller for Temporal's window (20 s), Temporal itself refuses the
+    // query a second early ("no poller seen for task queue recently"): still the same 503.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, stoppedAt + TEMPORAL_NO_POLLER_WINDOW_MS + 1_000 - Date.now())));
+    const later = await request(h.app).get(path).set('authorization', rita);
+    expect(later.status).toBe(503);
+    expect(later.body.error.message).toMatch(/did not answer within 2 s: no worker is serving it/);
     const decision = { gate: 'technical', decision: 'approve', requestId: 'worker-gone-1' };
     const first = await request(h.app).post(promotionPath(handle.workflowId, 'decisions')).set('authorization', rita).send(decision);
     expect(first.status).toBe(503);
