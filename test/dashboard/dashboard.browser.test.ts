@@ -2,6 +2,7 @@
 // against the real API, Temporal dev server, worker and PostgreSQL. One browser for the file;
 // one browser context (a fresh tab session) per signed-in reviewer.
 import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import path from 'node:path';
@@ -9,11 +10,24 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import type { Actor } from '../../src/shared/promotion';
 import { type ApiHarness, startApiHarness, TEST_SECRET } from '../api/support';
+import { REPO_ROOT } from '../support/processes';
 import { waitUntil } from '../support/wait';
 import { people, sendUpdate, waitForState, waitForStatus } from '../support/promotions';
 
 const DASHBOARD_POLICY = path.join(__dirname, '..', 'fixtures', 'policies', 'dashboard-test.yaml');
 const LAPTOP = { width: 1366, height: 768 };
+/** Where the screenshots the tests take are kept (a CI run keeps them beside its log). */
+const SCREENSHOTS = path.join(REPO_ROOT, 'test-artifacts', 'dashboard');
+
+/** Keeps a full-page screenshot of `page` as `SCREENSHOTS/name.png`, and checks it is a laptop-wide PNG. */
+async function keepScreenshot(page: Page, name: string): Promise<void> {
+  await mkdir(SCREENSHOTS, { recursive: true });
+  const file = path.join(SCREENSHOTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  const png = await readFile(file);
+  expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
+  expect(png.readUInt32BE(16)).toBe(LAPTOP.width);
+}
 
 /** The Chromium that scripts/test.sh found or installed (scripts/chromium.sh). */
 function chromiumPath(): string {
@@ -129,6 +143,7 @@ describe('reviewer dashboard in a browser', () => {
     expect(await rowOf(rita, high.workflowId).locator('.time-left').innerText()).toMatch(/^1h 5\dm left$/);
     expect(await rowOf(rita, medium.workflowId).locator('.time-left').innerText()).toMatch(/^3h 5\dm left$/);
     expect(await rowOf(rita, medium.workflowId).locator('[data-gate]').innerText()).toMatch(/Technical review/);
+    await keepScreenshot(rita, 'queue');
 
     const sofia = await signedIn({ id: 'sofia', roles: ['security-reviewer'] });
     await rowOf(sofia, high.workflowId).waitFor();
@@ -136,10 +151,17 @@ describe('reviewer dashboard in a browser', () => {
     expect(await rowOf(sofia, high.workflowId).locator('[data-gate]').innerText()).toMatch(/Security review/);
   });
 
-  it('approving from the promotion page moves it on to the next stage', async () => {
+  it('approving from the queue: open the promotion, approve, it moves on to the next stage and leaves the queue', async () => {
     const handle = await inReview();
-    const page = await signedIn('rita', promotionHash(handle.workflowId));
+    const page = await signedIn('rita');
+    await rowOf(page, handle.workflowId).getByRole('link').click();
+    expect(new URL(page.url()).hash).toBe(promotionHash(handle.workflowId));
     const form = page.locator('form.decision[data-gate="technical"]');
+    await form.waitFor();
+    // The page links the workflow in the Temporal UI, where operators read its history.
+    const temporalLink = await page.getByTestId('temporal-link').getAttribute('href');
+    expect(temporalLink?.endsWith(`/namespaces/${h.client.options.namespace}/workflows/${encodeURIComponent(handle.workflowId)}`)).toBe(true);
+    await keepScreenshot(page, 'promotion');
     await form.getByLabel(/Comment/).fill('Metrics and model card check out');
     await form.getByRole('button', { name: 'Approve' }).click();
     await page.getByText(/Approve on gate technical: approved gate technical \(1\/1\): gate passed/).waitFor();
@@ -151,6 +173,40 @@ describe('reviewer dashboard in a browser', () => {
     expect(await page.locator('[data-event="decision_approve"]').count()).toBe(1);
     const state = await waitForState(handle, (s) => s.stages[1]!.gates[0]!.status === 'open');
     expect(state.stages[0]!.gates[0]!.signatures.map((s) => s.actorId)).toEqual(['rita']);
+
+    await page.getByRole('link', { name: 'My queue' }).click();
+    await page.getByRole('heading', { name: 'My queue' }).waitFor();
+    await rowOf(page, handle.workflowId).waitFor({ state: 'detached' });
+  });
+
+  it('all promotions: filters by status, model and tier, kept in the address', async () => {
+    const name = `filtered-${Date.now()}`;
+    const high = await inReview({ model: { name, version: '1.0.0', riskTier: 'high' } });
+    const medium = await inReview({ model: { name, version: '1.1.0', riskTier: 'medium' } });
+    const page = await signedIn('max', '#/promotions');
+    const filters = page.getByRole('form', { name: 'Filter promotions' });
+    await page.locator('[data-testid="promotions"]').waitFor();
+    await filters.getByLabel('Model').fill(name);
+    // The list refreshes every 3 s; a refresh keeps what was typed but not applied yet.
+    await page.waitForTimeout(3_500);
+    expect(await filters.getByLabel('Model').inputValue()).toBe(name);
+    await filters.getByRole('button', { name: 'Apply filters' }).click();
+    const rows = page.locator('[data-testid="promotions"] tbody tr');
+    // The unfiltered list stays until the filtered one has arrived.
+    await waitUntil(() => rows.count(), (n) => n === 2);
+    await rowOf(page, high.workflowId).waitFor();
+    await rowOf(page, medium.workflowId).waitFor();
+
+    await filters.getByLabel('Tier').selectOption('high');
+    await filters.getByLabel('Status').selectOption('IN_REVIEW');
+    await filters.getByRole('button', { name: 'Apply filters' }).click();
+    await waitUntil(() => rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-promotion-id'))), (ids) => ids.length === 1 && ids[0] === high.workflowId);
+    expect(await rowOf(page, high.workflowId).locator('td').nth(2).innerText()).toBe('high');
+    expect(Object.fromEntries(new URLSearchParams(new URL(page.url()).hash.split('?')[1]))).toEqual({ status: 'IN_REVIEW', model: name, tier: 'high' });
+
+    await filters.getByLabel('Status').selectOption('DEPLOYED');
+    await filters.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByText('No promotion matches these filters.').waitFor();
   });
 
   it('rejecting without a comment is refused with the reason and nothing is sent; with one, the promotion is rejected', async () => {

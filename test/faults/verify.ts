@@ -3,6 +3,7 @@
 // and in the registry, and each archived audit chain verifies.
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
+import { isNoWorkerAnswer } from '../../src/api/errors';
 import { callApi, promotionApiPath } from '../../src/cli/api-client';
 import { type ChainedAuditRecord, verifyChain } from '../../src/audit/chain';
 import { environmentQuery, environmentWorkflowId } from '../../src/shared/environment';
@@ -35,6 +36,23 @@ export async function waitForClosed(client: Client, plans: PromotionPlan[], dead
     if (open.length > 0) await sleep(1_000);
   }
   return open;
+}
+
+/**
+ * Runs a query, again while Temporal says no worker answered: after its restart, a task queue
+ * partition that no poll has reached since is refused as "no poller seen … recently" for a while,
+ * with the worker up (the API answers 503 then; a client retries).
+ */
+async function whenAWorkerAnswers<T>(query: () => Promise<T>, forMs = 60_000): Promise<T> {
+  const deadline = Date.now() + forMs;
+  for (;;) {
+    try {
+      return await query();
+    } catch (err) {
+      if (!isNoWorkerAnswer(err) || Date.now() > deadline) throw err;
+      await sleep(1_000);
+    }
+  }
 }
 
 /** Checks one promotion; returns its problems. */
@@ -83,7 +101,7 @@ async function verifyPromotion(ctx: VerifyContext, plan: PromotionPlan): Promise
   );
   if (approvals.rows[0]!.n !== deployed) fail(`${approvals.rows[0]!.n} approvals in the registry`);
   if (deployed) {
-    const lifecycle = await ctx.client.workflow.getHandle(environmentWorkflowId(plan.model, 'production')).query(environmentQuery);
+    const lifecycle = await whenAWorkerAnswers(() => ctx.client.workflow.getHandle(environmentWorkflowId(plan.model, 'production')).query(environmentQuery));
     const announced = lifecycle.timeline.filter((e) => e.action === 'version_deployed').length;
     if (lifecycle.serving?.promotionId !== id || announced !== 1) {
       fail(`the environment's lifecycle serves ${lifecycle.serving?.promotionId} and recorded ${announced} deployments`);

@@ -13,7 +13,7 @@ const FILTERS = ['status', 'model', 'target', 'tier'] as const;
 const TIERS = ['low', 'medium', 'high'];
 
 export function PromotionsPage({ session, query }: { session: Session; query: URLSearchParams }) {
-  const filters = Object.fromEntries(FILTERS.map((f) => [f, query.get(f) ?? ''])) as Record<(typeof FILTERS)[number], string>;
+  const filters = Object.fromEntries(FILTERS.map((f) => [f, query.get(f) ?? ''])) as Filters;
   const [pages, setPages] = useState<string[]>([]);
   const pageToken = pages[pages.length - 1];
   const apiQuery = new URLSearchParams({ pageSize: '50' });
@@ -21,61 +21,10 @@ export function PromotionsPage({ session, query }: { session: Session; query: UR
   if (pageToken) apiQuery.set('pageToken', pageToken);
   const list = usePoll(() => request<PromotionList>(`/v1/promotions?${apiQuery}`, { token: session.token }), `promotions:${apiQuery}`);
 
-  const apply = (event: Event) => {
-    event.preventDefault();
-    const form = new FormData(event.currentTarget as HTMLFormElement);
-    const next = new URLSearchParams();
-    for (const f of FILTERS) {
-      const value = String(form.get(f) ?? '').trim();
-      if (value) next.set(f, value);
-    }
-    setPages([]);
-    location.hash = `#/promotions${next.size ? `?${next}` : ''}`;
-  };
-
   return (
     <main id="main" tabIndex={-1}>
       <h1>All promotions</h1>
-      <form class="filters" onSubmit={apply} aria-label="Filter promotions" key={query.toString()}>
-        <div class="field">
-          <label for="filter-status">Status</label>
-          <select id="filter-status" name="status" value={filters.status}>
-            <option value="">any</option>
-            {PROMOTION_STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {statusWords(s)}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div class="field">
-          <label for="filter-model">Model</label>
-          <input id="filter-model" name="model" value={filters.model} autocomplete="off" />
-        </div>
-        <div class="field">
-          <label for="filter-target">Target</label>
-          <input id="filter-target" name="target" value={filters.target} autocomplete="off" placeholder="e.g. production" />
-        </div>
-        <div class="field">
-          <label for="filter-tier">Tier</label>
-          <select id="filter-tier" name="tier" value={filters.tier}>
-            <option value="">any</option>
-            {TIERS.map((t) => (
-              <option key={t} value={t}>
-                {t}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div class="field buttons">
-          <button type="submit" class="primary">
-            Apply filters
-          </button>
-          <a class="button" href="#/promotions">
-            Clear
-          </a>
-        </div>
-      </form>
+      <FilterForm key={query.toString()} initial={filters} onApply={() => setPages([])} />
       <LiveStatus updatedAt={list.updatedAt} error={list.error} />
       {list.data && list.data.promotions.length === 0 && <p class="empty-state">No promotion matches these filters.</p>}
       {list.data && list.data.promotions.length > 0 && (
@@ -118,5 +67,71 @@ export function PromotionsPage({ session, query }: { session: Session; query: UR
         </button>
       </nav>
     </main>
+  );
+}
+
+type Filters = Record<(typeof FILTERS)[number], string>;
+
+/**
+ * The filter form. Its fields hold what the user types (a poll's re-render must not reset them)
+ * and are applied to the address on submit; a new address mounts a new form (`key`).
+ */
+function FilterForm({ initial, onApply }: { initial: Filters; onApply: () => void }) {
+  const [values, setValues] = useState<Filters>(initial);
+  const change = (event: Event) => {
+    const { name, value } = event.currentTarget as HTMLInputElement | HTMLSelectElement;
+    setValues((current) => ({ ...current, [name]: value }));
+  };
+  const apply = (event: Event) => {
+    event.preventDefault();
+    const next = new URLSearchParams();
+    for (const f of FILTERS) {
+      const value = values[f].trim();
+      if (value) next.set(f, value);
+    }
+    onApply();
+    location.hash = `#/promotions${next.size ? `?${next}` : ''}`;
+  };
+  return (
+    <form class="filters" onSubmit={apply} aria-label="Filter promotions">
+      <div class="field">
+        <label for="filter-status">Status</label>
+        <select id="filter-status" name="status" value={values.status} onChange={change}>
+          <option value="">any</option>
+          {PROMOTION_STATUSES.map((s) => (
+            <option key={s} value={s}>
+              {statusWords(s)}
+            </option>
+          ))}
+        </select>
+      </div>
+      <div class="field">
+        <label for="filter-model">Model</label>
+        <input id="filter-model" name="model" value={values.model} onInput={change} autocomplete="off" />
+      </div>
+      <div class="field">
+        <label for="filter-target">Target</label>
+        <input id="filter-target" name="target" value={values.target} onInput={change} autocomplete="off" placeholder="e.g. production" />
+      </div>
+      <div class="field">
+        <label for="filter-tier">Tier</label>
+        <select id="filter-tier" name="tier" value={values.tier} onChange={change}>
+          <option value="">any</option>
+          {TIERS.map((t) => (
+            <option key={t} value={t}>
+              {t}
+            </option>
+          ))}
+        </select>
+      </div>
+      <div class="field buttons">
+        <button type="submit" class="primary">
+          Apply filters
+        </button>
+        <a class="button" href="#/promotions">
+          Clear
+        </a>
+      </div>
+    </form>
   );
 }
