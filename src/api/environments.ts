@@ -20,6 +20,7 @@ import { completeDeploymentUpdate, stateQuery } from '../shared/messages';
 import type { Actor } from '../shared/promotion';
 import { ApiError, type ApiErrorCode } from './errors';
 import { parseInput } from './promotions';
+import { askWorker, WORKER_ANSWER_TIMEOUT_MS } from './worker-answer';
 import {
   DeploymentReportSchema,
   DriftReportSchema,
@@ -61,11 +62,17 @@ export interface EnvironmentRoutesDeps {
   policies: ReadonlyMap<string, LoadedPolicy>;
   /** Task queue of the workers (lifecycles elsewhere are not this deployment's). */
   taskQueue: string;
+  /** How long a lifecycle's query or Update waits for a worker before a 503 (default {@link WORKER_ANSWER_TIMEOUT_MS}). */
+  workerAnswerTimeoutMs?: number;
 }
+
+/** What a lifecycle is called in the API's answers. */
+const lifecycleOf = (model: string, environment: string) => `the lifecycle of ${model} in ${environment}`;
 
 /** `POST /v1/models/{name}/environments/{env}/rollback` and `…/drift`. */
 export function environmentRoutes(deps: EnvironmentRoutesDeps): Router {
   const router = Router();
+  const answerTimeoutMs = deps.workerAnswerTimeoutMs ?? WORKER_ANSWER_TIMEOUT_MS;
   const target = (req: Request) => {
     const model = parseInput(ModelNameSchema, req.params.name, 'path');
     const environment = parseInput(ModelNameSchema, req.params.env, 'path');
@@ -78,9 +85,9 @@ export function environmentRoutes(deps: EnvironmentRoutesDeps): Router {
     const request = { ...body, actor: actorOf(res), requestId: body.requestId ?? req.get('idempotency-key') ?? randomUUID() };
     let result: RollbackResult | undefined;
     try {
-      const update = await deps.client.workflow
-        .getHandle(workflowId)
-        .startUpdate(environmentUpdates.rollback, { args: [request], waitForStage: WorkflowUpdateStage.ACCEPTED });
+      const update = await askWorker(deps.client, lifecycleOf(model, environment), answerTimeoutMs, () =>
+        deps.client.workflow.getHandle(workflowId).startUpdate(environmentUpdates.rollback, { args: [request], waitForStage: WorkflowUpdateStage.ACCEPTED }),
+      );
       result = await Promise.race([update.result(), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ROLLBACK_WAIT_MS).unref())]);
     } catch (err) {
       throw lifecycleError(err, `${model} in ${environment}`);
@@ -97,7 +104,9 @@ export function environmentRoutes(deps: EnvironmentRoutesDeps): Router {
     const body = parseInput(DriftReportSchema, req.body, 'body');
     const request = { actor: actorOf(res), trigger: 'drift' as const, reason: body.reason, requestId: body.requestId ?? req.get('idempotency-key') ?? randomUUID() };
     try {
-      const started = await deps.client.workflow.getHandle(workflowId).executeUpdate(environmentUpdates.recertify, { args: [request] });
+      const started = await askWorker(deps.client, lifecycleOf(model, environment), answerTimeoutMs, () =>
+        deps.client.workflow.getHandle(workflowId).executeUpdate(environmentUpdates.recertify, { args: [request] }),
+      );
       res.status(202).json({ model, environment, ...started });
     } catch (err) {
       throw lifecycleError(err, `${model} in ${environment}`);
@@ -107,7 +116,7 @@ export function environmentRoutes(deps: EnvironmentRoutesDeps): Router {
   router.get('/:name/environments/:env', async (req, res) => {
     const { model, environment, workflowId } = target(req);
     try {
-      res.json(await deps.client.workflow.getHandle(workflowId).query(environmentQuery));
+      res.json(await askWorker(deps.client, lifecycleOf(model, environment), answerTimeoutMs, () => deps.client.workflow.getHandle(workflowId).query(environmentQuery)));
     } catch (err) {
       throw lifecycleError(err, `${model} in ${environment}`);
     }
@@ -121,6 +130,7 @@ export function environmentRoutes(deps: EnvironmentRoutesDeps): Router {
  */
 export function policyRecertificationRoutes(deps: EnvironmentRoutesDeps): Router {
   const router = Router();
+  const answerTimeoutMs = deps.workerAnswerTimeoutMs ?? WORKER_ANSWER_TIMEOUT_MS;
   router.post('/:name/recertify', async (req, res) => {
     const name = parseInput(ModelNameSchema, req.params.name, 'path');
     const body = parseInput(PolicyRecertificationRequestSchema, req.body, 'body');
@@ -137,17 +147,23 @@ export function policyRecertificationRoutes(deps: EnvironmentRoutesDeps): Router
     });
     for await (const execution of lifecycles) {
       const handle = deps.client.workflow.getHandle(execution.workflowId);
-      const state = await handle.query(environmentQuery);
-      if (!state.serving || state.policy?.name !== name) continue;
+      // A lifecycle whose worker does not answer ends the request with a 503 (a retry is safe:
+      // each re-certification's requestId names the policy version and the lifecycle); one that
+      // does not answer the re-certification itself is listed as skipped, with that reason.
+      const state = await askWorker(deps.client, `lifecycle ${execution.workflowId}`, answerTimeoutMs, () => handle.query(environmentQuery));
+      const approvedUnder = state.policy;
+      if (!state.serving || approvedUnder?.name !== name) continue;
       const where = { model: state.model, environment: state.environment };
-      if (state.policy.version === loaded.policy.version) {
+      if (approvedUnder.version === loaded.policy.version) {
         skipped.push({ ...where, reason: `approved under the current version ${loaded.policy.version}` });
         continue;
       }
       try {
-        const result = await handle.executeUpdate(environmentUpdates.recertify, {
-          args: [{ actor, trigger: 'policy_change', reason: `policy ${name} changed from ${state.policy.version} to ${loaded.policy.version}: ${body.reason}`, requestId: `policy:${name}:${loaded.policy.version}:${execution.workflowId}` }],
-        });
+        const result = await askWorker(deps.client, `lifecycle ${execution.workflowId}`, answerTimeoutMs, () =>
+          handle.executeUpdate(environmentUpdates.recertify, {
+            args: [{ actor, trigger: 'policy_change', reason: `policy ${name} changed from ${approvedUnder.version} to ${loaded.policy.version}: ${body.reason}`, requestId: `policy:${name}:${loaded.policy.version}:${execution.workflowId}` }],
+          }),
+        );
         started.push({ ...where, promotionId: result.promotionId });
       } catch (err) {
         skipped.push({ ...where, reason: lifecycleError(err, execution.workflowId).message });
@@ -163,8 +179,9 @@ export function policyRecertificationRoutes(deps: EnvironmentRoutesDeps): Router
  * token: the body must carry `X-Modelgate-Signature` (HMAC-SHA256 with the deployer's key, the
  * variable the promotion's policy names). Mounted before the JSON parser (it needs the raw body).
  */
-export function deploymentReportRoutes(deps: { client: Client; pool: Pool; env?: NodeJS.ProcessEnv }): Router {
+export function deploymentReportRoutes(deps: { client: Client; pool: Pool; env?: NodeJS.ProcessEnv; workerAnswerTimeoutMs?: number }): Router {
   const router = Router();
+  const answerTimeoutMs = deps.workerAnswerTimeoutMs ?? WORKER_ANSWER_TIMEOUT_MS;
   const env = deps.env ?? process.env;
   router.post('/:id/deployment', express.raw({ type: () => true, limit: '64kb' }), async (req, res) => {
     const promotionId = parseInput(PromotionIdSchema, req.params.id, 'path');
@@ -176,7 +193,7 @@ export function deploymentReportRoutes(deps: { client: Client; pool: Pool; env?:
     const handle = deps.client.workflow.getHandle(promotionId);
     let secretEnv: string | undefined;
     try {
-      const deployment = (await handle.query(stateQuery)).deployment;
+      const deployment = (await askWorker(deps.client, `promotion ${promotionId}`, answerTimeoutMs, () => handle.query(stateQuery))).deployment;
       secretEnv = deployment?.status === 'awaiting_completion' ? deployment.secretEnv : undefined;
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new ApiError('not_found', `no promotion ${promotionId}`);
@@ -195,8 +212,9 @@ export function deploymentReportRoutes(deps: { client: Client; pool: Pool; env?:
     }
     const report = parseInput(DeploymentReportSchema, parsed, 'body');
     try {
-      await handle.executeUpdate(completeDeploymentUpdate, { args: [report] });
+      await askWorker(deps.client, `promotion ${promotionId}`, answerTimeoutMs, () => handle.executeUpdate(completeDeploymentUpdate, { args: [report] }));
     } catch (err) {
+      if (err instanceof ApiError) throw err;
       if (err instanceof WorkflowUpdateFailedError) return refuse(new ApiError('conflict', err.cause?.message ?? err.message));
       if (err instanceof WorkflowNotFoundError || /already completed/i.test(err instanceof Error ? err.message : '')) {
         return refuse(new ApiError('conflict', `promotion ${promotionId} has ended; it takes no more reports`));

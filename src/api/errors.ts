@@ -103,17 +103,18 @@ export function unavailableService(err: unknown): 'Temporal' | 'PostgreSQL' | un
 }
 
 /**
- * True when no worker answered a query or Update of a workflow: the call ended at its deadline,
- * or Temporal cut it short because no worker has polled the workflow's task queue lately
- * (`FAILED_PRECONDITION` "no poller seen for task queue recently", answered a second before the
- * deadline once the queue has had no poller for `matching.queryPollerUnavailableWindow`, 20 s
- * by default).
+ * True when no worker answered a query or Update of a workflow: the call ended at its deadline;
+ * Temporal cancelled it (a worker that had just stopped was handed it); or Temporal cut it short
+ * because no worker has polled the workflow's task queue lately (`FAILED_PRECONDITION` "no poller
+ * seen for task queue recently", answered a second before the deadline once the queue has had no
+ * poller for `matching.queryPollerUnavailableWindow`, 20 s by default). The API never cancels
+ * its own calls, so a cancellation is Temporal's.
  */
 export function isNoWorkerAnswer(err: unknown): boolean {
   if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return true;
   for (const e of causesOf(err)) {
     if (!isGrpcServiceError(e)) continue;
-    if (e.code === 4 /* DEADLINE_EXCEEDED */) return true;
+    if (e.code === 1 /* CANCELLED */ || e.code === 4 /* DEADLINE_EXCEEDED */) return true;
     if (e.code === 9 /* FAILED_PRECONDITION */ && /no poller seen/i.test(e.details)) return true;
   }
   return false;

@@ -19,7 +19,8 @@ import { PROMOTION_WORKFLOW_TYPE, promotionWorkflowId, stateQuery } from '../sha
 import type { Actor, MessageKind, MessagePayloads, MessageResult, PromotionInput, PromotionState } from '../shared/promotion';
 import { SearchAttributes } from '../shared/search-attributes';
 import { actorOf } from './auth';
-import { ApiError, isNoWorkerAnswer } from './errors';
+import { ApiError } from './errors';
+import { askWorker, WORKER_ANSWER_TIMEOUT_MS } from './worker-answer';
 import { apiCodeOfRefusal } from './message-refusals';
 import type { ApiMetrics } from './metrics';
 import { decodePageToken, encodePageToken } from './page-token';
@@ -47,22 +48,6 @@ export interface PromotionRoutesDeps {
   metrics?: ApiMetrics;
   /** How long a message or a state read waits for a worker to answer (default {@link WORKER_ANSWER_TIMEOUT_MS}). */
   workerAnswerTimeoutMs?: number;
-}
-
-/**
- * How long the API waits for a running promotion to answer a message or a state read. A query
- * or an Update is answered by a worker; while none serves the task queue, Temporal holds it
- * without limit, so the API gives up and answers 503 (a retry with the same requestId is applied
- * once, whether or not the first attempt was).
- */
-export const WORKER_ANSWER_TIMEOUT_MS = 20_000;
-
-/** The 503 of a promotion that did not answer in time. */
-function workerDidNotAnswer(promotionId: string, timeoutMs: number): ApiError {
-  return new ApiError(
-    'not_ready',
-    `promotion ${promotionId} did not answer within ${Math.round(timeoutMs / 1000)} s: no worker is serving it right now, or Temporal is overloaded; retry shortly (a message retried with the same requestId is applied once)`,
-  );
 }
 
 /** Name of the policy used when a submission names none. */
@@ -267,10 +252,9 @@ export function promotionRoutes(deps: PromotionRoutesDeps): Router {
     const message = { ...payload, actor, requestId } as MessagePayloads[K];
     let result: MessageResult;
     try {
-      result = await client.withDeadline(Date.now() + answerTimeoutMs, () => sendPromotionMessage(client.workflow.getHandle(promotionId), kind, message));
+      result = await askWorker(client, `promotion ${promotionId}`, answerTimeoutMs, () => sendPromotionMessage(client.workflow.getHandle(promotionId), kind, message));
     } catch (err) {
-      if (isNoWorkerAnswer(err)) throw workerDidNotAnswer(promotionId, answerTimeoutMs);
-      throw await messageError(client, err, promotionId);
+      throw err instanceof ApiError ? err : await messageError(client, err, promotionId);
     }
     res.json({ promotionId, ...result });
   };
@@ -357,10 +341,9 @@ export async function readPromotionState(
   try {
     const description = await handle.describe();
     if (description.status.name === 'COMPLETED') return await handle.result();
-    return await client.withDeadline(Date.now() + timeoutMs, () => handle.query(stateQuery));
+    return await askWorker(client, `promotion ${promotionId}`, timeoutMs, () => handle.query(stateQuery));
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;
-    if (isNoWorkerAnswer(err)) throw workerDidNotAnswer(promotionId, timeoutMs);
     throw err;
   }
 }

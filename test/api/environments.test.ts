@@ -10,7 +10,7 @@ import { writeTestPolicy } from '../support/deploy-policy';
 import { people, waitForState } from '../support/promotions';
 import { runCli } from '../support/cli';
 import { waitUntil } from '../support/wait';
-import { type ApiHarness, promotionPath, startApiHarness } from './support';
+import { type ApiHarness, buildTestApp, promotionPath, startApiHarness } from './support';
 
 jest.setTimeout(120_000);
 
@@ -163,5 +163,24 @@ describe('HTTP API after approval: rollback, drift, policy re-certification, dep
     expect(final.deployment?.reference).toBe('rollout-1');
     const late = await request(h.app).post(path).set('content-type', 'application/json').set('X-Modelgate-Signature', receiver.sign(report)).send(report);
     expect([404, 409]).toContain(late.status);
+  });
+
+  // Last: it stops the worker of this file's harness.
+  it('while no worker serves the lifecycle: reading it, drift and rollback answer 503 naming it, not 500', async () => {
+    const name = `api-noworker-${randomUUID().slice(0, 6)}`;
+    await (await deploy(name, '1.0.0')).result();
+    await waitUntil(async () => (await request(h.app).get(lifecyclePath(name)).set(await as(people.max))).status, (s) => s === 200);
+    const impatient = buildTestApp({ client: h.client, pool: h.pool, policy: h.policy, taskQueue: h.config.temporal.taskQueue, workerAnswerTimeoutMs: 2_000 });
+    h.worker.shutdown();
+    await waitUntil(() => h.worker.getState(), (state) => state === 'STOPPED');
+    for (const res of [
+      await request(impatient).get(lifecyclePath(name)).set(await as(people.max)),
+      await request(impatient).post(lifecyclePath(name, 'drift')).set(await as(people.max)).send({ reason: 'PSI 0.3 on amount' }),
+      await request(impatient).post(lifecyclePath(name, 'rollback')).set(await as(people.rick)).send({ justification: 'Incident 12: latency doubled' }),
+    ]) {
+      expect(res.status).toBe(503);
+      expect(res.headers['retry-after']).toBe('2');
+      expect(res.body.error.message).toMatch(new RegExp(`^the lifecycle of ${name} in production did not answer within 2 s`));
+    }
   });
 });

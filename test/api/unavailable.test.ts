@@ -99,6 +99,8 @@ describe('the API while a service it needs is unreachable', () => {
     const noPoller = grpc(9, 'no poller seen for task queue recently, worker may be down');
     expect(isNoWorkerAnswer(new Error('Failed to query Workflow', { cause: noPoller }))).toBe(true);
     expect(isNoWorkerAnswer(new Error('Failed to query Workflow', { cause: grpc(4, 'Deadline exceeded') }))).toBe(true);
+    // seen when the query reached Temporal as the worker stopped
+    expect(isNoWorkerAnswer(new Error('Failed to query Workflow', { cause: grpc(1, 'Call cancelled') }))).toBe(true);
     // another failed precondition, or a query the workflow failed: not a missing worker
     expect(isNoWorkerAnswer(grpc(9, 'Workflow Task in failed state'))).toBe(false);
     expect(isNoWorkerAnswer(grpc(3, 'query handler not found'))).toBe(false);
