@@ -1,10 +1,11 @@
 // Helpers shared by the benchmarks.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import type { Pool } from 'pg';
 import { loadConfig } from '../src/config';
 import { runMigrations } from '../src/db/migrate';
 import { parsePolicy } from '../src/policy/load';
@@ -120,4 +121,16 @@ export async function prepareBenchRun(name: string, policyYaml: string) {
   await writeFile(path.join(dir, 'policies', 'default.yaml'), policyYaml);
   const client = new Client({ connection: await Connection.connect({ address: base.temporal.address }), namespace: base.temporal.namespace });
   return { base, taskQueue, policy, dir, client };
+}
+
+/**
+ * Ends a run that {@link prepareBenchRun} prepared: stops the processes it started (SIGTERM, then
+ * waits for each to exit), closes the Temporal client and the pool, removes its folder.
+ */
+export async function endBenchRun(run: { children: ChildProcess[]; client: Client; pool: Pool; dir: string }): Promise<void> {
+  for (const child of run.children) child.kill('SIGTERM');
+  await Promise.all(run.children.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(undefined) : child.once('exit', resolve)))));
+  await run.client.connection.close();
+  await run.pool.end();
+  await rm(run.dir, { recursive: true, force: true });
 }

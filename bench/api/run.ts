@@ -11,7 +11,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { signDevToken } from '../../src/api/auth';
@@ -21,7 +21,7 @@ import { startPromotion } from '../../src/promotions/start';
 import { createVersionDigests } from '../../src/promotions/version-digests';
 import { createPool } from '../../src/db/pool';
 import { promotionUpdates } from '../../src/shared/messages';
-import { benchProcessEnv, freePort, prepareBenchRun, numericOption, oneGatePolicyYaml, percentile, safetensorsArtifact, sleep, startDistProcess, waitReady } from '../support';
+import { benchProcessEnv, endBenchRun, freePort, prepareBenchRun, numericOption, oneGatePolicyYaml, percentile, safetensorsArtifact, sleep, startDistProcess, waitReady } from '../support';
 
 const CALLS = numericOption('calls', 100);
 const OPEN = numericOption('open', 2000);
@@ -256,11 +256,7 @@ async function main() {
   );
 
   agent.destroy();
-  for (const child of children) child.kill('SIGTERM');
-  await Promise.all(children.map((child) => new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)))));
-  await client.connection.close();
-  await pool.end();
-  await rm(dir, { recursive: true, force: true });
+  await endBenchRun({ children, client, pool, dir });
 }
 
 main().catch((err: unknown) => {

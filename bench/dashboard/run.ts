@@ -8,7 +8,7 @@
 // Options: --waiting N (default 100) --archived M (default 5000) --reads N (default 50)
 import type { ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Pool } from 'pg';
@@ -16,7 +16,7 @@ import { signDevToken } from '../../src/api/auth';
 import { chainRecords, type AuditRecord } from '../../src/audit/chain';
 import { PromotionManifestSchema } from '../../src/manifest/schema';
 import { startPromotion } from '../../src/promotions/start';
-import { benchProcessEnv, freePort, prepareBenchRun, numericOption, oneGatePolicyYaml, percentile, safetensorsArtifact, sleep, startDistProcess, waitReady } from '../support';
+import { benchProcessEnv, endBenchRun, freePort, prepareBenchRun, numericOption, oneGatePolicyYaml, percentile, safetensorsArtifact, sleep, startDistProcess, waitReady } from '../support';
 
 const WAITING = numericOption('waiting', 100);
 const ARCHIVED = numericOption('archived', 5000);
@@ -156,11 +156,7 @@ async function main() {
     JSON.stringify({ archivedPromotions: ARCHIVED, auditRows: rows, cold: { reads: cold.length, p50Ms: round(percentile(cold, 50)), maxMs: round(Math.max(...cold)) }, warm: governance }),
   );
 
-  for (const child of children) child.kill('SIGTERM');
-  await Promise.all(children.map((child) => new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)))));
-  await client.connection.close();
-  await pool.end();
-  await rm(dir, { recursive: true, force: true });
+  await endBenchRun({ children, client, pool, dir });
 }
 
 main().catch((err: unknown) => {
