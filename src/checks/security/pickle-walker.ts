@@ -5,7 +5,16 @@
  * (PUT/BINPUT/LONG_BINPUT/MEMOIZE then GET/BINGET/LONG_BINGET), and reports each import.
  *
  * Bytes are pushed in chunks of any size; large payloads (tensor bytes, long strings) are
- * skipped without being buffered, so memory stays flat whatever the stream size.
+ * skipped without being buffered, so memory stays flat whatever the stream size. Every structure
+ * it keeps is bounded (MARKs, stack, memo, decoded values, opcodes): past a bound the walk stops
+ * with a named error instead of growing.
+ *
+ * joblib's pickles (NumpyPickler, joblib ≥ 0.12) are read as joblib's NumpyUnpickler reads them:
+ * when BUILD fills a `joblib.numpy_pickle.NumpyArrayWrapper`, the array's raw bytes follow inline
+ * (an alignment padding byte-count byte and its padding, then shape × item size bytes); the walker
+ * skips exactly those bytes and goes on with the opcodes after them. Where the wrapper's state is
+ * not a literal it can size (shape, dtype, alignment), or is an object array (a nested pickle), it
+ * stops with a named error rather than guess.
  */
 
 /** A global that a pickle imports (the unpickler's `find_class`). */
@@ -41,22 +50,58 @@ export interface PickleWalkSummary {
   /** Uses of persistent ids (PyTorch storages): resolved by the loader, not imported. */
   persistentIds: number;
   /** Set when the stream is not a complete sequence of pickles: what broke, and where. */
-  error?: { offset: number; message: string };
+  error?: { offset: number; message: string; kind: PickleWalkErrorKind };
+  /** Calls (REDUCE, NEWOBJ, NEWOBJ_EX, OBJ, INST) the unpickler would have made by the end or the error. */
+  calls: number;
+  /** Imports met (GLOBAL, STACK_GLOBAL, INST, resolved or not). */
+  imports: number;
+  /** joblib arrays whose inline bytes were skipped as joblib's NumpyUnpickler reads them. */
+  joblibArrays: number;
+  /**
+   * Set when joblib's NumpyArrayWrapper class went where the walker cannot follow it (into a
+   * container or an unknown call): an instance of it could then be built without the walker
+   * knowing, and joblib would read inline bytes the walker parses as opcodes.
+   */
+  joblibWrapperUntracked?: boolean;
   /** Set when the stream is a legacy (pre-1.6) PyTorch file: bytes after its pickles are raw storage data. */
   legacyTorch?: { rawStorageBytes: number };
 }
 
-/** Limits that keep the walker's memory bounded on hostile input. */
+/** Limits that keep the walker's memory and time bounded on hostile input. */
 export interface PickleWalkerLimits {
   /** Payloads up to this size are buffered to be decoded; larger ones are skipped (default 64 KiB). */
   inlineBytes: number;
   /** Most entries on the simulated stack (default 1,000,000). */
   maxStack: number;
-  /** Most memo entries (default 2,000,000). */
+  /** Most memo entries (default 8,000,000). */
   maxMemo: number;
+  /** Most open MARKs (default 10,000). */
+  maxMarks: number;
+  /** Most opcodes in the stream (default 400,000,000). */
+  maxOpcodes: number;
+  /** Bytes of decoded strings, tuples and dicts kept per pickle before new ones become opaque (default 64 MiB). */
+  maxValueBytes: number;
 }
 
-const DEFAULT_LIMITS: PickleWalkerLimits = { inlineBytes: 64 * 1024, maxStack: 1_000_000, maxMemo: 2_000_000 };
+const DEFAULT_LIMITS: PickleWalkerLimits = {
+  inlineBytes: 64 * 1024,
+  maxStack: 1_000_000,
+  maxMemo: 8_000_000,
+  maxMarks: 10_000,
+  maxOpcodes: 400_000_000,
+  maxValueBytes: 64 * 1024 * 1024,
+};
+
+/** Kinds of the errors that stop a walk (each becomes a finding of that kind). */
+export type PickleWalkErrorKind =
+  | 'corrupt_pickle'
+  | 'pickle_mark_limit'
+  | 'pickle_stack_limit'
+  | 'pickle_memo_limit'
+  | 'pickle_opcode_limit'
+  | 'joblib_array_unresolved'
+  | 'joblib_object_array'
+  | 'joblib_array_in_frame';
 
 /** Magic number that opens a legacy (pre-zip) `torch.save` file, as its first pickle. */
 const LEGACY_TORCH_MAGIC = 0x1950a86a20f9469cfc6cn;
@@ -79,14 +124,64 @@ const PY2_MODULES: Record<string, string> = {
   __main__: '__main__',
 };
 
+/**
+ * What the walker knows about a stack or memo entry. `w` marks a value that holds joblib's
+ * NumpyArrayWrapper class (see {@link PickleWalkSummary.joblibWrapperUntracked}).
+ */
 type Value =
-  | { k: 'str'; s: string }
-  | { k: 'int'; n: bigint }
-  | { k: 'global'; g: string }
-  | { k: 'any' };
+  | { k: 'any'; w?: boolean }
+  | { k: 'str'; s: string; w?: undefined }
+  | { k: 'int'; n: number; w?: undefined }
+  | { k: 'big'; n: bigint; w?: undefined }
+  | { k: 'bool'; b: boolean; w?: undefined }
+  | { k: 'none'; w?: undefined }
+  | { k: 'global'; g: string; w?: boolean }
+  | { k: 'tuple'; items: Value[]; w?: boolean }
+  | { k: 'dict'; entries: Map<string, Value> | null; w?: boolean }
+  | DtypeValue
+  | WrapperValue;
+
+/** A `numpy.dtype(code, False, True)` the walker can size, until a BUILD it cannot follow. */
+interface DtypeValue {
+  k: 'dtype';
+  /** Whether the code is an extended type (void, bytes, str), whose size the state sets. */
+  extended: boolean;
+  /** Item size in bytes, `'object'` for an object dtype, or null when the walker cannot tell. */
+  itemSize: number | 'object' | null;
+  w?: undefined;
+}
+
+/** An instance of joblib's NumpyArrayWrapper: its attributes, or null when they cannot be known. */
+interface WrapperValue {
+  k: 'wrapper';
+  attrs: Map<string, Value> | null;
+  w?: undefined;
+}
 
 const ANY: Value = { k: 'any' };
-const OPAQUE_STR: Value = { k: 'any' };
+const EMPTY_TUPLE: Value = { k: 'tuple', items: [] };
+/** An opaque value that holds the NumpyArrayWrapper class. */
+const ANY_WRAPPER_CLASS: Value = { k: 'any', w: true };
+const NONE: Value = { k: 'none' };
+const TRUE: Value = { k: 'bool', b: true };
+const FALSE: Value = { k: 'bool', b: false };
+const SMALL_INTS: Value[] = Array.from({ length: 256 }, (_, n) => ({ k: 'int', n }));
+/** Longest string kept as a value (module and attribute names are far shorter). */
+const MAX_STRING_VALUE = 1024;
+/** Most items of a tuple, or entries of a dict, kept as a literal. */
+const MAX_LITERAL_ITEMS = 16;
+/** Bytes charged for one kept value besides its characters. */
+const VALUE_OVERHEAD = 32;
+/** Global names of joblib's array wrapper class: its BUILD makes joblib read inline array bytes. */
+const WRAPPER_CLASS = 'joblib.numpy_pickle.NumpyArrayWrapper';
+/** Item sizes of the numeric dtype codes joblib writes inline. */
+const NUMERIC_ITEM_SIZES: Record<string, number> = {
+  b1: 1, i1: 1, u1: 1, i2: 2, u2: 2, f2: 2, i4: 4, u4: 4, f4: 4, i8: 8, u8: 8, f8: 8, c8: 8, f16: 16, c16: 16, c32: 32,
+};
+/** Memo indices below this are kept in an array; others (sparse, from LONG_BINPUT) in a map. */
+const DENSE_MEMO = 1 << 22;
+/** Bytes of the next chunk joined to a pending tail: more than any inline payload and its header. */
+const JOIN_BYTES_EXTRA = 64;
 
 /** Names of the opcodes, for messages. */
 const OPCODE_NAMES: Record<number, string> = {
@@ -105,34 +200,80 @@ const OPCODE_NAMES: Record<number, string> = {
   0x98: 'READONLY_BUFFER',
 };
 
-/** Raised inside the walker for input that the real unpickler would also reject. */
-class PickleFormatError extends Error {}
+/** Raised inside the walker for input that stops the walk: what the real unpickler would reject, or a bound. */
+class PickleFormatError extends Error {
+  constructor(
+    message: string,
+    readonly kind: PickleWalkErrorKind = 'corrupt_pickle',
+  ) {
+    super(message);
+  }
+}
 
 /** Result of trying to decode one opcode from the buffered bytes. */
 const NEED_MORE = -1;
 
-/** Decodes the argument of a protocol-0 STRING opcode (a Python `repr` of a byte string). */
+const QUOTED_ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"', a: '\x07', b: '\b', f: '\f', v: '\v', '\n': '' };
+
+/** Decodes the argument of a protocol-0 STRING opcode (a Python `repr` of a byte string), in one linear pass. */
 function decodeQuotedString(line: string): string {
   const q = line[0];
   if (line.length < 2 || (q !== '"' && q !== "'") || line[line.length - 1] !== q) {
     throw new PickleFormatError('the STRING opcode argument must be quoted');
   }
-  const body = line.slice(1, -1);
-  const simple: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"', a: '\x07', b: '\b', f: '\f', v: '\v', '0': '\0', '\n': '' };
-  return body.replace(/\\(x[0-9a-fA-F]{2}|[0-7]{1,3}|.)/gs, (_m, esc: string) => {
-    if (esc[0] === 'x') return String.fromCharCode(parseInt(esc.slice(1), 16));
-    if (/^[0-7]+$/.test(esc)) return String.fromCharCode(parseInt(esc, 8));
-    return simple[esc] ?? `\\${esc}`;
-  });
+  let out = '';
+  const end = line.length - 1;
+  for (let i = 1; i < end; i++) {
+    const c = line[i]!;
+    if (c !== '\\' || i + 1 >= end) {
+      out += c;
+      continue;
+    }
+    const e = line[++i]!;
+    if (e === 'x' && i + 2 < end + 1 && /^[0-9a-fA-F]{2}$/.test(line.slice(i + 1, i + 3))) {
+      out += String.fromCharCode(parseInt(line.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else if (e >= '0' && e <= '7') {
+      let digits = e;
+      while (digits.length < 3 && i + 1 < end && line[i + 1]! >= '0' && line[i + 1]! <= '7') digits += line[++i]!;
+      out += String.fromCharCode(parseInt(digits, 8) & 0xff);
+    } else out += QUOTED_ESCAPES[e] ?? `\\${e}`;
+  }
+  return out;
 }
 
-/** Decodes `raw-unicode-escape` (the protocol-0 UNICODE opcode argument). */
+/** Decodes `raw-unicode-escape` (the protocol-0 UNICODE opcode argument), in one linear pass. */
 function decodeRawUnicodeEscape(bytes: Buffer): string {
-  return bytes
-    .toString('latin1')
-    .replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_m, u4: string | undefined, u8: string | undefined) =>
-      String.fromCodePoint(parseInt((u4 ?? u8)!, 16)),
-    );
+  const text = bytes.toString('latin1');
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const width = text[i] === '\\' ? (text[i + 1] === 'u' ? 4 : text[i + 1] === 'U' ? 8 : 0) : 0;
+    const hex = width ? text.slice(i + 2, i + 2 + width) : '';
+    if (width && hex.length === width && /^[0-9a-fA-F]+$/.test(hex)) {
+      const code = parseInt(hex, 16);
+      if (code > 0x10ffff) throw new PickleFormatError('UNICODE: \\U escape beyond U+10FFFF');
+      out += String.fromCodePoint(code);
+      i += 1 + width;
+    } else out += text[i];
+  }
+  return out;
+}
+
+/** Item size of a dtype built from `code` with `numpy.dtype(code, False, True)`: a number, `'object'`, or null when unknown. */
+function dtypeItemSize(code: string): number | 'object' | null {
+  const m = /^[<>|=]?([a-zA-Z])(\d{0,9})(\[[a-zA-Z]{1,3}\])?$/.exec(code);
+  if (!m) return null;
+  const [, letter, digits] = m;
+  if (letter === 'O') return 'object';
+  if (letter === 'V' || letter === 'S') return digits ? Number(digits) : null;
+  if (letter === 'U') return digits ? 4 * Number(digits) : null;
+  if (letter === 'M' || letter === 'm') return digits === '8' ? 8 : null;
+  return NUMERIC_ITEM_SIZES[`${letter}${digits}`] ?? null;
+}
+
+/** True for dtype codes whose item size comes from the pickled state (numpy's extended types). */
+function isExtendedDtype(code: string): boolean {
+  return /^[<>|=]?[VSU]/.test(code);
 }
 
 /**
@@ -145,20 +286,32 @@ export class PickleWalker {
   private pending: Buffer = Buffer.alloc(0);
   /** Stream offset of `pending[0]`. */
   private base = 0;
-  /** Bytes of a large payload still to be skipped. */
+  /** Bytes of a large payload (or a joblib array) still to be skipped. */
   private skipBytes = 0;
   /** Newlines still to be skipped (an over-long line argument). */
   private skipLines = 0;
+  /** Set after a joblib array's BUILD: its bytes (after the padding) still to be skipped; -1 when none. */
+  private arrayAfterPadding = -1;
   private stack: Value[] = [];
   private marks: number[] = [];
-  private memo = new Map<number, Value>();
+  private memoDense: Value[] = [];
+  private memoSparse = new Map<number, Value>();
+  private memoCount = 0;
+  /** Bytes of decoded values kept in this pickle (bounded by `maxValueBytes`). */
+  private valueBytes = 0;
+  /** Stream offset where the current FRAME ends (-1 outside frames). */
+  private frameEnd = -1;
   private inPickle = false;
   private stopped = false;
   private protocol = 0;
   private pickles = 0;
   private opcodes = 0;
   private persistentIds = 0;
-  private error?: { offset: number; message: string };
+  private calls = 0;
+  private imports = 0;
+  private joblibArrays = 0;
+  private wrapperUntracked = false;
+  private error?: { offset: number; message: string; kind: PickleWalkErrorKind };
   private legacyTorch = false;
   private rawStorageBytes = 0;
 
@@ -167,7 +320,10 @@ export class PickleWalker {
     private readonly onUnresolved: (imp: UnresolvedImport) => void,
     limits: Partial<PickleWalkerLimits> = {},
   ) {
-    this.limits = { ...DEFAULT_LIMITS, ...limits };
+    this.limits = { ...DEFAULT_LIMITS };
+    for (const [key, value] of Object.entries(limits) as Array<[keyof PickleWalkerLimits, number | undefined]>) {
+      if (value !== undefined) this.limits[key] = value;
+    }
   }
 
   /** True once the walker has met an error: further bytes are only counted. */
@@ -184,23 +340,35 @@ export class PickleWalker {
       return;
     }
     let data = chunk;
-    if (this.skipBytes > 0 || this.skipLines > 0) {
-      const used = this.skip(data);
-      this.base += used;
-      data = data.subarray(used);
-      if (data.length === 0) return;
+    if (this.pending.length > 0) {
+      // Join the pending tail with just enough of the chunk to finish the opcode it holds,
+      // instead of copying the whole chunk.
+      const take = Math.min(data.length, this.limits.inlineBytes + JOIN_BYTES_EXTRA);
+      const held = this.pending.length;
+      const joined = Buffer.concat([this.pending, data.subarray(0, take)]);
+      this.pending = Buffer.alloc(0);
+      const used = this.run(joined);
+      if (this.error || this.stopped) {
+        this.push(data.subarray(take));
+        return;
+      }
+      if (used < held || (used < joined.length && take === data.length)) {
+        this.pending = Buffer.concat([joined.subarray(used), data.subarray(take)]);
+        return;
+      }
+      data = data.subarray(used - held);
     }
-    this.pending = this.pending.length === 0 ? data : Buffer.concat([this.pending, data]);
-    this.run();
+    const used = this.run(data);
+    if (!this.error && !this.stopped && used < data.length) this.pending = Buffer.from(data.subarray(used));
   }
 
   /** Ends the stream and returns what was seen. */
   end(): PickleWalkSummary {
     if (!this.error && !this.stopped) {
       const total = this.base + this.pending.length;
-      if (total === 0) this.error = { offset: 0, message: 'the stream is empty: not a pickle' };
-      else if (this.inPickle || this.pending.length > 0 || this.skipBytes > 0 || this.skipLines > 0) {
-        this.error = { offset: total, message: `the pickle is truncated: it ends at byte ${total} before its STOP opcode` };
+      if (total === 0) this.error = { offset: 0, message: 'the stream is empty: not a pickle', kind: 'corrupt_pickle' };
+      else if (this.inPickle || this.pending.length > 0 || this.skipBytes > 0 || this.skipLines > 0 || this.arrayAfterPadding >= 0) {
+        this.error = { offset: total, message: `the pickle is truncated: it ends at byte ${total} before its STOP opcode`, kind: 'corrupt_pickle' };
       }
     }
     const summary: PickleWalkSummary = {
@@ -209,15 +377,18 @@ export class PickleWalker {
       bytes: this.base + this.pending.length,
       opcodes: this.opcodes,
       persistentIds: this.persistentIds,
+      calls: this.calls,
+      imports: this.imports,
+      joblibArrays: this.joblibArrays,
     };
     if (this.error) summary.error = this.error;
+    if (this.wrapperUntracked) summary.joblibWrapperUntracked = true;
     if (this.legacyTorch) summary.legacyTorch = { rawStorageBytes: this.rawStorageBytes };
     return summary;
   }
 
-  private fail(offset: number, message: string): void {
-    this.error = { offset, message };
-    this.base += this.pending.length;
+  private fail(offset: number, message: string, kind: PickleWalkErrorKind): void {
+    this.error = { offset, message, kind };
     this.pending = Buffer.alloc(0);
   }
 
@@ -237,16 +408,34 @@ export class PickleWalker {
     return used;
   }
 
-  private run(): void {
-    const buf = this.pending;
+  /**
+   * Walks the opcodes of `buf` (whose first byte is at stream offset `base`) until the buffer ends,
+   * an opcode needs more bytes, or a skip outruns the buffer. Advances `base` past what it used
+   * (the whole buffer after an error) and returns how many bytes it used.
+   */
+  private run(buf: Buffer): number {
     let pos = 0;
-    while (pos < buf.length) {
+    const length = buf.length;
+    while (pos < length) {
+      if (this.arrayAfterPadding >= 0) {
+        // joblib's read_array: one byte gives the padding length, then padding, then the data.
+        this.skipBytes = buf[pos]! + this.arrayAfterPadding;
+        this.arrayAfterPadding = -1;
+        pos += 1;
+      }
+      if (this.skipBytes > 0 || this.skipLines > 0) {
+        pos += this.skip(buf.subarray(pos));
+        if (this.skipBytes > 0 || this.skipLines > 0) break;
+        continue;
+      }
       let next: number;
       try {
         next = this.step(buf, pos);
       } catch (err) {
-        this.fail(this.base + pos, err instanceof Error ? err.message : String(err));
-        return;
+        const kind = err instanceof PickleFormatError ? err.kind : 'corrupt_pickle';
+        this.fail(this.base + pos, err instanceof Error ? err.message : String(err), kind);
+        this.base += length;
+        return length;
       }
       if (next === NEED_MORE) {
         this.opcodes -= 1;
@@ -254,17 +443,13 @@ export class PickleWalker {
       }
       pos = next;
       if (this.stopped) {
-        this.rawStorageBytes += buf.length - pos;
-        pos = buf.length;
+        this.rawStorageBytes += length - pos;
+        pos = length;
         break;
-      }
-      if (this.skipBytes > 0 || this.skipLines > 0) {
-        const used = this.skip(buf.subarray(pos));
-        pos += used;
       }
     }
     this.base += pos;
-    this.pending = pos >= buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(pos));
+    return pos;
   }
 
   // ---- stack helpers -------------------------------------------------------------------
@@ -274,7 +459,7 @@ export class PickleWalker {
   }
 
   private push1(value: Value): void {
-    if (this.stack.length >= this.limits.maxStack) throw new PickleFormatError(`the pickle stack grows beyond ${this.limits.maxStack} entries`);
+    if (this.stack.length >= this.limits.maxStack) throw new PickleFormatError(`the pickle stack grows beyond ${this.limits.maxStack} entries`, 'pickle_stack_limit');
     this.stack.push(value);
   }
 
@@ -294,24 +479,222 @@ export class PickleWalker {
     return this.stack.splice(at);
   }
 
+  /** Notes values that leave the walker's sight (into a container or an unknown call). */
+  private consumed(value: Value, other?: Value): void {
+    if (value.w === true || other?.w === true) this.wrapperUntracked = true;
+  }
+
+  private consumedAll(values: Value[]): void {
+    for (const v of values) if (v.w === true) this.wrapperUntracked = true;
+  }
+
+  /** Charges `bytes` of kept values; false when the per-pickle budget is spent (keep the value opaque). */
+  private charge(bytes: number): boolean {
+    if (this.valueBytes + bytes > this.limits.maxValueBytes) return false;
+    this.valueBytes += bytes;
+    return true;
+  }
+
   private memoPut(index: number, op: string): void {
     if (index < 0) throw new PickleFormatError(`${op}: negative memo index`);
-    if (!this.memo.has(index) && this.memo.size >= this.limits.maxMemo) {
-      throw new PickleFormatError(`the pickle memo grows beyond ${this.limits.maxMemo} entries`);
+    const value = this.top(op);
+    if (index < DENSE_MEMO) {
+      if (this.memoDense[index] === undefined) this.newMemoEntry();
+      while (this.memoDense.length < index) this.memoDense.push(undefined as unknown as Value);
+      this.memoDense[index] = value;
+    } else {
+      if (!this.memoSparse.has(index)) this.newMemoEntry();
+      this.memoSparse.set(index, value);
     }
-    this.memo.set(index, this.top(op));
+  }
+
+  private newMemoEntry(): void {
+    if (this.memoCount >= this.limits.maxMemo) throw new PickleFormatError(`the pickle memo grows beyond ${this.limits.maxMemo} entries`, 'pickle_memo_limit');
+    this.memoCount += 1;
   }
 
   private memoGet(index: number, op: string): void {
-    const value = this.memo.get(index);
+    const value = index < DENSE_MEMO ? this.memoDense[index] : this.memoSparse.get(index);
     if (value === undefined) throw new PickleFormatError(`${op}: memo value ${index} not found`);
     this.push1(value);
   }
 
   private importGlobal(module: string, name: string, opcode: PickleImport['opcode'], offset: number): Value {
     const mapped = PY2_MODULES[module] ?? module;
+    this.imports += 1;
     this.onImport({ module: mapped, name, opcode, offset, pickleIndex: this.pickles });
-    return { k: 'global', g: `${mapped}.${name}` };
+    const g = `${mapped}.${name}`;
+    if (g === WRAPPER_CLASS || name === 'NumpyArrayWrapper' || name.endsWith('.NumpyArrayWrapper')) return { k: 'global', g: WRAPPER_CLASS, w: true };
+    return { k: 'global', g };
+  }
+
+  // ---- values --------------------------------------------------------------------------
+
+  private strValue(data: Buffer | null, encoding: 'utf8' | 'latin1'): Value {
+    if (data === null || data.length > MAX_STRING_VALUE || !this.charge(data.length + VALUE_OVERHEAD)) return ANY;
+    return { k: 'str', s: data.toString(encoding) };
+  }
+
+  private textValue(text: string): Value {
+    if (text.length > MAX_STRING_VALUE || !this.charge(text.length + VALUE_OVERHEAD)) return ANY;
+    return { k: 'str', s: text };
+  }
+
+  private intValue(n: number): Value {
+    return n >= 0 && n < 256 ? SMALL_INTS[n]! : { k: 'int', n };
+  }
+
+  /** A tuple of `items`: a literal when small and within budget, else opaque (keeping the wrapper mark). */
+  private tupleValue(items: Value[]): Value {
+    let w = false;
+    let informative = false;
+    for (const item of items) {
+      if (item.w === true) w = true;
+      if (item !== ANY) informative = true;
+    }
+    if (items.length === 0) return EMPTY_TUPLE;
+    if (!informative) return ANY;
+    if (items.length > MAX_LITERAL_ITEMS || !this.charge(VALUE_OVERHEAD + 8 * items.length)) return w ? ANY_WRAPPER_CLASS : ANY;
+    return w ? { k: 'tuple', items, w } : { k: 'tuple', items };
+  }
+
+  /** Applies SETITEM(S) pairs to `target`: a literal dict keeps them while small; elsewhere the values are consumed. */
+  private setItems(target: Value, pairs: Value[]): void {
+    if (target.k !== 'dict' || target.entries === null) {
+      this.consumedAll(pairs);
+      return;
+    }
+    for (let i = 0; i + 1 < pairs.length; i += 2) {
+      const key = pairs[i]!;
+      const value = pairs[i + 1]!;
+      if (value.w === true) target.w = true;
+      if (target.entries === null) continue;
+      if (key.k !== 'str' || (!target.entries.has(key.s) && target.entries.size >= MAX_LITERAL_ITEMS) || !this.charge(VALUE_OVERHEAD)) {
+        target.entries = null;
+        continue;
+      }
+      target.entries.set(key.s, value);
+    }
+  }
+
+  /** A new NumpyArrayWrapper instance; with `initArgs`, its `__init__` ran with those positional arguments. */
+  private wrapperInstance(initArgs?: Value[] | null): Value {
+    if (initArgs === undefined) return { k: 'wrapper', attrs: new Map() };
+    if (initArgs === null || initArgs.length < 4 || initArgs.length > 6) return { k: 'wrapper', attrs: null };
+    const names = ['subclass', 'shape', 'order', 'dtype', 'allow_mmap', 'numpy_array_alignment_bytes'];
+    const defaults: Value[] = [ANY, ANY, ANY, ANY, FALSE, SMALL_INTS[16]!];
+    return { k: 'wrapper', attrs: new Map(names.map((n, i) => [n, initArgs[i] ?? defaults[i]!])) };
+  }
+
+  /** The result of calling `callable` with the argument tuple `args` (REDUCE). */
+  private callResult(callable: Value, args: Value): Value {
+    this.calls += 1;
+    if (callable.k === 'global' && callable.g === WRAPPER_CLASS) return this.wrapperInstance(args.k === 'tuple' ? args.items : null);
+    if (callable.k === 'global' && callable.g === 'copyreg._reconstructor' && args.k === 'tuple' && args.items[0]?.k === 'global' && args.items[0].g === WRAPPER_CLASS) {
+      this.consumedAll(args.items.slice(1));
+      return this.wrapperInstance();
+    }
+    if (callable.k === 'global' && callable.g === 'numpy.dtype' && args.k === 'tuple' && args.items[0]?.k === 'str') {
+      return { k: 'dtype', itemSize: dtypeItemSize(args.items[0].s), extended: isExtendedDtype(args.items[0].s) };
+    }
+    this.consumed(callable, args);
+    return ANY;
+  }
+
+  /** BUILD: sets `state` on `inst`; for a NumpyArrayWrapper, arranges to skip the array joblib reads inline. */
+  private build(inst: Value, state: Value, offset: number): void {
+    if (inst.k === 'wrapper') {
+      this.applyWrapperState(inst, state);
+      this.stack[this.stack.length - 1] = ANY; // joblib replaces the wrapper with the array
+      this.scheduleArray(inst, offset);
+      return;
+    }
+    if (inst.k === 'dtype') {
+      this.applyDtypeState(inst, state);
+      return;
+    }
+    this.consumed(state);
+  }
+
+  private applyWrapperState(inst: WrapperValue, state: Value): void {
+    const parts = state.k === 'tuple' && state.items.length === 2 ? state.items : [state];
+    for (const part of parts) {
+      if (part.k === 'none' || (part.k === 'tuple' && part.items.length === 0)) continue;
+      if (part.k !== 'dict' || part.entries === null || inst.attrs === null) {
+        inst.attrs = null;
+        continue;
+      }
+      for (const [key, value] of part.entries) inst.attrs.set(key, value);
+    }
+  }
+
+  private applyDtypeState(inst: DtypeValue, state: Value): void {
+    // numpy's dtype state: (version, byteorder, subarray, names, fields, elsize, alignment, flags[, metadata]).
+    // With version 3 and 4 numpy takes the flags (and so `hasobject`, bit 0x01) and, for extended
+    // types, the item size from the state as written; the walker reads them the same way.
+    const items = state.k === 'tuple' ? state.items : [];
+    const [version, , subarray, names, fields, elsize, , flags] = items;
+    if (
+      (items.length !== 8 && items.length !== 9) ||
+      version?.k !== 'int' ||
+      (version.n !== 3 && version.n !== 4) ||
+      subarray?.k !== 'none' ||
+      elsize?.k !== 'int' ||
+      flags?.k !== 'int'
+    ) {
+      inst.itemSize = null;
+      return;
+    }
+    if ((flags.n & 1) !== 0) {
+      inst.itemSize = 'object';
+      return;
+    }
+    if (inst.itemSize === 'object') inst.itemSize = null;
+    if (inst.extended) inst.itemSize = elsize.n > 0 ? elsize.n : null;
+    else if (elsize.n !== -1 && elsize.n !== inst.itemSize) inst.itemSize = null;
+    if (names?.k === 'none' && fields?.k === 'none') return;
+    // A structured dtype: every field must itself be a sized, non-object dtype.
+    const fieldsOk =
+      fields?.k === 'dict' &&
+      fields.entries !== null &&
+      [...fields.entries.values()].every((f) => f.k === 'tuple' && f.items[0]?.k === 'dtype' && typeof f.items[0].itemSize === 'number');
+    if (!fieldsOk || !inst.extended) inst.itemSize = null;
+  }
+
+  /** Works out how many bytes joblib's read_array takes after this BUILD, or stops the walk. */
+  private scheduleArray(wrapper: WrapperValue, offset: number): void {
+    const unresolved = (why: string): never => {
+      throw new PickleFormatError(`joblib NumpyArrayWrapper at byte ${offset}: ${why}; the inline array bytes cannot be located, so the rest cannot be scanned`, 'joblib_array_unresolved');
+    };
+    if (this.frameEnd > offset + 1) {
+      throw new PickleFormatError(
+        `joblib NumpyArrayWrapper at byte ${offset} is built inside a FRAME that goes on for ${this.frameEnd - offset - 1} bytes: joblib would read the array after the frame, not after the BUILD`,
+        'joblib_array_in_frame',
+      );
+    }
+    const attrs = wrapper.attrs;
+    if (attrs === null) return unresolved('its state is not a literal the scanner can read');
+    const dtype = attrs.get('dtype');
+    if (dtype?.k !== 'dtype' || dtype.itemSize === null) return unresolved('its dtype is not a plain numeric numpy.dtype');
+    if (dtype.itemSize === 'object') {
+      throw new PickleFormatError(`joblib NumpyArrayWrapper at byte ${offset} holds an object array: joblib reads a nested pickle there; failing closed`, 'joblib_object_array');
+    }
+    const shape = attrs.get('shape');
+    if (shape?.k !== 'tuple') return unresolved('its shape is not a literal tuple of integers');
+    let count = 1n;
+    for (const dim of shape.items) {
+      if (dim.k !== 'int' || dim.n < 0) return unresolved('its shape is not a literal tuple of non-negative integers');
+      count *= BigInt(dim.n);
+    }
+    if (count >= 1n << 63n) return unresolved('its element count overflows numpy.int64');
+    const bytes = count * BigInt(dtype.itemSize);
+    if (bytes > BigInt(Number.MAX_SAFE_INTEGER)) return unresolved('its byte count is beyond any file');
+    // joblib reads a padding byte-count byte whenever the attribute is not None (absent counts as None).
+    const alignment = attrs.get('numpy_array_alignment_bytes') ?? NONE;
+    if (alignment.k === 'any' || alignment.k === 'wrapper') return unresolved('its numpy_array_alignment_bytes is not a literal');
+    this.joblibArrays += 1;
+    if (alignment.k === 'none') this.skipBytes = Number(bytes);
+    else this.arrayAfterPadding = Number(bytes);
   }
 
   // ---- decoding ------------------------------------------------------------------------
@@ -358,12 +741,8 @@ export class PickleWalker {
 
   private readDecimal(text: Buffer, op: string): number {
     const s = text.toString('latin1').trim();
-    if (!/^-?\d+$/.test(s)) throw new PickleFormatError(`${op}: invalid index '${s.slice(0, 40)}'`);
+    if (s.length > 20 || !/^-?\d+$/.test(s)) throw new PickleFormatError(`${op}: the index is not a decimal integer`);
     return Number(s);
-  }
-
-  private pushStr(data: Buffer | null, encoding: 'utf8' | 'latin1'): void {
-    this.push1(data === null ? OPAQUE_STR : { k: 'str', s: data.toString(encoding) });
   }
 
   /** Decodes the opcode at `pos`; returns the position after it or NEED_MORE. */
@@ -373,10 +752,11 @@ export class PickleWalker {
     const avail = buf.length - pos - 1;
     const a = pos + 1;
     if (!this.inPickle) this.inPickle = true;
-    this.opcodes += 1;
+    if (++this.opcodes > this.limits.maxOpcodes) throw new PickleFormatError(`the stream has more than ${this.limits.maxOpcodes} opcodes`, 'pickle_opcode_limit');
     let r: ReturnType<PickleWalker['readPayload']>;
     switch (op) {
       case 0x28: // MARK
+        if (this.marks.length >= this.limits.maxMarks) throw new PickleFormatError(`more than ${this.limits.maxMarks} MARKs are open at once`, 'pickle_mark_limit');
         this.marks.push(this.stack.length);
         return a;
       case 0x2e: {
@@ -384,10 +764,13 @@ export class PickleWalker {
         const value = this.pop1('STOP');
         this.pickles += 1;
         this.inPickle = false;
-        if (this.pickles === 1 && value.k === 'int' && value.n === LEGACY_TORCH_MAGIC) this.legacyTorch = true;
+        if (this.pickles === 1 && value.k === 'big' && value.n === LEGACY_TORCH_MAGIC) this.legacyTorch = true;
         this.stack = [];
         this.marks = [];
-        this.memo = new Map();
+        this.memoDense = [];
+        this.memoSparse = new Map();
+        this.memoCount = 0;
+        this.valueBytes = 0;
         if (this.legacyTorch && this.pickles === LEGACY_TORCH_PICKLES) this.stopped = true;
         return a;
       }
@@ -402,7 +785,6 @@ export class PickleWalker {
         this.push1(this.top('DUP'));
         return a;
       case 0x46: // FLOAT
-      case 0x49: // INT
       case 0x4c: {
         // LONG
         const line = this.readLine(buf, a);
@@ -410,17 +792,31 @@ export class PickleWalker {
         this.push1(ANY);
         return line === null ? buf.length : line.next;
       }
+      case 0x49: {
+        // INT (protocol 0; "I01"/"I00" are True/False)
+        const line = this.readLine(buf, a);
+        if (line === NEED_MORE) return NEED_MORE;
+        if (line === null) {
+          this.push1(ANY);
+          return buf.length;
+        }
+        const text = line.text.toString('latin1');
+        if (text === '01') this.push1(TRUE);
+        else if (text === '00') this.push1(FALSE);
+        else this.push1(/^-?\d{1,15}$/.test(text) ? this.intValue(Number(text)) : ANY);
+        return line.next;
+      }
       case 0x4a: // BININT
         if (avail < 4) return NEED_MORE;
-        this.push1({ k: 'int', n: BigInt(buf.readInt32LE(a)) });
+        this.push1(this.intValue(buf.readInt32LE(a)));
         return a + 4;
       case 0x4b: // BININT1
         if (avail < 1) return NEED_MORE;
-        this.push1({ k: 'int', n: BigInt(buf[a]!) });
+        this.push1(SMALL_INTS[buf[a]!]!);
         return a + 1;
       case 0x4d: // BININT2
         if (avail < 2) return NEED_MORE;
-        this.push1({ k: 'int', n: BigInt(buf.readUInt16LE(a)) });
+        this.push1(this.intValue(buf.readUInt16LE(a)));
         return a + 2;
       case 0x8a: {
         // LONG1
@@ -432,7 +828,7 @@ export class PickleWalker {
           let v = 0n;
           for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(r.data[i]!);
           if (n > 0 && (r.data[n - 1]! & 0x80) !== 0) v -= 1n << BigInt(8 * n);
-          this.push1({ k: 'int', n: v });
+          this.push1(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? this.intValue(Number(v)) : { k: 'big', n: v });
         } else this.push1(ANY);
         return r.next;
       }
@@ -447,14 +843,22 @@ export class PickleWalker {
         return r.next;
       }
       case 0x4e: // NONE
+        this.push1(NONE);
+        return a;
       case 0x88: // NEWTRUE
+        this.push1(TRUE);
+        return a;
       case 0x89: // NEWFALSE
+        this.push1(FALSE);
+        return a;
       case 0x7d: // EMPTY_DICT
+        this.push1(this.charge(VALUE_OVERHEAD) ? { k: 'dict', entries: new Map() } : ANY);
+        return a;
       case 0x5d: // EMPTY_LIST
       case 0x29: // EMPTY_TUPLE
       case 0x8f: // EMPTY_SET
       case 0x97: // NEXT_BUFFER
-        this.push1(ANY);
+        this.push1(op === 0x29 ? EMPTY_TUPLE : ANY);
         return a;
       case 0x47: // BINFLOAT
         if (avail < 8) return NEED_MORE;
@@ -469,24 +873,26 @@ export class PickleWalker {
         return line === null ? buf.length : line.next;
       }
       case 0x51: // BINPERSID
-        this.pop1('BINPERSID');
+        this.consumed(this.pop1('BINPERSID'));
         this.persistentIds += 1;
         this.push1(ANY);
         return a;
-      case 0x52: // REDUCE
-        this.pop1('REDUCE');
-        this.pop1('REDUCE');
-        this.push1(ANY);
+      case 0x52: {
+        // REDUCE
+        const args = this.pop1('REDUCE');
+        const callable = this.pop1('REDUCE');
+        this.push1(this.callResult(callable, args));
         return a;
+      }
       case 0x53: {
         // STRING
         const line = this.readLine(buf, a);
         if (line === NEED_MORE) return NEED_MORE;
         if (line === null) {
-          this.push1(OPAQUE_STR);
+          this.push1(ANY);
           return buf.length;
         }
-        this.push1({ k: 'str', s: decodeQuotedString(line.text.toString('latin1')) });
+        this.push1(this.textValue(decodeQuotedString(line.text.toString('latin1'))));
         return line.next;
       }
       case 0x54: {
@@ -496,37 +902,37 @@ export class PickleWalker {
         if (n < 0) throw new PickleFormatError('BINSTRING pickle has negative byte count');
         r = this.readPayload(buf, a + 4, n);
         if (r === NEED_MORE) return NEED_MORE;
-        this.pushStr(r.data, 'latin1');
+        this.push1(this.strValue(r.data, 'latin1'));
         return r.next;
       }
       case 0x55: // SHORT_BINSTRING
         if (avail < 1) return NEED_MORE;
         r = this.readPayload(buf, a + 1, buf[a]!);
         if (r === NEED_MORE) return NEED_MORE;
-        this.pushStr(r.data, 'latin1');
+        this.push1(this.strValue(r.data, 'latin1'));
         return r.next;
       case 0x56: {
         // UNICODE
         const line = this.readLine(buf, a);
         if (line === NEED_MORE) return NEED_MORE;
         if (line === null) {
-          this.push1(OPAQUE_STR);
+          this.push1(ANY);
           return buf.length;
         }
-        this.push1({ k: 'str', s: decodeRawUnicodeEscape(line.text) });
+        this.push1(this.textValue(decodeRawUnicodeEscape(line.text)));
         return line.next;
       }
       case 0x58: // BINUNICODE
         if (avail < 4) return NEED_MORE;
         r = this.readPayload(buf, a + 4, buf.readUInt32LE(a));
         if (r === NEED_MORE) return NEED_MORE;
-        this.pushStr(r.data, 'utf8');
+        this.push1(this.strValue(r.data, 'utf8'));
         return r.next;
       case 0x8c: // SHORT_BINUNICODE
         if (avail < 1) return NEED_MORE;
         r = this.readPayload(buf, a + 1, buf[a]!);
         if (r === NEED_MORE) return NEED_MORE;
-        this.pushStr(r.data, 'utf8');
+        this.push1(this.strValue(r.data, 'utf8'));
         return r.next;
       case 0x8d: // BINUNICODE8
       case 0x8e: // BINBYTES8
@@ -537,8 +943,7 @@ export class PickleWalker {
         if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw new PickleFormatError(`${OPCODE_NAMES[op]}: absurd length ${n}`);
         r = this.readPayload(buf, a + 8, Number(n));
         if (r === NEED_MORE) return NEED_MORE;
-        if (op === 0x8d) this.pushStr(r.data, 'utf8');
-        else this.push1(ANY);
+        this.push1(op === 0x8d ? this.strValue(r.data, 'utf8') : ANY);
         return r.next;
       }
       case 0x42: // BINBYTES
@@ -555,12 +960,15 @@ export class PickleWalker {
         return r.next;
       case 0x61: // APPEND
         if (this.stack.length - this.frameBase() < 2) throw new PickleFormatError('APPEND: unpickling stack underflow');
-        this.stack.pop();
+        this.consumed(this.stack.pop()!);
         return a;
-      case 0x62: // BUILD
+      case 0x62: {
+        // BUILD
         if (this.stack.length - this.frameBase() < 2) throw new PickleFormatError('BUILD: unpickling stack underflow');
-        this.stack.pop();
+        const state = this.stack.pop()!;
+        this.build(this.stack[this.stack.length - 1]!, state, offset);
         return a;
+      }
       case 0x63: // GLOBAL
       case 0x69: {
         // INST
@@ -568,39 +976,61 @@ export class PickleWalker {
         const first = this.readLine(buf, a, 1);
         if (first === NEED_MORE) return NEED_MORE;
         if (first === null) {
+          this.imports += 1;
           this.onUnresolved({ opcode: opName, offset, pickleIndex: this.pickles, reason: `${opName} module name longer than ${this.limits.inlineBytes} bytes` });
-          if (op === 0x69) this.popMark(opName);
+          if (op === 0x69) this.consumedAll(this.popMark(opName));
           this.push1(ANY);
           return buf.length;
         }
         const second = this.readLine(buf, first.next);
         if (second === NEED_MORE) return NEED_MORE;
         if (second === null) {
+          this.imports += 1;
           this.onUnresolved({ opcode: opName, offset, pickleIndex: this.pickles, reason: `${opName} attribute name longer than ${this.limits.inlineBytes} bytes` });
-          if (op === 0x69) this.popMark(opName);
+          if (op === 0x69) this.consumedAll(this.popMark(opName));
           this.push1(ANY);
           return buf.length;
         }
         const g = this.importGlobal(first.text.toString('utf8'), second.text.toString('utf8'), opName, offset);
         if (op === 0x69) {
-          this.popMark('INST');
-          this.push1(ANY);
+          const args = this.popMark('INST');
+          this.calls += 1;
+          if (g.k === 'global' && g.g === WRAPPER_CLASS) this.push1(this.wrapperInstance(args));
+          else {
+            this.consumedAll(args);
+            this.push1(ANY);
+          }
         } else this.push1(g);
         return second.next;
       }
-      case 0x64: // DICT
-      case 0x6c: // LIST
+      case 0x64: {
+        // DICT
+        const items = this.popMark('DICT');
+        const dict: Value = this.charge(VALUE_OVERHEAD) ? { k: 'dict', entries: new Map() } : ANY;
+        this.setItems(dict, items);
+        this.push1(dict);
+        return a;
+      }
       case 0x74: // TUPLE
+        this.push1(this.tupleValue(this.popMark('TUPLE')));
+        return a;
+      case 0x6c: // LIST
       case 0x91: // FROZENSET
-        this.popMark(OPCODE_NAMES[op]!);
+        this.consumedAll(this.popMark(OPCODE_NAMES[op]!));
         this.push1(ANY);
         return a;
       case 0x65: // APPENDS
-      case 0x75: // SETITEMS
       case 0x90: // ADDITEMS
-        this.popMark(OPCODE_NAMES[op]!);
+        this.consumedAll(this.popMark(OPCODE_NAMES[op]!));
         if (this.stack.length <= this.frameBase()) throw new PickleFormatError(`${OPCODE_NAMES[op]}: unpickling stack underflow`);
         return a;
+      case 0x75: {
+        // SETITEMS
+        const items = this.popMark('SETITEMS');
+        if (this.stack.length <= this.frameBase()) throw new PickleFormatError('SETITEMS: unpickling stack underflow');
+        this.setItems(this.stack[this.stack.length - 1]!, items);
+        return a;
+      }
       case 0x67: {
         // GET
         const line = this.readLine(buf, a);
@@ -631,48 +1061,76 @@ export class PickleWalker {
         return a + 1;
       case 0x72: // LONG_BINPUT
         if (avail < 4) return NEED_MORE;
-        this.memoPut(buf.readInt32LE(a), 'LONG_BINPUT');
+        this.memoPut(buf.readUInt32LE(a), 'LONG_BINPUT');
         return a + 4;
       case 0x94: // MEMOIZE
-        this.memoPut(this.memo.size, 'MEMOIZE');
+        this.memoPut(this.memoCount, 'MEMOIZE');
         return a;
       case 0x6f: {
         // OBJ
         const items = this.popMark('OBJ');
         if (items.length === 0) throw new PickleFormatError('OBJ: no class on the stack');
-        this.push1(ANY);
+        this.calls += 1;
+        const cls = items[0]!;
+        if (cls.k === 'global' && cls.g === WRAPPER_CLASS) this.push1(this.wrapperInstance(items.slice(1)));
+        else {
+          this.consumedAll(items);
+          this.push1(ANY);
+        }
         return a;
       }
-      case 0x73: // SETITEM
+      case 0x73: {
+        // SETITEM
         if (this.stack.length - this.frameBase() < 3) throw new PickleFormatError('SETITEM: unpickling stack underflow');
-        this.stack.length -= 2;
+        const value = this.stack.pop()!;
+        const key = this.stack.pop()!;
+        this.setItems(this.stack[this.stack.length - 1]!, [key, value]);
         return a;
+      }
       case 0x85: // TUPLE1
-        this.pop1('TUPLE1');
-        this.push1(ANY);
+        this.push1(this.tupleValue([this.pop1('TUPLE1')]));
         return a;
-      case 0x86: // TUPLE2
-        this.pop1('TUPLE2');
-        this.pop1('TUPLE2');
-        this.push1(ANY);
+      case 0x86: {
+        // TUPLE2
+        const second = this.pop1('TUPLE2');
+        this.push1(this.tupleValue([this.pop1('TUPLE2'), second]));
         return a;
-      case 0x87: // TUPLE3
-        this.pop1('TUPLE3');
-        this.pop1('TUPLE3');
-        this.pop1('TUPLE3');
-        this.push1(ANY);
+      }
+      case 0x87: {
+        // TUPLE3
+        const third = this.pop1('TUPLE3');
+        const second = this.pop1('TUPLE3');
+        this.push1(this.tupleValue([this.pop1('TUPLE3'), second, third]));
         return a;
-      case 0x81: // NEWOBJ
-        this.pop1('NEWOBJ');
-        this.pop1('NEWOBJ');
-        this.push1(ANY);
+      }
+      case 0x81: {
+        // NEWOBJ
+        const args = this.pop1('NEWOBJ');
+        const cls = this.pop1('NEWOBJ');
+        this.calls += 1;
+        if (cls.k === 'global' && cls.g === WRAPPER_CLASS) {
+          this.consumed(args);
+          this.push1(this.wrapperInstance());
+        } else {
+          this.consumed(cls, args);
+          this.push1(ANY);
+        }
         return a;
-      case 0x92: // NEWOBJ_EX
-        this.pop1('NEWOBJ_EX');
-        this.pop1('NEWOBJ_EX');
-        this.pop1('NEWOBJ_EX');
-        this.push1(ANY);
+      }
+      case 0x92: {
+        // NEWOBJ_EX
+        const kwargs = this.pop1('NEWOBJ_EX');
+        const args = this.pop1('NEWOBJ_EX');
+        const cls = this.pop1('NEWOBJ_EX');
+        this.calls += 1;
+        this.consumed(args, kwargs);
+        if (cls.k === 'global' && cls.g === WRAPPER_CLASS) this.push1(this.wrapperInstance());
+        else {
+          this.consumed(cls);
+          this.push1(ANY);
+        }
         return a;
+      }
       case 0x82: // EXT1
       case 0x83: // EXT2
       case 0x84: {
@@ -680,6 +1138,7 @@ export class PickleWalker {
         const width = op === 0x82 ? 1 : op === 0x83 ? 2 : 4;
         if (avail < width) return NEED_MORE;
         const code = width === 1 ? buf[a]! : width === 2 ? buf.readUInt16LE(a) : buf.readInt32LE(a);
+        this.imports += 1;
         this.onUnresolved({ opcode: OPCODE_NAMES[op]!, offset, pickleIndex: this.pickles, reason: `imports through the copyreg extension registry (code ${code}), which cannot be resolved statically` });
         this.push1(ANY);
         return a + width;
@@ -689,9 +1148,13 @@ export class PickleWalker {
         if (buf[a]! > 5) throw new PickleFormatError(`unsupported pickle protocol: ${buf[a]}`);
         this.protocol = Math.max(this.protocol, buf[a]!);
         return a + 1;
-      case 0x95: // FRAME
+      case 0x95: {
+        // FRAME
         if (avail < 8) return NEED_MORE;
+        const frame = buf.readBigUInt64LE(a);
+        this.frameEnd = frame > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : offset + 9 + Number(frame);
         return a + 8;
+      }
       case 0x93: {
         // STACK_GLOBAL
         const name = this.pop1('STACK_GLOBAL');
@@ -699,11 +1162,12 @@ export class PickleWalker {
         if (module.k === 'str' && name.k === 'str') {
           this.push1(this.importGlobal(module.s, name.s, 'STACK_GLOBAL', offset));
         } else {
+          this.imports += 1;
           this.onUnresolved({
             opcode: 'STACK_GLOBAL',
             offset,
             pickleIndex: this.pickles,
-            reason: 'module and name are not string constants (computed at load time)',
+            reason: 'module and name are not string constants (computed at load time, or too long to keep)',
           });
           this.push1(ANY);
         }
