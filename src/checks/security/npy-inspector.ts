@@ -1,4 +1,5 @@
 import { type LocalFinding, type StreamInspector } from './findings';
+import { type ScanLimits, quoteForFinding, resolveScanLimits } from './limits';
 import { PickleInspector } from './pickle-inspector';
 import { type PyLiteral, parsePythonLiteral } from './python-literal';
 
@@ -9,13 +10,13 @@ const MAX_HEADER_BYTES = 1024 * 1024;
 /** Size in bytes of one element of a dtype description, or `'object'` when it holds Python objects. */
 export function npyItemSize(descr: PyLiteral): number | 'object' {
   if (typeof descr === 'string') {
-    const m = /^[<>|=]?([a-zA-Z])(\d*)(\[\w+\])?$/.exec(descr);
-    if (!m) throw new Error(`unknown dtype '${descr}'`);
+    const m = /^[<>|=]?([a-zA-Z])(\d{0,9})(\[\w{1,8}\])?$/.exec(descr);
+    if (!m) throw new Error(`unknown dtype ${quoteForFinding(descr, 40)}`);
     const [, code, digits] = m;
     if (code === 'O') return 'object';
     const n = digits ? Number(digits) : code === 'b' || code === '?' ? 1 : NaN;
     if (code === 'U') return 4 * n;
-    if (!Number.isFinite(n)) throw new Error(`dtype '${descr}' has no size`);
+    if (!Number.isFinite(n)) throw new Error(`dtype ${quoteForFinding(descr, 40)} has no size`);
     return n;
   }
   if (Array.isArray(descr)) {
@@ -46,7 +47,10 @@ export class NpyInspector implements StreamInspector {
   private readonly findings: LocalFinding[] = [];
   private broken = false;
 
-  constructor(private readonly allowGlobals: readonly string[] = []) {}
+  constructor(
+    private readonly allowGlobals: readonly string[] = [],
+    private readonly limits: ScanLimits = resolveScanLimits(),
+  ) {}
 
   push(chunk: Buffer): void {
     if (this.broken) return;
@@ -98,7 +102,7 @@ export class NpyInspector implements StreamInspector {
     const count = header.shape.reduce<number>((a, b) => a * Number(b), 1);
     if (size === 'object') {
       this.findings.push({ kind: 'npy_object_array', severity: 'info', detail: `object array of shape (${header.shape.join(', ')}): its data is a pickle, scanned below` });
-      this.pickle = new PickleInspector(this.allowGlobals, this.headerEnd);
+      this.pickle = new PickleInspector(this.allowGlobals, this.headerEnd, this.limits);
     } else {
       this.expectedBytes = count * size;
     }

@@ -319,6 +319,8 @@ export class PickleWalker {
     private readonly onImport: (imp: PickleImport) => void,
     private readonly onUnresolved: (imp: UnresolvedImport) => void,
     limits: Partial<PickleWalkerLimits> = {},
+    /** Read as joblib's NumpyUnpickler does (inline arrays after a NumpyArrayWrapper's BUILD); otherwise as `pickle.load`. */
+    private readonly joblib = false,
   ) {
     this.limits = { ...DEFAULT_LIMITS };
     for (const [key, value] of Object.entries(limits) as Array<[keyof PickleWalkerLimits, number | undefined]>) {
@@ -481,11 +483,11 @@ export class PickleWalker {
 
   /** Notes values that leave the walker's sight (into a container or an unknown call). */
   private consumed(value: Value, other?: Value): void {
-    if (value.w === true || other?.w === true) this.wrapperUntracked = true;
+    if ((value.w === true || other?.w === true) && this.joblib) this.wrapperUntracked = true;
   }
 
   private consumedAll(values: Value[]): void {
-    for (const v of values) if (v.w === true) this.wrapperUntracked = true;
+    for (const v of values) if (v.w === true && this.joblib) this.wrapperUntracked = true;
   }
 
   /** Charges `bytes` of kept values; false when the per-pickle budget is spent (keep the value opaque). */
@@ -603,7 +605,7 @@ export class PickleWalker {
 
   /** BUILD: sets `state` on `inst`; for a NumpyArrayWrapper, arranges to skip the array joblib reads inline. */
   private build(inst: Value, state: Value, offset: number): void {
-    if (inst.k === 'wrapper') {
+    if (inst.k === 'wrapper' && this.joblib) {
       this.applyWrapperState(inst, state);
       this.stack[this.stack.length - 1] = ANY; // joblib replaces the wrapper with the array
       this.scheduleArray(inst, offset);

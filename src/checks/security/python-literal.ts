@@ -6,11 +6,14 @@
 /** A parsed Python literal. Tuples and lists are both arrays. */
 export type PyLiteral = string | number | boolean | null | PyLiteral[] | { [key: string]: PyLiteral };
 
+/** A keyword or number at a given position (sticky; bounded digit runs keep it linear). */
+const LITERAL_TOKEN = /(True|False|None|[-+]?\d{1,400}(\.\d{0,400})?([eE][-+]?\d{1,6})?L?)/y;
+
 /** Parses `text` as one Python literal; throws an Error saying where it is malformed. */
 export function parsePythonLiteral(text: string): PyLiteral {
   let i = 0;
   const ws = (): void => {
-    while (i < text.length && /\s/.test(text[i]!)) i++;
+    while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r' || text[i] === '\f' || text[i] === '\v')) i++;
   };
   const fail = (what: string): never => {
     throw new Error(`${what} at character ${i} of the header`);
@@ -69,7 +72,9 @@ export function parsePythonLiteral(text: string): PyLiteral {
       i++;
       return s;
     }
-    const m = /^(True|False|None|[-+]?\d+(\.\d*)?([eE][-+]?\d+)?L?)/.exec(text.slice(i));
+    // Sticky (anchored at i, no copy of the rest of the text): linear over the whole header.
+    LITERAL_TOKEN.lastIndex = i;
+    const m = LITERAL_TOKEN.exec(text);
     if (!m) return fail('unexpected token');
     i += m[0].length;
     if (m[1] === 'True') return true;

@@ -1,31 +1,38 @@
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import { createGunzip } from 'node:zlib';
+import { Transform } from 'node:stream';
+import { createGunzip, createInflate } from 'node:zlib';
 import type { LocalArtifact } from '../artifact-source';
 import { type ArtifactDigest, type FileDigest, directoryRootDigest, sha256File } from '../digest';
 import { type ProgressReporter, noProgress } from '../progress';
 import { type ByteSource, FileByteSource } from './byte-source';
 import { type LocalFinding, type SecurityFinding, type StreamInspector, isDangerous } from './findings';
-import { KerasConfigInspector, PatternInspector, hdf5KerasPatterns } from './keras-inspector';
+import { hdf5SignatureOffset, inspectHdf5 } from './hdf5-inspector';
+import { KerasConfigInspector } from './keras-inspector';
+import { type ScanLimits, boundForField, resolveScanLimits } from './limits';
 import { NPY_MAGIC, NpyInspector } from './npy-inspector';
 import { inspectOnnx } from './onnx-inspector';
-import { PickleInspector } from './pickle-inspector';
+import { type JoblibReading, PickleInspector } from './pickle-inspector';
 import { SafetensorsInspector, looksLikeSafetensors } from './safetensors-inspector';
 import { type InflateBudget, type ZipMember, ZipFormatError, ZipMemberError, listZipMembers, looksLikeZip, memberChunks } from './zip-archive';
 
-/** What the scanner recognised a file as. */
-export type DetectedFormat = 'zip' | 'pickle' | 'npy' | 'safetensors' | 'onnx' | 'hdf5' | 'gzip' | 'unknown';
+/** What the scanner recognised a file as. `compressed` is a compression joblib reads that the scanner cannot (bz2, xz, lzma, lz4). */
+export type DetectedFormat = 'zip' | 'pickle' | 'npy' | 'safetensors' | 'onnx' | 'hdf5' | 'gzip' | 'zlib' | 'compressed' | 'unknown';
 
 /** Options of a security scan. */
 export interface ScanOptions {
   /** Extra allowed globals (`module.name` or `module.*`). */
   allowGlobals?: readonly string[];
-  /** Bound on the total uncompressed bytes of archive members (default 64 GiB). */
+  /** Bounds of the scan (defaults: {@link DEFAULT_SCAN_LIMITS}). */
+  limits?: Partial<ScanLimits>;
+  /** Bound on the total uncompressed bytes of one file's members or stream; overrides `limits.maxUncompressedBytes`. */
   maxUncompressedBytes?: number;
-  /** Format the manifest declares: decides how files that cannot be sniffed are read. */
+  /** Format the manifest declares: decides how files that cannot be sniffed are read, and content that matches no model format fails. */
   declaredFormat?: string;
   progress?: ProgressReporter;
 }
+
+export { DEFAULT_SCAN_LIMITS, type ScanLimits } from './limits';
 
 /** Scan result of one file. */
 export interface FileScan {
@@ -46,7 +53,34 @@ export interface ArtifactScan {
 }
 
 const PICKLE_EXTENSIONS = new Set(['.pkl', '.pickle', '.joblib', '.pt', '.pth', '.bin', '.ckpt', '.sav', '.p', '.dill', '.pck', '.pcl', '.data']);
-const PICKLE_FORMATS = new Set(['pickle', 'joblib', 'pytorch']);
+/** Declared formats whose files are pickles (possibly compressed, possibly in a zip). */
+const PICKLE_FORMATS = new Set(['pickle', 'joblib', 'pytorch', 'sklearn']);
+/** Declared formats whose loader is joblib.load (inline arrays are read as joblib does). */
+const JOBLIB_FORMATS = new Set(['joblib', 'sklearn']);
+/** What each declared model format may contain, for a single-file artifact. */
+const FORMAT_CONTENTS: Record<string, readonly DetectedFormat[]> = {
+  pickle: ['pickle', 'gzip', 'zlib'],
+  joblib: ['pickle', 'gzip', 'zlib'],
+  sklearn: ['pickle', 'gzip', 'zlib'],
+  pytorch: ['zip', 'pickle'],
+  safetensors: ['safetensors'],
+  onnx: ['onnx'],
+  keras: ['zip', 'hdf5'],
+};
+/** Extensions of model files: one whose content matches no format fails even inside a directory. */
+const MODEL_EXTENSIONS = new Set([...PICKLE_EXTENSIONS, '.npy', '.npz', '.safetensors', '.onnx', '.h5', '.hdf5', '.keras', '.gz', '.z']);
+/** Compressions joblib.load detects by their magic bytes but the scanner cannot decompress. */
+const UNSUPPORTED_COMPRESSIONS: Array<{ name: string; magic: Buffer }> = [
+  { name: 'bz2', magic: Buffer.from('BZh') },
+  { name: 'xz', magic: Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a]) },
+  { name: 'lzma', magic: Buffer.from([0x5d, 0x00]) },
+  { name: 'lz4', magic: Buffer.from([0x04, 0x22, 0x4d, 0x18]) },
+];
+
+/** True when `head` opens a zlib stream (joblib's default compression): deflate method, valid header check. */
+function looksLikeZlib(head: Buffer): boolean {
+  return head.length >= 2 && head[0] === 0x78 && ((head[0] << 8) | head[1]!) % 31 === 0;
+}
 
 /** Decides how to read a file from its first bytes, its name and the declared format. */
 export function detectFormat(head: Buffer, fileName: string, size: number, declaredFormat?: string): DetectedFormat {
@@ -55,6 +89,8 @@ export function detectFormat(head: Buffer, fileName: string, size: number, decla
   if (head.length >= 6 && head.subarray(0, 6).equals(NPY_MAGIC)) return 'npy';
   if (head.length >= 8 && head.subarray(0, 8).equals(Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'hdf5';
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (looksLikeZlib(head)) return 'zlib';
+  if (UNSUPPORTED_COMPRESSIONS.some((c) => head.length >= c.magic.length && head.subarray(0, c.magic.length).equals(c.magic))) return 'compressed';
   if (ext === '.safetensors' || (declaredFormat === 'safetensors' && ext !== '.json') || looksLikeSafetensors(head, size)) return 'safetensors';
   if (ext === '.onnx' || (declaredFormat === 'onnx' && ext !== '.data' && ext !== '.json')) return 'onnx';
   if (head.length >= 2 && head[0] === 0x80 && head[1]! <= 5) return 'pickle';
@@ -64,18 +100,51 @@ export function detectFormat(head: Buffer, fileName: string, size: number, decla
   return 'unknown';
 }
 
-function streamInspectorFor(format: DetectedFormat, options: ScanOptions): StreamInspector | undefined {
+/** How a top-level pickle stream's loader treats joblib inline arrays, from the declared format. */
+function joblibReadingOf(options: ScanOptions): JoblibReading {
+  return options.declaredFormat && JOBLIB_FORMATS.has(options.declaredFormat) ? 'only' : 'either';
+}
+
+function pickleInspector(options: ScanOptions, limits: ScanLimits, reading: JoblibReading): PickleInspector {
+  return new PickleInspector(options.allowGlobals, 0, limits, reading);
+}
+
+function streamInspectorFor(format: DetectedFormat, options: ScanOptions, limits: ScanLimits): StreamInspector | undefined {
   switch (format) {
     case 'pickle':
-      return new PickleInspector(options.allowGlobals);
+      return pickleInspector(options, limits, joblibReadingOf(options));
     case 'npy':
-      return new NpyInspector(options.allowGlobals);
+      return new NpyInspector(options.allowGlobals, limits);
     case 'safetensors':
       return new SafetensorsInspector();
-    case 'hdf5':
-      return new PatternInspector(hdf5KerasPatterns());
+    case 'unknown':
+      return new PickleSniffInspector(pickleInspector(options, limits, joblibReadingOf(options)));
     default:
       return undefined;
+  }
+}
+
+/**
+ * Reads content nobody names as a pickle through the pickle walker: protocol 0 and 1 pickles
+ * have no PROTO header to sniff. It is a pickle when the walk completes one (reaches STOP), or
+ * when it imported a global and made a call before breaking (the unpickler would have run it).
+ */
+class PickleSniffInspector implements StreamInspector {
+  /** Set by {@link end}: whether the content was a pickle. */
+  isPickle = false;
+  constructor(private readonly inner: PickleInspector) {}
+  get done(): boolean {
+    return this.inner.failed;
+  }
+  push(chunk: Buffer): void {
+    this.inner.push(chunk);
+  }
+  end(): LocalFinding[] {
+    const findings = this.inner.end();
+    const summary = this.inner.summary!;
+    this.isPickle = summary.pickles > 0 || (summary.imports > 0 && summary.calls > 0);
+    if (!this.isPickle) return [];
+    return [{ kind: 'unnamed_pickle', severity: 'low', detail: 'the content is a pickle although its name does not say so; scanned as one' }, ...findings];
   }
 }
 
@@ -84,20 +153,25 @@ class SniffInspector implements StreamInspector {
   private inner?: StreamInspector;
   private decided = false;
   private readonly extra: LocalFinding[] = [];
-  constructor(private readonly options: ScanOptions) {}
+  constructor(
+    private readonly options: ScanOptions,
+    private readonly limits: ScanLimits,
+  ) {}
   get done(): boolean {
-    return this.decided && this.inner === undefined;
+    return this.decided && (this.inner === undefined || (this.inner as { done?: boolean }).done === true);
   }
   push(chunk: Buffer): void {
     if (!this.decided) {
       this.decided = true;
       if (chunk.length >= 2 && chunk[0] === 0x80 && chunk[1]! >= 2 && chunk[1]! <= 5) {
-        this.inner = new PickleInspector(this.options.allowGlobals);
+        this.inner = pickleInspector(this.options, this.limits, 'never');
         this.extra.push({ kind: 'unnamed_pickle_member', severity: 'low', detail: 'member starts like a pickle although its name does not say so; scanned as one' });
       } else if (looksLikeZip(chunk)) {
         this.extra.push({ kind: 'nested_archive', severity: 'low', detail: 'member is itself a zip archive; loaders do not open it, it was not scanned' });
       } else if (chunk.length >= 6 && chunk.subarray(0, 6).equals(NPY_MAGIC)) {
-        this.inner = new NpyInspector(this.options.allowGlobals);
+        this.inner = new NpyInspector(this.options.allowGlobals, this.limits);
+      } else {
+        this.inner = new PickleSniffInspector(pickleInspector(this.options, this.limits, 'never'));
       }
     }
     this.inner?.push(chunk);
@@ -108,26 +182,30 @@ class SniffInspector implements StreamInspector {
 }
 
 /** How a zip member is inspected. */
-function memberInspector(member: ZipMember, flavour: { pytorch: boolean; keras: boolean }, options: ScanOptions): StreamInspector | 'storage' {
+function memberInspector(member: ZipMember, flavour: { pytorch: boolean; keras: boolean }, options: ScanOptions, limits: ScanLimits): StreamInspector | 'storage' {
   const names = [member.name, member.localName ?? member.name];
-  if (names.some((n) => /\.(pkl|pickle)$/i.test(n))) return new PickleInspector(options.allowGlobals);
-  if (names.some((n) => /\.npy$/i.test(n))) return new NpyInspector(options.allowGlobals);
-  if (flavour.keras && member.name === 'config.json') return new KerasConfigInspector();
-  if (flavour.pytorch && names.every((n) => /(^|\/)data\/\d+$/.test(n))) return 'storage';
-  return new SniffInspector(options);
+  if (names.some((n) => /\.(pkl|pickle)$/i.test(n))) return pickleInspector(options, limits, 'never');
+  if (names.some((n) => /\.npy$/i.test(n))) return new NpyInspector(options.allowGlobals, limits);
+  if (flavour.keras && member.name === 'config.json') return new KerasConfigInspector(limits.maxConfigBytes);
+  if (flavour.pytorch && names.every((n) => /(^|\/)data\/\d{1,12}$/.test(n))) return 'storage';
+  return new SniffInspector(options, limits);
 }
 
-async function scanZip(source: ByteSource, options: ScanOptions): Promise<Array<LocalFinding & { member?: string }>> {
-  const findings: Array<LocalFinding & { member?: string }> = [];
+type Located = LocalFinding & { member?: string };
+
+async function scanZip(source: ByteSource, options: ScanOptions, limits: ScanLimits): Promise<Located[]> {
+  const findings: Located[] = [];
   let listing;
   try {
-    listing = await listZipMembers(source);
+    listing = await listZipMembers(source, limits.maxArchiveMembers);
   } catch (err) {
-    if (err instanceof ZipFormatError) return [{ kind: 'corrupt_archive', severity: 'high', detail: `the archive cannot be read: ${err.message}` }];
+    if (err instanceof ZipFormatError) {
+      return [{ kind: err.kind, severity: err.kind === 'archive_member_limit' ? 'critical' : 'high', detail: `the archive cannot be read: ${err.message}` }];
+    }
     throw err;
   }
-  for (const a of listing.anomalies) findings.push({ kind: a.kind, severity: a.severity, detail: a.message, member: a.member });
-  const limit = options.maxUncompressedBytes ?? 64 * 1024 ** 3;
+  for (const a of listing.anomalies) findings.push({ kind: a.kind, severity: a.severity, detail: a.message, ...(a.member !== undefined ? { member: a.member } : {}) });
+  const limit = limits.maxUncompressedBytes;
   const declaredTotal = listing.members.reduce((sum, m) => sum + m.uncompressedSize, 0);
   if (declaredTotal > limit) {
     findings.push({ kind: 'archive_bomb', severity: 'critical', detail: `members declare ${declaredTotal} uncompressed bytes, over the limit of ${limit}` });
@@ -138,11 +216,11 @@ async function scanZip(source: ByteSource, options: ScanOptions): Promise<Array<
     pytorch: names.some((n) => /(^|\/)data\.pkl$/.test(n)),
     keras: names.includes('config.json') && (names.includes('metadata.json') || names.includes('model.weights.h5')),
   };
-  const budget: InflateBudget = { remaining: limit };
+  const budget: InflateBudget = { remaining: limit, maxRatio: limits.maxCompressionRatio, ratioGraceBytes: limits.compressionRatioGraceBytes };
   let storageMembers = 0;
   let scannedMembers = 0;
   for (const member of listing.members) {
-    const inspector = memberInspector(member, flavour, options);
+    const inspector = memberInspector(member, flavour, options, limits);
     if (inspector === 'storage') {
       storageMembers += 1;
       continue;
@@ -156,12 +234,8 @@ async function scanZip(source: ByteSource, options: ScanOptions): Promise<Array<
       }
     } catch (err) {
       if (!(err instanceof ZipMemberError)) throw err;
-      findings.push({
-        kind: err.kind === 'archive_bomb' ? 'archive_bomb' : 'unreadable_member',
-        severity: err.kind === 'archive_bomb' ? 'critical' : 'high',
-        detail: `${err.message}; failing closed`,
-        member: member.name,
-      });
+      const bomb = err.kind === 'archive_bomb' || err.kind === 'compression_ratio';
+      findings.push({ kind: bomb ? err.kind : 'unreadable_member', severity: bomb ? 'critical' : 'high', detail: `${err.message}; failing closed`, member: member.name });
     }
     for (const f of inspector.end()) findings.push({ ...f, member: member.name });
     if (crcOk === false) findings.push({ kind: 'crc_mismatch', severity: 'medium', detail: 'the member does not match its CRC-32 (read anyway, as PyTorch does)', member: member.name });
@@ -174,48 +248,118 @@ async function scanZip(source: ByteSource, options: ScanOptions): Promise<Array<
   return findings;
 }
 
-async function scanGzip(filePath: string, options: ScanOptions): Promise<LocalFinding[]> {
-  const inspector = new PickleInspector(options.allowGlobals);
-  const limit = options.maxUncompressedBytes ?? 64 * 1024 ** 3;
+/** Raised inside a decompression pipeline when the output passes a bound. */
+class DecompressionBoundError extends Error {
+  constructor(
+    message: string,
+    readonly kind: 'archive_bomb' | 'compression_ratio',
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Scans a gzip or zlib stream (joblib's compressions) as a pickle, read as joblib reads it. The
+ * output is bounded in total and in ratio to the input consumed so far, so a bomb fails in about
+ * the time it takes to inflate `ratio × input` bytes, not the whole bomb.
+ */
+async function scanCompressedPickle(filePath: string, format: 'gzip' | 'zlib', options: ScanOptions, limits: ScanLimits): Promise<LocalFinding[]> {
+  const inspector = pickleInspector(options, limits, joblibReadingOf(options));
+  let consumed = 0;
   let produced = 0;
-  const gunzip = createGunzip();
-  const input = createReadStream(filePath);
-  input.on('error', (err) => gunzip.destroy(err));
-  input.pipe(gunzip);
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      consumed += chunk.length;
+      done(null, chunk);
+    },
+  });
+  const inflater = format === 'gzip' ? createGunzip({ chunkSize: 256 * 1024 }) : createInflate({ chunkSize: 256 * 1024 });
+  const input = createReadStream(filePath, { highWaterMark: 64 * 1024 });
+  input.on('error', (err) => inflater.destroy(err));
+  counter.on('error', (err) => inflater.destroy(err));
+  input.pipe(counter).pipe(inflater);
+  const name = format === 'gzip' ? 'gzip' : 'zlib';
   try {
-    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+    for await (const chunk of inflater as AsyncIterable<Buffer>) {
       produced += chunk.length;
-      if (produced > limit) return [{ kind: 'archive_bomb', severity: 'critical', detail: `decompresses to more than ${limit} bytes` }];
+      if (produced > limits.maxUncompressedBytes) throw new DecompressionBoundError(`decompresses to more than ${limits.maxUncompressedBytes} bytes`, 'archive_bomb');
+      if (produced > limits.compressionRatioGraceBytes && produced > limits.maxCompressionRatio * Math.max(consumed, 1)) {
+        throw new DecompressionBoundError(`inflates more than ${limits.maxCompressionRatio}× the compressed bytes read so far`, 'compression_ratio');
+      }
       inspector.push(chunk);
     }
   } catch (err) {
-    return [...inspector.end(), { kind: 'corrupt_archive', severity: 'high', detail: `gzip stream cannot be decompressed: ${err instanceof Error ? err.message : String(err)}` }];
+    if (err instanceof DecompressionBoundError) return [...inspector.end(), { kind: err.kind, severity: 'critical', detail: `the ${name} stream ${err.message}; failing closed` }];
+    return [...inspector.end(), { kind: 'corrupt_archive', severity: 'high', detail: `the ${name} stream cannot be decompressed; failing closed` }];
   } finally {
     input.destroy();
-    gunzip.destroy();
+    counter.destroy();
+    inflater.destroy();
   }
-  return [{ kind: 'compressed_pickle', severity: 'info', detail: 'gzip-compressed (joblib): the decompressed stream was scanned as a pickle' }, ...inspector.end()];
+  return [{ kind: 'compressed_pickle', severity: 'info', detail: `${name}-compressed (joblib): the decompressed stream was scanned as a pickle` }, ...inspector.end()];
+}
+
+/** Whether the file must match a model format: a single-file artifact with a declared format, or a model-named file. */
+interface FileRole {
+  /** The file is the whole artifact (not one file of a directory). */
+  single: boolean;
+}
+
+/** Findings when the content is no model format the manifest allows (fail closed on what cannot be judged). */
+function contentFindings(format: DetectedFormat, displayName: string, options: ScanOptions, role: FileRole): LocalFinding[] {
+  const declared = options.declaredFormat;
+  const expected = declared ? FORMAT_CONTENTS[declared] : undefined;
+  const modelNamed = MODEL_EXTENSIONS.has(path.extname(displayName).toLowerCase());
+  if (format === 'unknown') {
+    if ((expected && role.single) || modelNamed) {
+      return [
+        {
+          kind: 'unrecognised_content',
+          severity: 'high',
+          detail: `the content matches no model format the scanner reads${declared ? ` (the manifest declares '${expected ? declared : 'another format'}')` : ''}; it cannot be judged, failing closed`,
+        },
+      ];
+    }
+    return [{ kind: 'not_a_model_format', severity: 'info', detail: 'not a recognised model serialization format; not scanned' }];
+  }
+  if (expected && role.single && !expected.includes(format)) {
+    return [{ kind: 'format_mismatch', severity: 'high', detail: `the manifest declares '${declared}' but the content is ${format}; a loader of either could read it differently, failing closed` }];
+  }
+  return [];
 }
 
 /**
  * Scans one file. With `hash`, the file is read once, front to back: each chunk goes to the
- * sha256 and to the streaming inspector of its format; archives and ONNX models, which need
- * their directories first, are read with random access alongside that pass.
+ * sha256 and to the streaming inspector of its format; archives, ONNX and HDF5 models, which need
+ * random access, are read alongside that pass. `role.single` says the file is the whole artifact.
  */
-export async function scanFile(filePath: string, displayName: string, options: ScanOptions = {}, hash = false): Promise<FileScan> {
+export async function scanFile(filePath: string, displayName: string, options: ScanOptions = {}, hash = false, role: FileRole = { single: true }): Promise<FileScan> {
   const progress = options.progress ?? noProgress;
+  const limits = resolveScanLimits({ ...options.limits, ...(options.maxUncompressedBytes !== undefined ? { maxUncompressedBytes: options.maxUncompressedBytes } : {}) });
   const source = await FileByteSource.open(filePath);
   try {
     const head = await source.read(0, 64);
-    const format = detectFormat(head, displayName, source.size, options.declaredFormat);
-    const inspector = streamInspectorFor(format, options);
-    const located = (list: Array<LocalFinding & { member?: string }>): SecurityFinding[] =>
-      list.map((f) => ({ file: displayName, ...(f.member !== undefined ? { member: f.member } : {}), kind: f.kind, ...(f.global ? { global: f.global } : {}), severity: f.severity, detail: f.detail }));
-    const randomAccess = async (): Promise<Array<LocalFinding & { member?: string }>> => {
-      if (format === 'zip') return scanZip(source, options);
+    let format = detectFormat(head, displayName, source.size, options.declaredFormat);
+    const hdf5Offset = format === 'unknown' || format === 'hdf5' ? await hdf5SignatureOffset(source) : -1;
+    if (hdf5Offset >= 0) format = 'hdf5';
+    const inspector = streamInspectorFor(format, options, limits);
+    const located = (list: Located[]): SecurityFinding[] =>
+      list.map((f) => ({
+        file: displayName,
+        ...(f.member !== undefined ? { member: boundForField(f.member) } : {}),
+        kind: f.kind,
+        ...(f.global ? { global: f.global } : {}),
+        severity: f.severity,
+        detail: f.detail,
+      }));
+    const randomAccess = async (): Promise<Located[]> => {
+      if (format === 'zip') return scanZip(source, options, limits);
       if (format === 'onnx') return inspectOnnx(source, filePath);
-      if (format === 'gzip') return scanGzip(filePath, options);
-      if (format === 'unknown') return [{ kind: 'not_a_model_format', severity: 'info', detail: 'not a recognised model serialization format; not scanned' }];
+      if (format === 'gzip' || format === 'zlib') return scanCompressedPickle(filePath, format, options, limits);
+      if (format === 'hdf5') return inspectHdf5(filePath, hdf5Offset, limits);
+      if (format === 'compressed') {
+        return [{ kind: 'unsupported_compression', severity: 'high', detail: 'compressed with bz2, xz, lzma or lz4, which joblib reads but the scanner cannot; failing closed' }];
+      }
       return [];
     };
     if (inspector) {
@@ -231,11 +375,18 @@ export async function scanFile(filePath: string, displayName: string, options: S
           inspector.push(chunk);
           bytes += chunk.length;
           progress({ stage: 'scan', bytes });
+          if ((inspector as { done?: boolean }).done) break;
         }
       }
-      return { file: displayName, format, bytes, findings: located(inspector.end()), ...(sha256 ? { sha256 } : {}) };
+      const found: Located[] = inspector.end();
+      if (inspector instanceof PickleSniffInspector) {
+        if (inspector.isPickle) format = 'pickle';
+        found.push(...contentFindings(format, displayName, options, role));
+      }
+      return { file: displayName, format, bytes: hash ? bytes : source.size, findings: located(found), ...(sha256 ? { sha256 } : {}) };
     }
     const [digest, found] = await Promise.all([hash ? sha256File(filePath, { progress }) : Promise.resolve(undefined), randomAccess()]);
+    found.push(...contentFindings(format, displayName, options, role));
     return { file: displayName, format, bytes: source.size, findings: located(found), ...(digest ? { sha256: digest.sha256 } : {}) };
   } finally {
     await source.close();
@@ -250,7 +401,7 @@ export async function scanArtifact(artifact: LocalArtifact, options: ScanOptions
   const files: FileScan[] = [];
   for (const file of artifact.files) {
     const display = artifact.kind === 'file' ? file.absolutePath : file.relativePath;
-    files.push(await scanFile(file.absolutePath, display, options, hash));
+    files.push(await scanFile(file.absolutePath, display, options, hash, { single: artifact.kind === 'file' }));
   }
   for (const link of artifact.symlinks) {
     files.push({ file: link, format: 'unknown', bytes: 0, findings: [{ file: link, kind: 'symlink', severity: 'high', detail: 'symbolic link inside the artifact: not followed, refused' }] });

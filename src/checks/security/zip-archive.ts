@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { createInflateRaw, crc32 } from 'node:zlib';
 import { type ByteSource, readRange } from './byte-source';
+import { quoteForFinding } from './limits';
 
 /**
  * A lenient reader of zip archives (PyTorch `.pt`/`.pth`/`.bin`, `.npz`, `.keras`). It reads
@@ -41,9 +42,15 @@ export interface ZipListing {
   anomalies: ZipAnomaly[];
 }
 
-/** Raised when an archive cannot be read at all (no end-of-central-directory record, …). */
+/** Raised when an archive cannot be read at all (no end-of-central-directory record, …, or more members than the bound). */
 export class ZipFormatError extends Error {
   override readonly name = 'ZipFormatError';
+  constructor(
+    message: string,
+    readonly kind: 'corrupt_archive' | 'archive_member_limit' = 'corrupt_archive',
+  ) {
+    super(message);
+  }
 }
 
 /** Raised when one member cannot be read: unsupported compression, corrupt data, over the size budget. */
@@ -51,7 +58,7 @@ export class ZipMemberError extends Error {
   override readonly name = 'ZipMemberError';
   constructor(
     message: string,
-    readonly kind: 'unsupported_compression' | 'corrupt_member' | 'archive_bomb',
+    readonly kind: 'unsupported_compression' | 'corrupt_member' | 'archive_bomb' | 'compression_ratio',
   ) {
     super(message);
   }
@@ -63,7 +70,6 @@ const SIG_EOCD = 0x06054b50;
 const SIG_EOCD64 = 0x06064b50;
 const SIG_EOCD64_LOCATOR = 0x07064b50;
 const SIG_DESCRIPTOR = 0x08074b50;
-const MAX_MEMBERS = 200_000;
 const MAX_CENTRAL_DIRECTORY_BYTES = 256 * 1024 * 1024;
 
 /** True when the buffer starts like a zip archive (a local header or an empty archive). */
@@ -153,7 +159,7 @@ async function readLocalHeader(source: ByteSource, offset: number): Promise<{ na
  * Lists the members of an archive from its central directory and its local headers.
  * Throws {@link ZipFormatError} when there is no readable central directory.
  */
-export async function listZipMembers(source: ByteSource): Promise<ZipListing> {
+export async function listZipMembers(source: ByteSource, maxMembers = 100_000): Promise<ZipListing> {
   const anomalies: ZipAnomaly[] = [];
   const eocd = await findEndOfCentralDirectory(source);
   if (eocd.cdSize > MAX_CENTRAL_DIRECTORY_BYTES) throw new ZipFormatError(`central directory of ${eocd.cdSize} bytes is larger than the limit`);
@@ -174,7 +180,7 @@ export async function listZipMembers(source: ByteSource): Promise<ZipListing> {
   const members: ZipMember[] = [];
   let p = 0;
   while (p + 46 <= cd.length && cd.readUInt32LE(p) === SIG_CENTRAL) {
-    if (members.length >= MAX_MEMBERS) throw new ZipFormatError(`more than ${MAX_MEMBERS} members: refusing the archive`);
+    if (members.length >= maxMembers) throw new ZipFormatError(`more than ${maxMembers} members: refusing the archive`, 'archive_member_limit');
     const nameLen = cd.readUInt16LE(p + 28);
     const extraLen = cd.readUInt16LE(p + 30);
     const commentLen = cd.readUInt16LE(p + 32);
@@ -220,7 +226,7 @@ export async function listZipMembers(source: ByteSource): Promise<ZipListing> {
     m.dataOffset = local.dataOffset;
     if (local.name !== m.name) {
       m.localName = local.name;
-      anomalies.push({ kind: 'name_mismatch', severity: 'medium', member: m.name, message: `the local header names this member '${local.name}'` });
+      anomalies.push({ kind: 'name_mismatch', severity: 'medium', member: m.name, message: `the local header names this member ${quoteForFinding(local.name)}` });
     }
     if ((m.flags | local.flags) & 0x0001) {
       anomalies.push({ kind: 'encryption_flag', severity: 'medium', member: m.name, message: 'the encryption flag is set; the member is read as stored, as PyTorch does' });
@@ -234,7 +240,7 @@ export async function listZipMembers(source: ByteSource): Promise<ZipListing> {
   for (let i = 1; i < located.length; i++) {
     const prev = located[i - 1]!;
     if (located[i]!.localHeaderOffset < prev.dataOffset + prev.compressedSize) {
-      anomalies.push({ kind: 'overlapping_members', severity: 'high', member: located[i]!.name, message: `overlaps member '${prev.name}' (a zip-bomb technique)` });
+      anomalies.push({ kind: 'overlapping_members', severity: 'high', member: located[i]!.name, message: `overlaps member ${quoteForFinding(prev.name)} (a zip-bomb technique)` });
     }
   }
 
@@ -269,25 +275,29 @@ export async function listZipMembers(source: ByteSource): Promise<ZipListing> {
       foundIn: 'local',
     };
     if ((local.flags & 0x0008) && local.csize === 0) {
-      anomalies.push({ kind: 'hidden_member', severity: 'high', member: local.name, message: `member '${local.name}' at offset ${pos} is not in the central directory and its size is unknown` });
+      anomalies.push({ kind: 'hidden_member', severity: 'high', member: local.name, message: `member ${quoteForFinding(local.name)} at offset ${pos} is not in the central directory and its size is unknown` });
       break;
     }
-    anomalies.push({ kind: 'hidden_member', severity: 'high', member: local.name, message: `member '${local.name}' at offset ${pos} is not in the central directory` });
+    anomalies.push({ kind: 'hidden_member', severity: 'high', member: local.name, message: `member ${quoteForFinding(local.name)} at offset ${pos} is not in the central directory` });
+    if (members.length >= maxMembers) throw new ZipFormatError(`more than ${maxMembers} members: refusing the archive`, 'archive_member_limit');
     members.push(hidden);
     pos = local.dataOffset + local.csize;
   }
   return { members, anomalies };
 }
 
-/** Byte budget shared by the members of one archive (archive-bomb bound). */
+/** Byte budget shared by the members of one archive (archive-bomb bound), and the per-member ratio bound. */
 export interface InflateBudget {
   remaining: number;
+  /** Most output bytes per compressed byte of a member, enforced past `ratioGraceBytes` of output. */
+  maxRatio: number;
+  ratioGraceBytes: number;
 }
 
 /**
  * Streams a member's uncompressed bytes (stored or deflated). Throws {@link ZipMemberError} on an
- * unsupported method, corrupt data, or when the budget is exhausted or the member inflates
- * beyond 1000× its compressed size and 100 MiB. `onCrc` receives whether the CRC matched.
+ * unsupported method, corrupt data, when the archive's budget is exhausted, or when the member
+ * inflates beyond the budget's ratio (once past its grace bytes). `onCrc` receives whether the CRC matched.
  */
 export async function* memberChunks(
   source: ByteSource,
@@ -295,18 +305,18 @@ export async function* memberChunks(
   budget: InflateBudget,
   onCrc?: (matches: boolean, actual: number) => void,
 ): AsyncGenerator<Buffer> {
-  if (member.dataOffset < 0) throw new ZipMemberError(`member '${member.name}' has no readable local header`, 'corrupt_member');
+  if (member.dataOffset < 0) throw new ZipMemberError(`member ${quoteForFinding(member.name)} has no readable local header`, 'corrupt_member');
   if (member.dataOffset + member.compressedSize > source.size) {
-    throw new ZipMemberError(`member '${member.name}' is truncated: its data runs past the end of the file`, 'corrupt_member');
+    throw new ZipMemberError(`member ${quoteForFinding(member.name)} is truncated: its data runs past the end of the file`, 'corrupt_member');
   }
   let crc = 0;
   let produced = 0;
   const account = (chunk: Buffer): void => {
     produced += chunk.length;
     budget.remaining -= chunk.length;
-    if (budget.remaining < 0) throw new ZipMemberError(`member '${member.name}' exceeds the archive's uncompressed size limit`, 'archive_bomb');
-    if (produced > 100 * 1024 * 1024 && produced > 1000 * Math.max(1, member.compressedSize)) {
-      throw new ZipMemberError(`member '${member.name}' inflates more than 1000× its compressed size`, 'archive_bomb');
+    if (budget.remaining < 0) throw new ZipMemberError(`member ${quoteForFinding(member.name)} exceeds the archive's uncompressed size limit`, 'archive_bomb');
+    if (produced > budget.ratioGraceBytes && produced > budget.maxRatio * Math.max(1, member.compressedSize)) {
+      throw new ZipMemberError(`member ${quoteForFinding(member.name)} inflates more than ${budget.maxRatio}× its compressed size`, 'compression_ratio');
     }
     crc = crc32(chunk, crc);
   };
@@ -328,13 +338,13 @@ export async function* memberChunks(
       }
     } catch (err) {
       if (err instanceof ZipMemberError) throw err;
-      throw new ZipMemberError(`member '${member.name}' cannot be inflated: ${err instanceof Error ? err.message : String(err)}`, 'corrupt_member');
+      throw new ZipMemberError(`member ${quoteForFinding(member.name)} cannot be inflated: ${err instanceof Error ? err.message : String(err)}`, 'corrupt_member');
     } finally {
       input.destroy();
       inflater.destroy();
     }
   } else {
-    throw new ZipMemberError(`member '${member.name}' uses compression method ${member.method}, which the scanner cannot read`, 'unsupported_compression');
+    throw new ZipMemberError(`member ${quoteForFinding(member.name)} uses compression method ${member.method}, which the scanner cannot read`, 'unsupported_compression');
   }
   onCrc?.(crc >>> 0 === member.crc32 >>> 0, crc >>> 0);
 }
