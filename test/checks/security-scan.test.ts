@@ -11,6 +11,10 @@ interface Fixture {
   why: string;
   picklescan: boolean;
   picklescanDiffers?: string;
+  /** Format the manifest declares. */
+  declared?: string;
+  /** False: scanned as one file of a directory artifact. */
+  single?: boolean;
 }
 
 let dir: string;
@@ -22,7 +26,8 @@ beforeAll(async () => {
   runPythonScript('make_security_fixtures.py', [dir]);
   fixtures = JSON.parse(readFileSync(path.join(dir, 'fixtures.json'), 'utf8')) as Fixture[];
   for (const f of fixtures) {
-    const scan = await scanFile(path.join(dir, f.file), f.file, { maxUncompressedBytes: f.file === 'bomb.zip' ? 16 * 1024 * 1024 : undefined });
+    const options = { maxUncompressedBytes: f.file === 'bomb.zip' ? 16 * 1024 * 1024 : undefined, declaredFormat: f.declared };
+    const scan = await scanFile(path.join(dir, f.file), f.file, options, false, { single: f.single !== false });
     verdicts.set(f.file, {
       dangerous: scan.findings.some(isDangerous),
       kinds: scan.findings.map((x) => x.kind),
@@ -39,7 +44,7 @@ describe('security scan of generated fixtures', () => {
       .filter((f) => verdicts.get(f.file)!.dangerous !== (f.expect === 'dangerous'))
       .map((f) => `${f.file} (${f.why}): ${JSON.stringify(verdicts.get(f.file))}`);
     expect(wrong).toEqual([]);
-    expect(fixtures.length).toBeGreaterThan(60);
+    expect(fixtures.length).toBeGreaterThan(100);
   });
 
   it('agrees with picklescan on every pickle-based fixture, except the documented differences', () => {
@@ -86,5 +91,36 @@ describe('security scan of generated fixtures', () => {
   it('bounds archive bombs and fails closed on corrupt archives', () => {
     expect(verdicts.get('bomb.zip')!.kinds).toContain('archive_bomb');
     expect(verdicts.get('corrupt_archive.pt')!.kinds).toContain('corrupt_archive');
+  });
+
+  it('reads joblib inline arrays as joblib does: skips exactly their bytes and scans the opcodes after them', () => {
+    for (const f of ['joblib_forest.joblib', 'joblib_forest_zlib.joblib', 'joblib_forest_gzip.joblib', 'joblib_forest_unaligned.joblib']) {
+      expect({ f, kinds: verdicts.get(f)!.kinds }).toEqual({ f, kinds: expect.arrayContaining(['joblib_inline_arrays']) });
+    }
+    expect(verdicts.get('joblib_array_swallows_payload.joblib')!.globals).toContain('os.system');
+    expect(verdicts.get('joblib_aligned_payload.joblib')!.globals).toContain('os.system');
+    expect(verdicts.get('joblib_shape_computed.joblib')!.kinds).toContain('joblib_array_unresolved');
+    expect(verdicts.get('joblib_shape_overflow.joblib')!.kinds).toContain('joblib_array_unresolved');
+    expect(verdicts.get('joblib_object_array.joblib')!.kinds).toContain('joblib_object_array');
+    expect(verdicts.get('joblib_wrapper_in_list.joblib')!.kinds).toContain('joblib_wrapper_untracked');
+    expect(verdicts.get('joblib_declared_pickle.pkl')!.kinds).toContain('loader_dependent_pickle');
+  });
+
+  it('reads Keras HDF5 files with the HDF5 library, whatever the JSON spacing or user block', () => {
+    for (const f of ['keras_lambda.h5', 'keras_lambda_spaced.h5', 'keras_lambda_userblock.h5', 'keras_lambda_userblock_2k.h5', 'keras_nested_lambda.h5']) {
+      expect({ f, kinds: verdicts.get(f)!.kinds }).toEqual({ f, kinds: expect.arrayContaining(['keras_lambda_layer', 'hdf5_summary']) });
+    }
+    expect(verdicts.get('keras_dense_userblock.h5')!.kinds).toEqual(expect.arrayContaining(['hdf5_user_block', 'hdf5_summary']));
+    expect(verdicts.get('keras_bad_json.h5')!.kinds).toContain('malformed_keras_config');
+    expect(verdicts.get('keras_corrupt.h5')!.kinds).toContain('hdf5_unreadable');
+    expect(verdicts.get('keras_custom_loss.h5')!.kinds).toContain('keras_custom_object');
+  });
+
+  it('sniffs protocol 0/1 pickles whatever their name, and fails content that matches no declared format', () => {
+    for (const f of ['p0_pickle_named.txt', 'p0_pickle_noext', 'p1_pickle_named.json', 'p0_pickle_in_dir.md', 'p0_after_call_garbage.txt']) {
+      expect({ f, globals: verdicts.get(f)!.globals }).toEqual({ f, globals: expect.arrayContaining(['posix.system']) });
+    }
+    expect(verdicts.get('text_declared_pickle.txt')!.kinds).toContain('unrecognised_content');
+    expect(verdicts.get('joblib_bz2.joblib')!.kinds).toContain('unsupported_compression');
   });
 });
