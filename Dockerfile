@@ -1,5 +1,5 @@
 # Modelgate image: the API, the worker and the CLI (one image, the command picks the process).
-# Built by docker-compose.yml; the Temporal CLI is built with the same pinned version as
+# Built by docker-compose.yml, which gives each process its own environment and secrets; the Temporal CLI is built with the same pinned version as
 # temporal/install.sh so that the setup job registers search attributes the same way.
 
 FROM golang:1.24-bookworm AS temporal-cli
@@ -31,6 +31,8 @@ COPY migrations ./migrations
 COPY policies ./policies
 COPY temporal ./temporal
 COPY scripts ./scripts
+# The worker's content-addressed store of verified artifacts (ARTIFACT_STORE_DIR; a volume in docker-compose.yml).
+RUN mkdir -p /var/lib/modelgate/artifact-store && chown node:node /var/lib/modelgate/artifact-store
 USER node
 EXPOSE 8080
 CMD ["node", "dist/api/server.js"]

@@ -10,6 +10,7 @@ import { loadConfig } from '../src/config';
 import { runMigrations } from '../src/db/migrate';
 import { parsePolicy } from '../src/policy/load';
 import { waitForApiReady } from '../test/support/processes';
+import { workerEnvironment } from '../src/config';
 
 export { freePort } from '../test/support/processes';
 
@@ -75,6 +76,8 @@ export function benchProcessEnv(settings: { taskQueue: string; policyDir: string
     TEMPORAL_TASK_QUEUE: settings.taskQueue,
     POLICY_DIR: settings.policyDir,
     AUTH_JWT_SECRET: settings.secret,
+    ARTIFACT_ROOTS: tmpdir(),
+    ARTIFACT_STORE_DIR: path.join(settings.policyDir, '..', 'artifact-store'),
     PORT: String(settings.port),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
@@ -84,7 +87,8 @@ export function benchProcessEnv(settings: { taskQueue: string; policyDir: string
 
 /** Starts `dist/<entry>` (e.g. `worker.js`, `api/server.js`) as its own process, as in production. */
 export function startDistProcess(entry: string, env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, [path.join(__dirname, '..', 'dist', entry)], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const own = entry === 'worker.js' ? workerEnvironment(env) : env;
+  return spawn(process.execPath, [path.join(__dirname, '..', 'dist', entry)], { env: own, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 let clockTicks: number | undefined;

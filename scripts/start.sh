@@ -57,14 +57,25 @@ log "starting the Temporal dev server (state in $DATA_DIR/temporal/temporal.db)"
 
 # Local tokens: without AUTH_JWT_SECRET or AUTH_JWKS_URL, a random HS256 secret kept in .data/
 # (so tokens stay valid across restarts); `modelgate dev-token` signs tokens with it.
-if [ -z "${AUTH_JWT_SECRET:-}" ] && [ -z "${AUTH_JWKS_URL:-}" ]; then
+# It is the API's secret alone: it is given to the API process, never exported to the worker.
+api_secret="${AUTH_JWT_SECRET:-}"
+api_dev_sign_in="${DASHBOARD_DEV_SIGN_IN:-}"
+if [ -z "$api_secret" ] && [ -z "${AUTH_JWKS_URL:-}" ]; then
   if [ ! -s "$DATA_DIR/dev-jwt-secret" ]; then
     (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$DATA_DIR/dev-jwt-secret")
   fi
-  export AUTH_JWT_SECRET="$(cat "$DATA_DIR/dev-jwt-secret")"
+  api_secret="$(cat "$DATA_DIR/dev-jwt-secret")"
   # With that local secret, the dashboard's sign-in page offers the dev users (never in production).
-  export DASHBOARD_DEV_SIGN_IN="${DASHBOARD_DEV_SIGN_IN:-true}"
+  api_dev_sign_in="${api_dev_sign_in:-true}"
 fi
+unset AUTH_JWT_SECRET DASHBOARD_DEV_SIGN_IN
+
+# Where manifests' sources may be read from (docs/security.md): artifacts, evaluation files and
+# model cards in .data/artifacts (or ARTIFACT_ROOTS), HTTP sources only from ARTIFACT_HOSTS.
+export ARTIFACT_ROOTS="${ARTIFACT_ROOTS:-$DATA_DIR/artifacts}"
+export ARTIFACT_HOSTS="${ARTIFACT_HOSTS:-}"
+export ARTIFACT_STORE_DIR="${ARTIFACT_STORE_DIR:-$DATA_DIR/artifact-store}"
+mkdir -p "$DATA_DIR/artifacts"
 
 export TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT"
 export TEMPORAL_NAMESPACE="${TEMPORAL_NAMESPACE:-modelgate}"
@@ -78,7 +89,7 @@ start_process() {
 }
 # Fewer malloc arenas keep the worker's resident set small (see README, Benchmarks).
 MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" start_process worker dist/worker.js
-start_process api dist/api/server.js
+AUTH_JWT_SECRET="$api_secret" DASHBOARD_DEV_SIGN_IN="$api_dev_sign_in" start_process api dist/api/server.js
 
 if ! wait_for_port "$PORT" 60 "API" "$(cat "$RUN_DIR/api.pid")"; then
   die "the API did not start (see $LOG_DIR/api.log)"

@@ -1,4 +1,7 @@
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_SOURCE_LIMITS, type SourceRules, parseHosts, parseRoots } from './sources/rules';
 
 /** Default Temporal namespace that Modelgate's promotions live in. */
 export const DEFAULT_NAMESPACE = 'modelgate';
@@ -51,7 +54,24 @@ export const EnvironmentSchema = z.object({
     .default('false')
     .transform((v) => v === 'true' || v === '1'),
   NODE_ENV: z.string().optional(),
+  ARTIFACT_ROOTS: z.string().default('').superRefine(refineWith(parseRoots)),
+  ARTIFACT_HOSTS: z.string().default('').superRefine(refineWith(parseHosts)),
+  ARTIFACT_STORE_DIR: z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path').default(path.join(tmpdir(), 'modelgate-artifact-store')),
+  ARTIFACT_STORE_URI: z.string().regex(/^[a-z][a-z0-9+.-]*:\/\/\S+$/i, 'must be a URI such as pvc://modelgate-artifact-store').optional(),
+  ARTIFACT_MAX_BYTES: z.coerce.number().int().min(1).default(DEFAULT_SOURCE_LIMITS.maxArtifactBytes),
+  DOCUMENT_MAX_BYTES: z.coerce.number().int().min(1).default(DEFAULT_SOURCE_LIMITS.maxDocumentBytes),
 });
+
+/** A zod refinement that reports the message a parser throws. */
+function refineWith(parser: (value: string) => unknown) {
+  return (value: string, ctx: z.RefinementCtx) => {
+    try {
+      parser(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+    }
+  };
+}
 
 /** Parsed, validated configuration shared by the worker, the API and the CLI. */
 export interface Config {
@@ -74,6 +94,12 @@ export interface Config {
    * issues HS256 tokens for them (local development only; needs `auth.jwtSecret`).
    */
   dashboard: { devSignIn: boolean };
+  /** Where manifests' sources may be read from, and how much of them (worker and API). */
+  sources: SourceRules;
+  /** Content-addressed store of verified artifacts: `<dir>/sha256/<digest>` (worker). */
+  artifactStoreDir: string;
+  /** How deployers reach that store, when they can (deployment requests then carry `verifiedUri`). */
+  artifactStoreUri?: string;
 }
 
 /**
@@ -140,7 +166,35 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       rolesClaim: e.AUTH_ROLES_CLAIM,
     },
     dashboard: { devSignIn: e.DASHBOARD_DEV_SIGN_IN },
+    sources: {
+      ...DEFAULT_SOURCE_LIMITS,
+      roots: parseRoots(e.ARTIFACT_ROOTS),
+      hosts: parseHosts(e.ARTIFACT_HOSTS),
+      maxArtifactBytes: e.ARTIFACT_MAX_BYTES,
+      maxDocumentBytes: e.DOCUMENT_MAX_BYTES,
+    },
+    artifactStoreDir: e.ARTIFACT_STORE_DIR,
+    ...(e.ARTIFACT_STORE_URI ? { artifactStoreUri: e.ARTIFACT_STORE_URI } : {}),
   };
+}
+
+/**
+ * Variables only the API may hold: the key bearer tokens are signed with (whoever holds it can
+ * mint a token for any identity and role) and the switch that hands tokens out. The worker reads
+ * hostile files; it must never hold them (docs/operations.md, "Secrets per process").
+ */
+export const API_ONLY_VARIABLES = ['AUTH_JWT_SECRET', 'DASHBOARD_DEV_SIGN_IN'] as const;
+
+/** The API-only variables set in an environment (the worker refuses to start with any). */
+export function heldApiOnlyVariables(env: NodeJS.ProcessEnv): string[] {
+  return API_ONLY_VARIABLES.filter((name) => env[name] !== undefined && env[name] !== '');
+}
+
+/** An environment for a worker process: the given one without the API-only variables. */
+export function workerEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const copy = { ...env };
+  for (const name of API_ONLY_VARIABLES) delete copy[name];
+  return copy;
 }
 
 /**
@@ -148,6 +202,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
  * problems (no stack trace) and exits with status 78 (EX_CONFIG).
  */
 export function loadConfigOrExit(processName: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const held = processName === 'worker' ? heldApiOnlyVariables(env) : [];
+  if (held.length > 0) {
+    process.stderr.write(`modelgate worker: ${held.join(', ')} belong(s) to the API only; the worker reads untrusted files and must not hold them: start it without\n`);
+    process.exit(78);
+  }
   try {
     return loadConfig(env);
   } catch (err) {

@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { checkIntegrityAndSecurity } from '../../src/checks/artifact-checks';
 import { CheckSettingsSchema } from '../../src/checks/settings';
 import { PromotionManifestSchema } from '../../src/manifest/schema';
+import { sourceRules } from '../../src/sources/rules';
 
 async function main(): Promise<void> {
   const [file, sha256] = process.argv.slice(2);
@@ -14,7 +15,7 @@ async function main(): Promise<void> {
     artifact: { uri: pathToFileURL(path.resolve(file!)).href, sha256, format: 'pytorch' },
   });
   const started = process.hrtime.bigint();
-  const outcome = await checkIntegrityAndSecurity(manifest, CheckSettingsSchema.parse({}), [], {});
+  const outcome = await checkIntegrityAndSecurity(manifest, CheckSettingsSchema.parse({}), [], { sources: sourceRules([path.dirname(path.resolve(file!))], '') });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   process.stdout.write(
     `${JSON.stringify({ seconds, integrity: outcome.integrity.outcome, security: outcome.security.outcome, maxRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`,

@@ -28,6 +28,7 @@ import { DeployReceiver } from '../../test/support/deploy-receiver';
 import { ModelgateProcess, REPO_ROOT, freePort, waitForApiReady } from '../../test/support/processes';
 import { writeManifest } from '../../test/faults/drivers';
 import { percentile, processUsage, sleep } from '../support';
+import { workerEnvironment } from '../../src/config';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -147,6 +148,8 @@ async function main() {
       AUTH_JWT_SECRET: JWT_SECRET,
       MODELGATE_DEPLOY_WEBHOOK_SECRET: DEPLOY_SECRET,
       MODELGATE_FLOOR_BUNDLE: floorBundle,
+      ARTIFACT_ROOTS: tmpdir(),
+      ARTIFACT_STORE_DIR: path.join(dir, 'artifact-store'),
       PORT: String(port),
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
@@ -154,7 +157,7 @@ async function main() {
     };
     const worker = new ModelgateProcess(`${workflow}-worker`, {
       entry: workflow === 'modelgate' ? 'worker' : { script: path.join(__dirname, 'floor-worker.ts'), nodeArgs: ['--import', 'tsx'] },
-      env,
+      env: workerEnvironment(env),
       logFile: path.join(dir, `${workflow}-worker.log`),
     }).start();
     const api = new ModelgateProcess(`${workflow}-api`, { entry: 'api', env, logFile: path.join(dir, `${workflow}-api.log`) }).start();

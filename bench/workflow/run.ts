@@ -79,7 +79,7 @@ async function main() {
     name, status: 'pass', required: true, summary: 'no-op', findings: [], metrics: {}, durationMs: 0,
   });
   const activities = {
-    ...createActivities({ pool, publicUrl: config.publicUrl, temporalUiUrl: config.temporal.uiUrl, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, policyDir: config.policyDir }),
+    ...createActivities({ pool, publicUrl: config.publicUrl, temporalUiUrl: config.temporal.uiUrl, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, policyDir: config.policyDir, sources: config.sources, artifactStoreDir: config.artifactStoreDir }),
     ...Object.fromEntries(CHECK_NAMES.map((n) => [checkActivityName(n), noOpCheck(n)])),
   };
   const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });

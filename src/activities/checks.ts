@@ -2,7 +2,8 @@ import { Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { type CheckName, type CheckResult } from '../shared/checks';
 import type { PromotionManifest } from '../manifest/schema';
-import { runNamedCheck } from '../checks';
+import { type CheckRun, runArtifactChecks, runNamedCheck } from '../checks';
+import type { SourceRules } from '../sources/rules';
 import type { CheckSettings } from '../checks/settings';
 import { type ProgressReporter, throttleProgress } from '../checks/progress';
 import { createPgRegistryReader, type RegistryReader } from '../checks/registry';
@@ -24,6 +25,10 @@ export interface CheckActivityInput {
 /** What the check activities need from the worker. */
 export interface CheckActivityDeps {
   pool: Pool;
+  /** Where manifests' sources may be read from (ARTIFACT_ROOTS, ARTIFACT_HOSTS and the limits). */
+  sources: SourceRules;
+  /** Content-addressed store of verified artifacts (ARTIFACT_STORE_DIR). */
+  artifactStoreDir: string;
 }
 
 /** Heartbeats when running inside an activity; does nothing elsewhere (tests calling the functions directly). */
@@ -50,7 +55,7 @@ async function recordCheckDuration(pool: Pool, promotionId: string, result: Chec
     return;
   }
   const { workflowExecution, activityId } = context.info;
-  const run = `${workflowExecution?.workflowId ?? promotionId}/${workflowExecution?.runId ?? ''}/${activityId}`;
+  const run = `${workflowExecution?.workflowId ?? promotionId}/${workflowExecution?.runId ?? ''}/${activityId}/${result.name}`;
   try {
     await recordDurationObservations(pool, [checkObservation(promotionId, run, result, new Date().toISOString())]);
   } catch (err) {
@@ -90,27 +95,40 @@ export function waitingRegistryReader(reader: RegistryReader, backoffCapMs = 30_
  */
 export function createCheckActivities(deps: CheckActivityDeps) {
   const registry = waitingRegistryReader(createPgRegistryReader(deps.pool));
-  const run = (name: CheckName) => async (input: CheckActivityInput): Promise<CheckResult> => {
-    let result: CheckResult;
+  const checkRun = (input: CheckActivityInput): CheckRun => ({
+    manifest: input.manifest,
+    settings: input.settings,
+    trustedKeys: input.trustedKeys,
+    context: { sources: deps.sources, artifactStoreDir: deps.artifactStoreDir, registry, progress: activityHeartbeat() },
+    rethrowTransient: true,
+  });
+  /** Transient failures become a plain Error (retryable by default) with the cause's message. */
+  const retryable = async <T>(what: string, promotionId: string, body: () => Promise<T>): Promise<T> => {
     try {
-      result = await runNamedCheck(name, {
-        manifest: input.manifest,
-        settings: input.settings,
-        trustedKeys: input.trustedKeys,
-        context: { registry, progress: activityHeartbeat() },
-        rethrowTransient: true,
-      });
+      return await body();
     } catch (err) {
-      // Transient: a plain Error (retryable by default) with the cause's message.
-      throw new Error(`${name} check for ${input.promotionId}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new Error(`${what} for ${promotionId}: ${err instanceof Error ? err.message : String(err)}`);
     }
+  };
+  const run = (name: CheckName) => async (input: CheckActivityInput): Promise<CheckResult> => {
+    const result = await retryable(`${name} check`, input.promotionId, () => runNamedCheck(name, checkRun(input)));
     await recordCheckDuration(deps.pool, input.promotionId, result);
     return result;
   };
   return {
-    /** Recomputes the artifact's sha256 (file or directory manifest) and verifies its signature. */
+    /**
+     * Integrity and security in one activity: fetches the artifact once into the store, hashes
+     * and scans that copy in one pass and keeps it under its digest for deployment.
+     * Results in the order integrity, security.
+     */
+    async runArtifactChecks(input: CheckActivityInput): Promise<CheckResult[]> {
+      const results = await retryable('integrity and security checks', input.promotionId, () => runArtifactChecks(checkRun(input)));
+      for (const result of results) await recordCheckDuration(deps.pool, input.promotionId, result);
+      return results;
+    },
+    /** Recomputes the artifact's sha256 and verifies its signature (promotions started before `runArtifactChecks`). */
     runIntegrityCheck: run('integrity'),
-    /** Statically scans the artifact: pickle globals, archives, safetensors, ONNX, Keras. */
+    /** Statically scans the artifact (promotions started before `runArtifactChecks`). */
     runSecurityCheck: run('security'),
     /** Declared or recomputed metrics against thresholds and the version serving the target. */
     runPerformanceCheck: run('performance'),

@@ -1,4 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { checkVerifiedCopy } from '../checks/artifact-source';
 import { deployWithGitOps, GitOpsConfigurationError, revertGitOps } from '../deployment/gitops';
 import { DeploymentRefusedError, sendWebhookDeployment } from '../deployment/webhook';
 import type { PromotionManifest } from '../manifest/schema';
@@ -23,6 +24,10 @@ export interface DeploymentActivityDeps {
   publicUrl: string;
   /** Variables holding provider secrets (defaults to the process's). */
   env?: NodeJS.ProcessEnv;
+  /** The worker's content-addressed store of verified artifacts (ARTIFACT_STORE_DIR). */
+  artifactStoreDir?: string;
+  /** How deployers reach that store (ARTIFACT_STORE_URI), e.g. `pvc://modelgate-artifact-store`. */
+  artifactStoreUri?: string;
 }
 
 function secretOf(env: NodeJS.ProcessEnv, name: string): string {
@@ -47,6 +52,29 @@ function asFailure(err: unknown): never {
   throw err;
 }
 
+/**
+ * Before a deployment hands the artifact on: when the checks kept a verified copy, it must still be
+ * in the store with the approved digest (re-hashed now), and deployers are pointed at it
+ * (`verifiedUri`) when the store is reachable to them. A missing or altered copy fails the
+ * deployment (not retried): nothing but the bytes that were scanned may be deployed.
+ */
+async function withVerifiedCopy(request: DeploymentRequest, deps: DeploymentActivityDeps): Promise<DeploymentRequest> {
+  const { verifiedCopy, sha256 } = request.artifact;
+  if (!verifiedCopy) return request;
+  if (!deps.artifactStoreDir || verifiedCopy !== `sha256/${sha256}`) {
+    throw ApplicationFailure.create({ type: DeploymentFailureType.refused, nonRetryable: true, message: `the verified copy ${verifiedCopy} does not name the approved digest or no store is configured` });
+  }
+  const state = await checkVerifiedCopy(deps.artifactStoreDir, sha256);
+  if (state !== 'intact') {
+    throw ApplicationFailure.create({
+      type: DeploymentFailureType.refused,
+      nonRetryable: true,
+      message: `the verified copy of sha256 ${sha256} is ${state} in the artifact store: refusing to deploy bytes that were not scanned`,
+    });
+  }
+  return deps.artifactStoreUri ? { ...request, artifact: { ...request.artifact, verifiedUri: `${deps.artifactStoreUri.replace(/\/$/, '')}/${verifiedCopy}` } } : request;
+}
+
 /** Where an asynchronous deployer reports a promotion's deployment: `POST /v1/promotions/{id}/deployment`. */
 export function deploymentCallbackUrl(publicUrl: string, promotionId: string): string {
   return `${publicUrl.replace(/\/$/, '')}/v1/promotions/${encodeURIComponent(promotionId)}/deployment`;
@@ -62,14 +90,15 @@ export function createDeploymentActivities(deps: DeploymentActivityDeps) {
      */
     async provisionDeployment(input: { provider: ResolvedDeployment; request: DeploymentRequest }): Promise<DeploymentOutcome> {
       try {
+        const verified = await withVerifiedCopy(input.request, deps);
         if (input.provider.provider === 'webhook') {
           const request =
             input.provider.completion === 'callback'
-              ? { ...input.request, callbackUrl: deploymentCallbackUrl(deps.publicUrl, input.request.promotionId) }
-              : input.request;
+              ? { ...verified, callbackUrl: deploymentCallbackUrl(deps.publicUrl, input.request.promotionId) }
+              : verified;
           return await sendWebhookDeployment(input.provider, secretOf(env, input.provider.secretEnv), request);
         }
-        return await deployWithGitOps(input.provider, input.request);
+        return await deployWithGitOps(input.provider, verified);
       } catch (err) {
         return asFailure(err);
       }

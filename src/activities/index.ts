@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import type { SourceRules } from '../sources/rules';
 import { MIGRATIONS_TABLE } from '../db/migrate';
 import { createAuditActivities } from './audit';
 import { createCheckActivities } from './checks';
@@ -16,6 +17,12 @@ export interface ActivityDeps {
   taskQueue: string;
   /** Folder of the policy files (re-certifications run under the current policy). */
   policyDir: string;
+  /** Where manifests' sources may be read from (ARTIFACT_ROOTS, ARTIFACT_HOSTS and the limits). */
+  sources: SourceRules;
+  /** Content-addressed store of verified artifacts (ARTIFACT_STORE_DIR). */
+  artifactStoreDir: string;
+  /** How deployers reach that store (ARTIFACT_STORE_URI), when they can. */
+  artifactStoreUri?: string;
 }
 
 /** Result of {@link createActivities}' `describeStack`: what the worker sees of its database. */
@@ -31,10 +38,10 @@ export interface StackDescription {
  */
 export function createActivities(deps: ActivityDeps) {
   return {
-    ...createCheckActivities({ pool: deps.pool }),
+    ...createCheckActivities({ pool: deps.pool, sources: deps.sources, artifactStoreDir: deps.artifactStoreDir }),
     ...createPromotionActivities(deps),
     ...createAuditActivities({ pool: deps.pool }),
-    ...createDeploymentActivities({ policyDir: deps.policyDir, taskQueue: deps.taskQueue, publicUrl: deps.publicUrl }),
+    ...createDeploymentActivities({ policyDir: deps.policyDir, taskQueue: deps.taskQueue, publicUrl: deps.publicUrl, artifactStoreDir: deps.artifactStoreDir, ...(deps.artifactStoreUri ? { artifactStoreUri: deps.artifactStoreUri } : {}) }),
     /** Reads the database's version and migration count: proves worker ↔ PostgreSQL. */
     async describeStack(): Promise<StackDescription> {
       const version = await deps.pool.query<{ server_version: string }>('SHOW server_version');

@@ -16,6 +16,7 @@ import { createRefusalLog } from './refusal-log';
 import { jsonDepthGuard, methodGuard } from './request-guards';
 import { modelRoutes, policyRoutes } from './registry';
 import { reviewerRoutes } from './reviewer';
+import type { SourceRules } from '../sources/rules';
 
 /** What the `/v1` routes are built from. */
 export interface ApiServices {
@@ -32,6 +33,8 @@ export interface ApiServices {
   dashboard?: DashboardOptions;
   /** How long a message or a state read waits for a worker before a 503 (default 20 s). */
   workerAnswerTimeoutMs?: number;
+  /** Where manifests' sources may be read from: submissions naming others are refused (400). */
+  sources: SourceRules;
 }
 
 /** What the API is built from; tests pass their own. */

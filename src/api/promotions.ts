@@ -13,6 +13,8 @@ import { describeIssues, PromotionManifestSchema } from '../manifest/schema';
 import type { LoadedPolicy } from '../policy/load';
 import { PolicyRefusal } from '../policy/resolve';
 import { sendPromotionMessage } from '../promotions/messages';
+import { manifestSourceProblems } from '../sources/manifest';
+import type { SourceRules } from '../sources/rules';
 import { PromotionConflict, startPromotion, VersionDigestConflict } from '../promotions/start';
 import { createVersionDigests } from '../promotions/version-digests';
 import { PROMOTION_WORKFLOW_TYPE, promotionWorkflowId, stateQuery } from '../shared/messages';
@@ -40,6 +42,8 @@ import {
 export interface PromotionRoutesDeps {
   client: Client;
   pool: Pool;
+  /** Where manifests' sources may be read from: submissions naming others are refused. */
+  sources: SourceRules;
   /** Loaded policies by name; `default` governs submissions that name none. */
   policies: ReadonlyMap<string, LoadedPolicy>;
   taskQueue: string;
@@ -147,6 +151,12 @@ export function promotionRoutes(deps: PromotionRoutesDeps): Router {
   router.post('/', async (req, res) => {
     const submitter = actorOf(res);
     const manifest = parseInput(PromotionManifestSchema, req.body, 'manifest');
+    const sourceProblems = manifestSourceProblems(manifest, deps.sources);
+    if (sourceProblems.length > 0) {
+      throw new ApiError('invalid_input', `invalid manifest: ${sourceProblems.map((p) => p.message).join('; ')}`, {
+        problems: sourceProblems.map((p) => ({ path: p.path, message: p.message, rule: p.rule })),
+      });
+    }
     const { policy: policyName } = parseInput(SubmitPromotionQuerySchema, req.query, 'query');
     const name = policyName ?? DEFAULT_POLICY_NAME;
     const policy = deps.policies.get(name);

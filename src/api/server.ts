@@ -45,6 +45,7 @@ async function main(): Promise<void> {
       authenticator: createAuthenticator(config.auth),
       taskQueue: config.temporal.taskQueue,
       temporalUiUrl: config.temporal.uiUrl,
+      sources: config.sources,
       dashboard: devSignIn ? { devSignIn } : {},
     },
     readinessProbes: [

@@ -1,8 +1,9 @@
 import type { PromotionManifest } from '../manifest/schema';
 import type { CheckFinding } from '../shared/checks';
-import { type LocalArtifact, materializeArtifact } from './artifact-source';
+import path from 'node:path';
+import { type LocalArtifact, defaultStagingParent, keepVerifiedCopy, stageArtifact } from './artifact-source';
 import type { CheckContext } from './context';
-import { type ArtifactDigest, digestArtifact } from './digest';
+import type { ArtifactDigest } from './digest';
 import { CheckInputError } from './errors';
 import type { CheckOutcome } from './result';
 import { type ArtifactScan, scanArtifact } from './security/scanner';
@@ -11,16 +12,16 @@ import type { CheckSettings } from './settings';
 import { verifyDigestSignature } from './signature';
 import type { TrustedKey } from './trusted-keys';
 
-/** Makes the manifest's artifact available locally (download for http); the caller cleans up. */
+/**
+ * Fetches the manifest's artifact once into a staging folder (under the store, or a temporary
+ * folder in the CLI); the caller keeps it in the store or cleans up.
+ */
 export async function openManifestArtifact(manifest: PromotionManifest, context: CheckContext): Promise<LocalArtifact> {
-  const artifact = await materializeArtifact(manifest.artifact.uri, {
-    baseDir: context.baseDir,
-    progress: context.progress,
-    httpIdleTimeoutMs: context.httpIdleTimeoutMs,
-  });
+  const stagingParent = context.artifactStoreDir ? path.join(context.artifactStoreDir, 'staging') : defaultStagingParent();
+  const artifact = await stageArtifact(manifest.artifact.uri, stagingParent, { sources: context.sources, progress: context.progress });
   if (artifact.files.length === 0) {
     await artifact.cleanup();
-    throw new CheckInputError(`artifact ${manifest.artifact.uri} is an empty directory`, manifest.artifact.uri);
+    throw new CheckInputError('artifact.uri names an empty directory', 'artifact.uri');
   }
   return artifact;
 }
@@ -114,31 +115,6 @@ export function securityOutcome(manifest: PromotionManifest, settings: CheckSett
   return { outcome: 'pass', summary: `no dangerous content in ${scan.files.length} file(s)`, findings, metrics };
 }
 
-/** The integrity check body: streaming digest (and signature) of the manifest's artifact. */
-export async function checkIntegrity(manifest: PromotionManifest, settings: CheckSettings['integrity'], trustedKeys: TrustedKey[], context: CheckContext): Promise<CheckOutcome> {
-  if (!/^[0-9a-f]{64}$/i.test(manifest.artifact.sha256)) {
-    throw new CheckInputError(`declared digest has ${manifest.artifact.sha256.length} characters; a sha256 digest has 64 hexadecimal characters`);
-  }
-  const artifact = await openManifestArtifact(manifest, context);
-  try {
-    const digest = await digestArtifact(artifact, { progress: context.progress });
-    return integrityOutcome(manifest, settings, trustedKeys, digest, artifact.symlinks);
-  } finally {
-    await artifact.cleanup();
-  }
-}
-
-/** The security check body: static scan of every file of the manifest's artifact. */
-export async function checkSecurity(manifest: PromotionManifest, settings: CheckSettings['security'], context: CheckContext): Promise<CheckOutcome> {
-  const artifact = await openManifestArtifact(manifest, context);
-  try {
-    const scan = await scanArtifact(artifact, scanOptions(manifest, settings, context));
-    return securityOutcome(manifest, settings, scan);
-  } finally {
-    await artifact.cleanup();
-  }
-}
-
 function scanOptions(manifest: PromotionManifest, settings: CheckSettings['security'], context: CheckContext) {
   return {
     allowGlobals: settings.allowGlobals,
@@ -149,8 +125,10 @@ function scanOptions(manifest: PromotionManifest, settings: CheckSettings['secur
 }
 
 /**
- * Integrity and security in one streaming pass over the artifact (the CLI's `check` and the
- * benchmark): every byte is read once for the digest and the streaming inspectors.
+ * Integrity and security in one streaming pass over one copy of the artifact: the artifact is
+ * fetched once, every byte of that copy is read once for the digest and the streaming inspectors,
+ * and the security verdict is bound to the declared digest (scanned bytes that are not the
+ * declared artifact fail). With a store, the copy is kept under its digest for deployment.
  */
 export async function checkIntegrityAndSecurity(
   manifest: PromotionManifest,
@@ -162,14 +140,31 @@ export async function checkIntegrityAndSecurity(
     throw new CheckInputError(`declared digest has ${manifest.artifact.sha256.length} characters; a sha256 digest has 64 hexadecimal characters`);
   }
   const artifact = await openManifestArtifact(manifest, context);
+  let kept = false;
   try {
     const scan = await scanArtifact(artifact, scanOptions(manifest, settings.security, context), true);
-    return {
-      integrity: integrityOutcome(manifest, settings.integrity, trustedKeys, scan.digest!, artifact.symlinks),
-      security: securityOutcome(manifest, settings.security, scan),
-    };
+    const digest = scan.digest!;
+    const integrity = integrityOutcome(manifest, settings.integrity, trustedKeys, digest, artifact.symlinks);
+    const security = securityOutcome(manifest, settings.security, scan);
+    if (digest.sha256 !== manifest.artifact.sha256.toLowerCase()) {
+      const finding: CheckFinding = {
+        kind: 'scanned_bytes_not_declared',
+        severity: 'critical',
+        message: `the scanned bytes have sha256 ${digest.sha256}, not the declared digest: the verdict does not apply to the declared artifact`,
+      };
+      security.findings.unshift(finding);
+      security.outcome = 'fail';
+      security.summary = `${finding.message}; ${security.summary}`;
+    }
+    if (context.artifactStoreDir) {
+      const copy = await keepVerifiedCopy(artifact, digest.sha256, context.artifactStoreDir);
+      kept = true;
+      integrity.metrics.verifiedCopy = copy;
+      security.metrics.verifiedCopy = copy;
+    }
+    return { integrity, security };
   } finally {
-    await artifact.cleanup();
+    if (!kept) await artifact.cleanup();
   }
 }
 

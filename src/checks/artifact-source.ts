@@ -1,10 +1,12 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { chmod, lstat, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
+import { httpFileName, listLocalDirectory, openDocumentSource, openHttpSource, openLocalFile, openLocalSource } from '../sources/read';
+import { type SourceRules, SourceRefusal, SourceUnavailable } from '../sources/rules';
+import { digestArtifact } from './digest';
 import { CheckInputError, TransientCheckError, errorMessage } from './errors';
 import { type ProgressReporter, noProgress } from './progress';
 
@@ -22,38 +24,17 @@ export interface LocalArtifact {
   root: string;
   /** Regular files, sorted by relative path (code-point order, as model-transparency sorts). */
   files: ArtifactFile[];
-  /** Symbolic links found in a directory artifact (relative paths); never followed. */
+  /** Symbolic links and special files found in a directory artifact (relative paths); never followed or copied. */
   symlinks: string[];
-  /** Removes what was downloaded (a no-op for file:// artifacts). */
+  /** Removes the staged copy (a no-op for artifacts read in place). */
   cleanup: () => Promise<void>;
 }
 
-/** Where relative `file://` URIs resolve and how remote reads are bounded. */
+/** How a check reads its sources. */
 export interface SourceOptions {
-  /** Directory that `file://relative/path` URIs resolve against (default: the working directory). */
-  baseDir?: string;
+  /** Where sources may come from and how much of them (ARTIFACT_ROOTS, ARTIFACT_HOSTS, limits). */
+  sources: SourceRules;
   progress?: ProgressReporter;
-  /** Time allowed to connect and between two received chunks of an HTTP body (default 30 s). */
-  httpIdleTimeoutMs?: number;
-  /** Largest HTTP body accepted (default 64 GiB). */
-  maxDownloadBytes?: number;
-}
-
-/**
- * Turns a `file://` URI into a local path. `file:///abs/path` is absolute; the non-standard but
- * handy `file://relative/path` resolves against `baseDir`.
- */
-export function fileUriToPath(uri: string, baseDir: string = process.cwd()): string {
-  if (!uri.startsWith('file://')) throw new CheckInputError(`'${uri}' is not a file:// URI`, uri);
-  const rest = uri.slice('file://'.length);
-  if (rest.startsWith('/') || rest.startsWith('localhost/')) {
-    try {
-      return fileURLToPath(uri);
-    } catch (err) {
-      throw new CheckInputError(`'${uri}' is not a valid file URI: ${errorMessage(err)}`, uri);
-    }
-  }
-  return path.resolve(baseDir, decodeURIComponent(rest));
 }
 
 /** Compares strings by Unicode code point (UTF-8 byte order), as Python sorts `str`. */
@@ -61,26 +42,25 @@ export function compareCodePoints(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
-async function listDirectory(root: string): Promise<{ files: ArtifactFile[]; symlinks: string[] }> {
-  const files: ArtifactFile[] = [];
-  const symlinks: string[] = [];
-  const walk = async (dir: string, prefix: string): Promise<void> => {
-    const entries = await readdir(dir, { withFileTypes: true });
-    for (const entry of entries) {
-      const absolutePath = path.join(dir, entry.name);
-      const relativePath = prefix ? `${prefix}/${entry.name}` : entry.name;
-      if (entry.isSymbolicLink()) symlinks.push(relativePath);
-      else if (entry.isDirectory()) await walk(absolutePath, relativePath);
-      else if (entry.isFile()) files.push({ relativePath, absolutePath, size: (await stat(absolutePath)).size });
-    }
-  };
-  await walk(root, '');
-  files.sort((a, b) => compareCodePoints(a.relativePath, b.relativePath));
-  symlinks.sort(compareCodePoints);
-  return { files, symlinks };
+/**
+ * Runs a source read and turns the sources layer's errors into the checks' own: a refused or
+ * unreadable source is a {@link CheckInputError} naming the rule, a passing failure a
+ * {@link TransientCheckError} (retried).
+ */
+export async function asCheckErrors<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    if (err instanceof SourceRefusal) throw new CheckInputError(`source refused (${err.rule}): ${err.message}`, err.field);
+    if (err instanceof SourceUnavailable) throw new TransientCheckError(err.message);
+    throw err;
+  }
 }
 
-/** Reads a local file or directory artifact; throws {@link CheckInputError} when it is not there. */
+/**
+ * Lists a local directory or file the user named on their own machine (the CLI's `scan`),
+ * in place and without the sources' rules.
+ */
 export async function localArtifact(filePath: string): Promise<LocalArtifact> {
   let info;
   try {
@@ -90,10 +70,16 @@ export async function localArtifact(filePath: string): Promise<LocalArtifact> {
   }
   if (info.isSymbolicLink()) info = await stat(filePath).catch(() => undefined);
   if (info?.isDirectory()) {
-    const { files, symlinks } = await listDirectory(filePath).catch((err: unknown) => {
+    const listing = await listLocalDirectory(filePath).catch((err: unknown) => {
       throw new CheckInputError(`artifact directory ${filePath} cannot be listed: ${errorMessage(err)}`, filePath);
     });
-    return { kind: 'directory', root: filePath, files, symlinks, cleanup: async () => undefined };
+    const files = await Promise.all(
+      listing.files.map(async (relativePath) => {
+        const absolutePath = path.join(filePath, relativePath);
+        return { relativePath, absolutePath, size: (await stat(absolutePath)).size };
+      }),
+    );
+    return { kind: 'directory', root: filePath, files: sortFiles(files), symlinks: [...listing.symlinks, ...listing.others].sort(compareCodePoints), cleanup: async () => undefined };
   }
   if (!info?.isFile()) throw new CheckInputError(`artifact path ${filePath} is not a regular file or directory`, filePath);
   return {
@@ -105,74 +91,72 @@ export async function localArtifact(filePath: string): Promise<LocalArtifact> {
   };
 }
 
-/**
- * Opens an HTTP(S) URI as a byte stream. 5xx, 408, 429, timeouts and network failures throw
- * {@link TransientCheckError} (worth retrying); other non-2xx statuses throw {@link CheckInputError}.
- * The stream errors with a {@link TransientCheckError} when no data arrives for the idle timeout.
- */
-export async function openHttpStream(uri: string, options: SourceOptions = {}): Promise<Readable> {
-  const idleMs = options.httpIdleTimeoutMs ?? 30_000;
-  const controller = new AbortController();
-  let timer = setTimeout(() => controller.abort(), idleMs);
-  let response: Response;
-  try {
-    response = await fetch(uri, { signal: controller.signal, redirect: 'follow' });
-  } catch (err) {
-    clearTimeout(timer);
-    throw new TransientCheckError(`cannot fetch ${uri}: ${controller.signal.aborted ? `no answer within ${idleMs} ms` : errorMessage(err)}`, uri);
-  }
-  if (!response.ok || !response.body) {
-    clearTimeout(timer);
-    await response.body?.cancel().catch(() => undefined);
-    const message = `fetching ${uri} answered HTTP ${response.status}`;
-    if (response.status >= 500 || response.status === 408 || response.status === 429) throw new TransientCheckError(message, uri);
-    throw new CheckInputError(message, uri);
-  }
-  const maxBytes = options.maxDownloadBytes ?? 64 * 1024 ** 3;
-  const body = response.body;
-  async function* guarded(): AsyncGenerator<Buffer> {
-    let received = 0;
-    try {
-      for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-        clearTimeout(timer);
-        timer = setTimeout(() => controller.abort(), idleMs);
-        received += chunk.byteLength;
-        if (received > maxBytes) throw new CheckInputError(`${uri} is larger than the limit of ${maxBytes} bytes`, uri);
-        yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      }
-    } catch (err) {
-      if (err instanceof CheckInputError) throw err;
-      throw new TransientCheckError(`reading ${uri} failed: ${controller.signal.aborted ? `no data for ${idleMs} ms` : errorMessage(err)}`, uri);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-  return Readable.from(guarded(), { objectMode: false });
+function sortFiles(files: ArtifactFile[]): ArtifactFile[] {
+  return files.sort((a, b) => compareCodePoints(a.relativePath, b.relativePath));
+}
+
+/** Writes a stream into a new file, counting bytes against the artifact's limit. */
+async function writeStaged(body: Readable, target: string, budget: { remaining: number; copied: number }, progress: ProgressReporter, field: string): Promise<number> {
+  let bytes = 0;
+  body.on('data', (chunk: Buffer) => {
+    bytes += chunk.length;
+    budget.copied += chunk.length;
+    budget.remaining -= chunk.length;
+    if (budget.remaining < 0) body.destroy(new SourceRefusal('too-large', `${field}: the artifact is larger than the limit`, field));
+    progress({ stage: 'copy', bytes: budget.copied });
+  });
+  await pipeline(body, createWriteStream(target, { flags: 'wx', mode: 0o600 }));
+  return bytes;
 }
 
 /**
- * Makes an artifact available on the local disk: `file://` URIs are used in place, `http(s)://`
- * URIs are streamed into a temporary file (removed by `cleanup`). Unresolvable URIs throw
- * {@link CheckInputError}; transient network failures throw {@link TransientCheckError}.
+ * Fetches an artifact once into a staging folder of its own under `stagingParent`: an
+ * `http(s)://` source is downloaded, a `file://` source (one file or a directory's regular files)
+ * copied. Every later read (the digest, the scanner, the store) sees these bytes and no others,
+ * so a source that answers two readers differently cannot pass. Refused sources throw
+ * {@link CheckInputError} naming the rule; passing failures {@link TransientCheckError}.
  */
-export async function materializeArtifact(uri: string, options: SourceOptions = {}): Promise<LocalArtifact> {
-  if (uri.startsWith('file://')) return localArtifact(fileUriToPath(uri, options.baseDir));
-  if (!/^https?:\/\//.test(uri)) throw new CheckInputError(`unsupported artifact URI scheme: '${uri}'`, uri);
+export async function stageArtifact(uri: string, stagingParent: string, options: SourceOptions): Promise<LocalArtifact> {
+  const { sources } = options;
   const progress = options.progress ?? noProgress;
-  const dir = await mkdtemp(path.join(tmpdir(), 'modelgate-artifact-'));
+  const field = 'artifact.uri';
+  await mkdir(stagingParent, { recursive: true, mode: 0o700 });
+  const dir = await mkdtemp(path.join(stagingParent, 'staging-'));
   const cleanup = () => rm(dir, { recursive: true, force: true });
+  const budget = { remaining: sources.maxArtifactBytes, copied: 0 };
   try {
-    const name = path.basename(new URL(uri).pathname) || 'artifact';
-    const target = path.join(dir, name.replace(/[^A-Za-z0-9._-]/g, '_'));
-    const body = await openHttpStream(uri, options);
-    let bytes = 0;
-    body.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-      progress({ stage: 'download', bytes });
+    return await asCheckErrors(async (): Promise<LocalArtifact> => {
+      if (/^https?:\/\//i.test(uri)) {
+        const target = path.join(dir, 'content', httpFileName(uri));
+        await mkdir(path.dirname(target));
+        const size = await writeStaged(await openHttpSource(uri, sources, field, { maxBytes: sources.maxArtifactBytes }), target, budget, progress, field);
+        return { kind: 'file', root: target, files: [{ relativePath: path.basename(target), absolutePath: target, size }], symlinks: [], cleanup };
+      }
+      if (!uri.startsWith('file://')) throw new SourceRefusal('scheme', `${field}: only file://, http:// and https:// sources are allowed`, field);
+      const source = await openLocalSource(uri, sources, field);
+      if (source.kind === 'file') {
+        const target = path.join(dir, 'content', path.basename(source.file.realPath).slice(0, 200) || 'artifact');
+        await mkdir(path.dirname(target));
+        if (source.file.size > sources.maxArtifactBytes) {
+          await source.file.handle.close();
+          throw new SourceRefusal('too-large', `${field}: the artifact is larger than the limit of ${sources.maxArtifactBytes} bytes`, field);
+        }
+        const size = await writeStaged(source.file.handle.createReadStream({ end: Math.max(0, source.file.size - 1) }), target, budget, progress, field);
+        return { kind: 'file', root: target, files: [{ relativePath: path.basename(target), absolutePath: target, size }], symlinks: [], cleanup };
+      }
+      const root = path.join(dir, 'content');
+      const listing = await listLocalDirectory(source.realPath);
+      const files: ArtifactFile[] = [];
+      for (const relativePath of listing.files) {
+        const opened = await openLocalFile(path.join(source.realPath, relativePath), sources, `${field} (${relativePath.slice(0, 200)})`);
+        const target = path.join(root, relativePath);
+        await mkdir(path.dirname(target), { recursive: true });
+        const size = await writeStaged(opened.handle.createReadStream({ end: Math.max(0, opened.size - 1) }), target, budget, progress, field);
+        files.push({ relativePath, absolutePath: target, size });
+      }
+      await mkdir(root, { recursive: true });
+      return { kind: 'directory', root, files: sortFiles(files), symlinks: [...listing.symlinks, ...listing.others].sort(compareCodePoints), cleanup };
     });
-    await pipeline(body, createWriteStream(target));
-    const artifact = await localArtifact(target);
-    return { ...artifact, cleanup };
   } catch (err) {
     await cleanup();
     throw err;
@@ -180,15 +164,71 @@ export async function materializeArtifact(uri: string, options: SourceOptions = 
 }
 
 /**
- * Opens a document (evaluation file, model card) named by a `file://` or `http(s)://` URI as a
- * byte stream. Missing files throw {@link CheckInputError}.
+ * Moves a staged artifact into the content-addressed store as `<storeDir>/sha256/<digest>` (read
+ * only), where deployments and later readers find exactly the bytes that were hashed and
+ * scanned. A copy already there under that digest is kept and the staged one removed.
+ * Returns the copy's path relative to the store.
  */
-export async function openDocumentStream(uri: string, options: SourceOptions = {}): Promise<Readable> {
-  if (/^https?:\/\//.test(uri)) return openHttpStream(uri, options);
-  const filePath = fileUriToPath(uri, options.baseDir);
-  const info = await stat(filePath).catch((err: NodeJS.ErrnoException) => {
-    throw new CheckInputError(`${uri} cannot be read: ${err.code ?? err.message}`, uri);
-  });
-  if (!info.isFile()) throw new CheckInputError(`${uri} is not a regular file`, uri);
-  return createReadStream(filePath, { highWaterMark: 1024 * 1024 });
+export async function keepVerifiedCopy(artifact: LocalArtifact, sha256: string, storeDir: string): Promise<string> {
+  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error('keepVerifiedCopy needs a sha256 digest');
+  const relative = `sha256/${sha256}`;
+  const target = path.join(storeDir, relative);
+  await mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
+  const content = artifact.kind === 'file' ? path.dirname(artifact.root) : artifact.root;
+  const exists = await stat(target).then(() => true, () => false);
+  if (!exists) {
+    await makeReadOnly(content);
+    await rename(content, target).catch(async (err: NodeJS.ErrnoException) => {
+      // Another check run kept the same bytes first.
+      if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+    });
+  }
+  await artifact.cleanup();
+  return relative;
+}
+
+async function makeReadOnly(dir: string): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) await makeReadOnly(p);
+    else await chmod(p, 0o444);
+  }
+  await chmod(dir, 0o555);
+}
+
+/** Folder artifacts are staged in when no store is configured (the CLI). */
+export function defaultStagingParent(): string {
+  return path.join(tmpdir(), 'modelgate-staging');
+}
+
+/**
+ * Opens a document (evaluation file, model card) named by a `file://` or `http(s)://` URI as a
+ * byte stream, under the sources' rules. Refusals throw {@link CheckInputError} naming the rule.
+ */
+export async function openDocumentStream(uri: string, field: string, options: SourceOptions): Promise<Readable> {
+  return asCheckErrors(() => openDocumentSource(uri, options.sources, field));
+}
+
+/** Path of the verified copy of an artifact in the store (`<storeDir>/sha256/<digest>`). */
+export function verifiedCopyPath(storeDir: string, sha256: string): string {
+  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new CheckInputError('a verified copy is named by a lowercase sha256 digest');
+  return path.join(storeDir, 'sha256', sha256);
+}
+
+/**
+ * Re-hashes the verified copy of an artifact and tells whether it still has its digest (a single
+ * file's sha256, or a directory's root digest): what a deployment checks before it hands the
+ * copy on. `missing` when the store has no copy of that digest.
+ */
+export async function checkVerifiedCopy(storeDir: string, sha256: string): Promise<'intact' | 'missing' | 'altered'> {
+  const dir = verifiedCopyPath(storeDir, sha256);
+  const exists = await stat(dir).then((s) => s.isDirectory(), () => false);
+  if (!exists) return 'missing';
+  const listed = await localArtifact(dir);
+  if (listed.symlinks.length > 0) return 'altered';
+  if (listed.files.length === 1) {
+    const single = await digestArtifact({ ...listed, kind: 'file', root: listed.files[0]!.absolutePath });
+    if (single.sha256 === sha256) return 'intact';
+  }
+  return (await digestArtifact(listed)).sha256 === sha256 ? 'intact' : 'altered';
 }

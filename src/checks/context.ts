@@ -1,14 +1,18 @@
+import type { SourceRules } from '../sources/rules';
 import type { ProgressReporter } from './progress';
 import type { RegistryReader } from './registry';
 
 /** What a check needs from where it runs (the worker or the CLI). */
 export interface CheckContext {
-  /** Directory that relative `file://` URIs resolve against (the manifest's folder in the CLI). */
-  baseDir?: string;
+  /** Where the manifest's sources may be read from and how much of them (docs/security.md, "Sources"). */
+  sources: SourceRules;
+  /**
+   * Content-addressed store of verified artifacts (`<dir>/sha256/<digest>`); artifacts are staged
+   * under it. Absent in the CLI, which stages in a temporary folder and keeps nothing.
+   */
+  artifactStoreDir?: string;
   /** Heartbeat hook for long streams. */
   progress?: ProgressReporter;
   /** The model registry; absent in the CLI, where registry-dependent parts are skipped. */
   registry?: RegistryReader;
-  /** Time allowed between two chunks of an HTTP read (default 30 s). */
-  httpIdleTimeoutMs?: number;
 }

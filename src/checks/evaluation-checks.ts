@@ -62,7 +62,7 @@ export async function recomputeMetrics(evaluation: Evaluation, task: 'auto' | 'c
       }
       if (task !== 'regression') classification.add(canonicalLabel(label!), canonicalLabel(prediction!), s);
     },
-    { baseDir: context.baseDir, progress: context.progress, httpIdleTimeoutMs: context.httpIdleTimeoutMs },
+    { sources: context.sources, progress: context.progress },
   );
   if (rows === 0) throw new CheckInputError('evaluation file has a header but no rows');
   const notes: CheckFinding[] = [];
@@ -210,7 +210,7 @@ export async function checkFairness(manifest: PromotionManifest, settings: Check
       if (y || p) positivesSeen = true;
       groups.add(values.join('|'), y, p);
     },
-    { baseDir: context.baseDir, progress: context.progress, httpIdleTimeoutMs: context.httpIdleTimeoutMs },
+    { sources: context.sources, progress: context.progress },
   );
   if (rows === 0) throw new CheckInputError('evaluation file has a header but no rows');
   if (empty.size > 0) {

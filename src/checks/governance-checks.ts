@@ -63,7 +63,7 @@ export async function loadModelCard(manifest: PromotionManifest, context: CheckC
   const card = manifest.modelCard as Record<string, unknown>;
   if (typeof card.uri !== 'string' || Object.keys(card).length !== 1) return card;
   const uri = card.uri;
-  const stream = await openDocumentStream(uri, { baseDir: context.baseDir, httpIdleTimeoutMs: context.httpIdleTimeoutMs });
+  const stream = await openDocumentStream(uri, 'modelCard.uri', { sources: context.sources });
   const parts: Buffer[] = [];
   let size = 0;
   try {
@@ -256,7 +256,7 @@ export async function checkPrivacy(manifest: PromotionManifest, settings: CheckS
             }
           });
         },
-        { baseDir: context.baseDir, maxRows: settings.sampleRows, httpIdleTimeoutMs: context.httpIdleTimeoutMs },
+        { sources: context.sources, maxRows: settings.sampleRows },
       );
       metrics.sampledRows = scanned;
       for (const [key, h] of hits) {

@@ -1,6 +1,6 @@
 import type { PromotionManifest } from '../manifest/schema';
 import type { CheckName, CheckResult } from '../shared/checks';
-import { checkIntegrity, checkIntegrityAndSecurity, checkSecurity } from './artifact-checks';
+import { checkIntegrityAndSecurity } from './artifact-checks';
 import type { CheckContext } from './context';
 import { checkFairness, checkPerformance } from './evaluation-checks';
 import { checkLineage, checkModelCard, checkPrivacy } from './governance-checks';
@@ -29,8 +29,8 @@ type Body = (run: CheckRun) => Promise<CheckOutcome>;
 
 /** The body of each check. */
 export const CHECK_BODIES: Record<CheckName, Body> = {
-  integrity: (r) => checkIntegrity(r.manifest, r.settings.integrity, r.trustedKeys, r.context),
-  security: (r) => checkSecurity(r.manifest, r.settings.security, r.context),
+  integrity: async (r) => (await checkIntegrityAndSecurity(r.manifest, r.settings, r.trustedKeys, r.context)).integrity,
+  security: async (r) => (await checkIntegrityAndSecurity(r.manifest, r.settings, r.trustedKeys, r.context)).security,
   performance: (r) => checkPerformance(r.manifest, r.settings.performance, r.context),
   fairness: (r) => checkFairness(r.manifest, r.settings.fairness, r.context),
   modelCard: (r) => checkModelCard(r.manifest, r.settings.modelCard, r.context),
@@ -44,31 +44,36 @@ export function runNamedCheck(name: CheckName, run: CheckRun): Promise<CheckResu
 }
 
 /**
+ * Runs integrity and security together on one copy of the artifact (one fetch, one pass):
+ * results in the order integrity, security. Either disabled is reported as skipped; when the
+ * pass cannot run, both report the same `error`.
+ */
+export async function runArtifactChecks(run: CheckRun): Promise<[CheckResult, CheckResult]> {
+  const integrityOn = run.settings.integrity.enforcement !== 'off';
+  const securityOn = run.settings.security.enforcement !== 'off';
+  if (!integrityOn || !securityOn) {
+    return [
+      integrityOn ? await runNamedCheck('integrity', run) : skippedResult('integrity'),
+      securityOn ? await runNamedCheck('security', run) : skippedResult('security'),
+    ];
+  }
+  const startedAt = Date.now();
+  let outcomes: { integrity: CheckOutcome; security: CheckOutcome } | undefined;
+  const integrity = await runCheck('integrity', run.settings.integrity.enforcement, async () => {
+    outcomes = await checkIntegrityAndSecurity(run.manifest, run.settings, run.trustedKeys, run.context);
+    return outcomes.integrity;
+  }, { rethrowTransient: run.rethrowTransient });
+  if (outcomes) return [integrity, toCheckResult('security', run.settings.security.enforcement, outcomes.security, startedAt)];
+  return [integrity, { ...integrity, name: 'security', required: run.settings.security.enforcement === 'required', summary: integrity.summary.replace(/^integrity/, 'security') }];
+}
+
+/**
  * Runs every check the settings ask for, locally (the CLI): integrity and security share one
  * streaming pass over the artifact. Results come in the order of `CHECK_NAMES`.
  */
 export async function runAllChecks(run: Omit<CheckRun, 'rethrowTransient'>): Promise<CheckResult[]> {
   const r: CheckRun = { ...run, rethrowTransient: false };
-  const results: CheckResult[] = [];
-  const integrityOn = r.settings.integrity.enforcement !== 'off';
-  const securityOn = r.settings.security.enforcement !== 'off';
-  if (integrityOn && securityOn) {
-    const startedAt = Date.now();
-    let outcomes: { integrity: CheckOutcome; security: CheckOutcome } | undefined;
-    const both = await runCheck('integrity', r.settings.integrity.enforcement, async () => {
-      outcomes = await checkIntegrityAndSecurity(r.manifest, r.settings, r.trustedKeys, r.context);
-      return outcomes.integrity;
-    }, { rethrowTransient: false });
-    results.push(both);
-    if (outcomes) {
-      results.push(toCheckResult('security', r.settings.security.enforcement, outcomes.security, startedAt));
-    } else {
-      results.push({ ...both, name: 'security', required: r.settings.security.enforcement === 'required', summary: both.summary.replace(/^integrity/, 'security') });
-    }
-  } else {
-    results.push(integrityOn ? await runNamedCheck('integrity', r) : skippedResult('integrity'));
-    results.push(securityOn ? await runNamedCheck('security', r) : skippedResult('security'));
-  }
+  const results: CheckResult[] = [...(await runArtifactChecks(r))];
   for (const name of ['performance', 'fairness', 'modelCard', 'lineage', 'privacy'] as const) results.push(await runNamedCheck(name, r));
   return results;
 }

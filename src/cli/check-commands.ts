@@ -13,6 +13,7 @@ import type { TrustedKey } from '../checks/trusted-keys';
 import { type PromotionManifest, PromotionManifestSchema, describeIssues } from '../manifest/schema';
 import { loadPolicyFile, resolveCheckSettings } from '../policy';
 import type { CheckResult } from '../shared/checks';
+import { type SourceRules, sourceRules } from '../sources/rules';
 
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
@@ -33,6 +34,15 @@ function complain(message: string): void {
 }
 
 /** Verdict of a scan: fail on any dangerous finding, warn on low ones. */
+/**
+ * The sources `modelgate check` may read on the user's own machine: ARTIFACT_ROOTS and
+ * ARTIFACT_HOSTS when set (as the worker reads them), else the manifest's folder and no host;
+ * relative `file://name` URIs resolve against the manifest's folder.
+ */
+function cliSourceRules(manifestDir: string): SourceRules {
+  return sourceRules(process.env.ARTIFACT_ROOTS || [manifestDir], process.env.ARTIFACT_HOSTS ?? '', { relativeBase: manifestDir });
+}
+
 export function scanStatus(findings: SecurityFinding[]): 'pass' | 'warn' | 'fail' {
   if (findings.some(isDangerous)) return 'fail';
   return findings.some((f) => f.severity === 'low') ? 'warn' : 'pass';
@@ -129,7 +139,7 @@ export function registerCheckCommands(program: Command, setExitCode: (code: numb
       try {
         const manifest = await readManifest(manifestFile);
         const { settings, trustedKeys, policy } = await settingsFor(manifest, opts.policy);
-        const checks = await runAllChecks({ manifest, settings, trustedKeys, context: { baseDir: path.dirname(path.resolve(manifestFile)) } });
+        const checks = await runAllChecks({ manifest, settings, trustedKeys, context: { sources: cliSourceRules(path.dirname(path.resolve(manifestFile))) } });
         const status = checkStatus(checks);
         if (opts.json) print(JSON.stringify({ status, checks }, null, 2));
         else {

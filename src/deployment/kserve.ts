@@ -54,7 +54,8 @@ export function renderInferenceService(request: DeploymentRequest, namespace: st
       predictor: {
         model: {
           modelFormat: { name: MODEL_FORMATS[request.artifact.format] ?? request.artifact.format },
-          storageUri: request.artifact.uri,
+          // The copy the checks hashed and scanned, where deployers can reach the store.
+          storageUri: request.artifact.verifiedUri ?? request.artifact.uri,
         },
       },
     },

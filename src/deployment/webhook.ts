@@ -39,6 +39,7 @@ export function webhookDeploymentBody(request: DeploymentRequest, kind: 'deploy'
     digest: request.artifact.sha256,
     artifactUri: request.artifact.uri,
     artifactFormat: request.artifact.format,
+    ...(request.artifact.verifiedUri ? { verifiedArtifactUri: request.artifact.verifiedUri } : {}),
     ...(request.previousVersion ? { previousVersion: request.previousVersion } : {}),
     ...(request.callbackUrl && kind === 'deploy' ? { callbackUrl: request.callbackUrl } : {}),
   });

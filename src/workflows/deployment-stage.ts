@@ -46,6 +46,12 @@ export interface DeploymentStageContext {
 
 const causeOf = (err: unknown) => (err instanceof ActivityFailure ? (err.cause?.message ?? err.message) : String(err));
 
+/** Where the integrity check kept the bytes it verified (promotions checked before the store have none). */
+function verifiedCopyOf(checks: PromotionState['checks']): { verifiedCopy?: string } {
+  const copy = checks.find((c) => c.name === 'integrity' && c.status === 'pass')?.metrics.verifiedCopy;
+  return typeof copy === 'string' ? { verifiedCopy: copy } : {};
+}
+
 /**
  * Runs the DEPLOYING state to its end: DEPLOYED (provisioned, then the environment moved in one
  * transaction) or DEPLOY_FAILED (compensated: registry unchanged, previous version serving).
@@ -70,7 +76,12 @@ export async function runDeploymentStage(ctx: DeploymentStageContext): Promise<v
     model,
     version,
     environment,
-    artifact: { uri: state.manifest.artifact.uri, sha256: state.manifest.artifact.sha256, format: state.manifest.artifact.format },
+    artifact: {
+      uri: state.manifest.artifact.uri,
+      sha256: state.manifest.artifact.sha256,
+      format: state.manifest.artifact.format,
+      ...verifiedCopyOf(state.checks),
+    },
   };
   const fail = async (reason: string) => {
     state.deployment = { ...state.deployment!, status: 'failed', detail: reason };

@@ -409,28 +409,36 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
   };
 
   // ---- checks ---------------------------------------------------------------------------
-  const runOneCheck = async (name: CheckName): Promise<CheckResult> => {
-    const settings = policy.checks[name];
+  const checkInput = () => ({ promotionId: state.promotionId, manifest: state.manifest, settings: policy.checks, trustedKeys: policy.trustedKeys });
+  /** The `error` results of checks whose activity failed after its retries. */
+  const errorResults = (names: CheckName[], err: unknown, started: number): CheckResult[] => {
+    if (CancellationScope.current().consideredCancelled) throw err;
+    const cause = err instanceof ActivityFailure ? (err.cause?.message ?? err.message) : String(err);
+    return names.map((name) => ({
+      name,
+      status: 'error' as const,
+      required: policy.checks[name].enforcement === 'required',
+      summary: `${name} check could not run after retries: ${cause}`,
+      findings: [{ kind: 'check_error', severity: 'high' as const, message: cause }],
+      metrics: {},
+      durationMs: Date.now() - started,
+    }));
+  };
+  const runOneCheck = async (name: CheckName): Promise<CheckResult[]> => {
     const started = Date.now();
     try {
-      return await checkActivities[checkActivityName(name)]({
-        promotionId: state.promotionId,
-        manifest: state.manifest,
-        settings: policy.checks,
-        trustedKeys: policy.trustedKeys,
-      });
+      return [await checkActivities[checkActivityName(name)](checkInput())];
     } catch (err) {
-      if (CancellationScope.current().consideredCancelled) throw err;
-      const cause = err instanceof ActivityFailure ? (err.cause?.message ?? err.message) : String(err);
-      return {
-        name,
-        status: 'error',
-        required: settings.enforcement === 'required',
-        summary: `${name} check could not run after retries: ${cause}`,
-        findings: [{ kind: 'check_error', severity: 'high', message: cause }],
-        metrics: {},
-        durationMs: Date.now() - started,
-      };
+      return errorResults([name], err, started);
+    }
+  };
+  /** Integrity and security in one activity: one fetch of the artifact, one pass over one copy. */
+  const runArtifactChecks = async (): Promise<CheckResult[]> => {
+    const started = Date.now();
+    try {
+      return await checkActivities.runArtifactChecks(checkInput());
+    } catch (err) {
+      return errorResults(['integrity', 'security'], err, started);
     }
   };
 
@@ -439,8 +447,17 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
     state.checkRuns += 1;
     record('modelgate', 'checks_started', { run: state.checkRuns });
     const enabled = CHECK_NAMES.filter((name) => policy.checks[name].enforcement !== 'off');
+    // Promotions started before one-artifact-pass run integrity and security as two activities.
+    const onePass = enabled.includes('integrity') && enabled.includes('security') && patched('one-artifact-pass');
     const scope = new CancellationScope();
-    const results = scope.run(() => Promise.all(enabled.map(runOneCheck)));
+    const results = scope
+      .run(() =>
+        Promise.all([
+          ...(onePass ? [runArtifactChecks()] : []),
+          ...enabled.filter((name) => !onePass || (name !== 'integrity' && name !== 'security')).map(runOneCheck),
+        ]),
+      )
+      .then((lists) => lists.flat().sort((a, b) => CHECK_NAMES.indexOf(a.name) - CHECK_NAMES.indexOf(b.name)));
     const ended = condition(isTerminal);
     const first = await Promise.race([results.then((r) => ({ r })), ended.then(() => undefined)]);
     if (!first) {

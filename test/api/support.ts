@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../../src/logger';
 import type { LoadedPolicy } from '../../src/policy/load';
 import type { Actor } from '../../src/shared/promotion';
 import { type PromotionHarness, startPromotionHarness } from '../support/promotions';
+import { testSources } from '../support/sources';
 
 /** HS256 secret of the API tests. */
 export const TEST_SECRET = 'test-secret-of-the-modelgate-api-tests-0123456789';
@@ -34,6 +35,7 @@ export function buildTestApp(
       policies: new Map([['default', policy]]),
       authenticator: createAuthenticator({ jwtSecret: TEST_SECRET }),
       temporalUiUrl: 'http://localhost:8233',
+      sources: testSources(),
       ...rest,
     },
   });

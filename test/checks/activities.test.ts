@@ -13,6 +13,7 @@ import { runMigrations } from '../../src/db/migrate';
 import { isConnectionError } from '../../src/db/pool';
 import { PromotionManifestSchema } from '../../src/manifest/schema';
 import { createTestDatabase } from '../support/stack';
+import { testSourceDeps } from '../support/sources';
 
 // Needs the PostgreSQL of ./scripts/test.sh.
 const describeWithDatabase = process.env.DATABASE_URL ? describe : describe.skip;
@@ -69,7 +70,7 @@ describeWithDatabase('check activities against the registry', () => {
   });
 
   it('lineage passes with a registered parent and fails when the version exists with another digest', async () => {
-    const activities = createCheckActivities({ pool });
+    const activities = createCheckActivities({ pool, ...testSourceDeps() });
     expect((await activities.runLineageCheck(input())).status).toBe('pass');
     const reused = await activities.runLineageCheck(input({ model: { name: 'churn', version: '2.0.0', owner: 'alice', riskTier: 'low' } }));
     expect(reused.status).toBe('fail');
@@ -77,7 +78,7 @@ describeWithDatabase('check activities against the registry', () => {
   });
 
   it('performance compares with the metrics of the version serving the target', async () => {
-    const activities = createCheckActivities({ pool });
+    const activities = createCheckActivities({ pool, ...testSourceDeps() });
     const r = await activities.runPerformanceCheck(input({}, { performance: { maxRegression: { accuracy: 0.02, auc: 0.01 } } }));
     expect(r.status).toBe('fail');
     expect(r.metrics.baselineVersion).toBe('1.0.0');
@@ -85,7 +86,7 @@ describeWithDatabase('check activities against the registry', () => {
   });
 
   it('throws (so Temporal retries) when an HTTP artifact answers 503, and returns error for a 404-like input problem', async () => {
-    const activities = createCheckActivities({ pool });
+    const activities = createCheckActivities({ pool, ...testSourceDeps() });
     await expect(activities.runIntegrityCheck(input({ artifact: { uri: `http://127.0.0.1:${port}/model.pkl`, sha256: digest, format: 'pickle' } }))).rejects.toThrow(/HTTP 503/);
     const missing = await activities.runSecurityCheck(input({ artifact: { uri: 'file:///does/not/exist.pkl', sha256: digest, format: 'pickle' } }));
     expect(missing.status).toBe('error');
@@ -109,7 +110,7 @@ describeWithDatabase('check activities against the registry', () => {
     const heartbeats: unknown[] = [];
     env.on('heartbeat', (detail: unknown) => heartbeats.push(detail));
     try {
-      const activities = createCheckActivities({ pool: unreachable });
+      const activities = createCheckActivities({ pool: unreachable, ...testSourceDeps() });
       const running = env.run(activities.runLineageCheck, input());
       await new Promise((r) => setTimeout(r, 1_200));
       proxy.listen(downPort, '127.0.0.1');
@@ -121,7 +122,7 @@ describeWithDatabase('check activities against the registry', () => {
       await unreachable.end();
       const stillDown = new Pool({ connectionString: Object.assign(new URL(db.url), { port: String(downPort) }).toString() });
       const cancelled = new MockActivityEnvironment();
-      const waiting = cancelled.run(createCheckActivities({ pool: stillDown }).runLineageCheck, input());
+      const waiting = cancelled.run(createCheckActivities({ pool: stillDown, ...testSourceDeps() }).runLineageCheck, input());
       await new Promise((r) => setTimeout(r, 300));
       cancelled.cancel();
       expect(await waiting).toMatchObject({ status: 'error', summary: expect.stringMatching(/CANCELLED/) });

@@ -8,6 +8,7 @@ import type { RegistryReader } from '../../src/checks/registry';
 import { CheckSettingsSchema } from '../../src/checks/settings';
 import { main } from '../../src/cli/index';
 import { type PromotionManifestInput, PromotionManifestSchema } from '../../src/manifest/schema';
+import { testSources } from '../support/sources';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'modelgate-checks-'));
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
@@ -40,7 +41,7 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const run = (name: Parameters<typeof runNamedCheck>[0], m = manifest(), s = settings(), extra: { registry?: RegistryReader; trustedKeys?: Array<{ keyId: string; algorithm: 'ed25519'; publicKey: string }> } = {}) =>
-  runNamedCheck(name, { manifest: m, settings: s, trustedKeys: extra.trustedKeys ?? [], context: { registry: extra.registry }, rethrowTransient: false });
+  runNamedCheck(name, { manifest: m, settings: s, trustedKeys: extra.trustedKeys ?? [], context: { sources: testSources(), registry: extra.registry }, rethrowTransient: false });
 
 describe('integrity', () => {
   it('passes when the recomputed sha256 equals the declared digest', async () => {
@@ -66,7 +67,7 @@ describe('integrity', () => {
   it('errors, naming the URI, when the artifact does not resolve', async () => {
     const r = await run('integrity', manifest({ artifact: { uri: 'file:///nowhere/model.pkl', sha256: 'a'.repeat(64), format: 'pickle' } }));
     expect(r.status).toBe('error');
-    expect(r.summary).toContain('/nowhere/model.pkl');
+    expect(r.summary).toContain('source refused (outside-roots): artifact.uri');
   });
 
   it('verifies an Ed25519 signature over the digest with a raw base64 key and with a PEM key', async () => {
@@ -103,7 +104,7 @@ describe('performance and fairness on bad input', () => {
   it.each([
     ['a missing column', { ...evaluation('eval.csv'), labelColumn: 'nope' }, "no column 'nope'"],
     ['a non-numeric label', evaluation('bad-label.csv'), "non-numeric value 'abc' at row 2"],
-    ['a URI that does not resolve', evaluation('missing.csv'), 'missing.csv'],
+    ['a URI that does not resolve', evaluation('missing.csv'), 'evaluation.uri: the source cannot be read (ENOENT)'],
   ])('%s gives an error result that names it', async (_what, ev, text) => {
     const r = await run('performance', manifest({ evaluation: ev }));
     expect(r.status).toBe('error');
@@ -194,7 +195,8 @@ describe('modelgate scan / check', () => {
     const parsed = JSON.parse(res.out) as { status: string; checks: Array<{ name: string; status: string }> };
     expect(parsed.checks.map((c) => c.name)).toEqual(['integrity', 'security', 'performance', 'fairness', 'modelCard', 'lineage', 'privacy']);
     expect(parsed.checks[0]!.status).toBe('fail');
-    expect(parsed.checks[1]!.status).toBe('pass');
+    // The scan's verdict is bound to the declared digest: bytes that are not the declared artifact fail it too.
+    expect(parsed.checks[1]!.status).toBe('fail');
     expect(res.code).toBe(1);
     writeFileSync(file, JSON.stringify({ model: { name: 'x' } }));
     const invalid = await cli(['check', file]);
@@ -203,7 +205,7 @@ describe('modelgate scan / check', () => {
   });
 
   it('runs integrity and security in one pass with the same verdicts as separately', async () => {
-    const results = await runAllChecks({ manifest: manifest(), settings: settings(), trustedKeys: [], context: {} });
+    const results = await runAllChecks({ manifest: manifest(), settings: settings(), trustedKeys: [], context: { sources: testSources() } });
     expect(results.slice(0, 2).map((r) => r.status)).toEqual(['pass', 'pass']);
   });
 });

@@ -9,6 +9,7 @@ import { checkFairness } from '../../src/checks/evaluation-checks';
 import { FairnessSettingsSchema } from '../../src/checks/settings';
 import { PromotionManifestSchema } from '../../src/manifest/schema';
 import { pythonReference } from './python';
+import { testSources } from '../support/sources';
 
 function classify(labels: Array<string | number>, predictions: Array<string | number>, positive = '1', scores?: number[]) {
   const acc = new ClassificationAccumulator(positive);
@@ -126,7 +127,7 @@ describe('metrics on generated data, cross-checked against scikit-learn and Fair
     const file = path.join(dir, 'binary.csv');
     writeBinaryCsv(file, 3000, 7);
     const ref = pythonReference<Record<string, number>>(['metrics', file, 'label', 'prediction', 'score', '1']);
-    const ours = await recomputeMetrics(manifestFor(file, [], 'score').evaluation!, 'auto', {});
+    const ours = await recomputeMetrics(manifestFor(file, [], 'score').evaluation!, 'auto', { sources: testSources() });
     expect(ours.task).toBe('classification');
     for (const name of ['accuracy', 'precision', 'recall', 'f1', 'rocAuc', 'logLoss', 'precisionMacro', 'recallWeighted', 'f1Micro', 'f1Weighted']) {
       expect({ name, value: ours.metrics[name] }).toEqual({ name, value: expect.closeTo(ref[name]!, 10) });
@@ -144,7 +145,7 @@ describe('metrics on generated data, cross-checked against scikit-learn and Fair
     }
     writeFileSync(file, lines.join('\n'));
     const ref = pythonReference<Record<string, number>>(['metrics', file, 'label', 'prediction', '-', 'cat']);
-    const ours = await recomputeMetrics({ ...manifestFor(file, []).evaluation!, positiveLabel: 'cat' }, 'auto', {});
+    const ours = await recomputeMetrics({ ...manifestFor(file, []).evaluation!, positiveLabel: 'cat' }, 'auto', { sources: testSources() });
     for (const name of ['accuracy', 'precisionMacro', 'recallMacro', 'f1Macro', 'precisionWeighted', 'recallWeighted', 'f1Weighted', 'f1Micro']) {
       expect({ name, value: ours.metrics[name] }).toEqual({ name, value: expect.closeTo(ref[name]!, 10) });
     }
@@ -162,7 +163,7 @@ describe('metrics on generated data, cross-checked against scikit-learn and Fair
     const csv = path.join(dir, 'regression.csv');
     writeFileSync(csv, ['label,prediction', ...lines.map((l) => { const o = JSON.parse(l) as { label: number; prediction: number }; return `${o.label},${o.prediction}`; })].join('\n'));
     const ref = pythonReference<Record<string, number>>(['metrics', csv, 'label', 'prediction', '-', '1']);
-    const ours = await recomputeMetrics(manifestFor(file, []).evaluation!, 'auto', {});
+    const ours = await recomputeMetrics(manifestFor(file, []).evaluation!, 'auto', { sources: testSources() });
     expect(ours.task).toBe('regression');
     for (const name of ['mse', 'mae', 'r2']) expect({ name, value: ours.metrics[name] }).toEqual({ name, value: expect.closeTo(ref[name]!, 9) });
   });
@@ -174,7 +175,7 @@ describe('metrics on generated data, cross-checked against scikit-learn and Fair
       'metrics', file, 'label', 'prediction', '-', '1', sensitive.join(','),
     ]);
     const settings = FairnessSettingsSchema.parse({ fourFifthsRule: false });
-    const result = await checkFairness(manifestFor(file, sensitive), settings, {});
+    const result = await checkFairness(manifestFor(file, sensitive), settings, { sources: testSources() });
     for (const name of ['demographicParityDifference', 'demographicParityRatio', 'equalizedOddsDifference', 'equalizedOddsRatio', 'equalOpportunityDifference']) {
       expect({ name, value: result.metrics[name] }).toEqual({ name, value: expect.closeTo(ref[name]!, 10) });
     }

@@ -16,6 +16,7 @@ import { type DriverContext, drivePromotion } from './drivers';
 import { faultPeople, promotionPlans } from './plans';
 import { PostgresCluster, TemporalDevServer, killTreeNow, pidFromFile } from './services';
 import { verifyPromotions, waitForClosed } from './verify';
+import { workerEnvironment } from '../../src/config';
 
 /** Size and pace of a fault run. */
 export interface FaultRunOptions {
@@ -124,6 +125,9 @@ export async function runFaultScenario(options: FaultRunOptions): Promise<FaultR
     POLICY_DIR: path.dirname(policyFile),
     AUTH_JWT_SECRET: JWT_SECRET,
     MODELGATE_DEPLOY_WEBHOOK_SECRET: DEPLOY_SECRET,
+    ARTIFACT_ROOTS: tmpdir(),
+    ARTIFACT_HOSTS: '127.0.0.1',
+    ARTIFACT_STORE_DIR: path.join(work, 'artifact-store'),
     PORT: String(apiPort),
     HOST: '127.0.0.1',
     PUBLIC_URL: server,
@@ -131,7 +135,7 @@ export async function runFaultScenario(options: FaultRunOptions): Promise<FaultR
     SHUTDOWN_GRACE_SECONDS: '1',
     MALLOC_ARENA_MAX: '2',
   };
-  const worker = new ModelgateProcess('worker', { entry: 'worker', env, logFile: path.join(logDir, 'worker.log'), restartDelayMs: 1_000 });
+  const worker = new ModelgateProcess('worker', { entry: 'worker', env: workerEnvironment(env), logFile: path.join(logDir, 'worker.log'), restartDelayMs: 1_000 });
   const api = new ModelgateProcess('api', { entry: 'api', env, logFile: path.join(logDir, 'api.log'), restartDelayMs: 1_000 });
   let client: Client | undefined;
   const pool = createPool(postgres.url);

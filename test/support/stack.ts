@@ -6,6 +6,7 @@ import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/se
 import { msToTs } from '@temporalio/common/lib/time';
 import { Client as PgClient } from 'pg';
 import { type Config, loadConfig } from '../../src/config';
+import { TEST_ARTIFACT_HOSTS, TEST_ARTIFACT_ROOTS, testArtifactStore } from './sources';
 
 /**
  * Addresses of the throwaway Temporal server and PostgreSQL cluster that
@@ -59,6 +60,9 @@ export function testConfig(overrides: { databaseUrl?: string; taskQueue?: string
     TEMPORAL_TASK_QUEUE: overrides.taskQueue ?? `test-${randomUUID()}`,
     DATABASE_URL: overrides.databaseUrl ?? env.databaseUrl,
     SHUTDOWN_GRACE_SECONDS: '1',
+    ARTIFACT_ROOTS: TEST_ARTIFACT_ROOTS,
+    ARTIFACT_HOSTS: TEST_ARTIFACT_HOSTS,
+    ARTIFACT_STORE_DIR: testArtifactStore(),
     ...(overrides.policyDir ? { POLICY_DIR: overrides.policyDir } : {}),
   });
 }

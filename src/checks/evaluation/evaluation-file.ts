@@ -63,10 +63,10 @@ export async function readEvaluationColumns(
   uri: string,
   columns: readonly string[] | 'all',
   onRow: (values: Cell[], row: number, names: readonly string[]) => void,
-  options: EvaluationReadOptions = {},
+  options: EvaluationReadOptions,
 ): Promise<number> {
   const progress = options.progress ?? noProgress;
-  const stream = await openDocumentStream(uri, options);
+  const stream = await openDocumentStream(uri, 'evaluation.uri', options);
   const format = formatOf(uri, options.format);
   let rows = 0;
   const limit = options.maxRows ?? Number.POSITIVE_INFINITY;
