@@ -73,7 +73,7 @@ export function quoteForFinding(value: string, max = 200): string {
 
 /** A value from a scanned file bounded for a finding's field (`global`, `member`): cut to `max` characters, control characters escaped. */
 export function boundForField(value: string, max = 200): string {
-  const cut = value.length > max ? `${value.slice(0, max)}…` : value;
   // eslint-disable-next-line no-control-regex
-  return cut.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const escaped = value.slice(0, max + 1).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return escaped.length > max ? `${escaped.slice(0, max)}…` : escaped;
 }
