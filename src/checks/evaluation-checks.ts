@@ -4,6 +4,8 @@ import type { CheckContext } from './context';
 import { CheckInputError } from './errors';
 import { type Cell, canonicalLabel, numericCell, readEvaluationColumns } from './evaluation/evaluation-file';
 import { type GroupRates, GroupAccumulator, disparities, fourFifthsViolations, groupRates } from './evaluation/fairness';
+import { EVIDENCE_LIMITS } from './evaluation/limits';
+import { describeValue, listItems, reportedText } from './evaluation/report-text';
 import { ClassificationAccumulator, LOWER_IS_BETTER, RegressionAccumulator, canonicalMetricName, canonicalMetrics } from './evaluation/metrics';
 import type { CheckOutcome } from './result';
 import type { CheckSettings } from './settings';
@@ -18,8 +20,22 @@ export interface RecomputedMetrics {
   notes: CheckFinding[];
 }
 
-function describeCell(value: Cell): string {
-  return typeof value === 'string' ? `'${value.slice(0, 40)}'` : String(value);
+/**
+ * Refuses a label, prediction or sensitive value longer than {@link EVIDENCE_LIMITS.labelChars}:
+ * classes and groups are short names, and the accumulators keep up to a thousand of them.
+ */
+function checkLabelLength(value: Cell, what: string, row: number): void {
+  if (typeof value === 'string' && value.length > EVIDENCE_LIMITS.labelChars) {
+    throw new CheckInputError(`row ${row} has a ${what} longer than ${EVIDENCE_LIMITS.labelChars} characters (limit labelChars)`);
+  }
+}
+
+/** Throws when the label or prediction of a row is empty or too long. */
+function checkLabelAndPrediction(evaluation: Evaluation, label: Cell | undefined, prediction: Cell | undefined, row: number): void {
+  if (label === null || label === undefined || label === '') throw new CheckInputError(`row ${row} has an empty label in column '${evaluation.labelColumn}'`);
+  if (prediction === null || prediction === undefined || prediction === '') throw new CheckInputError(`row ${row} has an empty prediction in column '${evaluation.predictionColumn}'`);
+  checkLabelLength(label, 'label', row);
+  checkLabelLength(prediction, 'prediction', row);
 }
 
 /**
@@ -39,21 +55,20 @@ export async function recomputeMetrics(evaluation: Evaluation, task: 'auto' | 'c
     evaluation.uri,
     columns,
     ([label, prediction, score], row) => {
-      if (label === null || label === '') throw new CheckInputError(`row ${row} has an empty label in column '${evaluation.labelColumn}'`);
-      if (prediction === null || prediction === '') throw new CheckInputError(`row ${row} has an empty prediction in column '${evaluation.predictionColumn}'`);
+      checkLabelAndPrediction(evaluation, label, prediction, row);
       const y = numericCell(label!);
       const p = numericCell(prediction!);
       numericLabels ??= y !== undefined;
       numericPredictions ??= p !== undefined;
-      if (numericLabels && y === undefined) throw new CheckInputError(`label column '${evaluation.labelColumn}' has a non-numeric value ${describeCell(label!)} at row ${row}`);
-      if (numericPredictions && p === undefined) throw new CheckInputError(`prediction column '${evaluation.predictionColumn}' has a non-numeric value ${describeCell(prediction!)} at row ${row}`);
+      if (numericLabels && y === undefined) throw new CheckInputError(`label column '${evaluation.labelColumn}' has a non-numeric value ${describeValue(label!)} at row ${row}`);
+      if (numericPredictions && p === undefined) throw new CheckInputError(`prediction column '${evaluation.predictionColumn}' has a non-numeric value ${describeValue(prediction!)} at row ${row}`);
       if ((task === 'regression') && (y === undefined || p === undefined)) {
-        throw new CheckInputError(`regression needs numeric labels and predictions; row ${row} has ${describeCell(y === undefined ? label! : prediction!)}`);
+        throw new CheckInputError(`regression needs numeric labels and predictions; row ${row} has ${describeValue(y === undefined ? label! : prediction!)}`);
       }
       let s: number | undefined;
       if (evaluation.scoreColumn) {
         s = numericCell(score ?? null);
-        if (s === undefined) throw new CheckInputError(`score column '${evaluation.scoreColumn}' has a non-numeric value ${describeCell(score ?? null)} at row ${row}`);
+        if (s === undefined) throw new CheckInputError(`score column '${evaluation.scoreColumn}' has a non-numeric value ${describeValue(score ?? null)} at row ${row}`);
         if (s < 0 || s > 1) scoresOutOfRange += 1;
       }
       if (y !== undefined && p !== undefined) {
@@ -73,7 +88,7 @@ export async function recomputeMetrics(evaluation: Evaluation, task: 'auto' | 'c
   if (classification.tooManyClasses) throw new CheckInputError('evaluation labels have more than 1000 distinct values: set performance.task to regression');
   const { metrics, binary, rocAucUndefined } = classification.result();
   if (binary && !classification.classNames.includes(positive)) {
-    throw new CheckInputError(`positive label '${positive}' occurs in neither labels nor predictions (values: ${classification.classNames.join(', ')})`);
+    throw new CheckInputError(`positive label '${positive}' occurs in neither labels nor predictions (values: ${listItems(classification.classNames, describeValue)})`);
   }
   if (rocAucUndefined) notes.push({ kind: 'roc_auc_undefined', severity: 'low', message: 'ROC AUC is undefined: the labels hold only one class' });
   if (scoresOutOfRange > 0 && metrics.logLoss !== undefined) {
@@ -187,17 +202,17 @@ export async function checkFairness(manifest: PromotionManifest, settings: Check
     return { outcome: 'pass', summary: `fairness not assessed: ${message}`, findings: [{ kind: 'not_assessed', severity: 'info', message }], metrics: {} };
   }
   const positive = canonicalLabel(evaluation.positiveLabel);
-  const groups = new GroupAccumulator();
+  const groups = new GroupAccumulator(EVIDENCE_LIMITS.groups);
   const empty = new Map<string, { count: number; first: number }>();
   let positivesSeen = false;
   const rows = await readEvaluationColumns(
     evaluation.uri,
     [evaluation.labelColumn, evaluation.predictionColumn, ...evaluation.sensitiveColumns],
     ([label, prediction, ...sensitive], row) => {
-      if (label === null || label === '') throw new CheckInputError(`row ${row} has an empty label in column '${evaluation.labelColumn}'`);
-      if (prediction === null || prediction === '') throw new CheckInputError(`row ${row} has an empty prediction in column '${evaluation.predictionColumn}'`);
+      checkLabelAndPrediction(evaluation, label, prediction, row);
       const values = sensitive.map((v) => (v === null ? '' : String(v).trim()));
       values.forEach((v, i) => {
+        checkLabelLength(v, 'sensitive value', row);
         if (v === '') {
           const col = evaluation.sensitiveColumns[i]!;
           const e = empty.get(col) ?? { count: 0, first: row };
@@ -208,7 +223,7 @@ export async function checkFairness(manifest: PromotionManifest, settings: Check
       const y = canonicalLabel(label!) === positive;
       const p = canonicalLabel(prediction!) === positive;
       if (y || p) positivesSeen = true;
-      groups.add(values.join('|'), y, p);
+      groups.add(JSON.stringify(values), y, p);
     },
     { sources: context.sources, progress: context.progress },
   );
@@ -218,21 +233,38 @@ export async function checkFairness(manifest: PromotionManifest, settings: Check
     throw new CheckInputError(parts.join('; '));
   }
   if (!positivesSeen) throw new CheckInputError(`positive label '${positive}' occurs in neither labels nor predictions`);
+  if (groups.overflowRows > 0) {
+    const message = `the sensitive columns hold more than ${EVIDENCE_LIMITS.groups} distinct groups (limit groups): fairness cannot be assessed; is a sensitive column an identifier?`;
+    return {
+      outcome: 'fail',
+      summary: message,
+      findings: [{ kind: 'too_many_groups', severity: 'medium', message, limit: EVIDENCE_LIMITS.groups }],
+      metrics: { rows, groups: `more than ${EVIDENCE_LIMITS.groups}`, rowsOutsideFollowedGroups: groups.overflowRows },
+    };
+  }
 
   const findings: CheckFinding[] = [];
+  const named = groupDisplayNames(groups.groups.keys());
   const byGroup: Record<string, GroupRates> = {};
-  for (const name of [...groups.groups.keys()].sort()) byGroup[name] = groupRates(groups.groups.get(name)!);
-  const small = Object.entries(byGroup).filter(([, r]) => r.count < settings.minGroupSize).map(([g, r]) => `${g} (${r.count})`);
+  for (const [key, name] of [...named].sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0))) byGroup[name] = groupRates(groups.groups.get(key)!);
+  const small = Object.entries(byGroup).filter(([, r]) => r.count < settings.minGroupSize);
   if (small.length > 0) {
     findings.push({
       kind: 'group_too_small',
       severity: 'low',
-      message: `group(s) below the minimum of ${settings.minGroupSize} rows: ${small.join(', ')}; ${settings.smallGroups === 'include' ? 'included in' : 'left out of'} the disparity metrics`,
+      message: `group(s) below the minimum of ${settings.minGroupSize} rows: ${listItems(small, ([g, r]) => `${g} (${r.count})`)}; ${settings.smallGroups === 'include' ? 'included in' : 'left out of'} the disparity metrics`,
     });
   }
-  for (const [g, c] of groups.groups) {
-    if (c.tp + c.fn === 0) findings.push({ kind: 'rate_undefined', severity: 'info', message: `group ${g} has no actual positives: its TPR counts as 0 (Fairlearn's convention)`, location: g });
-    if (c.fp + c.tn === 0) findings.push({ kind: 'rate_undefined', severity: 'info', message: `group ${g} has no actual negatives: its FPR counts as 0 (Fairlearn's convention)`, location: g });
+  const undefinedRates: Array<[string, string]> = [];
+  for (const [key, c] of groups.groups) {
+    if (c.tp + c.fn === 0) undefinedRates.push([named.get(key)!, 'positives: its TPR']);
+    if (c.fp + c.tn === 0) undefinedRates.push([named.get(key)!, 'negatives: its FPR']);
+  }
+  for (const [g, what] of undefinedRates.slice(0, EVIDENCE_LIMITS.listedItems)) {
+    findings.push({ kind: 'rate_undefined', severity: 'info', message: `group ${g} has no actual ${what} counts as 0 (Fairlearn's convention)`, location: g });
+  }
+  if (undefinedRates.length > EVIDENCE_LIMITS.listedItems) {
+    findings.push({ kind: 'rate_undefined', severity: 'info', message: `${undefinedRates.length - EVIDENCE_LIMITS.listedItems} more undefined rate(s) count as 0 (Fairlearn's convention)` });
   }
   const considered = Object.entries(byGroup).filter(([, r]) => settings.smallGroups === 'include' || r.count >= settings.minGroupSize);
   const metrics: Record<string, unknown> = { rows, groups: Object.keys(byGroup).length, byGroup };
@@ -266,7 +298,7 @@ export async function checkFairness(manifest: PromotionManifest, settings: Check
     findings.push({
       kind: 'four_fifths_rule',
       severity: 'high',
-      message: `selection rate below four fifths of the highest group's for ${violations.map((v) => `${v.group} (${round(v.impactRatio)})`).join(', ')}`,
+      message: `selection rate below four fifths of the highest group's for ${listItems(violations, (v) => `${v.group} (${round(v.impactRatio)})`)}`,
     });
   }
   const failures = findings.filter((f) => f.severity === 'high' || f.severity === 'medium' || f.severity === 'critical');
@@ -277,4 +309,22 @@ export async function checkFairness(manifest: PromotionManifest, settings: Check
     findings,
     metrics,
   };
+}
+
+/**
+ * The name of each group in a result: its sensitive values (a JSON array, the accumulator's key)
+ * as {@link reportedText} joined by `|`, made unique with ` #n` when escaping and cutting make
+ * two alike.
+ */
+function groupDisplayNames(keys: Iterable<string>): Map<string, string> {
+  const names = new Map<string, string>();
+  const taken = new Set<string>();
+  for (const key of keys) {
+    const base = (JSON.parse(key) as string[]).map(reportedText).join('|');
+    let name = base;
+    for (let n = 2; taken.has(name); n++) name = `${base} #${n}`;
+    taken.add(name);
+    names.set(key, name);
+  }
+  return names;
 }

@@ -2,10 +2,13 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { MODEL_CARD_FIELDS, type PromotionManifest, type RiskTier } from '../manifest/schema';
 import type { CheckFinding } from '../shared/checks';
-import { openDocumentStream } from './artifact-source';
+import { asCheckErrors, openDocumentStream } from './artifact-source';
 import type { CheckContext } from './context';
-import { CheckInputError, errorMessage } from './errors';
+import { CheckInputError } from './errors';
 import { readEvaluationColumns } from './evaluation/evaluation-file';
+import { EVIDENCE_LIMITS } from './evaluation/limits';
+import { findPersonalData } from './evaluation/personal-data';
+import { describeName, documentShapeProblem, jsonNestedDeeperThan, safeName, yamlNestingProblem, yamlProblem } from './evaluation/report-text';
 import type { CheckOutcome } from './result';
 import type { CheckSettings } from './settings';
 
@@ -21,8 +24,9 @@ export const TIER_MODEL_CARD_FIELDS: Record<RiskTier, ModelCardField[]> = {
   ],
 };
 
-const MAX_MODEL_CARD_BYTES = 1024 * 1024;
 const PLACEHOLDER = /^(tbd|todo|tba|n\/?a|none|null|nil|-+|\.+|\?+|lorem ipsum.*|see above|coming soon|placeholder|fill (this )?in|to be (defined|determined|added))\.?$/i;
+/** Characters of a field compared with {@link PLACEHOLDER} (its start: enough to tell). */
+const PLACEHOLDER_CHARS = 4_096;
 
 /** Turns a heading ("Intended use", "Out-of-scope use") into a field name (`intendedUse`). */
 function headingToField(heading: string): string {
@@ -30,15 +34,34 @@ function headingToField(heading: string): string {
   return words.map((w, i) => (i === 0 ? w : w.charAt(0).toUpperCase() + w.slice(1))).join('');
 }
 
+/** The text of an ATX heading line (`# Title`: one to six `#`, then white space), or `undefined`. */
+function headingText(line: string): string | undefined {
+  let hashes = 0;
+  while (hashes < line.length && hashes < 7 && line.charCodeAt(hashes) === 0x23) hashes += 1;
+  if (hashes === 0 || hashes > 6 || !/\s/.test(line.charAt(hashes))) return undefined;
+  return line.slice(hashes + 1);
+}
+
+/** YAML front matter (`---` lines around it) and the rest, found by plain search (linear). */
+function splitFrontMatter(text: string): { meta?: string; body: string } {
+  const open = /^---\r?\n/.exec(text);
+  if (!open) return { body: text };
+  const close = text.indexOf('\n---', open[0].length);
+  if (close < 0) return { body: text };
+  const meta = text.slice(open[0].length, text.charCodeAt(close - 1) === 0x0d && close > open[0].length ? close - 1 : close);
+  let end = close + 4;
+  if (text.charCodeAt(end) === 0x0d) end += 1;
+  if (text.charCodeAt(end) === 0x0a) end += 1;
+  return { meta, body: text.slice(end) };
+}
+
 /** Parses a Markdown model card: YAML front matter plus one field per `#` heading. */
 function parseMarkdownCard(text: string): Record<string, unknown> {
   const card: Record<string, unknown> = {};
-  let body = text;
-  const front = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?/.exec(text);
-  if (front) {
-    const meta: unknown = parseYaml(front[1]!);
-    if (meta && typeof meta === 'object') Object.assign(card, meta);
-    body = text.slice(front[0].length);
+  const { meta, body } = splitFrontMatter(text);
+  if (meta !== undefined) {
+    const parsed = parseYamlCard(meta);
+    if (parsed && typeof parsed === 'object') Object.assign(card, parsed);
   }
   const known = new Set<string>(MODEL_CARD_FIELDS);
   let current: string | undefined;
@@ -48,43 +71,89 @@ function parseMarkdownCard(text: string): Record<string, unknown> {
     lines = [];
   };
   for (const line of body.split(/\r?\n/)) {
-    const h = /^#{1,6}\s+(.*)$/.exec(line);
-    if (h) {
+    const heading = headingText(line);
+    if (heading !== undefined) {
       flush();
-      current = headingToField(h[1]!);
+      current = headingToField(heading);
     } else lines.push(line);
   }
   flush();
   return card;
 }
 
+/** Raised for a model card that cannot be parsed: the kind of problem, never the card's text. */
+class CardSyntaxError extends Error {}
+
+/** Parses YAML after bounding its nesting, with aliases bounded and no quadratic duplicate-key check. */
+function parseYamlCard(text: string): unknown {
+  const deep = yamlNestingProblem(text);
+  if (deep) throw new CardSyntaxError(deep);
+  try {
+    return parseYaml(text, { maxAliasCount: EVIDENCE_LIMITS.yamlAliases, uniqueKeys: false, prettyErrors: false });
+  } catch (err) {
+    throw new CardSyntaxError(yamlProblem(err));
+  }
+}
+
+/**
+ * Parses the text of a model card file by its extension: `.json` (nesting bounded before
+ * parsing), `.md`/`.markdown` (front matter and headings, scanned in linear time) or YAML
+ * (nesting, aliases bounded). Throws {@link CheckInputError} naming the kind of problem and its
+ * position only: parser messages, which quote the text, are never passed on.
+ */
+export function parseModelCardText(text: string, ext: string): Record<string, unknown> {
+  try {
+    let parsed: unknown;
+    if (ext === '.md' || ext === '.markdown') parsed = parseMarkdownCard(text);
+    else if (ext === '.json') {
+      if (jsonNestedDeeperThan(text, EVIDENCE_LIMITS.jsonDepth)) throw new CardSyntaxError(`it is nested more than ${EVIDENCE_LIMITS.jsonDepth} levels deep (limit jsonDepth)`);
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw new CardSyntaxError('invalid JSON');
+      }
+    } else parsed = parseYamlCard(text);
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new CardSyntaxError('not an object of fields');
+    return checkedCard(parsed as Record<string, unknown>);
+  } catch (err) {
+    if (err instanceof CardSyntaxError) throw new CheckInputError(`the model card cannot be parsed: ${err.message}`);
+    throw err;
+  }
+}
+
+/** The card, once its shape is known to be bounded (nesting, values: see {@link EVIDENCE_LIMITS}). */
+function checkedCard(card: Record<string, unknown>): Record<string, unknown> {
+  const problem = documentShapeProblem(card, EVIDENCE_LIMITS.modelCardValues);
+  if (problem) throw new CardSyntaxError(problem);
+  return card;
+}
+
 /** The model card of a manifest: inline, or loaded from its URI (JSON, YAML or Markdown, at most 1 MiB). */
 export async function loadModelCard(manifest: PromotionManifest, context: CheckContext): Promise<Record<string, unknown>> {
   const card = manifest.modelCard as Record<string, unknown>;
-  if (typeof card.uri !== 'string' || Object.keys(card).length !== 1) return card;
+  if (typeof card.uri !== 'string' || Object.keys(card).length !== 1) {
+    const problem = documentShapeProblem(card, EVIDENCE_LIMITS.modelCardValues);
+    if (problem) throw new CheckInputError(`the model card cannot be used: ${problem}`);
+    return card;
+  }
   const uri = card.uri;
   const stream = await openDocumentStream(uri, 'modelCard.uri', { sources: context.sources });
   const parts: Buffer[] = [];
   let size = 0;
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > MAX_MODEL_CARD_BYTES) throw new CheckInputError(`model card ${uri} is larger than ${MAX_MODEL_CARD_BYTES} bytes`, uri);
-      parts.push(chunk);
-    }
+    await asCheckErrors(async () => {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > EVIDENCE_LIMITS.modelCardBytes) throw new CheckInputError(`model card ${uri} is larger than ${EVIDENCE_LIMITS.modelCardBytes} bytes (limit modelCardBytes)`, uri);
+        parts.push(chunk);
+      }
+    });
   } finally {
     stream.destroy();
   }
   const text = Buffer.concat(parts).toString('utf8');
   const ext = path.extname(new URL(uri, 'file:///').pathname).toLowerCase();
-  try {
-    if (ext === '.md' || ext === '.markdown') return parseMarkdownCard(text);
-    const parsed: unknown = ext === '.json' ? JSON.parse(text) : parseYaml(text);
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object of fields');
-    return parsed as Record<string, unknown>;
-  } catch (err) {
-    throw new CheckInputError(`model card ${uri} cannot be parsed: ${errorMessage(err)}`, uri);
-  }
+  return parseModelCardText(text, ext);
 }
 
 /** Text of a model-card field, flattened (arrays and objects joined). */
@@ -106,18 +175,19 @@ export async function checkModelCard(manifest: PromotionManifest, settings: Chec
     const text = fieldText(card[field]);
     if (!text) {
       findings.push({ kind: 'field_missing', severity: 'high', message: `model card field '${field}' is missing or empty`, location: field });
-    } else if (PLACEHOLDER.test(text)) {
-      findings.push({ kind: 'field_placeholder', severity: 'high', message: `model card field '${field}' is a placeholder ('${text.slice(0, 40)}')`, location: field });
+    } else if (PLACEHOLDER.test(text.slice(0, PLACEHOLDER_CHARS))) {
+      findings.push({ kind: 'field_placeholder', severity: 'high', message: `model card field '${field}' is a placeholder (TBD, lorem ipsum, …)`, location: field });
     } else if (!shortAllowed.has(field) && text.length < settings.minFieldLength) {
       findings.push({ kind: 'field_trivial', severity: 'medium', message: `model card field '${field}' has ${text.length} characters, fewer than the ${settings.minFieldLength} required`, location: field });
     }
   }
   if (manifest.model.riskTier === 'high' && Array.isArray(card.ethicalConsiderations)) {
-    for (const item of card.ethicalConsiderations as Array<{ name?: string; mitigation?: string }>) {
-      if (!item?.mitigation || !String(item.mitigation).trim()) {
-        findings.push({ kind: 'mitigation_missing', severity: 'medium', message: `ethical consideration '${item?.name ?? '?'}' has no mitigation (required for high risk)`, location: 'ethicalConsiderations' });
+    (card.ethicalConsiderations as Array<{ name?: unknown; mitigation?: unknown } | null>).forEach((item, i) => {
+      if (!fieldText(item?.mitigation)) {
+        const name = describeName(typeof item?.name === 'string' ? item.name : '', i, 'consideration');
+        findings.push({ kind: 'mitigation_missing', severity: 'medium', message: `ethical consideration ${name} has no mitigation (required for high risk)`, location: 'ethicalConsiderations' });
       }
-    }
+    });
   }
   const metrics = { requiredFields: required, presentFields: MODEL_CARD_FIELDS.filter((f) => fieldText(card[f]) !== '') };
   if (findings.length > 0) return { outcome: 'fail', summary: findings.map((f) => f.message).join('; '), findings, metrics };
@@ -167,44 +237,6 @@ export async function checkLineage(manifest: PromotionManifest, settings: CheckS
   return { outcome: low.length ? 'warn' : 'pass', summary: low.length ? low.map((f) => f.message).join('; ') : 'lineage complete', findings, metrics };
 }
 
-/** Kinds of personal data the privacy check recognises, with their patterns. */
-const PERSONAL_DATA_PATTERNS: Array<{ kind: string; severity: 'medium' | 'high'; pattern: RegExp; validate?: (m: string) => boolean }> = [
-  { kind: 'email', severity: 'medium', pattern: /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/ },
-  { kind: 'phone', severity: 'medium', pattern: /(?<![\w.])(?:\+\d{1,3}[ .-]?\(?\d{1,4}\)?(?:[ .-]?\d{2,4}){2,4}|\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4})(?![\w.])/ },
-  { kind: 'us_ssn', severity: 'high', pattern: /(?<!\d)(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?!\d)/ },
-  { kind: 'uk_nino', severity: 'high', pattern: /\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b/ },
-  { kind: 'payment_card', severity: 'high', pattern: /(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)/, validate: luhn },
-];
-
-function luhn(candidate: string): boolean {
-  const digits = candidate.replace(/\D/g, '');
-  if (digits.length < 13 || digits.length > 19) return false;
-  let sum = 0;
-  for (let i = 0; i < digits.length; i++) {
-    let d = Number(digits[digits.length - 1 - i]);
-    if (i % 2 === 1) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-  }
-  return sum % 10 === 0;
-}
-
-/** Kinds of personal data found in a text (first match of each kind, masked). */
-export function findPersonalData(text: string): Array<{ kind: string; severity: 'medium' | 'high'; sample: string }> {
-  const found: Array<{ kind: string; severity: 'medium' | 'high'; sample: string }> = [];
-  for (const p of PERSONAL_DATA_PATTERNS) {
-    const m = p.pattern.exec(text);
-    if (m && (!p.validate || p.validate(m[0]))) found.push({ kind: p.kind, severity: p.severity, sample: mask(m[0]) });
-  }
-  return found;
-}
-
-function mask(value: string): string {
-  return value.length <= 4 ? '****' : `${value.slice(0, 2)}${'*'.repeat(Math.min(12, value.length - 4))}${value.slice(-2)}`;
-}
-
 /** The privacy check body: data classification and personal data for the target, and a personal-data scan. */
 export async function checkPrivacy(manifest: PromotionManifest, settings: CheckSettings['privacy'], context: CheckContext): Promise<CheckOutcome> {
   const findings: CheckFinding[] = [];
@@ -234,40 +266,36 @@ export async function checkPrivacy(manifest: PromotionManifest, settings: CheckS
   }
   if (settings.scanForPersonalData) {
     const card = await loadModelCard(manifest, context);
-    for (const [field, value] of Object.entries(card)) {
-      if (field === 'contacts' || field === 'uri') continue;
-      for (const hit of findPersonalData(fieldText(value))) {
-        findings.push({ kind: 'personal_data_in_model_card', severity: hit.severity, message: `model card field '${field}' contains what looks like a ${hit.kind} (${hit.sample})`, location: `modelCard.${field}`, dataKind: hit.kind });
+    Object.entries(card).forEach(([field, value], index) => {
+      if (field === 'contacts' || field === 'uri') return;
+      const name = safeName(field, index, 'field');
+      for (const hit of findPersonalData(fieldText(value), EVIDENCE_LIMITS.scanFieldChars)) {
+        findings.push({
+          kind: 'personal_data_in_model_card',
+          severity: hit.severity,
+          message: `model card field ${describeName(field, index, 'field')} contains what looks like a ${hit.kind} (${hit.sample})`,
+          location: `modelCard.${name}`,
+          dataKind: hit.kind,
+        });
       }
-    }
+    });
     if (manifest.evaluation && settings.sampleRows > 0) {
-      const hits = new Map<string, { kind: string; severity: 'medium' | 'high'; rows: number; first: number; sample: string }>();
-      const scanned = await readEvaluationColumns(
-        manifest.evaluation.uri,
-        'all',
-        (values, row, names) => {
-          values.forEach((v, i) => {
-            if (typeof v !== 'string' || v.length < 6) return;
-            for (const hit of findPersonalData(v)) {
-              const key = `${names[i]}\u0000${hit.kind}`;
-              const h = hits.get(key);
-              if (h) h.rows += 1;
-              else hits.set(key, { kind: hit.kind, severity: hit.severity, rows: 1, first: row, sample: hit.sample });
-            }
-          });
-        },
-        { sources: context.sources, maxRows: settings.sampleRows },
-      );
-      metrics.sampledRows = scanned;
-      for (const [key, h] of hits) {
-        const column = key.split('\u0000')[0]!;
+      const sample = await scanEvaluationSample(manifest.evaluation.uri, Math.min(settings.sampleRows, EVIDENCE_LIMITS.privacySampleRows), context);
+      metrics.sampledRows = sample.rows;
+      if (sample.truncated) {
+        findings.push({ kind: 'sample_truncated', severity: 'info', message: `the personal-data scan stopped after ${sample.rows} rows: ${EVIDENCE_LIMITS.privacySampleChars} characters scanned (limit privacySampleChars)` });
+      }
+      for (const h of sample.hits.values()) {
         findings.push({
           kind: 'personal_data_in_evaluation',
           severity: h.severity,
-          message: `evaluation column '${column}' holds what looks like ${h.kind} values in ${h.rows} of the first ${scanned} rows (first at row ${h.first}: ${h.sample})`,
-          location: `evaluation.${column}`,
+          message: `evaluation column ${h.column} holds what looks like ${h.kind} values in ${h.rows} of the first ${sample.rows} rows (first at row ${h.first}: ${h.sample})`,
+          location: `evaluation.${h.location}`,
           dataKind: h.kind,
         });
+      }
+      if (sample.unreported > 0) {
+        findings.push({ kind: 'personal_data_in_evaluation', severity: 'high', message: `${sample.unreported} more column(s) of the evaluation file hold what looks like personal data (limit privacyFindings)`, location: 'evaluation' });
       }
     }
   }
@@ -275,4 +303,59 @@ export async function checkPrivacy(manifest: PromotionManifest, settings: CheckS
   if (failures.length > 0) return { outcome: 'fail', summary: failures.map((f) => f.message).join('; '), findings, metrics };
   const low = findings.filter((f) => f.severity === 'low');
   return { outcome: low.length ? 'warn' : 'pass', summary: low.length ? low.map((f) => f.message).join('; ') : 'no privacy concerns found', findings, metrics };
+}
+
+/** What the privacy check found in one column for one kind of personal data. */
+interface EvaluationHit {
+  kind: string;
+  severity: 'medium' | 'high';
+  /** The column for a message ({@link describeName}) and for a location ({@link safeName}). */
+  column: string;
+  location: string;
+  rows: number;
+  first: number;
+  sample: string;
+}
+
+/** Thrown inside the row handler to end the sample once enough text was scanned. */
+class SampleComplete extends Error {}
+
+/**
+ * Scans the first `maxRows` rows of the evaluation file for personal data: each cell's start
+ * ({@link EVIDENCE_LIMITS.scanCellChars}), at most {@link EVIDENCE_LIMITS.privacySampleChars}
+ * in all, hits kept for at most {@link EVIDENCE_LIMITS.privacyFindings} column/kind pairs.
+ */
+async function scanEvaluationSample(uri: string, maxRows: number, context: CheckContext): Promise<{ rows: number; truncated: boolean; hits: Map<string, EvaluationHit>; unreported: number }> {
+  const hits = new Map<string, EvaluationHit>();
+  const unreported = new Set<string>();
+  let rows = 0;
+  let scannedChars = 0;
+  try {
+    await readEvaluationColumns(
+      uri,
+      'all',
+      (values, row, names) => {
+        rows = row;
+        values.forEach((v, i) => {
+          if (typeof v !== 'string' || v.length < 6) return;
+          scannedChars += Math.min(v.length, EVIDENCE_LIMITS.scanCellChars);
+          for (const hit of findPersonalData(v, EVIDENCE_LIMITS.scanCellChars)) {
+            const name = names[i] ?? '';
+            const key = `${name}\u0000${hit.kind}`;
+            const h = hits.get(key);
+            if (h) h.rows += 1;
+            else if (hits.size < EVIDENCE_LIMITS.privacyFindings) {
+              hits.set(key, { kind: hit.kind, severity: hit.severity, column: describeName(name, i), location: safeName(name, i), rows: 1, first: row, sample: hit.sample });
+            } else if (unreported.size < EVIDENCE_LIMITS.columns) unreported.add(key);
+          }
+        });
+        if (scannedChars > EVIDENCE_LIMITS.privacySampleChars) throw new SampleComplete();
+      },
+      { sources: context.sources, maxRows },
+    );
+  } catch (err) {
+    if (!(err instanceof SampleComplete)) throw err;
+    return { rows, truncated: true, hits, unreported: unreported.size };
+  }
+  return { rows, truncated: false, hits, unreported: unreported.size };
 }

@@ -59,11 +59,21 @@ export function skippedResult(name: CheckName): CheckResult {
   };
 }
 
+/** What a result says about an unexpected error: its message could carry what a parser read. */
+export const INTERNAL_ERROR_MESSAGE = 'internal error while running the check (see the worker log)';
+
+/** Writes an unexpected error, with its stack, to the process's standard error (the worker log). */
+function logInternalError(name: CheckName, err: unknown): void {
+  const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  process.stderr.write(`${JSON.stringify({ level: 'error', msg: 'check failed with an internal error', check: name, err: detail })}\n`);
+}
+
 /**
- * Runs one check body and turns what it throws into results: a {@link CheckInputError} (or any
- * unexpected error) becomes status `error` naming the problem; a {@link TransientCheckError}
- * is rethrown when `rethrowTransient` (activities, so Temporal retries) and reported as `error`
- * otherwise (CLI).
+ * Runs one check body and turns what it throws into results: a {@link CheckInputError} becomes
+ * status `error` with its message (the checks' own words); a {@link TransientCheckError} is
+ * rethrown when `rethrowTransient` (activities, so Temporal retries) and reported as `error`
+ * otherwise (CLI); any other error becomes `internal_error` with {@link INTERNAL_ERROR_MESSAGE}
+ * only, its message and stack going to the worker log.
  */
 export async function runCheck(
   name: CheckName,
@@ -78,7 +88,8 @@ export async function runCheck(
   } catch (err) {
     if (err instanceof TransientCheckError && options.rethrowTransient) throw err;
     const kind = err instanceof TransientCheckError ? 'transient_error' : err instanceof CheckInputError ? 'input_error' : 'internal_error';
-    const message = errorMessage(err);
+    if (kind === 'internal_error') logInternalError(name, err);
+    const message = kind === 'internal_error' ? INTERNAL_ERROR_MESSAGE : errorMessage(err);
     return toCheckResult(
       name,
       enforcement,

@@ -103,7 +103,7 @@ describe('performance and fairness on bad input', () => {
 
   it.each([
     ['a missing column', { ...evaluation('eval.csv'), labelColumn: 'nope' }, "no column 'nope'"],
-    ['a non-numeric label', evaluation('bad-label.csv'), "non-numeric value 'abc' at row 2"],
+    ['a non-numeric label', evaluation('bad-label.csv'), 'non-numeric value "abc" at row 2'],
     ['a URI that does not resolve', evaluation('missing.csv'), 'evaluation.uri: the source cannot be read (ENOENT)'],
   ])('%s gives an error result that names it', async (_what, ev, text) => {
     const r = await run('performance', manifest({ evaluation: ev }));

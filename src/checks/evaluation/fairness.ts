@@ -33,13 +33,26 @@ export interface DisparityMetrics {
   equalOpportunityDifference: number;
 }
 
-/** Accumulates per-group confusion counts for a binary outcome. */
+/**
+ * Accumulates per-group confusion counts for a binary outcome, for at most `maxGroups` distinct
+ * groups: rows of further groups are counted in {@link GroupAccumulator.overflowRows} only, so
+ * that a column of unique values cannot grow memory or the result without bound.
+ */
 export class GroupAccumulator {
   readonly groups = new Map<string, GroupCounts>();
+  /** Rows whose group was new once `maxGroups` groups were followed. */
+  overflowRows = 0;
 
-  add(group: string, actualPositive: boolean, predictedPositive: boolean): void {
+  constructor(readonly maxGroups: number = Number.POSITIVE_INFINITY) {}
+
+  /** Adds one row; false when its group is new and the accumulator is full. */
+  add(group: string, actualPositive: boolean, predictedPositive: boolean): boolean {
     let g = this.groups.get(group);
     if (!g) {
+      if (this.groups.size >= this.maxGroups) {
+        this.overflowRows += 1;
+        return false;
+      }
       g = { count: 0, selected: 0, tp: 0, fp: 0, fn: 0, tn: 0 };
       this.groups.set(group, g);
     }
@@ -50,6 +63,7 @@ export class GroupAccumulator {
       else g.fn += 1;
     } else if (predictedPositive) g.fp += 1;
     else g.tn += 1;
+    return true;
   }
 }
 
