@@ -292,7 +292,9 @@ export class PickleWalker {
   private skipLines = 0;
   /** Set after a joblib array's BUILD: its bytes (after the padding) still to be skipped; -1 when none. */
   private arrayAfterPadding = -1;
+  /** The simulated stack: entries `[0, sp)` are live (entries above may be stale). */
   private stack: Value[] = [];
+  private sp = 0;
   private marks: number[] = [];
   private memoDense: Value[] = [];
   private memoSparse = new Map<number, Value>();
@@ -418,37 +420,36 @@ export class PickleWalker {
   private run(buf: Buffer): number {
     let pos = 0;
     const length = buf.length;
-    while (pos < length) {
-      if (this.arrayAfterPadding >= 0) {
-        // joblib's read_array: one byte gives the padding length, then padding, then the data.
-        this.skipBytes = buf[pos]! + this.arrayAfterPadding;
-        this.arrayAfterPadding = -1;
-        pos += 1;
+    try {
+      while (pos < length) {
+        if (this.arrayAfterPadding >= 0) {
+          // joblib's read_array: one byte gives the padding length, then padding, then the data.
+          this.skipBytes = buf[pos]! + this.arrayAfterPadding;
+          this.arrayAfterPadding = -1;
+          pos += 1;
+        }
+        if (this.skipBytes > 0 || this.skipLines > 0) {
+          pos += this.skip(buf.subarray(pos));
+          if (this.skipBytes > 0 || this.skipLines > 0) break;
+          continue;
+        }
+        const next = this.step(buf, pos);
+        if (next === NEED_MORE) {
+          this.opcodes -= 1;
+          break;
+        }
+        pos = next;
+        if (this.stopped) {
+          this.rawStorageBytes += length - pos;
+          pos = length;
+          break;
+        }
       }
-      if (this.skipBytes > 0 || this.skipLines > 0) {
-        pos += this.skip(buf.subarray(pos));
-        if (this.skipBytes > 0 || this.skipLines > 0) break;
-        continue;
-      }
-      let next: number;
-      try {
-        next = this.step(buf, pos);
-      } catch (err) {
-        const kind = err instanceof PickleFormatError ? err.kind : 'corrupt_pickle';
-        this.fail(this.base + pos, err instanceof Error ? err.message : String(err), kind);
-        this.base += length;
-        return length;
-      }
-      if (next === NEED_MORE) {
-        this.opcodes -= 1;
-        break;
-      }
-      pos = next;
-      if (this.stopped) {
-        this.rawStorageBytes += length - pos;
-        pos = length;
-        break;
-      }
+    } catch (err) {
+      const kind = err instanceof PickleFormatError ? err.kind : 'corrupt_pickle';
+      this.fail(this.base + pos, err instanceof Error ? err.message : String(err), kind);
+      this.base += length;
+      return length;
     }
     this.base += pos;
     return pos;
@@ -461,24 +462,39 @@ export class PickleWalker {
   }
 
   private push1(value: Value): void {
-    if (this.stack.length >= this.limits.maxStack) throw new PickleFormatError(`the pickle stack grows beyond ${this.limits.maxStack} entries`, 'pickle_stack_limit');
-    this.stack.push(value);
+    if (this.sp >= this.limits.maxStack) throw new PickleFormatError(`the pickle stack grows beyond ${this.limits.maxStack} entries`, 'pickle_stack_limit');
+    this.stack[this.sp++] = value;
   }
 
   private pop1(op: string): Value {
-    if (this.stack.length <= this.frameBase()) throw new PickleFormatError(`${op}: unpickling stack underflow`);
-    return this.stack.pop()!;
+    if (this.sp <= this.frameBase()) throw new PickleFormatError(`${op}: unpickling stack underflow`);
+    return this.stack[--this.sp]!;
   }
 
   private top(op: string): Value {
-    if (this.stack.length <= this.frameBase()) throw new PickleFormatError(`${op}: unpickling stack underflow`);
-    return this.stack[this.stack.length - 1]!;
+    if (this.sp <= this.frameBase()) throw new PickleFormatError(`${op}: unpickling stack underflow`);
+    return this.stack[this.sp - 1]!;
   }
 
   private popMark(op: string): Value[] {
     if (this.marks.length === 0) throw new PickleFormatError(`${op}: could not find MARK`);
     const at = this.marks.pop()!;
-    return this.stack.splice(at);
+    const items = this.stack.slice(at, this.sp);
+    this.sp = at;
+    return items;
+  }
+
+  /** Pops the values above the last MARK and the MARK, without keeping them (nothing to follow outside joblib reading). */
+  private dropMark(op: string): void {
+    if (this.marks.length === 0) throw new PickleFormatError(`${op}: could not find MARK`);
+    this.sp = this.marks.pop()!;
+  }
+
+  /** Replaces the top `count` entries by one opaque value (a tuple outside joblib reading). */
+  private replaceTop(count: number, op: string): void {
+    if (this.sp - this.frameBase() < count) throw new PickleFormatError(`${op}: unpickling stack underflow`);
+    this.sp -= count - 1;
+    this.stack[this.sp - 1] = ANY;
   }
 
   /** Notes values that leave the walker's sight (into a container or an unknown call). */
@@ -501,9 +517,15 @@ export class PickleWalker {
     if (index < 0) throw new PickleFormatError(`${op}: negative memo index`);
     const value = this.top(op);
     if (index < DENSE_MEMO) {
-      if (this.memoDense[index] === undefined) this.newMemoEntry();
-      while (this.memoDense.length < index) this.memoDense.push(undefined as unknown as Value);
-      this.memoDense[index] = value;
+      const dense = this.memoDense;
+      if (index === dense.length) {
+        this.newMemoEntry();
+        dense.push(value);
+        return;
+      }
+      if (index > dense.length || dense[index] === undefined) this.newMemoEntry();
+      while (dense.length < index) dense.push(undefined as unknown as Value);
+      dense[index] = value;
     } else {
       if (!this.memoSparse.has(index)) this.newMemoEntry();
       this.memoSparse.set(index, value);
@@ -516,7 +538,8 @@ export class PickleWalker {
   }
 
   private memoGet(index: number, op: string): void {
-    const value = index < DENSE_MEMO ? this.memoDense[index] : this.memoSparse.get(index);
+    // (An index past the array's end is tested first: reading past it is slow in V8.)
+    const value = index < this.memoDense.length ? this.memoDense[index] : index < DENSE_MEMO ? undefined : this.memoSparse.get(index);
     if (value === undefined) throw new PickleFormatError(`${op}: memo value ${index} not found`);
     this.push1(value);
   }
@@ -532,9 +555,12 @@ export class PickleWalker {
 
   // ---- values --------------------------------------------------------------------------
 
-  private strValue(data: Buffer | null, encoding: 'utf8' | 'latin1'): Value {
-    if (data === null || data.length > MAX_STRING_VALUE || !this.charge(data.length + VALUE_OVERHEAD)) return ANY;
-    return { k: 'str', s: data.toString(encoding) };
+  /** The string payload read last by {@link readPayload}, ending at `end`. */
+  private strValue(buf: Buffer, end: number, encoding: 'utf8' | 'latin1'): Value {
+    const length = end - this.payloadFrom;
+    if (!this.payloadInline || length > MAX_STRING_VALUE || !this.charge(length + VALUE_OVERHEAD)) return ANY;
+    const fast = buf as Buffer & { utf8Slice(start: number, end: number): string; latin1Slice(start: number, end: number): string };
+    return { k: 'str', s: encoding === 'utf8' ? fast.utf8Slice(this.payloadFrom, end) : fast.latin1Slice(this.payloadFrom, end) };
   }
 
   private textValue(text: string): Value {
@@ -543,11 +569,13 @@ export class PickleWalker {
   }
 
   private intValue(n: number): Value {
+    if (!this.joblib) return ANY; // only joblib's array wrappers need integer values
     return n >= 0 && n < 256 ? SMALL_INTS[n]! : { k: 'int', n };
   }
 
   /** A tuple of `items`: a literal when small and within budget, else opaque (keeping the wrapper mark). */
   private tupleValue(items: Value[]): Value {
+    if (!this.joblib) return ANY; // only joblib's array wrappers need tuple values
     let w = false;
     let informative = false;
     for (const item of items) {
@@ -607,7 +635,7 @@ export class PickleWalker {
   private build(inst: Value, state: Value, offset: number): void {
     if (inst.k === 'wrapper' && this.joblib) {
       this.applyWrapperState(inst, state);
-      this.stack[this.stack.length - 1] = ANY; // joblib replaces the wrapper with the array
+      this.stack[this.sp - 1] = ANY; // joblib replaces the wrapper with the array
       this.scheduleArray(inst, offset);
       return;
     }
@@ -726,19 +754,26 @@ export class PickleWalker {
     return { text, next: end };
   }
 
+  /** Set by {@link readPayload}: where the payload starts, and whether it is buffered whole (else skipped). */
+  private payloadFrom = 0;
+  private payloadInline = false;
+
   /**
-   * Reads a length-prefixed payload at `from` of `length` bytes. Small payloads are returned
-   * whole once buffered; large ones are skipped (returns `null` and the position after what is
-   * buffered, the rest is skipped as it arrives).
+   * Reads a length-prefixed payload at `from` of `length` bytes; returns the position after it (or
+   * after what is buffered) or NEED_MORE. Small payloads are available whole in `buf` from
+   * `payloadFrom` (`payloadInline`); large ones are skipped as they arrive, never buffered.
    */
-  private readPayload(buf: Buffer, from: number, length: number): { data: Buffer | null; next: number } | typeof NEED_MORE {
+  private readPayload(buf: Buffer, from: number, length: number): number {
+    this.payloadFrom = from;
     if (length <= this.limits.inlineBytes) {
       if (buf.length - from < length) return NEED_MORE;
-      return { data: buf.subarray(from, from + length), next: from + length };
+      this.payloadInline = true;
+      return from + length;
     }
+    this.payloadInline = false;
     const available = Math.min(buf.length - from, length);
     this.skipBytes = length - available;
-    return { data: null, next: from + available };
+    return from + available;
   }
 
   private readDecimal(text: Buffer, op: string): number {
@@ -755,11 +790,11 @@ export class PickleWalker {
     const a = pos + 1;
     if (!this.inPickle) this.inPickle = true;
     if (++this.opcodes > this.limits.maxOpcodes) throw new PickleFormatError(`the stream has more than ${this.limits.maxOpcodes} opcodes`, 'pickle_opcode_limit');
-    let r: ReturnType<PickleWalker['readPayload']>;
+    let r: number;
     switch (op) {
       case 0x28: // MARK
         if (this.marks.length >= this.limits.maxMarks) throw new PickleFormatError(`more than ${this.limits.maxMarks} MARKs are open at once`, 'pickle_mark_limit');
-        this.marks.push(this.stack.length);
+        this.marks.push(this.sp);
         return a;
       case 0x2e: {
         // STOP
@@ -768,6 +803,7 @@ export class PickleWalker {
         this.inPickle = false;
         if (this.pickles === 1 && value.k === 'big' && value.n === LEGACY_TORCH_MAGIC) this.legacyTorch = true;
         this.stack = [];
+        this.sp = 0;
         this.marks = [];
         this.memoDense = [];
         this.memoSparse = new Map();
@@ -777,7 +813,7 @@ export class PickleWalker {
         return a;
       }
       case 0x30: // POP
-        if (this.stack.length > this.frameBase()) this.stack.pop();
+        if (this.sp > this.frameBase()) this.sp -= 1;
         else this.popMark('POP');
         return a;
       case 0x31: // POP_MARK
@@ -814,7 +850,7 @@ export class PickleWalker {
         return a + 4;
       case 0x4b: // BININT1
         if (avail < 1) return NEED_MORE;
-        this.push1(SMALL_INTS[buf[a]!]!);
+        this.push1(this.joblib ? SMALL_INTS[buf[a]!]! : ANY);
         return a + 1;
       case 0x4d: // BININT2
         if (avail < 2) return NEED_MORE;
@@ -826,13 +862,14 @@ export class PickleWalker {
         const n = buf[a]!;
         r = this.readPayload(buf, a + 1, n);
         if (r === NEED_MORE) return NEED_MORE;
-        if (r.data && n <= 16) {
+        if (this.payloadInline && n <= 16 && (this.joblib || n > 6)) {
+          const at = this.payloadFrom;
           let v = 0n;
-          for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(r.data[i]!);
-          if (n > 0 && (r.data[n - 1]! & 0x80) !== 0) v -= 1n << BigInt(8 * n);
+          for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(buf[at + i]!);
+          if (n > 0 && (buf[at + n - 1]! & 0x80) !== 0) v -= 1n << BigInt(8 * n);
           this.push1(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? this.intValue(Number(v)) : { k: 'big', n: v });
         } else this.push1(ANY);
-        return r.next;
+        return r;
       }
       case 0x8b: {
         // LONG4
@@ -842,7 +879,7 @@ export class PickleWalker {
         r = this.readPayload(buf, a + 4, n);
         if (r === NEED_MORE) return NEED_MORE;
         this.push1(ANY);
-        return r.next;
+        return r;
       }
       case 0x4e: // NONE
         this.push1(NONE);
@@ -854,7 +891,7 @@ export class PickleWalker {
         this.push1(FALSE);
         return a;
       case 0x7d: // EMPTY_DICT
-        this.push1(this.charge(VALUE_OVERHEAD) ? { k: 'dict', entries: new Map() } : ANY);
+        this.push1(this.joblib && this.charge(VALUE_OVERHEAD) ? { k: 'dict', entries: new Map() } : ANY);
         return a;
       case 0x5d: // EMPTY_LIST
       case 0x29: // EMPTY_TUPLE
@@ -904,15 +941,15 @@ export class PickleWalker {
         if (n < 0) throw new PickleFormatError('BINSTRING pickle has negative byte count');
         r = this.readPayload(buf, a + 4, n);
         if (r === NEED_MORE) return NEED_MORE;
-        this.push1(this.strValue(r.data, 'latin1'));
-        return r.next;
+        this.push1(this.strValue(buf, r, 'latin1'));
+        return r;
       }
       case 0x55: // SHORT_BINSTRING
         if (avail < 1) return NEED_MORE;
         r = this.readPayload(buf, a + 1, buf[a]!);
         if (r === NEED_MORE) return NEED_MORE;
-        this.push1(this.strValue(r.data, 'latin1'));
-        return r.next;
+        this.push1(this.strValue(buf, r, 'latin1'));
+        return r;
       case 0x56: {
         // UNICODE
         const line = this.readLine(buf, a);
@@ -928,14 +965,14 @@ export class PickleWalker {
         if (avail < 4) return NEED_MORE;
         r = this.readPayload(buf, a + 4, buf.readUInt32LE(a));
         if (r === NEED_MORE) return NEED_MORE;
-        this.push1(this.strValue(r.data, 'utf8'));
-        return r.next;
+        this.push1(this.strValue(buf, r, 'utf8'));
+        return r;
       case 0x8c: // SHORT_BINUNICODE
         if (avail < 1) return NEED_MORE;
         r = this.readPayload(buf, a + 1, buf[a]!);
         if (r === NEED_MORE) return NEED_MORE;
-        this.push1(this.strValue(r.data, 'utf8'));
-        return r.next;
+        this.push1(this.strValue(buf, r, 'utf8'));
+        return r;
       case 0x8d: // BINUNICODE8
       case 0x8e: // BINBYTES8
       case 0x96: {
@@ -945,30 +982,30 @@ export class PickleWalker {
         if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw new PickleFormatError(`${OPCODE_NAMES[op]}: absurd length ${n}`);
         r = this.readPayload(buf, a + 8, Number(n));
         if (r === NEED_MORE) return NEED_MORE;
-        this.push1(op === 0x8d ? this.strValue(r.data, 'utf8') : ANY);
-        return r.next;
+        this.push1(op === 0x8d ? this.strValue(buf, r, 'utf8') : ANY);
+        return r;
       }
       case 0x42: // BINBYTES
         if (avail < 4) return NEED_MORE;
         r = this.readPayload(buf, a + 4, buf.readUInt32LE(a));
         if (r === NEED_MORE) return NEED_MORE;
         this.push1(ANY);
-        return r.next;
+        return r;
       case 0x43: // SHORT_BINBYTES
         if (avail < 1) return NEED_MORE;
         r = this.readPayload(buf, a + 1, buf[a]!);
         if (r === NEED_MORE) return NEED_MORE;
         this.push1(ANY);
-        return r.next;
+        return r;
       case 0x61: // APPEND
-        if (this.stack.length - this.frameBase() < 2) throw new PickleFormatError('APPEND: unpickling stack underflow');
-        this.consumed(this.stack.pop()!);
+        if (this.sp - this.frameBase() < 2) throw new PickleFormatError('APPEND: unpickling stack underflow');
+        this.consumed(this.stack[--this.sp]!);
         return a;
       case 0x62: {
         // BUILD
-        if (this.stack.length - this.frameBase() < 2) throw new PickleFormatError('BUILD: unpickling stack underflow');
-        const state = this.stack.pop()!;
-        this.build(this.stack[this.stack.length - 1]!, state, offset);
+        if (this.sp - this.frameBase() < 2) throw new PickleFormatError('BUILD: unpickling stack underflow');
+        const state = this.stack[--this.sp]!;
+        this.build(this.stack[this.sp - 1]!, state, offset);
         return a;
       }
       case 0x63: // GLOBAL
@@ -1008,29 +1045,40 @@ export class PickleWalker {
       case 0x64: {
         // DICT
         const items = this.popMark('DICT');
-        const dict: Value = this.charge(VALUE_OVERHEAD) ? { k: 'dict', entries: new Map() } : ANY;
+        const dict: Value = this.joblib && this.charge(VALUE_OVERHEAD) ? { k: 'dict', entries: new Map() } : ANY;
         this.setItems(dict, items);
         this.push1(dict);
         return a;
       }
       case 0x74: // TUPLE
-        this.push1(this.tupleValue(this.popMark('TUPLE')));
+        if (this.joblib) this.push1(this.tupleValue(this.popMark('TUPLE')));
+        else {
+          this.dropMark('TUPLE');
+          this.push1(ANY);
+        }
         return a;
       case 0x6c: // LIST
       case 0x91: // FROZENSET
-        this.consumedAll(this.popMark(OPCODE_NAMES[op]!));
+        if (this.joblib) this.consumedAll(this.popMark(OPCODE_NAMES[op]!));
+        else this.dropMark(OPCODE_NAMES[op]!);
         this.push1(ANY);
         return a;
       case 0x65: // APPENDS
       case 0x90: // ADDITEMS
-        this.consumedAll(this.popMark(OPCODE_NAMES[op]!));
-        if (this.stack.length <= this.frameBase()) throw new PickleFormatError(`${OPCODE_NAMES[op]}: unpickling stack underflow`);
+        if (this.joblib) this.consumedAll(this.popMark(OPCODE_NAMES[op]!));
+        else this.dropMark(OPCODE_NAMES[op]!);
+        if (this.sp <= this.frameBase()) throw new PickleFormatError(`${OPCODE_NAMES[op]}: unpickling stack underflow`);
         return a;
       case 0x75: {
         // SETITEMS
+        if (!this.joblib) {
+          this.dropMark('SETITEMS');
+          if (this.sp <= this.frameBase()) throw new PickleFormatError('SETITEMS: unpickling stack underflow');
+          return a;
+        }
         const items = this.popMark('SETITEMS');
-        if (this.stack.length <= this.frameBase()) throw new PickleFormatError('SETITEMS: unpickling stack underflow');
-        this.setItems(this.stack[this.stack.length - 1]!, items);
+        if (this.sp <= this.frameBase()) throw new PickleFormatError('SETITEMS: unpickling stack underflow');
+        this.setItems(this.stack[this.sp - 1]!, items);
         return a;
       }
       case 0x67: {
@@ -1083,23 +1131,32 @@ export class PickleWalker {
       }
       case 0x73: {
         // SETITEM
-        if (this.stack.length - this.frameBase() < 3) throw new PickleFormatError('SETITEM: unpickling stack underflow');
-        const value = this.stack.pop()!;
-        const key = this.stack.pop()!;
-        this.setItems(this.stack[this.stack.length - 1]!, [key, value]);
+        if (this.sp - this.frameBase() < 3) throw new PickleFormatError('SETITEM: unpickling stack underflow');
+        const value = this.stack[--this.sp]!;
+        const key = this.stack[--this.sp]!;
+        this.setItems(this.stack[this.sp - 1]!, [key, value]);
         return a;
       }
       case 0x85: // TUPLE1
-        this.push1(this.tupleValue([this.pop1('TUPLE1')]));
+        if (this.joblib) this.push1(this.tupleValue([this.pop1('TUPLE1')]));
+        else this.replaceTop(1, 'TUPLE1');
         return a;
       case 0x86: {
         // TUPLE2
+        if (!this.joblib) {
+          this.replaceTop(2, 'TUPLE2');
+          return a;
+        }
         const second = this.pop1('TUPLE2');
         this.push1(this.tupleValue([this.pop1('TUPLE2'), second]));
         return a;
       }
       case 0x87: {
         // TUPLE3
+        if (!this.joblib) {
+          this.replaceTop(3, 'TUPLE3');
+          return a;
+        }
         const third = this.pop1('TUPLE3');
         const second = this.pop1('TUPLE3');
         this.push1(this.tupleValue([this.pop1('TUPLE3'), second, third]));
