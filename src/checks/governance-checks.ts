@@ -89,7 +89,7 @@ function parseYamlCard(text: string): unknown {
   const deep = yamlNestingProblem(text);
   if (deep) throw new CardSyntaxError(deep);
   try {
-    return parseYaml(text, { maxAliasCount: EVIDENCE_LIMITS.yamlAliases, uniqueKeys: false, prettyErrors: false });
+    return parseYaml(text, { maxAliasCount: EVIDENCE_LIMITS.yamlAliases, uniqueKeys: false });
   } catch (err) {
     throw new CardSyntaxError(yamlProblem(err));
   }

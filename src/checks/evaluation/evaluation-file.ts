@@ -173,7 +173,7 @@ async function readCsv(stream: Readable, format: 'csv' | 'tsv', columns: readonl
 }
 
 /** A decimal number: no nested or overlapping quantifiers, so linear on any input. */
-const NUMBER_TEXT = /^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/;
+export const NUMBER_TEXT = /^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/;
 
 /** The number a text cell spells, or `undefined` (texts longer than {@link EVIDENCE_LIMITS.numericChars} are not numbers). */
 function numberText(s: string): number | undefined {

@@ -22,53 +22,59 @@ export interface PersonalDataDetector {
   mask: (match: string) => string;
 }
 
-/** Characters of an e-mail local part (RFC 5322's common subset), and the bound on its length. */
-const LOCAL_CHAR = /[A-Za-z0-9._%+-]/;
+/** Bounds on the parts of an e-mail address looked at around an `@`. */
 const MAX_LOCAL = 64;
 const MAX_DOMAIN = 255;
-
-function isDomainChar(c: number): boolean {
-  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2d || c === 0x2e;
-}
 
 function isLetter(c: number): boolean {
   return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
 }
 
+/** `[A-Za-z0-9-]`: a character of a domain label. */
+function isLabelChar(c: number): boolean {
+  return isLetter(c) || (c >= 0x30 && c <= 0x39) || c === 0x2d;
+}
+
+/** `[A-Za-z0-9._%+-]`: a character of a local part. */
+function isLocalChar(c: number): boolean {
+  return isLabelChar(c) || c === 0x2e || c === 0x5f || c === 0x25 || c === 0x2b;
+}
+
 /**
- * Length of the domain at the start of `labels` (`a.b.com`, split on dots) as the former pattern
- * `[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}` matched it, or 0: non-empty labels, the last
- * one starting with two letters (its letters are the top-level domain).
+ * End (exclusive) of the domain starting at `from`, as the former pattern
+ * `[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}` matched it, or -1: non-empty labels
+ * separated by dots, the last one starting with two letters (those letters end the match).
  */
-function domainLength(labels: string[]): number {
-  if (!labels[0]) return 0;
-  let end = -1;
-  let length = labels[0].length;
-  for (let k = 1; k < labels.length; k++) {
-    const label = labels[k]!;
-    let letters = 0;
-    while (letters < label.length && isLetter(label.charCodeAt(letters))) letters += 1;
-    if (letters >= 2) end = length + 1 + letters;
-    if (!label) break;
-    length += 1 + label.length;
+function domainEnd(text: string, from: number, limit: number): number {
+  let best = -1;
+  let i = from;
+  for (let label = 0; i < limit; label++) {
+    const start = i;
+    while (i < limit && isLabelChar(text.charCodeAt(i))) i += 1;
+    if (i === start) break;
+    if (label > 0) {
+      let letters = start;
+      while (letters < i && isLetter(text.charCodeAt(letters))) letters += 1;
+      if (letters - start >= 2) best = letters;
+    }
+    if (i >= limit || text.charCodeAt(i) !== 0x2e) break;
+    i += 1;
   }
-  return Math.max(end, 0);
+  return best;
 }
 
 /**
  * The first e-mail address in `text`: for each `@`, the local part is the run of local-part
- * characters before it (at most 64 are looked at) and the domain the run of domain characters
- * after it (at most 255). Each `@` costs a bounded amount of work: linear in the text.
+ * characters before it (at most 64 are looked at) and the domain the labels after it (at most
+ * 255 characters). Each `@` costs a bounded amount of work: linear in the text.
  */
 export function findEmail(text: string): string | undefined {
   for (let at = text.indexOf('@'); at >= 0; at = text.indexOf('@', at + 1)) {
     let start = at;
-    while (start > 0 && at - start < MAX_LOCAL && LOCAL_CHAR.test(text[start - 1]!)) start -= 1;
+    while (start > 0 && at - start < MAX_LOCAL && isLocalChar(text.charCodeAt(start - 1))) start -= 1;
     if (start === at) continue;
-    let end = at + 1;
-    while (end < text.length && end - at <= MAX_DOMAIN && isDomainChar(text.charCodeAt(end))) end += 1;
-    const length = domainLength(text.slice(at + 1, end).split('.'));
-    if (length > 0) return text.slice(start, at + 1 + length);
+    const end = domainEnd(text, at + 1, Math.min(text.length, at + 1 + MAX_DOMAIN));
+    if (end > 0) return text.slice(start, end);
   }
   return undefined;
 }

@@ -108,9 +108,9 @@ export function csvProblem(err: unknown): string {
 export function yamlProblem(err: unknown): string {
   const e = (err ?? {}) as { code?: unknown; linePos?: Array<{ line?: unknown; col?: unknown }> };
   if (e.code === 'RESOURCE_EXHAUSTION') return `it is nested more than ${EVIDENCE_LIMITS.jsonDepth} levels deep (limit jsonDepth)`;
-  if (err instanceof Error && /alias/i.test(err.message.slice(0, 200))) return `it resolves more than ${EVIDENCE_LIMITS.yamlAliases} aliases (limit yamlAliases)`;
-  const code = typeof e.code === 'string' && /^[A-Z_]{1,40}$/.test(e.code) ? e.code.toLowerCase().replace(/_/g, ' ') : 'invalid YAML';
-  return `${code}${position(e.linePos?.[0]?.line, e.linePos?.[0]?.col)}`;
+  if (typeof e.code === 'string' && /^[A-Z_]{1,40}$/.test(e.code)) return `${e.code.toLowerCase().replace(/_/g, ' ')}${position(e.linePos?.[0]?.line, e.linePos?.[0]?.col)}`;
+  if (err instanceof ReferenceError && err.message.startsWith('Excessive alias count')) return `it resolves more than ${EVIDENCE_LIMITS.yamlAliases} aliases (limit yamlAliases)`;
+  return 'invalid YAML';
 }
 
 /**
