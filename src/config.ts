@@ -181,7 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 /**
  * Variables only the API may hold: the key bearer tokens are signed with (whoever holds it can
  * mint a token for any identity and role) and the switch that hands tokens out. The worker reads
- * hostile files; it must never hold them (docs/operations.md, "Secrets per process").
+ * hostile files; it must never hold them (docs/security.md, "Secrets per process").
  */
 export const API_ONLY_VARIABLES = ['AUTH_JWT_SECRET', 'DASHBOARD_DEV_SIGN_IN'] as const;
 

@@ -45,6 +45,19 @@ describe('process entry points (built in dist/)', () => {
     },
   );
 
+  it('the worker refuses to start while it holds the API token key or the dev sign-in switch (it reads hostile files)', async () => {
+    const { exited } = runEntry('dist/worker.js', {
+      DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
+      AUTH_JWT_SECRET: 'a-local-secret-of-at-least-32-characters',
+      DASHBOARD_DEV_SIGN_IN: 'true',
+    });
+    const result = await exited;
+    expect(result.code).toBe(78);
+    expect(result.stderr).toContain('AUTH_JWT_SECRET, DASHBOARD_DEV_SIGN_IN belong(s) to the API only');
+    expect(result.stderr).not.toContain('a-local-secret');
+    expect(result.stderr).not.toMatch(/migrating PostgreSQL/);
+  });
+
   it('the worker says plainly when PostgreSQL cannot be reached', async () => {
     const { exited } = runEntry('dist/worker.js', {
       DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { EnvironmentSchema } from '../src/config';
+import { API_ONLY_VARIABLES, EnvironmentSchema } from '../src/config';
 import { SearchAttributes } from '../src/shared/search-attributes';
 
 const root = path.resolve(__dirname, '..');
@@ -69,13 +69,24 @@ describe('docker-compose.yml and Dockerfile (production shape)', () => {
   });
 
   it('passes only variables the processes understand, and every one they require', () => {
-    const known = new Set(Object.keys(EnvironmentSchema.shape));
+    // Besides the configuration: the deployer webhook's signing secret the default policy names.
+    const known = new Set([...Object.keys(EnvironmentSchema.shape), 'MODELGATE_DEPLOY_WEBHOOK_SECRET']);
     for (const name of ['api', 'worker', 'temporal-setup']) {
       const env = services[name]!.environment!;
       for (const key of Object.keys(env)) expect(known).toContain(key);
       expect(env.DATABASE_URL).toMatch(/^postgres:\/\/.*@postgresql:5432\//);
       expect(env.TEMPORAL_ADDRESS).toBe('temporal:7233');
     }
+  });
+
+  it('gives each process only its own secrets: the token key and dev sign-in to the API alone', () => {
+    for (const name of API_ONLY_VARIABLES) {
+      expect(Object.keys(services.worker!.environment!)).not.toContain(name);
+      expect(Object.keys(services['temporal-setup']!.environment!)).not.toContain(name);
+    }
+    expect(Object.keys(services.api!.environment!)).toContain('AUTH_JWT_SECRET');
+    expect(services.worker!.environment!.ARTIFACT_ROOTS).toBe('/artifacts');
+    expect(services.worker!.volumes).toEqual(expect.arrayContaining([expect.stringMatching(/^artifact-store:/)]));
   });
 
   it('mounts the same dynamic config file the dev server reads', () => {

@@ -59,8 +59,14 @@ export function skippedResult(name: CheckName): CheckResult {
   };
 }
 
-/** What a result says about an unexpected error: its message could carry what a parser read. */
-export const INTERNAL_ERROR_MESSAGE = 'internal error while running the check (see the worker log)';
+/**
+ * What a result says about an unexpected error: its class name (code, not content) and never its
+ * message, which could carry what a parser read.
+ */
+export function internalErrorMessage(err: unknown): string {
+  const name = err instanceof Error && /^[A-Za-z][A-Za-z0-9]{0,63}$/.test(err.name) ? `${err.name}; ` : '';
+  return `internal error while running the check (${name}see the worker log)`;
+}
 
 /** Writes an unexpected error, with its stack, to the process's standard error (the worker log). */
 function logInternalError(name: CheckName, err: unknown): void {
@@ -72,7 +78,7 @@ function logInternalError(name: CheckName, err: unknown): void {
  * Runs one check body and turns what it throws into results: a {@link CheckInputError} becomes
  * status `error` with its message (the checks' own words); a {@link TransientCheckError} is
  * rethrown when `rethrowTransient` (activities, so Temporal retries) and reported as `error`
- * otherwise (CLI); any other error becomes `internal_error` with {@link INTERNAL_ERROR_MESSAGE}
+ * otherwise (CLI); any other error becomes `internal_error` with {@link internalErrorMessage}
  * only, its message and stack going to the worker log.
  */
 export async function runCheck(
@@ -89,7 +95,7 @@ export async function runCheck(
     if (err instanceof TransientCheckError && options.rethrowTransient) throw err;
     const kind = err instanceof TransientCheckError ? 'transient_error' : err instanceof CheckInputError ? 'input_error' : 'internal_error';
     if (kind === 'internal_error') logInternalError(name, err);
-    const message = kind === 'internal_error' ? INTERNAL_ERROR_MESSAGE : errorMessage(err);
+    const message = kind === 'internal_error' ? internalErrorMessage(err) : errorMessage(err);
     return toCheckResult(
       name,
       enforcement,

@@ -16,6 +16,7 @@ import { bundleWorkflows, createModelgateWorker } from '../../src/worker';
 import { people, waitForState, waitForStatus } from '../support/promotions';
 import { waitUntil } from '../support/wait';
 import { type ApiHarness, buildTestApp, promotionPath, startApiHarness, TEST_SECRET } from './support';
+import { TEST_ARTIFACT_ROOTS } from '../support/sources';
 
 const POLICY = path.join(__dirname, '..', 'fixtures', 'policies', 'workflow-test.yaml');
 
@@ -27,7 +28,7 @@ async function appWith(client: Client, pool: Pool) {
 const manifest = {
   model: { name: 'unavailable-model', version: '1.0.0', owner: 'olivia', riskTier: 'medium', description: 'test' },
   target: 'production',
-  artifact: { uri: 'file:///nonexistent/model.safetensors', sha256: 'a'.repeat(64), format: 'safetensors' },
+  artifact: { uri: `file://${TEST_ARTIFACT_ROOTS}/nonexistent/model.safetensors`, sha256: 'a'.repeat(64), format: 'safetensors' },
   lineage: { codeCommit: '0123abcd', runId: 'run-1' },
   metrics: { accuracy: 0.93 },
   modelCard: { intendedUse: 'Tests', limitations: 'None' },

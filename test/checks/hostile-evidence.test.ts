@@ -292,6 +292,14 @@ describe('unexpected errors', () => {
     }, { rethrowTransient: false });
     expect(r.status).toBe('error');
     expect(r.findings[0]?.kind).toBe('internal_error');
+    expect(r.summary).toContain('internal error while running the check (Error; see the worker log)');
+    expectNoneEchoed(r, SECRET);
+  });
+
+  it('names the error class only when it is a plain identifier', async () => {
+    const r = await runCheck('performance', 'required', async () => {
+      throw Object.assign(new Error('boom'), { name: `X ${SECRET}` });
+    }, { rethrowTransient: false });
     expect(r.summary).toContain('internal error while running the check (see the worker log)');
     expectNoneEchoed(r, SECRET);
   });

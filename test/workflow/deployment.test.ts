@@ -1,10 +1,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { readAuditArchive } from '../../src/audit/archive';
+import { verifiedCopyPath } from '../../src/checks/artifact-source';
 import { startPromotion } from '../../src/promotions/start';
 import { environmentQuery, environmentUpdates, environmentWorkflowId } from '../../src/shared/environment';
 import { completeDeploymentUpdate } from '../../src/shared/messages';
@@ -12,9 +13,10 @@ import type { PromotionState } from '../../src/shared/promotion';
 import { DeployReceiver } from '../support/deploy-receiver';
 import { writeTestPolicy } from '../support/deploy-policy';
 import { recordHistory } from '../support/histories';
-import { people, type PromotionHarness, startPromotionHarness, waitForState } from '../support/promotions';
+import { people, type PromotionHarness, sendUpdate, startPromotionHarness, waitForState } from '../support/promotions';
 import { testStackEnv } from '../support/stack';
 import { waitUntil } from '../support/wait';
+import { TEST_ARTIFACT_HOSTS, TEST_ARTIFACT_ROOTS } from '../support/sources';
 
 jest.setTimeout(120_000);
 
@@ -127,6 +129,28 @@ describe('deployment after approval: webhook and GitOps providers, compensation,
     expect(attempts.filter((r) => r.body.action === 'cancel' && r.idempotencyKey === `${final.promotionId}#deploy:cancel`)).toHaveLength(3);
     expect(final.timeline.map((e) => e.action)).toEqual(expect.arrayContaining(['deployment_failed', 'compensation_failed', 'deploy_failed']));
     expect(await serving(name, 'production')).toEqual(['1.0.0']);
+  });
+
+  it('deploys only the bytes the checks verified: a stored copy altered after the checks fails the deployment before any deployer is called', async () => {
+    const name = `altered-${randomUUID().slice(0, 6)}`;
+    const manifest = await h.manifest({ model: { name, riskTier: 'medium' } });
+    const handle = await h.submit(manifest);
+    const review = await waitForState(handle, (s) => s.status === 'IN_REVIEW');
+    const integrity = review.checks.find((c) => c.name === 'integrity')!;
+    expect(integrity.metrics.verifiedCopy).toBe(`sha256/${manifest.artifact.sha256}`);
+    const copy = verifiedCopyPath(h.config.artifactStoreDir, manifest.artifact.sha256);
+    const [file] = await readdir(copy);
+    await chmod(copy, 0o755);
+    await chmod(path.join(copy, file!), 0o644);
+    await writeFile(path.join(copy, file!), 'swapped after the scan');
+    await sendUpdate(handle, 'decide', { actor: people.rita, gate: 'technical', decision: 'approve', comment: 'ok' });
+    await waitForState(handle, (s) => s.currentStage === 1);
+    await sendUpdate(handle, 'decide', { actor: people.bo, gate: 'business', decision: 'approve', comment: 'ok' });
+    const final = (await handle.result()) as PromotionState;
+    expect(final.status).toBe('DEPLOY_FAILED');
+    expect(final.outcome?.reason).toMatch(/verified copy of sha256 [0-9a-f]{64} is altered in the artifact store/);
+    expect(receiver.requests.filter((r) => r.body.model === name && r.body.action === 'deploy')).toHaveLength(0);
+    expect(await serving(name, 'production')).toEqual([]);
   });
 
   it('a 4xx from the deployer is final: no retries', async () => {
@@ -300,6 +324,9 @@ function startWorkerProcess(h: PromotionHarness, taskQueue: string): ChildProces
       TEMPORAL_TASK_QUEUE: taskQueue,
       DATABASE_URL: h.config.databaseUrl,
       POLICY_DIR: h.config.policyDir,
+      ARTIFACT_ROOTS: TEST_ARTIFACT_ROOTS,
+      ARTIFACT_HOSTS: TEST_ARTIFACT_HOSTS,
+      ARTIFACT_STORE_DIR: h.config.artifactStoreDir,
       LOG_LEVEL: 'warn',
       SHUTDOWN_GRACE_SECONDS: '1',
     },

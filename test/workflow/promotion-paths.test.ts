@@ -1,5 +1,6 @@
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { PromotionState } from '../../src/shared/promotion';
+import { stateQuery } from '../../src/shared/messages';
 import { archiveAuditRecords, readAuditArchive } from '../../src/audit/archive';
 import { verifyChain } from '../../src/audit/chain';
 import { auditRecordOf } from '../../src/audit/timeline';
@@ -175,6 +176,8 @@ describe('PromotionWorkflow paths on the real dev server', () => {
     const handle = await h.submit(manifest);
     let state = await waitForStatus(handle, 'CHECKS_FAILED');
     expect(state.checks.find((c) => c.name === 'integrity')!.status).toBe('fail');
+    // The scan is bound to the declared digest: bytes that are not the declared artifact fail it too.
+    expect(state.checks.find((c) => c.name === 'security')!.findings[0]!.kind).toBe('scanned_bytes_not_declared');
     expect((await handle.describe()).searchAttributes.PromotionStatus).toEqual(['CHECKS_FAILED']);
 
     await expectRefused(
@@ -182,8 +185,8 @@ describe('PromotionWorkflow paths on the real dev server', () => {
       /max may not waive checks \(needs one of: risk-manager\)/,
     );
     await expectRefused(
-      sendUpdate(handle, 'override', { actor: people.rick, kind: 'waive_check', target: 'security', justification: 'digest was re-verified by hand' }),
-      /check "security" is not blocking/,
+      sendUpdate(handle, 'override', { actor: people.rick, kind: 'waive_check', target: 'lineage', justification: 'digest was re-verified by hand' }),
+      /check "lineage" is not blocking/,
     );
     await expectRefused(
       sendUpdate(handle, 'override', { actor: people.rick, kind: 'waive_check', target: 'integrity', justification: 'ok' }),
@@ -196,8 +199,15 @@ describe('PromotionWorkflow paths on the real dev server', () => {
       justification: 'digest mismatch is a known packaging bug, artifact verified by hand',
     });
     expect(waived.summary).toBe('check integrity waived');
+    expect((await handle.query(stateQuery)).status).toBe('CHECKS_FAILED');
+    await sendUpdate(handle, 'override', {
+      actor: people.rick,
+      kind: 'waive_check',
+      target: 'security',
+      justification: 'the scanned bytes are the artifact verified by hand under its real digest',
+    });
     state = await waitForStatus(handle, 'IN_REVIEW');
-    expect(state.waivers).toEqual([expect.objectContaining({ check: 'integrity', by: 'rick' })]);
+    expect(state.waivers).toEqual([expect.objectContaining({ check: 'integrity', by: 'rick' }), expect.objectContaining({ check: 'security', by: 'rick' })]);
     expect(state.timeline.find((t) => t.action === 'override_waive_check')!.detail).toMatchObject({ breakGlass: true });
     await sendUpdate(handle, 'withdraw', { actor: people.sam, reason: 'test done' });
     await recordHistory('promotion-checks-failed-waived', handle);
