@@ -7,6 +7,7 @@ import path from 'node:path';
 import request from 'supertest';
 import { verifiedCopyPath } from '../../src/checks/artifact-source';
 import type { PromotionState } from '../../src/shared/promotion';
+import { recordHistory } from '../support/histories';
 import { testArtifactStore } from '../support/sources';
 import { people } from '../support/promotions';
 import { waitUntil } from '../support/wait';
@@ -128,6 +129,9 @@ describe('hostile sources', () => {
     expect(security.status).toBe('fail');
     expect(security.findings.some((f) => f.global === 'os.system' || f.global === 'posix.system')).toBe(true);
     expect(state.status).toBe('CHECKS_FAILED');
+    const handle = h.client.workflow.getHandle(res.body.promotionId);
+    expect(((await handle.result()) as PromotionState).status).toBe('EXPIRED'); // after the remediation window
+    await recordHistory('promotion-artifact-checks-one-pass', handle);
   });
 
   it('a redirect to a host that is not listed gives an error result naming the rule', async () => {
