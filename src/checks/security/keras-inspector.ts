@@ -8,12 +8,15 @@ const KERAS_MODULE = /^(keras|tf_keras|tensorflow\.keras|tensorflow|builtins)(\.
 export function inspectKerasConfig(config: unknown): LocalFinding[] {
   const findings: LocalFinding[] = [];
   const named = (layerName: unknown, path: string): string => quoteForFinding(typeof layerName === 'string' ? layerName : path);
-  const visit = (node: unknown, path: string): void => {
+  // Iterative (a deeply nested config must not exhaust the call stack).
+  const pending: Array<[unknown, string]> = [[config, '$']];
+  while (pending.length > 0) {
+    const [node, path] = pending.pop()!;
     if (Array.isArray(node)) {
-      node.forEach((child, i) => visit(child, `${path}[${i}]`));
-      return;
+      for (let i = node.length - 1; i >= 0; i--) pending.push([node[i], path.length > 200 ? path : `${path}[${i}]`]);
+      continue;
     }
-    if (typeof node !== 'object' || node === null) return;
+    if (typeof node !== 'object' || node === null) continue;
     const obj = node as Record<string, unknown>;
     const cls = obj.class_name;
     const layerName = (obj.config as { name?: unknown } | undefined)?.name ?? obj.name;
@@ -33,9 +36,8 @@ export function inspectKerasConfig(config: unknown): LocalFinding[] {
         detail: `${quoteForFinding(cls)} comes from module ${quoteForFinding(obj.module)}: loading it imports custom code`,
       });
     }
-    for (const [key, value] of Object.entries(obj)) visit(value, `${path}.${key}`);
-  };
-  visit(config, '$');
+    for (const [key, value] of Object.entries(obj).reverse()) pending.push([value, path.length > 200 ? path : `${path}.${key.slice(0, 64)}`]);
+  }
   return findings;
 }
 

@@ -38,7 +38,8 @@ export class SafetensorsInspector implements StreamInspector {
       this.dataBytes += chunk.length;
       return;
     }
-    this.head.push(chunk);
+    // A copy: the reader reuses (or hands to the hashing thread) the chunk's memory after this call.
+    this.head.push(Buffer.from(chunk));
     this.headBytes += chunk.length;
     if (this.headerLength < 0) {
       if (this.headBytes < 8) return;
