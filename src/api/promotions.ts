@@ -13,7 +13,7 @@ import { describeIssues, PromotionManifestSchema } from '../manifest/schema';
 import type { LoadedPolicy } from '../policy/load';
 import { PolicyRefusal } from '../policy/resolve';
 import { sendPromotionMessage } from '../promotions/messages';
-import { manifestSourceProblems } from '../sources/manifest';
+import { type ManifestSources, manifestSourceProblems } from '../sources/manifest';
 import type { SourceRules } from '../sources/rules';
 import { PromotionConflict, startPromotion, VersionDigestConflict } from '../promotions/start';
 import { createVersionDigests } from '../promotions/version-digests';
@@ -148,15 +148,19 @@ export function promotionRoutes(deps: PromotionRoutesDeps): Router {
     };
   };
 
+  /** Refuses (400) a manifest or revision naming a source the rules refuse, naming each field and rule. */
+  const refuseSources = (manifest: ManifestSources, what: string, pathPrefix: string) => {
+    const problems = manifestSourceProblems(manifest, deps.sources);
+    if (problems.length === 0) return;
+    throw new ApiError('invalid_input', `invalid ${what}: ${problems.map((p) => `${pathPrefix}${p.message}`).join('; ')}`, {
+      problems: problems.map((p) => ({ path: `${pathPrefix}${p.path}`, message: p.message, rule: p.rule })),
+    });
+  };
+
   router.post('/', async (req, res) => {
     const submitter = actorOf(res);
     const manifest = parseInput(PromotionManifestSchema, req.body, 'manifest');
-    const sourceProblems = manifestSourceProblems(manifest, deps.sources);
-    if (sourceProblems.length > 0) {
-      throw new ApiError('invalid_input', `invalid manifest: ${sourceProblems.map((p) => p.message).join('; ')}`, {
-        problems: sourceProblems.map((p) => ({ path: p.path, message: p.message, rule: p.rule })),
-      });
-    }
+    refuseSources(manifest, 'manifest', '');
     const { policy: policyName } = parseInput(SubmitPromotionQuerySchema, req.query, 'query');
     const name = policyName ?? DEFAULT_POLICY_NAME;
     const policy = deps.policies.get(name);
@@ -283,6 +287,7 @@ export function promotionRoutes(deps: PromotionRoutesDeps): Router {
   });
   router.post('/:id/revisions', async (req, res) => {
     const body = parseInput(RevisionRequestSchema, req.body, 'body');
+    refuseSources(body.changes as ManifestSources, 'revision', 'changes.');
     await sendMessage(req, res, 'revise', body as Omit<MessagePayloads['revise'], 'actor' | 'requestId'>);
   });
   router.post('/:id/withdraw', async (req, res) => {

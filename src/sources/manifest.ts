@@ -13,26 +13,38 @@ export interface SourceProblem {
 /** Schemes Modelgate never reads: a training-data URI with one of them is recorded as a reference only. */
 const REFERENCE_ONLY = /^[a-z][a-z0-9+.-]{0,31}:\/\//i;
 
-/**
- * Every source URI of a manifest that the rules refuse before anything is read (the API refuses
- * the submission with these; the worker checks each source again, symlinks and addresses
- * included, when it reads it). Training-data URIs of other schemes (`s3://`, `gs://`, …) are
- * references Modelgate records and never reads.
- */
-export function manifestSourceProblems(manifest: PromotionManifest, rules: SourceRules): SourceProblem[] {
-  const sources: Array<[string, string | undefined]> = [
-    ['artifact.uri', manifest.artifact.uri],
+/** The parts of a manifest that name sources (a whole manifest, or a revision's changes). */
+export interface ManifestSources {
+  artifact?: { uri?: unknown };
+  evaluation?: { uri?: unknown };
+  modelCard?: unknown;
+  lineage?: { trainingData?: { uri?: unknown } };
+}
+
+/** The source URIs a manifest or a revision names, by field (non-strings are the schema's business). */
+function sourceUrisOf(manifest: ManifestSources): Array<[string, string]> {
+  const uris: Array<[string, unknown]> = [
+    ['artifact.uri', manifest.artifact?.uri],
     ['evaluation.uri', manifest.evaluation?.uri],
-    ['modelCard.uri', typeof (manifest.modelCard as { uri?: unknown }).uri === 'string' ? (manifest.modelCard as { uri: string }).uri : undefined],
+    ['modelCard.uri', (manifest.modelCard as { uri?: unknown } | undefined)?.uri],
   ];
-  const training = manifest.lineage.trainingData?.uri;
-  if (training !== undefined) {
-    const read = /^(file|https?):\/\//i.test(training);
-    if (read || !REFERENCE_ONLY.test(training)) sources.push(['lineage.trainingData.uri', training]);
+  const training = manifest.lineage?.trainingData?.uri;
+  // Schemes Modelgate never reads (s3://, gs://, …) are references; file and http(s) are read.
+  if (typeof training === 'string' && (/^(file|https?):\/\//i.test(training) || !REFERENCE_ONLY.test(training))) {
+    uris.push(['lineage.trainingData.uri', training]);
   }
+  return uris.filter((entry): entry is [string, string] => typeof entry[1] === 'string');
+}
+
+/**
+ * Every source URI of a manifest (or of a revision's changes) that the rules refuse before
+ * anything is read (the API refuses the submission or revision with these; the worker checks each
+ * source again, symlinks and addresses included, when it reads it). Training-data URIs of other
+ * schemes (`s3://`, `gs://`, …) are references Modelgate records and never reads.
+ */
+export function manifestSourceProblems(manifest: ManifestSources | PromotionManifest, rules: SourceRules): SourceProblem[] {
   const problems: SourceProblem[] = [];
-  for (const [path, uri] of sources) {
-    if (uri === undefined) continue;
+  for (const [path, uri] of sourceUrisOf(manifest as ManifestSources)) {
     try {
       checkSourceUri(uri, rules, path);
     } catch (err) {

@@ -107,6 +107,15 @@ describe('hostile sources', () => {
     });
   });
 
+  it('a revision naming a refused source is refused the same way, naming the changed field', async () => {
+    const res = await request(h.app)
+      .post(promotionPath('promote:any:1.0.0:production', 'revisions'))
+      .set('authorization', auth)
+      .send({ changes: { evaluation: { uri: 'file:///proc/self/environ', labelColumn: 'y', predictionColumn: 'p' } }, comment: 'new evaluation' });
+    expect(res.status).toBe(400);
+    expect(res.body.error.details.problems).toEqual([expect.objectContaining({ path: 'changes.evaluation.uri', rule: 'system-path' })]);
+  });
+
   it('a symlink inside an allowed folder that points at /proc/self/environ is refused by the worker, and nothing of it is shown', async () => {
     const manifest = await h.manifest({ evaluation: { uri: `file://${root}/environ.csv`, labelColumn: 'y', predictionColumn: 'p' } });
     const res = await submit(manifest);
