@@ -4,64 +4,16 @@
 // the scanner, each timed per MB of input.
 // Usage: npx tsx bench/checks/hash-scan.ts [sizeGiB=1] [tensors=100000] [rounds=5]
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { crc32, deflateRawSync, gzipSync } from 'node:zlib';
 import { isDangerous } from '../../src/checks/security/findings';
+import { writeTorchCheckpoint } from './checkpoint';
 import { scanFile } from '../../src/checks/security/scanner';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const python = process.env.MODELGATE_PYTHON || execFileSync(path.join(ROOT, 'scripts', 'python-env.sh'), { encoding: 'utf8' }).trim();
-
-interface Member {
-  name: string;
-  size: number;
-  crc: number;
-  offset: number;
-  write: (fd: number) => void;
-}
-
-/** Writes a stored zip in torch.save's layout: archive/data.pkl (the given pickle), 16 storages, archive/version. */
-function writeCheckpoint(file: string, pickle: Buffer, storageBytes: number): void {
-  const chunk = Buffer.alloc(1024 * 1024);
-  for (let i = 0; i < chunk.length; i += 4) chunk.writeFloatLE(Math.sin(i), i);
-  const storages = 16;
-  const per = Math.floor(storageBytes / storages / chunk.length) * chunk.length;
-  let crcStorage = 0;
-  for (let i = 0; i < per / chunk.length; i++) crcStorage = crc32(chunk, crcStorage);
-  const members: Member[] = [{ name: 'archive/data.pkl', size: pickle.length, crc: crc32(pickle), offset: 0, write: (fd) => writeSync(fd, pickle) }];
-  for (let s = 0; s < storages; s++) {
-    members.push({ name: `archive/data/${s}`, size: per, crc: crcStorage, offset: 0, write: (fd) => { for (let i = 0; i < per; i += chunk.length) writeSync(fd, chunk); } });
-  }
-  const version = Buffer.from('3\n');
-  members.push({ name: 'archive/version', size: version.length, crc: crc32(version), offset: 0, write: (fd) => writeSync(fd, version) });
-  const fd = openSync(file, 'w');
-  let offset = 0;
-  for (const m of members) {
-    const name = Buffer.from(m.name);
-    const h = Buffer.alloc(30);
-    h.writeUInt32LE(0x04034b50, 0); h.writeUInt16LE(20, 4); h.writeUInt32LE(m.crc >>> 0, 14);
-    h.writeUInt32LE(m.size, 18); h.writeUInt32LE(m.size, 22); h.writeUInt16LE(name.length, 26);
-    m.offset = offset;
-    writeSync(fd, h); writeSync(fd, name); m.write(fd);
-    offset += 30 + name.length + m.size;
-  }
-  const cdStart = offset;
-  for (const m of members) {
-    const name = Buffer.from(m.name);
-    const c = Buffer.alloc(46);
-    c.writeUInt32LE(0x02014b50, 0); c.writeUInt16LE(20, 4); c.writeUInt16LE(20, 6); c.writeUInt32LE(m.crc >>> 0, 16);
-    c.writeUInt32LE(m.size, 20); c.writeUInt32LE(m.size, 24); c.writeUInt16LE(name.length, 28); c.writeUInt32LE(m.offset, 42);
-    writeSync(fd, c); writeSync(fd, name);
-    offset += 46 + name.length;
-  }
-  const e = Buffer.alloc(22);
-  e.writeUInt32LE(0x06054b50, 0); e.writeUInt16LE(members.length, 8); e.writeUInt16LE(members.length, 10);
-  e.writeUInt32LE(offset - cdStart, 12); e.writeUInt32LE(cdStart, 16);
-  writeSync(fd, e);
-  closeSync(fd);
-}
 
 function seconds(fn: () => void): number {
   const t = process.hrtime.bigint();
@@ -132,8 +84,8 @@ async function main(): Promise<void> {
     const pickle = readFileSync(pklFile);
     const big = path.join(dir, 'checkpoint.pt');
     const quarter = path.join(dir, 'checkpoint-quarter.pt');
-    writeCheckpoint(big, pickle, gib * 1024 ** 3 - pickle.length);
-    writeCheckpoint(quarter, pickle, (gib * 1024 ** 3) / 4 - pickle.length);
+    writeTorchCheckpoint(big, pickle, gib * 1024 ** 3 - pickle.length);
+    writeTorchCheckpoint(quarter, pickle, (gib * 1024 ** 3) / 4 - pickle.length);
     const size = statSync(big).size;
     const mib = size / 1024 ** 2;
     execFileSync('openssl', ['dgst', '-sha256', big]); // warm the page cache

@@ -4,61 +4,24 @@
 // 3. measures peak RSS of that pass at a quarter of the size and at the full size,
 // 4. times picklescan and the Modelgate scanner on the same set of pickle-based files, in process.
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { crc32 } from 'node:zlib';
 import { scanFile } from '../../src/checks/security/scanner';
 import { isDangerous } from '../../src/checks/security/findings';
+import { writeTorchCheckpoint } from './checkpoint';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const python = process.env.MODELGATE_PYTHON || execFileSync(path.join(ROOT, 'scripts', 'python-env.sh'), { encoding: 'utf8' }).trim();
 
 /** Writes a stored (uncompressed) zip in torch.save's layout with `storageBytes` of tensor data; returns its sha256. */
 function writeCheckpoint(file: string, storageBytes: number): string {
-  const chunk = Buffer.alloc(1024 * 1024);
-  for (let i = 0; i < chunk.length; i += 4) chunk.writeFloatLE(Math.sin(i), i);
-  const members: Array<{ name: string; size: number; crc: number; offset: number; write: (fd: number) => void }> = [];
   // A state-dict pickle as torch.save writes it (protocol 2, OrderedDict, _rebuild_tensor_v2, persistent ids).
   const pickle = Buffer.concat([Buffer.from([0x80, 0x02]), Buffer.from(
     'ccollections\nOrderedDict\nq\x00)Rq\x01X\x06\x00\x00\x00weightq\x02ctorch._utils\n_rebuild_tensor_v2\nq\x03((X\x07\x00\x00\x00storageq\x04ctorch\nFloatStorage\nq\x05X\x01\x00\x00\x000q\x06X\x03\x00\x00\x00cpuq\x07K\x04tq\x08QK\x00K\x02K\x02\x86q\tK\x02K\x01\x86q\n\x89h\x00)Rq\x0btq\x0cRq\rs.',
     'latin1',
   )]);
-  const storages = 16;
-  const per = Math.floor(storageBytes / storages / chunk.length) * chunk.length;
-  let crcChunk = 0;
-  for (let i = 0; i < per / chunk.length; i++) crcChunk = crc32(chunk, crcChunk);
-  members.push({ name: 'archive/data.pkl', size: pickle.length, crc: crc32(pickle), offset: 0, write: (fd) => writeSync(fd, pickle) });
-  for (let s = 0; s < storages; s++) {
-    members.push({ name: `archive/data/${s}`, size: per, crc: crcChunk, offset: 0, write: (fd) => { for (let i = 0; i < per; i += chunk.length) writeSync(fd, chunk); } });
-  }
-  const version = Buffer.from('3\n');
-  members.push({ name: 'archive/version', size: version.length, crc: crc32(version), offset: 0, write: (fd) => writeSync(fd, version) });
-  const fd = openSync(file, 'w');
-  let offset = 0;
-  for (const m of members) {
-    const name = Buffer.from(m.name);
-    const h = Buffer.alloc(30);
-    h.writeUInt32LE(0x04034b50, 0); h.writeUInt16LE(20, 4); h.writeUInt32LE(m.crc >>> 0, 14);
-    h.writeUInt32LE(m.size, 18); h.writeUInt32LE(m.size, 22); h.writeUInt16LE(name.length, 26);
-    m.offset = offset;
-    writeSync(fd, h); writeSync(fd, name); m.write(fd);
-    offset += 30 + name.length + m.size;
-  }
-  const cdStart = offset;
-  for (const m of members) {
-    const name = Buffer.from(m.name);
-    const c = Buffer.alloc(46);
-    c.writeUInt32LE(0x02014b50, 0); c.writeUInt16LE(20, 4); c.writeUInt16LE(20, 6); c.writeUInt32LE(m.crc >>> 0, 16);
-    c.writeUInt32LE(m.size, 20); c.writeUInt32LE(m.size, 24); c.writeUInt16LE(name.length, 28); c.writeUInt32LE(m.offset, 42);
-    writeSync(fd, c); writeSync(fd, name);
-    offset += 46 + name.length;
-  }
-  const e = Buffer.alloc(22);
-  e.writeUInt32LE(0x06054b50, 0); e.writeUInt16LE(members.length, 8); e.writeUInt16LE(members.length, 10);
-  e.writeUInt32LE(offset - cdStart, 12); e.writeUInt32LE(cdStart, 16);
-  writeSync(fd, e);
-  closeSync(fd);
+  writeTorchCheckpoint(file, pickle, storageBytes);
   return execFileSync('sha256sum', [file], { encoding: 'utf8' }).split(' ')[0]!;
 }
 

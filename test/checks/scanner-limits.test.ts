@@ -34,6 +34,16 @@ function walkRepeated(prefix: Buffer, chunk: Buffer, times: number, limits = {})
   return { summary: walker.end(), seconds: (Date.now() - started) / 1000, mb: (prefix.length + chunk.length * times) / 1e6 };
 }
 
+/** A little-endian record of `size` bytes with `[offset, width, value]` fields (the rest zero). */
+function record(size: number, fields: Array<[number, 2 | 4, number]>): Buffer {
+  const out = Buffer.alloc(size);
+  for (const [offset, width, value] of fields) {
+    if (width === 2) out.writeUInt16LE(value, offset);
+    else out.writeUInt32LE(value >>> 0, offset);
+  }
+  return out;
+}
+
 /** A zip of stored or deflated members, written by hand. */
 function zip(members: Array<{ name: string; data: Buffer; deflate?: boolean }>): Buffer {
   const locals: Buffer[] = [];
@@ -42,35 +52,14 @@ function zip(members: Array<{ name: string; data: Buffer; deflate?: boolean }>):
   for (const m of members) {
     const body = m.deflate ? deflateRawSync(m.data) : m.data;
     const name = Buffer.from(m.name);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(m.deflate ? 8 : 0, 8);
-    local.writeUInt32LE(crc32(m.data) >>> 0, 14);
-    local.writeUInt32LE(body.length, 18);
-    local.writeUInt32LE(m.data.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 4);
-    central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(m.deflate ? 8 : 0, 10);
-    central.writeUInt32LE(crc32(m.data) >>> 0, 16);
-    central.writeUInt32LE(body.length, 20);
-    central.writeUInt32LE(m.data.length, 24);
-    central.writeUInt16LE(name.length, 28);
-    central.writeUInt32LE(offset, 42);
-    locals.push(local, name, body);
-    centrals.push(central, name);
+    const method = m.deflate ? 8 : 0;
+    const crc = crc32(m.data);
+    locals.push(record(30, [[0, 4, 0x04034b50], [4, 2, 20], [8, 2, method], [14, 4, crc], [18, 4, body.length], [22, 4, m.data.length], [26, 2, name.length]]), name, body);
+    centrals.push(record(46, [[0, 4, 0x02014b50], [4, 2, 20], [6, 2, 20], [10, 2, method], [16, 4, crc], [20, 4, body.length], [24, 4, m.data.length], [28, 2, name.length], [42, 4, offset]]), name);
     offset += 30 + name.length + body.length;
   }
   const cd = Buffer.concat(centrals);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(members.length, 8);
-  end.writeUInt16LE(members.length, 10);
-  end.writeUInt32LE(cd.length, 12);
-  end.writeUInt32LE(offset, 16);
+  const end = record(22, [[0, 4, 0x06054b50], [8, 2, members.length], [10, 2, members.length], [12, 4, cd.length], [16, 4, offset]]);
   return Buffer.concat([...locals, cd, end]);
 }
 

@@ -776,6 +776,21 @@ export class PickleWalker {
     return from + available;
   }
 
+  /**
+   * Pushes the value of a newline-terminated argument at `from` (decoded by `decode`, opaque when
+   * there is none or the line is over the inline limit); returns the position after it or NEED_MORE.
+   */
+  private pushLine(buf: Buffer, from: number, decode?: (line: Buffer) => Value): number {
+    const line = this.readLine(buf, from);
+    if (line === NEED_MORE) return NEED_MORE;
+    if (line === null) {
+      this.push1(ANY);
+      return buf.length;
+    }
+    this.push1(decode ? decode(line.text) : ANY);
+    return line.next;
+  }
+
   private readDecimal(text: Buffer, op: string): number {
     const s = text.toString('latin1').trim();
     if (s.length > 20 || !/^-?\d+$/.test(s)) throw new PickleFormatError(`${op}: the index is not a decimal integer`);
@@ -823,27 +838,15 @@ export class PickleWalker {
         this.push1(this.top('DUP'));
         return a;
       case 0x46: // FLOAT
-      case 0x4c: {
-        // LONG
-        const line = this.readLine(buf, a);
-        if (line === NEED_MORE) return NEED_MORE;
-        this.push1(ANY);
-        return line === null ? buf.length : line.next;
-      }
-      case 0x49: {
-        // INT (protocol 0; "I01"/"I00" are True/False)
-        const line = this.readLine(buf, a);
-        if (line === NEED_MORE) return NEED_MORE;
-        if (line === null) {
-          this.push1(ANY);
-          return buf.length;
-        }
-        const text = line.text.toString('latin1');
-        if (text === '01') this.push1(TRUE);
-        else if (text === '00') this.push1(FALSE);
-        else this.push1(/^-?\d{1,15}$/.test(text) ? this.intValue(Number(text)) : ANY);
-        return line.next;
-      }
+      case 0x4c: // LONG
+        return this.pushLine(buf, a);
+      case 0x49: // INT (protocol 0; "I01"/"I00" are True/False)
+        return this.pushLine(buf, a, (line) => {
+          const text = line.toString('latin1');
+          if (text === '01') return TRUE;
+          if (text === '00') return FALSE;
+          return /^-?\d{1,15}$/.test(text) ? this.intValue(Number(text)) : ANY;
+        });
       case 0x4a: // BININT
         if (avail < 4) return NEED_MORE;
         this.push1(this.intValue(buf.readInt32LE(a)));
@@ -905,11 +908,9 @@ export class PickleWalker {
         return a + 8;
       case 0x50: {
         // PERSID
-        const line = this.readLine(buf, a);
-        if (line === NEED_MORE) return NEED_MORE;
-        this.persistentIds += 1;
-        this.push1(ANY);
-        return line === null ? buf.length : line.next;
+        const next = this.pushLine(buf, a);
+        if (next !== NEED_MORE) this.persistentIds += 1;
+        return next;
       }
       case 0x51: // BINPERSID
         this.consumed(this.pop1('BINPERSID'));
@@ -923,17 +924,8 @@ export class PickleWalker {
         this.push1(this.callResult(callable, args));
         return a;
       }
-      case 0x53: {
-        // STRING
-        const line = this.readLine(buf, a);
-        if (line === NEED_MORE) return NEED_MORE;
-        if (line === null) {
-          this.push1(ANY);
-          return buf.length;
-        }
-        this.push1(this.textValue(decodeQuotedString(line.text.toString('latin1'))));
-        return line.next;
-      }
+      case 0x53: // STRING
+        return this.pushLine(buf, a, (line) => this.textValue(decodeQuotedString(line.toString('latin1'))));
       case 0x54: {
         // BINSTRING
         if (avail < 4) return NEED_MORE;
@@ -950,17 +942,8 @@ export class PickleWalker {
         if (r === NEED_MORE) return NEED_MORE;
         this.push1(this.strValue(buf, r, 'latin1'));
         return r;
-      case 0x56: {
-        // UNICODE
-        const line = this.readLine(buf, a);
-        if (line === NEED_MORE) return NEED_MORE;
-        if (line === null) {
-          this.push1(ANY);
-          return buf.length;
-        }
-        this.push1(this.textValue(decodeRawUnicodeEscape(line.text)));
-        return line.next;
-      }
+      case 0x56: // UNICODE
+        return this.pushLine(buf, a, (line) => this.textValue(decodeRawUnicodeEscape(line)));
       case 0x58: // BINUNICODE
         if (avail < 4) return NEED_MORE;
         r = this.readPayload(buf, a + 4, buf.readUInt32LE(a));

@@ -299,8 +299,11 @@ async function scanCompressedPickle(filePath: string, format: 'gzip' | 'zlib', o
   return [{ kind: 'compressed_pickle', severity: 'info', detail: `${name}-compressed (joblib): the decompressed stream was scanned as a pickle` }, ...inspector.end()];
 }
 
-/** Whether the file must match a model format: a single-file artifact with a declared format, or a model-named file. */
-interface FileRole {
+/**
+ * Where a scanned file stands in its artifact. A file that is the whole artifact must match the
+ * declared format; in a directory only model-named files must be model files (a README need not).
+ */
+export interface FileRole {
   /** The file is the whole artifact (not one file of a directory). */
   single: boolean;
 }
