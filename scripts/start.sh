@@ -55,20 +55,30 @@ log "starting the Temporal dev server (state in $DATA_DIR/temporal/temporal.db)"
   --namespace "${TEMPORAL_NAMESPACE:-modelgate}" --db-file "$DATA_DIR/temporal/temporal.db" \
   --pidfile "$RUN_DIR/temporal.pid" --log "$LOG_DIR/temporal.log"
 
-# Local tokens: without AUTH_JWT_SECRET or AUTH_JWKS_URL, a random HS256 secret kept in .data/
-# (so tokens stay valid across restarts); `modelgate dev-token` signs tokens with it.
-# It is the API's secret alone: it is given to the API process, never exported to the worker.
+# Local tokens: without AUTH_JWT_SECRET or AUTH_JWKS_URL, the dev sign-in is on: the dashboard's
+# sign-in page offers the dev users, and `modelgate dev-token` signs dev tokens (claim mg_dev) with
+# the dev sign-in's own random key, kept in .data/ (so tokens stay valid across restarts). The API
+# then listens on 127.0.0.1 only (unless HOST is set) with NODE_ENV=development; it refuses the dev
+# sign-in on any other address or NODE_ENV. The keys are the API's alone: given to the API
+# process, never exported to the worker.
 api_secret="${AUTH_JWT_SECRET:-}"
 api_dev_sign_in="${DASHBOARD_DEV_SIGN_IN:-}"
+api_dev_secret="${DEV_SIGN_IN_SECRET:-}"
 if [ -z "$api_secret" ] && [ -z "${AUTH_JWKS_URL:-}" ]; then
-  if [ ! -s "$DATA_DIR/dev-jwt-secret" ]; then
-    (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$DATA_DIR/dev-jwt-secret")
-  fi
-  api_secret="$(cat "$DATA_DIR/dev-jwt-secret")"
-  # With that local secret, the dashboard's sign-in page offers the dev users (never in production).
   api_dev_sign_in="${api_dev_sign_in:-true}"
 fi
-unset AUTH_JWT_SECRET DASHBOARD_DEV_SIGN_IN
+api_node_env="${NODE_ENV:-}"
+if [ "$api_dev_sign_in" = true ] || [ "$api_dev_sign_in" = 1 ]; then
+  if [ -z "$api_dev_secret" ]; then
+    if [ ! -s "$DATA_DIR/dev-sign-in-secret" ]; then
+      (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$DATA_DIR/dev-sign-in-secret")
+    fi
+    api_dev_secret="$(cat "$DATA_DIR/dev-sign-in-secret")"
+  fi
+  api_node_env="${api_node_env:-development}"
+fi
+unset AUTH_JWT_SECRET DASHBOARD_DEV_SIGN_IN DEV_SIGN_IN_SECRET
+export HOST="${HOST:-127.0.0.1}"
 
 # Where manifests' sources may be read from (docs/security.md): artifacts, evaluation files and
 # model cards in .data/artifacts (or ARTIFACT_ROOTS), HTTP sources only from ARTIFACT_HOSTS.
@@ -89,7 +99,8 @@ start_process() {
 }
 # Fewer malloc arenas keep the worker's resident set small (see README, Benchmarks).
 MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" start_process worker dist/worker.js
-AUTH_JWT_SECRET="$api_secret" DASHBOARD_DEV_SIGN_IN="$api_dev_sign_in" start_process api dist/api/server.js
+AUTH_JWT_SECRET="$api_secret" DASHBOARD_DEV_SIGN_IN="$api_dev_sign_in" DEV_SIGN_IN_SECRET="$api_dev_secret" NODE_ENV="$api_node_env" \
+  start_process api dist/api/server.js
 
 if ! wait_for_port "$PORT" 60 "API" "$(cat "$RUN_DIR/api.pid")"; then
   die "the API did not start (see $LOG_DIR/api.log)"
@@ -104,8 +115,8 @@ cat <<TXT
     Temporal gRPC  127.0.0.1:$TEMPORAL_PORT  namespace $TEMPORAL_NAMESPACE
     PostgreSQL     $DATABASE_URL
     Logs           $LOG_DIR
-  A token for the API (local users; the secret is in $DATA_DIR/dev-jwt-secret):
-    export MODELGATE_TOKEN="\$(AUTH_JWT_SECRET=\$(cat $DATA_DIR/dev-jwt-secret) npx modelgate dev-token --user alice --roles ml-reviewer)"
+  A dev token for the API (local users; the dev sign-in key is in $DATA_DIR/dev-sign-in-secret):
+    export MODELGATE_TOKEN="\$(DEV_SIGN_IN_SECRET=\$(cat $DATA_DIR/dev-sign-in-secret) npx modelgate dev-token --user alice --roles ml-reviewer)"
   Press Ctrl-C to stop everything (data is kept in $DATA_DIR).
 
 TXT

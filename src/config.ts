@@ -1,6 +1,7 @@
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseDuration } from './shared/duration';
 import { DEFAULT_SOURCE_LIMITS, type SourceRules, parseHosts, parseRoots } from './sources/rules';
 
 /** Default Temporal namespace that Modelgate's promotions live in. */
@@ -49,6 +50,24 @@ export const EnvironmentSchema = z.object({
   AUTH_ISSUER: z.string().min(1).optional(),
   AUTH_AUDIENCE: z.string().min(1).optional(),
   AUTH_ROLES_CLAIM: z.string().min(1).default('roles'),
+  AUTH_MAX_TOKEN_LIFETIME: z
+    .string()
+    .default('12h')
+    .transform((value, ctx) => {
+      const ms = parseDuration(value);
+      if (ms === undefined || ms < 1000) {
+        ctx.addIssue({ code: 'custom', message: 'must be a duration of at least 1s, e.g. 12h or 30m' });
+        return z.NEVER;
+      }
+      return Math.floor(ms / 1000);
+    }),
+  AUTH_CLOCK_SKEW_SECONDS: z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .int('must be a whole number of seconds')
+    .min(0, 'must not be negative')
+    .max(300, 'must be at most 300 (5 minutes)')
+    .default(60),
+  DEV_SIGN_IN_SECRET: z.string().min(32, 'must be at least 32 characters (an HS256 key)').optional(),
   DASHBOARD_DEV_SIGN_IN: z
     .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
     .default('false')
@@ -88,10 +107,23 @@ export interface Config {
    * How bearer tokens are verified: HS256 with `jwtSecret`, or RS256/ES256 from the
    * issuer's `jwksUrl`. Neither set means the API refuses every token.
    */
-  auth: { jwtSecret?: string; jwksUrl?: string; issuer?: string; audience?: string; rolesClaim: string };
+  auth: {
+    jwtSecret?: string;
+    jwksUrl?: string;
+    issuer?: string;
+    audience?: string;
+    rolesClaim: string;
+    /** Longest a token may live (`exp − iat`, or `exp − now` without `iat`), in seconds. */
+    maxTokenLifetimeSeconds: number;
+    /** Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds. */
+    clockSkewSeconds: number;
+    /** Key of the dev tokens (claim `mg_dev`); set only when dev sign-in is on. */
+    devSignInSecret?: string;
+  };
   /**
    * The reviewer dashboard. `devSignIn`: the sign-in page offers the fixed local dev users and
-   * issues HS256 tokens for them (local development only; needs `auth.jwtSecret`).
+   * issues dev tokens for them, signed with `auth.devSignInSecret` (local development only: a
+   * loopback HOST and NODE_ENV development or test).
    */
   dashboard: { devSignIn: boolean };
   /** Where manifests' sources may be read from, and how much of them (worker and API). */
@@ -136,14 +168,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const e = parsed.data;
-  const devSignInProblem = !e.DASHBOARD_DEV_SIGN_IN
-    ? undefined
-    : !e.AUTH_JWT_SECRET
-      ? 'needs AUTH_JWT_SECRET (dev tokens are signed with it)'
-      : e.NODE_ENV === 'production'
-        ? 'must not be enabled when NODE_ENV=production (it issues tokens to anyone who asks)'
-        : undefined;
-  if (devSignInProblem) throw new ConfigError([{ variable: 'DASHBOARD_DEV_SIGN_IN', reason: devSignInProblem }]);
+  const problems = [...devSignInProblems(e), ...issuerProblems(e)];
+  if (problems.length > 0) throw new ConfigError(problems);
   return {
     temporal: {
       address: e.TEMPORAL_ADDRESS,
@@ -164,6 +190,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ...(e.AUTH_ISSUER ? { issuer: e.AUTH_ISSUER } : {}),
       ...(e.AUTH_AUDIENCE ? { audience: e.AUTH_AUDIENCE } : {}),
       rolesClaim: e.AUTH_ROLES_CLAIM,
+      maxTokenLifetimeSeconds: e.AUTH_MAX_TOKEN_LIFETIME,
+      clockSkewSeconds: e.AUTH_CLOCK_SKEW_SECONDS,
+      ...(e.DASHBOARD_DEV_SIGN_IN && e.DEV_SIGN_IN_SECRET ? { devSignInSecret: e.DEV_SIGN_IN_SECRET } : {}),
     },
     dashboard: { devSignIn: e.DASHBOARD_DEV_SIGN_IN },
     sources: {
@@ -178,12 +207,48 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
+type Environment = z.infer<typeof EnvironmentSchema>;
+type Problem = { variable: string; reason: string };
+
+/** Addresses that only this machine reaches (the dev sign-in listens on nothing else). */
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);
+/** NODE_ENV values under which the dev sign-in may be on (compared in lower case). */
+const DEV_NODE_ENVS = new Set(['development', 'test']);
+
 /**
- * Variables only the API may hold: the key bearer tokens are signed with (whoever holds it can
+ * Why the dev sign-in may not be on: it hands a token to anyone who asks, so it needs its own key
+ * (never the production one), an API reachable from this machine only, and a development or test
+ * NODE_ENV (an unset NODE_ENV is refused too: a production image may well leave it unset).
+ */
+function devSignInProblems(e: Environment): Problem[] {
+  if (!e.DASHBOARD_DEV_SIGN_IN) return [];
+  const problems: Problem[] = [];
+  const refuse = (reason: string) => problems.push({ variable: 'DASHBOARD_DEV_SIGN_IN', reason });
+  if (!e.DEV_SIGN_IN_SECRET) refuse('needs DEV_SIGN_IN_SECRET (dev tokens are signed with their own key, never AUTH_JWT_SECRET)');
+  else if (e.DEV_SIGN_IN_SECRET === e.AUTH_JWT_SECRET) problems.push({ variable: 'DEV_SIGN_IN_SECRET', reason: 'must differ from AUTH_JWT_SECRET' });
+  if (!LOOPBACK_HOSTS.has(e.HOST.trim().toLowerCase())) {
+    refuse(`needs HOST to be a loopback address (127.0.0.1, ::1 or localhost), not "${e.HOST}": it issues tokens to anyone who asks`);
+  }
+  if (!DEV_NODE_ENVS.has((e.NODE_ENV ?? '').trim().toLowerCase())) {
+    refuse(`needs NODE_ENV=development or NODE_ENV=test (it is ${e.NODE_ENV === undefined ? 'unset' : `"${e.NODE_ENV}"`}): it issues tokens to anyone who asks`);
+  }
+  return problems;
+}
+
+/** Tokens from an OIDC issuer are accepted only when they name that issuer and this API as audience. */
+function issuerProblems(e: Environment): Problem[] {
+  if (!e.AUTH_JWKS_URL) return [];
+  return (['AUTH_ISSUER', 'AUTH_AUDIENCE'] as const)
+    .filter((variable) => !e[variable])
+    .map((variable) => ({ variable, reason: 'is required with AUTH_JWKS_URL (tokens must name their issuer and this API as audience)' }));
+}
+
+/**
+ * Variables only the API may hold: the keys bearer tokens are signed with (whoever holds one can
  * mint a token for any identity and role) and the switch that hands tokens out. The worker reads
  * hostile files; it must never hold them (docs/security.md, "Secrets per process").
  */
-export const API_ONLY_VARIABLES = ['AUTH_JWT_SECRET', 'DASHBOARD_DEV_SIGN_IN'] as const;
+export const API_ONLY_VARIABLES = ['AUTH_JWT_SECRET', 'DASHBOARD_DEV_SIGN_IN', 'DEV_SIGN_IN_SECRET'] as const;
 
 /** The API-only variables set in an environment (the worker refuses to start with any). */
 export function heldApiOnlyVariables(env: NodeJS.ProcessEnv): string[] {

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '../src/config';
+import { API_ONLY_VARIABLES, ConfigError, loadConfig } from '../src/config';
 
 const valid = { DATABASE_URL: 'postgres://u@localhost:5432/db' };
 
@@ -45,20 +45,87 @@ describe('loadConfig', () => {
   });
 
   describe('DASHBOARD_DEV_SIGN_IN', () => {
-    const secret = { AUTH_JWT_SECRET: 'a-local-secret-of-at-least-32-characters' };
+    const dev = {
+      DEV_SIGN_IN_SECRET: 'a-dev-sign-in-secret-of-32-characters-at-least',
+      HOST: '127.0.0.1',
+      NODE_ENV: 'development',
+    };
 
-    it('is off unless set, and on with a secret to sign the dev tokens', () => {
-      expect(loadConfig({ ...valid, ...secret }).dashboard).toEqual({ devSignIn: false });
-      expect(loadConfig({ ...valid, ...secret, DASHBOARD_DEV_SIGN_IN: 'true' }).dashboard).toEqual({ devSignIn: true });
-      expect(loadConfig({ ...valid, ...secret, DASHBOARD_DEV_SIGN_IN: '0' }).dashboard).toEqual({ devSignIn: false });
+    it('is off unless set, and on with its own secret, a loopback HOST and NODE_ENV development or test', () => {
+      expect(loadConfig({ ...valid, ...dev }).dashboard).toEqual({ devSignIn: false });
+      expect(loadConfig({ ...valid, ...dev }).auth.devSignInSecret).toBeUndefined();
+      const on = loadConfig({ ...valid, ...dev, DASHBOARD_DEV_SIGN_IN: 'true' });
+      expect(on.dashboard).toEqual({ devSignIn: true });
+      expect(on.auth.devSignInSecret).toBe(dev.DEV_SIGN_IN_SECRET);
+      expect(on.auth.jwtSecret).toBeUndefined();
+      for (const HOST of ['localhost', '::1', '127.0.0.1']) {
+        for (const NODE_ENV of ['test', 'TEST', 'Development']) {
+          expect(loadConfig({ ...valid, ...dev, HOST, NODE_ENV, DASHBOARD_DEV_SIGN_IN: '1' }).dashboard.devSignIn).toBe(true);
+        }
+      }
+      expect(loadConfig({ ...valid, ...dev, DASHBOARD_DEV_SIGN_IN: '0' }).dashboard).toEqual({ devSignIn: false });
     });
 
-    it('when on without AUTH_JWT_SECRET, under NODE_ENV=production, or not a boolean, then it is refused with the reason', () => {
-      expect(() => loadConfig({ ...valid, DASHBOARD_DEV_SIGN_IN: 'true' })).toThrow(/DASHBOARD_DEV_SIGN_IN: needs AUTH_JWT_SECRET/);
-      expect(() => loadConfig({ ...valid, ...secret, DASHBOARD_DEV_SIGN_IN: '1', NODE_ENV: 'production' })).toThrow(
-        /DASHBOARD_DEV_SIGN_IN: must not be enabled when NODE_ENV=production/,
+    it('when on without its own secret, then it is refused naming DEV_SIGN_IN_SECRET (AUTH_JWT_SECRET does not do)', () => {
+      const { DEV_SIGN_IN_SECRET: _unused, ...withoutSecret } = dev;
+      expect(() => loadConfig({ ...valid, ...withoutSecret, DASHBOARD_DEV_SIGN_IN: 'true' })).toThrow(/DASHBOARD_DEV_SIGN_IN: needs DEV_SIGN_IN_SECRET/);
+      expect(() =>
+        loadConfig({ ...valid, ...withoutSecret, AUTH_JWT_SECRET: 'a-local-secret-of-at-least-32-characters', DASHBOARD_DEV_SIGN_IN: 'true' }),
+      ).toThrow(/DASHBOARD_DEV_SIGN_IN: needs DEV_SIGN_IN_SECRET/);
+      expect(() => loadConfig({ ...valid, ...dev, AUTH_JWT_SECRET: dev.DEV_SIGN_IN_SECRET, DASHBOARD_DEV_SIGN_IN: 'true' })).toThrow(
+        /DEV_SIGN_IN_SECRET: must differ from AUTH_JWT_SECRET/,
       );
+    });
+
+    it('when NODE_ENV is anything but development or test (or unset), then it is refused', () => {
+      for (const NODE_ENV of ['production', 'PRODUCTION', 'Production ', 'prod', 'staging', undefined]) {
+        expect(() => loadConfig({ ...valid, ...dev, NODE_ENV, DASHBOARD_DEV_SIGN_IN: 'true' })).toThrow(
+          /DASHBOARD_DEV_SIGN_IN: needs NODE_ENV=development or NODE_ENV=test/,
+        );
+      }
+    });
+
+    it('when the API listens on anything but a loopback address, then it is refused', () => {
+      for (const HOST of ['0.0.0.0', '::', '10.0.0.5', 'modelgate.example', undefined]) {
+        expect(() => loadConfig({ ...valid, ...dev, HOST, DASHBOARD_DEV_SIGN_IN: 'true' })).toThrow(
+          /DASHBOARD_DEV_SIGN_IN: needs HOST to be a loopback address/,
+        );
+      }
       expect(() => loadConfig({ ...valid, DASHBOARD_DEV_SIGN_IN: 'yes' })).toThrow(/DASHBOARD_DEV_SIGN_IN: must be true or false/);
+    });
+
+    it('the worker refuses the dev sign-in secret too', () => {
+      expect(API_ONLY_VARIABLES).toContain('DEV_SIGN_IN_SECRET');
+    });
+  });
+
+  describe('token rules', () => {
+    it('default to a 12h maximum lifetime and 60s of clock skew, and take other values', () => {
+      expect(loadConfig(valid).auth).toMatchObject({ maxTokenLifetimeSeconds: 12 * 3600, clockSkewSeconds: 60 });
+      expect(loadConfig({ ...valid, AUTH_MAX_TOKEN_LIFETIME: '30m', AUTH_CLOCK_SKEW_SECONDS: '5' }).auth).toMatchObject({
+        maxTokenLifetimeSeconds: 1800,
+        clockSkewSeconds: 5,
+      });
+      expect(() => loadConfig({ ...valid, AUTH_MAX_TOKEN_LIFETIME: 'forever' })).toThrow(/AUTH_MAX_TOKEN_LIFETIME: must be a duration/);
+      expect(() => loadConfig({ ...valid, AUTH_CLOCK_SKEW_SECONDS: '3600' })).toThrow(/AUTH_CLOCK_SKEW_SECONDS: must be at most 300/);
+    });
+
+    it('with AUTH_JWKS_URL, then AUTH_ISSUER and AUTH_AUDIENCE are required, each named', () => {
+      const jwks = { ...valid, AUTH_JWKS_URL: 'https://issuer.example/.well-known/jwks.json' };
+      let error: ConfigError | undefined;
+      try {
+        loadConfig(jwks);
+      } catch (err) {
+        error = err as ConfigError;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error!.problems.map((p) => p.variable).sort()).toEqual(['AUTH_AUDIENCE', 'AUTH_ISSUER']);
+      expect(error!.message).toMatch(/AUTH_ISSUER: is required with AUTH_JWKS_URL/);
+      expect(() => loadConfig({ ...jwks, AUTH_ISSUER: 'https://issuer.example' })).toThrow(/AUTH_AUDIENCE: is required with AUTH_JWKS_URL/);
+      expect(loadConfig({ ...jwks, AUTH_ISSUER: 'https://issuer.example', AUTH_AUDIENCE: 'modelgate' }).auth).toMatchObject({
+        issuer: 'https://issuer.example',
+        audience: 'modelgate',
+      });
     });
   });
 });

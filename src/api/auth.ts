@@ -17,13 +17,29 @@ export interface AuthSettings {
   jwtSecret?: string;
   /** JWKS URL of an OIDC issuer: RS256 / ES256 tokens signed by its keys. */
   jwksUrl?: string;
-  /** Required `iss` claim, when set. */
+  /** Required `iss` claim (required with `jwksUrl`). */
   issuer?: string;
-  /** Required `aud` claim, when set. */
+  /** Required `aud` claim (required with `jwksUrl`). */
   audience?: string;
   /** Claim that carries the roles (an array of strings, or a space-separated string). Default `roles`. */
   rolesClaim?: string;
+  /** Longest a token may live (`exp − iat`, or `exp − now` without `iat`), in seconds. Default 12h. */
+  maxTokenLifetimeSeconds?: number;
+  /** Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds. Default 60. */
+  clockSkewSeconds?: number;
+  /**
+   * Key of the dev sign-in's tokens (claim {@link DEV_TOKEN_CLAIM}); only when dev sign-in is on.
+   * Without it every token carrying that claim is refused.
+   */
+  devSignInSecret?: string;
 }
+
+/** The claim that marks a dev token (issued by the dev sign-in or `modelgate dev-token`). */
+export const DEV_TOKEN_CLAIM = 'mg_dev';
+/** Default longest lifetime of a token, in seconds (12h). */
+export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 12 * 3600;
+/** Default clock skew tolerated, in seconds. */
+export const DEFAULT_CLOCK_SKEW_SECONDS = 60;
 
 /** Turns a bearer token into the actor it authenticates. */
 export interface Authenticator {
@@ -40,26 +56,54 @@ const ISSUER_ALGORITHMS = ['RS256', 'ES256'];
  * issuer's JWKS (fetched and cached by jose). With neither configured every token is refused.
  */
 export function createAuthenticator(settings: AuthSettings): Authenticator {
+  if (settings.jwksUrl && (!settings.issuer || !settings.audience)) {
+    throw new Error(`a JWKS authenticator needs ${!settings.issuer ? 'an issuer (AUTH_ISSUER)' : 'an audience (AUTH_AUDIENCE)'}`);
+  }
   const secret = settings.jwtSecret ? new TextEncoder().encode(settings.jwtSecret) : undefined;
+  const devSecret = settings.devSignInSecret ? new TextEncoder().encode(settings.devSignInSecret) : undefined;
   const jwks: JWTVerifyGetKey | undefined = settings.jwksUrl ? createRemoteJWKSet(new URL(settings.jwksUrl)) : undefined;
   const rolesClaim = settings.rolesClaim ?? 'roles';
+  const maxLifetime = settings.maxTokenLifetimeSeconds ?? DEFAULT_MAX_TOKEN_LIFETIME_SECONDS;
+  const skew = settings.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS;
   const claimOptions = {
     ...(settings.issuer ? { issuer: settings.issuer } : {}),
     ...(settings.audience ? { audience: settings.audience } : {}),
-    requiredClaims: ['sub'],
+    requiredClaims: ['sub', 'exp'],
+    clockTolerance: skew,
   };
 
-  const verify = async (token: string): Promise<JWTPayload> => {
+  const verifySignature = async (token: string): Promise<JWTPayload> => {
     const header = decodeHeaderAlgorithm(token);
     if (HMAC_ALGORITHMS.includes(header)) {
+      // A dev token is checked against the dev key alone; the dev key signs nothing else.
+      if (claimsDevToken(token)) {
+        if (!devSecret) throw new ApiError('unauthenticated', `dev tokens (${DEV_TOKEN_CLAIM}) are not accepted by this server (dev sign-in is off)`);
+        return (await jwtVerify(token, devSecret, { ...claimOptions, algorithms: HMAC_ALGORITHMS })).payload;
+      }
       if (!secret) throw new ApiError('unauthenticated', 'HS256 tokens are not accepted by this server');
       return (await jwtVerify(token, secret, { ...claimOptions, algorithms: HMAC_ALGORITHMS })).payload;
     }
+    if (claimsDevToken(token)) throw new ApiError('unauthenticated', `dev tokens (${DEV_TOKEN_CLAIM}) are HS256 only`);
     if (ISSUER_ALGORITHMS.includes(header)) {
       if (!jwks) throw new ApiError('unauthenticated', `${header} tokens are not accepted by this server (no JWKS configured)`);
       return (await jwtVerify(token, jwks, { ...claimOptions, algorithms: ISSUER_ALGORITHMS })).payload;
     }
     throw new ApiError('unauthenticated', `token algorithm "${header}" is not accepted (HS256, RS256, ES256)`);
+  };
+
+  // jose checks exp and nbf (with the skew); the lifetime and an iat in the future are checked here.
+  const verify = async (token: string): Promise<JWTPayload> => {
+    const payload = await verifySignature(token);
+    const now = Math.floor(Date.now() / 1000);
+    const exp = payload.exp as number;
+    if (typeof payload.iat === 'number' && payload.iat > now + skew) {
+      throw new ApiError('unauthenticated', 'token claim "iat" is invalid: issued in the future');
+    }
+    const lifetime = exp - (typeof payload.iat === 'number' ? Math.min(payload.iat, now) : now);
+    if (lifetime > maxLifetime) {
+      throw new ApiError('unauthenticated', `token lifetime (${lifetime}s) exceeds the maximum of ${maxLifetime}s (AUTH_MAX_TOKEN_LIFETIME)`);
+    }
+    return payload;
   };
 
   // Verified tokens are remembered until they expire (at most CACHE_TTL_MS), so a client that
@@ -100,6 +144,15 @@ function decodeHeaderAlgorithm(token: string): string {
   try {
     const header = JSON.parse(Buffer.from(encodedHeader ?? '', 'base64url').toString('utf8')) as { alg?: unknown };
     return typeof header.alg === 'string' ? header.alg : '(none)';
+  } catch {
+    throw new ApiError('unauthenticated', 'token is not a JWT');
+  }
+}
+
+/** Whether a token carries the dev-token claim (read before verifying, to pick the key). */
+function claimsDevToken(token: string): boolean {
+  try {
+    return decodeJwt(token)[DEV_TOKEN_CLAIM] !== undefined;
   } catch {
     throw new ApiError('unauthenticated', 'token is not a JWT');
   }
@@ -178,11 +231,16 @@ export interface DevTokenRequest {
   expiresIn?: string | number;
   issuer?: string;
   audience?: string;
+  /** Mark it as a dev token (claim {@link DEV_TOKEN_CLAIM}): only an API with dev sign-in on accepts it. */
+  dev?: boolean;
 }
 
-/** Signs an HS256 token for local use (`modelgate dev-token`). */
+/**
+ * Signs an HS256 token: a dev token (with `dev`, for the dev sign-in and `modelgate dev-token`,
+ * signed with the dev sign-in's key), or a plain one with the shared secret (tests, a gateway).
+ */
 export async function signDevToken(request: DevTokenRequest): Promise<string> {
-  let jwt = new SignJWT({ roles: request.roles })
+  let jwt = new SignJWT({ roles: request.roles, ...(request.dev ? { [DEV_TOKEN_CLAIM]: true } : {}) })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(request.user)
     .setIssuedAt()

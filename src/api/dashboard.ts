@@ -2,8 +2,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import express, { Router } from 'express';
-import type { AuthSettings } from './auth';
-import { devSignInRoutes } from './dev-sign-in';
+import { type DevSignInSettings, devSignInRoutes } from './dev-sign-in';
 import { ApiError } from './errors';
 
 /** Where the built dashboard is: `dist/dashboard` of the package (the same from `src/api` and `dist/api`). */
@@ -13,8 +12,8 @@ export const DEFAULT_DASHBOARD_DIR = path.resolve(__dirname, '..', '..', 'dist',
 export interface DashboardOptions {
   /** Folder of the built assets (index.html, app.js, app.css). Default {@link DEFAULT_DASHBOARD_DIR}. */
   assetsDir?: string;
-  /** When set, the sign-in page offers the dev users and tokens are signed with this (local development only). */
-  devSignIn?: Required<Pick<AuthSettings, 'jwtSecret'>> & Pick<AuthSettings, 'issuer' | 'audience'>;
+  /** When set, the sign-in page offers the dev users and dev tokens are signed with its key (local development only). */
+  devSignIn?: DevSignInSettings;
 }
 
 /**

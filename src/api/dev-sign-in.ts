@@ -1,6 +1,8 @@
 // Local development only: the dashboard's sign-in page offers a fixed list of dev users and
-// this issues HS256 tokens for them. Mounted only when DASHBOARD_DEV_SIGN_IN is set (never by
-// default; refused with NODE_ENV=production), because it gives a token to anyone who asks.
+// this issues dev tokens for them (claim mg_dev, signed with DEV_SIGN_IN_SECRET, never the
+// production key). Mounted only when DASHBOARD_DEV_SIGN_IN is set, the API listens on a loopback
+// address and NODE_ENV is development or test (src/config.ts), because it gives a token to anyone
+// who asks.
 import express, { Router } from 'express';
 import { z } from 'zod';
 import { type AuthSettings, signDevToken } from './auth';
@@ -35,13 +37,16 @@ export const DEV_USERS: ReadonlyArray<DevUser> = [
   { id: 'ada', roles: ['admin'], description: 'may withdraw any promotion' },
 ];
 
+/** How the dev sign-in signs its tokens: its own key, and the issuer and audience the API requires. */
+export type DevSignInSettings = Required<Pick<AuthSettings, 'devSignInSecret'>> & Pick<AuthSettings, 'issuer' | 'audience'>;
+
 /** Lifetime of a dev token. */
 const DEV_TOKEN_LIFETIME = '8h';
 
 const DevSignInRequestSchema = z.object({ user: z.string().min(1).max(200) }).strict();
 
 /** Builds `GET /dev-users` and `POST /dev-sign-in` (mounted under `/ui`). */
-export function devSignInRoutes(auth: Required<Pick<AuthSettings, 'jwtSecret'>> & Pick<AuthSettings, 'issuer' | 'audience'>): Router {
+export function devSignInRoutes(auth: DevSignInSettings): Router {
   const router = Router();
   router.get('/dev-users', (_req, res) => {
     res.json({ users: DEV_USERS });
@@ -55,7 +60,8 @@ export function devSignInRoutes(auth: Required<Pick<AuthSettings, 'jwtSecret'>> 
       });
     }
     const token = await signDevToken({
-      secret: auth.jwtSecret,
+      secret: auth.devSignInSecret,
+      dev: true,
       user: devUser.id,
       roles: devUser.roles,
       expiresIn: DEV_TOKEN_LIFETIME,

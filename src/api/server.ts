@@ -28,11 +28,11 @@ async function main(): Promise<void> {
   const policies = await startupStep(`loading policies from ${config.policyDir}`, 'check POLICY_DIR and the policy files', () =>
     loadPolicyDir(config.policyDir),
   );
-  if (!config.auth.jwtSecret && !config.auth.jwksUrl) {
+  if (!config.auth.jwtSecret && !config.auth.jwksUrl && !config.auth.devSignInSecret) {
     log.warn('neither AUTH_JWT_SECRET nor AUTH_JWKS_URL is set: every request to /v1 is refused with 401');
   }
-  const devSignIn = config.dashboard.devSignIn && config.auth.jwtSecret
-    ? { jwtSecret: config.auth.jwtSecret, ...(config.auth.issuer ? { issuer: config.auth.issuer } : {}), ...(config.auth.audience ? { audience: config.auth.audience } : {}) }
+  const devSignIn = config.auth.devSignInSecret
+    ? { devSignInSecret: config.auth.devSignInSecret, ...(config.auth.issuer ? { issuer: config.auth.issuer } : {}), ...(config.auth.audience ? { audience: config.auth.audience } : {}) }
     : undefined;
   if (devSignIn) log.warn('DASHBOARD_DEV_SIGN_IN is on: the dashboard issues tokens for the dev users to anyone who asks (local development only)');
 

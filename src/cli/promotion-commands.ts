@@ -339,21 +339,21 @@ export function registerPromotionCommands(program: Command, setExitCode: (code: 
 
   program
     .command('dev-token')
-    .description('print a signed HS256 token for local use (needs the API’s AUTH_JWT_SECRET)')
+    .description('print a dev token (claim mg_dev) for local use, signed with the API’s DEV_SIGN_IN_SECRET; only an API with dev sign-in on accepts it')
     .requiredOption('--user <id>', 'subject (sub) of the token')
     .option('--roles <roles>', 'comma-separated roles', '')
-    .option('--expires <span>', 'lifetime, e.g. 8h, 30m, 7d', '8h')
-    .option('--secret <secret>', 'HS256 secret (default: $AUTH_JWT_SECRET)')
+    .option('--expires <span>', 'lifetime, e.g. 8h or 30m (the API refuses more than its AUTH_MAX_TOKEN_LIFETIME, default 12h)', '8h')
+    .option('--secret <secret>', 'the dev sign-in key (default: $DEV_SIGN_IN_SECRET)')
     .option('--json', 'print { token, user, roles } as JSON')
     .action(async (flags: { user: string; roles: string; expires: string; secret?: string; json?: boolean }) => {
-      const secret = flags.secret ?? process.env.AUTH_JWT_SECRET;
+      const secret = flags.secret ?? process.env.DEV_SIGN_IN_SECRET;
       if (!secret) {
-        err('modelgate: dev-token needs the API’s secret: --secret or AUTH_JWT_SECRET\n');
+        err('modelgate: dev-token needs the API’s dev sign-in key: --secret or DEV_SIGN_IN_SECRET (./scripts/start.sh keeps it in .data/dev-sign-in-secret)\n');
         setExitCode(ApiExitCode.usage);
         return;
       }
       const roles = flags.roles.split(',').map((r) => r.trim()).filter(Boolean);
-      const token = await signDevToken({ secret, user: flags.user, roles, expiresIn: flags.expires });
+      const token = await signDevToken({ secret, user: flags.user, roles, expiresIn: flags.expires, dev: true });
       out(flags.json ? `${JSON.stringify({ token, user: flags.user, roles })}\n` : `${token}\n`);
       setExitCode(ApiExitCode.ok);
     });

@@ -9,7 +9,7 @@ import { verifyChain } from '../../src/audit/chain';
 import type { PromotionState } from '../../src/shared/promotion';
 import { people, waitForState, waitForStatus } from '../support/promotions';
 import { runCli as cli } from '../support/cli';
-import { type ApiHarness, promotionPath, startApiHarness, TEST_SECRET } from './support';
+import { type ApiHarness, promotionPath, startApiHarness, TEST_DEV_SECRET, TEST_SECRET } from './support';
 
 describe('audit archive and the modelgate CLI against a running API', () => {
   let h: ApiHarness;
@@ -19,7 +19,7 @@ describe('audit archive and the modelgate CLI against a running API', () => {
   const as = (who: keyof typeof people) => ({ MODELGATE_URL: url, MODELGATE_TOKEN: tokens[who] });
 
   beforeAll(async () => {
-    h = await startApiHarness();
+    h = await startApiHarness({ dashboard: { devSignIn: { devSignInSecret: TEST_DEV_SECRET } } });
     server = await new Promise<Server>((resolve) => {
       const s = h.app.listen(0, '127.0.0.1', () => resolve(s));
     });
@@ -33,16 +33,20 @@ describe('audit archive and the modelgate CLI against a running API', () => {
     await h?.close();
   }, 60_000);
 
-  it('dev-token prints a token with sub and roles that the API accepts', async () => {
-    const res = await cli(['dev-token', '--user', 'alice', '--roles', 'ml-reviewer,security-reviewer', '--secret', TEST_SECRET]);
+  it('dev-token prints a dev token (mg_dev, the dev sign-in key) with sub and roles that the API with dev sign-in accepts', async () => {
+    const res = await cli(['dev-token', '--user', 'alice', '--roles', 'ml-reviewer,security-reviewer'], { DEV_SIGN_IN_SECRET: TEST_DEV_SECRET });
     expect(res.code).toBe(0);
     const token = res.stdout.trim();
-    expect(decodeJwt(token)).toMatchObject({ sub: 'alice', roles: ['ml-reviewer', 'security-reviewer'] });
+    expect(decodeJwt(token)).toMatchObject({ sub: 'alice', roles: ['ml-reviewer', 'security-reviewer'], mg_dev: true });
     const list = await cli(['list', '--json'], { MODELGATE_URL: url, MODELGATE_TOKEN: token });
     expect(list.code).toBe(0);
     expect(JSON.parse(list.stdout).promotions).toEqual(expect.any(Array));
-    const noSecret = await cli(['dev-token', '--user', 'alice'], { AUTH_JWT_SECRET: undefined });
+    const withProductionKey = await cli(['dev-token', '--user', 'alice', '--secret', TEST_SECRET]);
+    const refused = await cli(['list', '--json'], { MODELGATE_URL: url, MODELGATE_TOKEN: withProductionKey.stdout.trim() });
+    expect(refused.code).toBe(3);
+    const noSecret = await cli(['dev-token', '--user', 'alice'], { DEV_SIGN_IN_SECRET: undefined, AUTH_JWT_SECRET: TEST_SECRET });
     expect(noSecret.code).toBe(2);
+    expect(noSecret.stderr).toMatch(/DEV_SIGN_IN_SECRET/);
   });
 
   it('without a token the CLI exits 3 and says how to get one; a malformed manifest exits 2 naming the fields', async () => {

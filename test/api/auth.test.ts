@@ -80,3 +80,82 @@ describe('bearer tokens from an OIDC issuer (JWKS)', () => {
     expect(await refusal(createAuthenticator({ jwtSecret: secret }).authenticate(noSubject))).toMatch(/sub/);
   });
 });
+
+/** The message of a refused token (fails when it is accepted). */
+async function message(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    expect((err as ApiError).status).toBe(401);
+    return (err as ApiError).message;
+  }
+  throw new Error('the token was accepted');
+}
+
+describe('token lifetime and clock skew', () => {
+  const secret = 'a-secret-that-is-long-enough-0123456789';
+  const key = new TextEncoder().encode(secret);
+  const now = () => Math.floor(Date.now() / 1000);
+  const sign = (claims: { iat?: number; exp?: number }) => {
+    let jwt = new SignJWT({ roles: ['ml-reviewer'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('alice');
+    if (claims.iat !== undefined) jwt = jwt.setIssuedAt(claims.iat);
+    if (claims.exp !== undefined) jwt = jwt.setExpirationTime(claims.exp);
+    return jwt.sign(key);
+  };
+
+  it('a token without exp is refused', async () => {
+    expect(await message(createAuthenticator({ jwtSecret: secret }).authenticate(await sign({ iat: now() })))).toMatch(/"exp"/);
+  });
+
+  it('a token living longer than the maximum lifetime is refused (exp − iat, or exp − now without iat)', async () => {
+    const auth = createAuthenticator({ jwtSecret: secret, maxTokenLifetimeSeconds: 3600 });
+    expect(await auth.authenticate(await sign({ iat: now(), exp: now() + 3600 }))).toEqual({ id: 'alice', roles: ['ml-reviewer'] });
+    expect(await message(auth.authenticate(await sign({ iat: now(), exp: now() + 3601 })))).toMatch(/lifetime .*exceeds the maximum of 3600s/);
+    expect(await message(auth.authenticate(await sign({ exp: now() + 365 * 86400 })))).toMatch(/lifetime .*exceeds/);
+    expect(await message(auth.authenticate(await sign({ iat: now() - 10 * 86400, exp: now() + 60 })))).toMatch(/lifetime .*exceeds/);
+    expect(await message(createAuthenticator({ jwtSecret: secret }).authenticate(await sign({ iat: now(), exp: now() + 13 * 3600 })))).toMatch(
+      /exceeds the maximum of 43200s/,
+    );
+  });
+
+  it('accepts a token expired within the clock skew, refuses beyond it, and refuses an iat in the future', async () => {
+    const auth = createAuthenticator({ jwtSecret: secret, clockSkewSeconds: 60 });
+    expect(await auth.authenticate(await sign({ iat: now() - 600, exp: now() - 30 }))).toEqual({ id: 'alice', roles: ['ml-reviewer'] });
+    expect(await message(auth.authenticate(await sign({ iat: now() - 600, exp: now() - 120 })))).toBe('token has expired');
+    expect(await message(auth.authenticate(await sign({ iat: now() + 600, exp: now() + 900 })))).toMatch(/"iat" .*future/);
+  });
+
+  it('a JWKS authenticator without issuer or audience cannot be built', () => {
+    expect(() => createAuthenticator({ jwksUrl: 'https://issuer.example/jwks.json', audience: 'modelgate' })).toThrow(/issuer/);
+    expect(() => createAuthenticator({ jwksUrl: 'https://issuer.example/jwks.json', issuer: 'https://issuer.example' })).toThrow(/audience/);
+  });
+});
+
+describe('dev tokens (mg_dev)', () => {
+  const jwtSecret = 'the-production-secret-0123456789-abcdef';
+  const devSignInSecret = 'the-dev-sign-in-secret-0123456789-abcdef';
+
+
+  it('are signed with their own key and carry mg_dev', async () => {
+    const token = await signDevToken({ secret: devSignInSecret, user: 'sam', roles: ['data-scientist'], dev: true });
+    const payload = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+    expect(payload.mg_dev).toBe(true);
+    expect(await createAuthenticator({ jwtSecret, devSignInSecret }).authenticate(token)).toEqual({ id: 'sam', roles: ['data-scientist'] });
+  });
+
+  it('a configuration without dev sign-in refuses them, even signed with its own secret', async () => {
+    const production = createAuthenticator({ jwtSecret });
+    for (const secret of [devSignInSecret, jwtSecret]) {
+      const token = await signDevToken({ secret, user: 'sam', roles: ['admin'], dev: true });
+      expect(await message(production.authenticate(token))).toMatch(/dev token/);
+    }
+  });
+
+  it('the dev key signs nothing but dev tokens, and a dev token signed with another key is refused', async () => {
+    const auth = createAuthenticator({ jwtSecret, devSignInSecret });
+    const plainWithDevKey = await signDevToken({ secret: devSignInSecret, user: 'sam', roles: ['admin'] });
+    expect(await message(auth.authenticate(plainWithDevKey))).toBe('token signature is invalid');
+    const devWithProductionKey = await signDevToken({ secret: jwtSecret, user: 'sam', roles: ['admin'], dev: true });
+    expect(await message(auth.authenticate(devWithProductionKey))).toBe('token signature is invalid');
+  });
+});

@@ -11,7 +11,7 @@ import { createReviewStateReader } from '../../src/api/review-states';
 import { loadPolicyFile } from '../../src/policy/load';
 import { waitUntil } from '../support/wait';
 import { people, sendUpdate, waitForStatus } from '../support/promotions';
-import { type ApiHarness, buildTestApp, startApiHarness, TEST_SECRET } from './support';
+import { type ApiHarness, buildTestApp, startApiHarness, TEST_DEV_SECRET } from './support';
 
 const DASHBOARD_POLICY = path.join(__dirname, '..', 'fixtures', 'policies', 'dashboard-test.yaml');
 
@@ -19,7 +19,7 @@ describe('the dashboard and the endpoints it reads', () => {
   let h: ApiHarness;
 
   beforeAll(async () => {
-    h = await startApiHarness({ policyFile: DASHBOARD_POLICY, dashboard: { devSignIn: { jwtSecret: TEST_SECRET } } });
+    h = await startApiHarness({ policyFile: DASHBOARD_POLICY, dashboard: { devSignIn: { devSignInSecret: TEST_DEV_SECRET } } });
   }, 120_000);
   afterAll(async () => {
     await h?.close();

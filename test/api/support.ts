@@ -10,6 +10,8 @@ import { testSources } from '../support/sources';
 
 /** HS256 secret of the API tests. */
 export const TEST_SECRET = 'test-secret-of-the-modelgate-api-tests-0123456789';
+/** Key of the dev tokens, when a test turns the dev sign-in on. */
+export const TEST_DEV_SECRET = 'dev-sign-in-secret-of-the-modelgate-api-tests-0123';
 
 /** A promotion harness (real worker, database) with the API built on it. */
 export interface ApiHarness extends PromotionHarness {
@@ -33,7 +35,10 @@ export function buildTestApp(
     readinessProbes: [],
     services: {
       policies: new Map([['default', policy]]),
-      authenticator: createAuthenticator({ jwtSecret: TEST_SECRET }),
+      authenticator: createAuthenticator({
+        jwtSecret: TEST_SECRET,
+        ...(rest.dashboard?.devSignIn ? { devSignInSecret: rest.dashboard.devSignIn.devSignInSecret } : {}),
+      }),
       temporalUiUrl: 'http://localhost:8233',
       sources: testSources(),
       ...rest,

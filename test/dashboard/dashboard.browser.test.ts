@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import type { Actor } from '../../src/shared/promotion';
-import { type ApiHarness, startApiHarness, TEST_SECRET } from '../api/support';
+import { type ApiHarness, startApiHarness, TEST_DEV_SECRET } from '../api/support';
 import { REPO_ROOT } from '../support/processes';
 import { waitUntil } from '../support/wait';
 import { people, sendUpdate, waitForState, waitForStatus } from '../support/promotions';
@@ -48,7 +48,7 @@ describe('reviewer dashboard in a browser', () => {
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    h = await startApiHarness({ policyFile: DASHBOARD_POLICY, dashboard: { devSignIn: { jwtSecret: TEST_SECRET } } });
+    h = await startApiHarness({ policyFile: DASHBOARD_POLICY, dashboard: { devSignIn: { devSignInSecret: TEST_DEV_SECRET } } });
     server = await new Promise<Server>((resolve) => {
       const s = h.app.listen(0, '127.0.0.1', () => resolve(s));
     });
