@@ -3,9 +3,9 @@
 // alternated, several rounds; peak RSS at two sizes; and adversarial inputs for each bound of
 // the scanner, each timed per MB of input.
 // Usage: npx tsx bench/checks/hash-scan.ts [sizeGiB=1] [tensors=100000] [rounds=5]
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { crc32, deflateRawSync, gzipSync } from 'node:zlib';
 import { isDangerous } from '../../src/checks/security/findings';
@@ -15,18 +15,19 @@ import { scanFile } from '../../src/checks/security/scanner';
 const ROOT = path.resolve(__dirname, '..', '..');
 const python = process.env.MODELGATE_PYTHON || execFileSync(path.join(ROOT, 'scripts', 'python-env.sh'), { encoding: 'utf8' }).trim();
 
-function seconds(fn: () => void): number {
-  const t = process.hrtime.bigint();
-  fn();
-  return Number(process.hrtime.bigint() - t) / 1e9;
+/** Wall and CPU seconds of `openssl dgst -sha256 file`, from /usr/bin/time. */
+function openssl(file: string): { seconds: number; cpuSeconds: number } {
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S', 'openssl', 'dgst', '-sha256', file], { encoding: 'utf8' });
+  const [wall, user, sys] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
+  return { seconds: wall!, cpuSeconds: user! + sys! };
 }
 
-function hashScanOnce(file: string, mode = 'pytorch'): { seconds: number; sha256: string; dangerous: string[]; maxRssMiB: number } {
+function hashScanOnce(file: string, mode = 'pytorch'): { seconds: number; cpuSeconds: number; sha256: string; dangerous: string[]; maxRssMiB: number } {
   const out = execFileSync(process.execPath, ['-r', path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cjs', 'index.cjs'), path.join(__dirname, 'hash-scan-once.ts'), file, mode], {
     encoding: 'utf8',
     cwd: ROOT,
   });
-  return JSON.parse(out.trim().split('\n').pop()!) as { seconds: number; sha256: string; dangerous: string[]; maxRssMiB: number };
+  return JSON.parse(out.trim().split('\n').pop()!) as { seconds: number; cpuSeconds: number; sha256: string; dangerous: string[]; maxRssMiB: number };
 }
 
 async function adversarial(dir: string): Promise<Record<string, { MB: number; seconds: number; secondsPerMB: number; kinds: string[] }>> {
@@ -89,27 +90,34 @@ async function main(): Promise<void> {
     const size = statSync(big).size;
     const mib = size / 1024 ** 2;
     execFileSync('openssl', ['dgst', '-sha256', big]); // warm the page cache
-    const opensslSeconds: number[] = [];
+    const opensslRuns: Array<ReturnType<typeof openssl>> = [];
     const ours: Array<ReturnType<typeof hashScanOnce>> = [];
-    const hashOnly: number[] = [];
+    const hashOnly: Array<ReturnType<typeof hashScanOnce>> = [];
     for (let r = 0; r < rounds; r++) {
-      const openssl = () => opensslSeconds.push(seconds(() => execFileSync('openssl', ['dgst', '-sha256', big])));
-      const scan = () => ours.push(hashScanOnce(big));
-      const hash = () => hashOnly.push(hashScanOnce(big, '--hash-only').seconds);
-      if (r % 2 === 0) { openssl(); scan(); hash(); } else { hash(); scan(); openssl(); }
+      const steps = [() => opensslRuns.push(openssl(big)), () => ours.push(hashScanOnce(big)), () => hashOnly.push(hashScanOnce(big, '--hash-only'))];
+      for (const step of r % 2 === 0 ? steps : steps.reverse()) step();
     }
     const opensslDigest = execFileSync('openssl', ['dgst', '-sha256', '-r', big], { encoding: 'utf8' }).split(' ')[0]!;
-    const bestOpenssl = Math.min(...opensslSeconds);
-    const bestOurs = Math.min(...ours.map((o) => o.seconds));
     const medianOf = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const summary = (runs: Array<{ seconds: number; cpuSeconds: number }>) => ({
+      bestSeconds: Math.min(...runs.map((x) => x.seconds)),
+      medianSeconds: medianOf(runs.map((x) => x.seconds)),
+      bestMiBps: mib / Math.min(...runs.map((x) => x.seconds)),
+      medianCpuSeconds: medianOf(runs.map((x) => x.cpuSeconds)),
+      all: runs.map((x) => Number(x.seconds.toFixed(3))),
+    });
+    const theirs = summary(opensslRuns);
+    const pass = summary(ours);
+    const hash = summary(hashOnly);
     const small = hashScanOnce(quarter);
     const result = {
+      loadAverageAtEnd: loadavg().map((x) => Number(x.toFixed(2))),
       checkpoint: { bytes: size, pickleBytes: pickle.length, tensors, digestMatchesOpenssl: ours.every((o) => o.sha256 === opensslDigest), dangerous: ours[0]!.dangerous },
-      opensslDgstSha256: { bestSeconds: bestOpenssl, medianSeconds: medianOf(opensslSeconds), MiBps: mib / bestOpenssl, all: opensslSeconds },
-      hashPlusScanOnePass: { bestSeconds: bestOurs, medianSeconds: medianOf(ours.map((o) => o.seconds)), MiBps: mib / bestOurs, all: ours.map((o) => o.seconds) },
-      nodeSha256Only: { bestSeconds: Math.min(...hashOnly), medianSeconds: medianOf(hashOnly), all: hashOnly, ratioToOpenssl: bestOpenssl / Math.min(...hashOnly) },
-      scanOverheadOverNodeSha256: { best: bestOurs / Math.min(...hashOnly) - 1, median: medianOf(ours.map((o) => o.seconds)) / medianOf(hashOnly) - 1 },
-      throughputRatioToOpenssl: { best: bestOpenssl / bestOurs, median: medianOf(opensslSeconds) / medianOf(ours.map((o) => o.seconds)) },
+      opensslDgstSha256: theirs,
+      hashPlusScanOnePass: pass,
+      nodeSha256Only: hash,
+      throughputRatioToOpenssl: { best: theirs.bestSeconds / pass.bestSeconds, median: theirs.medianSeconds / pass.medianSeconds },
+      scanOverheadOverNodeSha256: { best: pass.bestSeconds / hash.bestSeconds - 1, median: pass.medianSeconds / hash.medianSeconds - 1 },
       peakRssMiB: { [`${(statSync(quarter).size / 1024 ** 3).toFixed(2)}GiB`]: small.maxRssMiB, [`${(size / 1024 ** 3).toFixed(2)}GiB`]: Math.max(...ours.map((o) => o.maxRssMiB)) },
       adversarial: await adversarial(dir),
     };

@@ -100,25 +100,29 @@ export function detectFormat(head: Buffer, fileName: string, size: number, decla
   return 'unknown';
 }
 
-/** How a top-level pickle stream's loader treats joblib inline arrays, from the declared format. */
-function joblibReadingOf(options: ScanOptions): JoblibReading {
-  return options.declaredFormat && JOBLIB_FORMATS.has(options.declaredFormat) ? 'only' : 'either';
+/**
+ * How a top-level pickle stream's loader treats joblib inline arrays: joblib's when the manifest
+ * says joblib (or, with no declared format, the file is named `.joblib`), else either loader's.
+ */
+function joblibReadingOf(options: ScanOptions, fileName: string): JoblibReading {
+  if (options.declaredFormat) return JOBLIB_FORMATS.has(options.declaredFormat) ? 'only' : 'either';
+  return path.extname(fileName).toLowerCase() === '.joblib' ? 'only' : 'either';
 }
 
 function pickleInspector(options: ScanOptions, limits: ScanLimits, reading: JoblibReading): PickleInspector {
   return new PickleInspector(options.allowGlobals, 0, limits, reading);
 }
 
-function streamInspectorFor(format: DetectedFormat, options: ScanOptions, limits: ScanLimits): StreamInspector | undefined {
+function streamInspectorFor(format: DetectedFormat, fileName: string, options: ScanOptions, limits: ScanLimits): StreamInspector | undefined {
   switch (format) {
     case 'pickle':
-      return pickleInspector(options, limits, joblibReadingOf(options));
+      return pickleInspector(options, limits, joblibReadingOf(options, fileName));
     case 'npy':
       return new NpyInspector(options.allowGlobals, limits);
     case 'safetensors':
       return new SafetensorsInspector();
     case 'unknown':
-      return new PickleSniffInspector(pickleInspector(options, limits, joblibReadingOf(options)));
+      return new PickleSniffInspector(pickleInspector(options, limits, joblibReadingOf(options, fileName)));
     default:
       return undefined;
   }
@@ -263,8 +267,8 @@ class DecompressionBoundError extends Error {
  * output is bounded in total and in ratio to the input consumed so far, so a bomb fails in about
  * the time it takes to inflate `ratio × input` bytes, not the whole bomb.
  */
-async function scanCompressedPickle(filePath: string, format: 'gzip' | 'zlib', options: ScanOptions, limits: ScanLimits): Promise<LocalFinding[]> {
-  const inspector = pickleInspector(options, limits, joblibReadingOf(options));
+async function scanCompressedPickle(filePath: string, displayName: string, format: 'gzip' | 'zlib', options: ScanOptions, limits: ScanLimits): Promise<LocalFinding[]> {
+  const inspector = pickleInspector(options, limits, joblibReadingOf(options, displayName));
   let consumed = 0;
   let produced = 0;
   const counter = new Transform({
@@ -345,7 +349,7 @@ export async function scanFile(filePath: string, displayName: string, options: S
     let format = detectFormat(head, displayName, source.size, options.declaredFormat);
     const hdf5Offset = format === 'unknown' || format === 'hdf5' ? await hdf5SignatureOffset(source) : -1;
     if (hdf5Offset >= 0) format = 'hdf5';
-    const inspector = streamInspectorFor(format, options, limits);
+    const inspector = streamInspectorFor(format, displayName, options, limits);
     const located = (list: Located[]): SecurityFinding[] =>
       list.map((f) => ({
         file: displayName,
@@ -358,7 +362,7 @@ export async function scanFile(filePath: string, displayName: string, options: S
     const randomAccess = async (): Promise<Located[]> => {
       if (format === 'zip') return scanZip(source, options, limits);
       if (format === 'onnx') return inspectOnnx(source, filePath);
-      if (format === 'gzip' || format === 'zlib') return scanCompressedPickle(filePath, format, options, limits);
+      if (format === 'gzip' || format === 'zlib') return scanCompressedPickle(filePath, displayName, format, options, limits);
       if (format === 'hdf5') return inspectHdf5(filePath, hdf5Offset, limits);
       if (format === 'compressed') {
         return [{ kind: 'unsupported_compression', severity: 'high', detail: 'compressed with bz2, xz, lzma or lz4, which joblib reads but the scanner cannot; failing closed' }];
