@@ -178,8 +178,11 @@ const WRAPPER_CLASS = 'joblib.numpy_pickle.NumpyArrayWrapper';
 const NUMERIC_ITEM_SIZES: Record<string, number> = {
   b1: 1, i1: 1, u1: 1, i2: 2, u2: 2, f2: 2, i4: 4, u4: 4, f4: 4, i8: 8, u8: 8, f8: 8, c8: 8, f16: 16, c16: 16, c32: 32,
 };
-/** Memo indices below this are kept in an array; others (sparse, from LONG_BINPUT) in a map. */
-const DENSE_MEMO = 1 << 22;
+/** Memo indices below this are kept in pages of {@link MEMO_PAGE} entries (at most 64 MiB of pages); others in a map. */
+const DENSE_MEMO = 1 << 23;
+/** Entries per memo page (allocated when an index in its range is first stored). */
+const MEMO_PAGE_BITS = 12;
+const MEMO_PAGE = 1 << MEMO_PAGE_BITS;
 /** Bytes of the next chunk joined to a pending tail: more than any inline payload and its header. */
 const JOIN_BYTES_EXTRA = 64;
 
@@ -296,7 +299,8 @@ export class PickleWalker {
   private stack: Value[] = [];
   private sp = 0;
   private marks: number[] = [];
-  private memoDense: Value[] = [];
+  /** Memo entries by index, in pages: faster than one growing array, and a sparse index costs one page. */
+  private memoPages: Array<Array<Value | undefined> | undefined> = [];
   private memoSparse = new Map<number, Value>();
   private memoCount = 0;
   /** Bytes of decoded values kept in this pickle (bounded by `maxValueBytes`). */
@@ -517,15 +521,16 @@ export class PickleWalker {
     if (index < 0) throw new PickleFormatError(`${op}: negative memo index`);
     const value = this.top(op);
     if (index < DENSE_MEMO) {
-      const dense = this.memoDense;
-      if (index === dense.length) {
-        this.newMemoEntry();
-        dense.push(value);
-        return;
+      const pageIndex = index >>> MEMO_PAGE_BITS;
+      let page = this.memoPages[pageIndex];
+      if (page === undefined) {
+        while (this.memoPages.length < pageIndex) this.memoPages.push(undefined);
+        page = new Array<Value | undefined>(MEMO_PAGE).fill(undefined);
+        this.memoPages[pageIndex] = page;
       }
-      if (index > dense.length || dense[index] === undefined) this.newMemoEntry();
-      while (dense.length < index) dense.push(undefined as unknown as Value);
-      dense[index] = value;
+      const slot = index & (MEMO_PAGE - 1);
+      if (page[slot] === undefined) this.newMemoEntry();
+      page[slot] = value;
     } else {
       if (!this.memoSparse.has(index)) this.newMemoEntry();
       this.memoSparse.set(index, value);
@@ -538,8 +543,9 @@ export class PickleWalker {
   }
 
   private memoGet(index: number, op: string): void {
-    // (An index past the array's end is tested first: reading past it is slow in V8.)
-    const value = index < this.memoDense.length ? this.memoDense[index] : index < DENSE_MEMO ? undefined : this.memoSparse.get(index);
+    const pageIndex = index >>> MEMO_PAGE_BITS;
+    // (A page past the array's end is tested first: reading past it is slow in V8.)
+    const value = index >= DENSE_MEMO ? this.memoSparse.get(index) : pageIndex < this.memoPages.length ? this.memoPages[pageIndex]?.[index & (MEMO_PAGE - 1)] : undefined;
     if (value === undefined) throw new PickleFormatError(`${op}: memo value ${index} not found`);
     this.push1(value);
   }
@@ -820,7 +826,7 @@ export class PickleWalker {
         this.stack = [];
         this.sp = 0;
         this.marks = [];
-        this.memoDense = [];
+        this.memoPages = [];
         this.memoSparse = new Map();
         this.memoCount = 0;
         this.valueBytes = 0;
