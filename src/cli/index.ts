@@ -3,6 +3,7 @@ import { WorkflowIdReusePolicy } from '@temporalio/client';
 import { loadConfig } from '../config';
 import { connectTemporalClient } from '../temporal-client';
 import { registerCheckCommands } from './check-commands';
+import { registerPolicyCommands } from './policy-commands';
 import { registerPromotionCommands } from './promotion-commands';
 
 /** Exit codes scripts can rely on. */
@@ -41,6 +42,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
 
   registerCheckCommands(program, setExitCode);
   registerPromotionCommands(program, setExitCode);
+  registerPolicyCommands(program, setExitCode);
 
   return program;
 }

@@ -1,13 +1,15 @@
 // `modelgate submit | status | list | approve | reject | request-changes | override | expedite |
 // revise | withdraw | audit | dev-token`: the API's commands for CI pipelines and reviewers.
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { type Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { signDevToken } from '../api/auth';
 import { type ChainedAuditRecord, verifyChain } from '../audit/chain';
 import type { ArchivedPromotion } from '../audit/timeline';
-import type { PromotionState } from '../shared/promotion';
-import { ApiCallError, ApiExitCode, apiTarget, callApi, promotionApiPath, SERVER_ENV, table, TOKEN_ENV } from './api-client';
+import { PROMOTION_STATUSES, type PromotionState } from '../shared/promotion';
+import { ApiCallError, ApiExitCode, type ApiTarget, apiTarget, callApi, promotionApiPath, SERVER_ENV, table, TOKEN_ENV } from './api-client';
 
 interface CommonFlags {
   server?: string;
@@ -19,7 +21,7 @@ type Out = (text: string) => void;
 const out: Out = (text) => void process.stdout.write(text);
 const err: Out = (text) => void process.stderr.write(text);
 
-/** Statuses at which `submit --wait` stops: a decision, or the submitter must act. */
+/** Statuses at which `submit --wait` (and `--wait-for`) stops: a decision, or the submitter must act. */
 const WAIT_STOPS = new Set(['DEPLOYED', 'REJECTED', 'EXPIRED', 'WITHDRAWN', 'SUPERSEDED', 'DEPLOY_FAILED', 'CHECKS_FAILED', 'CHANGES_REQUESTED']);
 
 function withCommon(command: Command): Command {
@@ -39,6 +41,40 @@ async function readDocument(file: string): Promise<unknown> {
   } catch (e) {
     throw new ApiCallError(`${file} is not YAML or JSON: ${(e as Error).message}`, 400, 'usage');
   }
+}
+
+/** The source fields of a manifest or a revision's changes that may hold a relative `file://` URI. */
+const SOURCE_FIELDS: ReadonlyArray<readonly string[]> = [['artifact', 'uri'], ['evaluation', 'uri'], ['modelCard', 'uri'], ['lineage', 'trainingData', 'uri']];
+
+/**
+ * Makes the relative `file://name` URIs of a manifest (or of a revision's changes) absolute
+ * against `baseDir`, the folder of the file that names them, as `modelgate check` reads them:
+ * the API and the worker refuse relative URIs. Other values are left as they are.
+ */
+export function absoluteFileUris(document: unknown, baseDir: string): unknown {
+  if (!document || typeof document !== 'object' || Array.isArray(document)) return document;
+  const copy = structuredClone(document) as Record<string, unknown>;
+  for (const fieldPath of SOURCE_FIELDS) {
+    let holder: Record<string, unknown> | undefined = copy;
+    for (const key of fieldPath.slice(0, -1)) {
+      const next: unknown = holder?.[key];
+      holder = next && typeof next === 'object' && !Array.isArray(next) ? (next as Record<string, unknown>) : undefined;
+    }
+    const key = fieldPath[fieldPath.length - 1]!;
+    const uri = holder?.[key];
+    const relative = typeof uri === 'string' ? /^file:\/\/([^/].*)$/i.exec(uri)?.[1] : undefined;
+    if (!holder || relative === undefined || /^localhost\//i.test(relative)) continue;
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(relative);
+    } catch {
+      continue; // the API names the bad percent-encoding
+    }
+    // `..` is left for the API to refuse (rule dot-segments), never resolved away here.
+    if (decoded.split('/').includes('..')) continue;
+    holder[key] = pathToFileURL(path.resolve(baseDir, decoded)).href;
+  }
+  return copy;
 }
 
 function printProblems(details: unknown, write: Out) {
@@ -110,44 +146,69 @@ function describeArchived(a: ArchivedPromotion): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Flags of the commands that wait for a promotion. */
+interface WaitFlags {
+  /** Wait until this status (or until the promotion stops elsewhere). */
+  waitFor?: string;
+  waitTimeout: string;
+  poll: string;
+  json?: boolean;
+}
+
+const waitForOption = () =>
+  new Option('--wait-for <status>', 'block until the promotion reaches this status (exit 0), or stops at another decision or for the submitter (exit 1)').choices(
+    PROMOTION_STATUSES,
+  );
+
+/**
+ * Polls a promotion, printing its progress on stderr, until it reaches `flags.waitFor` (exit 0)
+ * or, by default (`--wait`), a decision or a state where the submitter must act (exit 0 when
+ * deployed, 1 otherwise); gives up after `--wait-timeout` (exit 8).
+ */
+async function waitForPromotion(target: ApiTarget, promotionId: string, flags: WaitFlags): Promise<number> {
+  const deadline = Date.now() + Number(flags.waitTimeout) * 1000;
+  let last = '';
+  for (;;) {
+    const state = await callApi<PromotionState>(target, 'GET', promotionApiPath(promotionId));
+    const open = state.stages.flatMap((s) => s.gates).filter((g) => g.status === 'open').map((g) => g.name);
+    const progress = `${state.status}${open.length ? ` (waiting on ${open.join(', ')})` : ''}`;
+    if (progress !== last && !flags.json) err(`  ${new Date().toISOString()}  ${progress}\n`);
+    last = progress;
+    if (state.status === flags.waitFor || WAIT_STOPS.has(state.status)) {
+      if (flags.json) out(`${JSON.stringify(state)}\n`);
+      else out(describeState(state));
+      if (flags.waitFor) return state.status === flags.waitFor ? ApiExitCode.ok : ApiExitCode.failed;
+      return state.status === 'DEPLOYED' ? ApiExitCode.ok : ApiExitCode.failed;
+    }
+    if (Date.now() > deadline) {
+      err(`modelgate: ${flags.waitFor ? `${promotionId} did not reach ${flags.waitFor}` : `no decision on ${promotionId}`} within ${flags.waitTimeout}s (status ${state.status})\n`);
+      return ApiExitCode.timedOut;
+    }
+    await new Promise((r) => setTimeout(r, Number(flags.poll) * 1000));
+  }
+}
+
 /** Registers the API commands on the program. */
 export function registerPromotionCommands(program: Command, setExitCode: (code: number) => void): void {
   withCommon(program.command('submit <manifest>'))
-    .description('submit a promotion from a YAML or JSON manifest')
+    .description('submit a promotion from a YAML or JSON manifest (relative file:// URIs are made absolute against its folder)')
     .option('--policy <name>', 'policy to use (default: the server’s `default`)')
     .option('--wait', 'block until a decision (or until the submitter must act), showing progress')
+    .addOption(waitForOption())
     .option('--wait-timeout <seconds>', 'give up waiting after this long (exit 8)', '3600')
     .option('--poll <seconds>', 'how often --wait asks', '2')
-    .action((file: string, flags: CommonFlags & { policy?: string; wait?: boolean; waitTimeout: string; poll: string }) =>
+    .action((file: string, flags: CommonFlags & WaitFlags & { policy?: string; wait?: boolean }) =>
       runCommand(setExitCode, flags, async () => {
         const target = apiTarget(flags);
-        const manifest = await readDocument(file);
+        const manifest = absoluteFileUris(await readDocument(file), path.dirname(path.resolve(file)));
         const query = flags.policy ? `?policy=${encodeURIComponent(flags.policy)}` : '';
         const submitted = await callApi<{ promotionId: string; existing: boolean; status: string }>(target, 'POST', `/v1/promotions${query}`, manifest);
-        if (!flags.wait) {
+        if (!flags.wait && !flags.waitFor) {
           out(flags.json ? `${JSON.stringify(submitted)}\n` : `${submitted.existing ? 'already running' : 'submitted'}: ${submitted.promotionId}\n`);
           return ApiExitCode.ok;
         }
         if (!flags.json) err(`${submitted.existing ? 'already running' : 'submitted'}: ${submitted.promotionId}\n`);
-        const deadline = Date.now() + Number(flags.waitTimeout) * 1000;
-        let last = '';
-        for (;;) {
-          const state = await callApi<PromotionState>(target, 'GET', promotionApiPath(submitted.promotionId));
-          const open = state.stages.flatMap((s) => s.gates).filter((g) => g.status === 'open').map((g) => g.name);
-          const progress = `${state.status}${open.length ? ` (waiting on ${open.join(', ')})` : ''}`;
-          if (progress !== last && !flags.json) err(`  ${new Date().toISOString()}  ${progress}\n`);
-          last = progress;
-          if (WAIT_STOPS.has(state.status)) {
-            if (flags.json) out(`${JSON.stringify(state)}\n`);
-            else out(describeState(state));
-            return state.status === 'DEPLOYED' ? ApiExitCode.ok : ApiExitCode.failed;
-          }
-          if (Date.now() > deadline) {
-            err(`modelgate: no decision on ${submitted.promotionId} within ${flags.waitTimeout}s (status ${state.status})\n`);
-            return ApiExitCode.timedOut;
-          }
-          await new Promise((r) => setTimeout(r, Number(flags.poll) * 1000));
-        }
+        return waitForPromotion(target, submitted.promotionId, flags);
       }),
     );
 
@@ -208,8 +269,14 @@ export function registerPromotionCommands(program: Command, setExitCode: (code: 
       .requiredOption('--gate <gate>', 'the gate decided on')
       .option('--comment <text>', value === 'approve' ? 'comment' : 'reason (required)')
       .option('--request-id <id>', 'idempotency key: a repeat returns the first result')
-      .action((id: string, flags: CommonFlags & { gate: string; comment?: string; requestId?: string }) =>
-        sendMessage(setExitCode, flags, id, 'decisions', { gate: flags.gate, decision: value, comment: flags.comment, requestId: flags.requestId }),
+      .addOption(waitForOption())
+      .option('--wait-timeout <seconds>', 'give up waiting after this long (exit 8)', '3600')
+      .option('--poll <seconds>', 'how often --wait-for asks', '2')
+      .action((id: string, flags: CommonFlags & WaitFlags & { gate: string; comment?: string; requestId?: string }) =>
+        runCommand(setExitCode, flags, async () => {
+          const sent = await postMessage(flags, id, 'decisions', { gate: flags.gate, decision: value, comment: flags.comment, requestId: flags.requestId });
+          return flags.waitFor ? waitForPromotion(apiTarget(flags), id, flags) : sent;
+        }),
       );
   decision('approve', 'approve', 'approve a gate of a promotion');
   decision('reject', 'reject', 'reject a promotion at a gate (ends it)');
@@ -247,7 +314,7 @@ export function registerPromotionCommands(program: Command, setExitCode: (code: 
     .option('--request-id <id>', 'idempotency key')
     .action((id: string, file: string, flags: CommonFlags & { comment?: string; requestId?: string }) =>
       runCommand(setExitCode, flags, async () => {
-        const changes = await readDocument(file);
+        const changes = absoluteFileUris(await readDocument(file), path.dirname(path.resolve(file)));
         return postMessage(flags, id, 'revisions', { changes, comment: flags.comment, requestId: flags.requestId });
       }),
     );
