@@ -1,9 +1,9 @@
 import { type PickleImport, PickleWalker } from '../../src/checks/security/pickle-walker';
 
-function walk(data: Buffer, chunk: number) {
+function walk(data: Buffer, chunk: number, joblib = false) {
   const imports: string[] = [];
   const unresolved: string[] = [];
-  const walker = new PickleWalker((i: PickleImport) => imports.push(`${i.module}.${i.name}@${i.offset}`), (u) => unresolved.push(`${u.opcode}@${u.offset}`), { inlineBytes: 16 });
+  const walker = new PickleWalker((i: PickleImport) => imports.push(`${i.module}.${i.name}@${i.offset}`), (u) => unresolved.push(`${u.opcode}@${u.offset}`), { inlineBytes: joblib ? 64 : 16 }, joblib);
   for (let i = 0; i < data.length; i += chunk) walker.push(data.subarray(i, i + chunk));
   return { imports, unresolved, summary: walker.end() };
 }
@@ -36,5 +36,25 @@ describe('PickleWalker', () => {
     expect(walk(Buffer.alloc(0), 1).summary.error?.message).toMatch(/empty/);
     expect(walk(Buffer.from([0x80, 0x04, 0x68, 0x05, 0x2e]), 1).summary.error?.message).toMatch(/memo value 5 not found/);
     expect(walk(Buffer.from([0x80, 0x04, 0x93, 0x2e]), 1).summary.error?.message).toMatch(/underflow/);
+  });
+
+  it('skips a joblib array exactly as joblib reads it (padding byte, padding, data), whatever the chunk size', () => {
+    const x = (t: string) => Buffer.concat([Buffer.from([0x58, t.length, 0, 0, 0]), Buffer.from(t)]);
+    const dtype = Buffer.concat([Buffer.from('cnumpy\ndtype\n'), x('f8'), Buffer.from('\x89\x88\x87R(K\x03', 'latin1'), x('<'), Buffer.from('NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb', 'latin1')]);
+    const state = Buffer.concat([
+      Buffer.from('}('), x('shape'), Buffer.from('K\x02\x85', 'latin1'), x('dtype'), dtype, x('numpy_array_alignment_bytes'), Buffer.from('K\x10u', 'latin1'),
+    ]);
+    // The array: padding length 78 ('N'), 78 bytes of padding ('N'), 2 × 8 bytes that read as `cos\nsystem\n` opcodes.
+    const array = Buffer.concat([Buffer.from([0x4e]), Buffer.alloc(0x4e, 0x4e), Buffer.from('cos\nsystem\n00000', 'latin1')]);
+    const stream = Buffer.concat([
+      Buffer.from('\x80\x02cjoblib.numpy_pickle\nNumpyArrayWrapper\n)\x81', 'latin1'), state, Buffer.from('b'), array, Buffer.from('cposix\nsystem\n0.'),
+    ]);
+    const whole = walk(stream, stream.length, true);
+    expect(whole.imports.map((i) => i.split('@')[0])).toEqual(['joblib.numpy_pickle.NumpyArrayWrapper', 'numpy.dtype', 'posix.system']);
+    expect(whole.summary).toMatchObject({ pickles: 1, joblibArrays: 1 });
+    expect(whole.summary.error).toBeUndefined();
+    for (const size of [1, 2, 3, 7, 13]) expect(walk(stream, size, true)).toEqual(whole);
+    // Read as pickle.load reads it, the array bytes are opcodes: `os.system` is imported there.
+    expect(walk(stream, stream.length).imports.map((i) => i.split('@')[0])).toContain('os.system');
   });
 });
