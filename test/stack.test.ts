@@ -59,7 +59,7 @@ describe('the stack: client → Temporal → worker → PostgreSQL', () => {
     expect(activityTypes).toEqual(['describeStack']);
   });
 
-  it('the server knows every search attribute of DESIGN.md §4 with its type', async () => {
+  it('the server knows every search attribute of docs/lifecycle.md with its type', async () => {
     const { customAttributes } = await client.connection.operatorService.listSearchAttributes({
       namespace: testStackEnv().namespace,
     });

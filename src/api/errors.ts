@@ -2,7 +2,7 @@ import { isGrpcServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@t
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { isConnectionError } from '../db/pool';
 
-/** Machine-readable error codes of the HTTP API, with their status codes (DESIGN.md §7). */
+/** Machine-readable error codes of the HTTP API, with their status codes (docs/api.md#errors). */
 export const ApiErrorStatus = {
   invalid_input: 400,
   unauthenticated: 401,

@@ -93,7 +93,7 @@ export const PromotionIdSchema = z.string().min(1).max(1000);
 /** Path parameter `{name}` of a model. */
 export const ModelNameSchema = name;
 
-/** The error shape of every failed request (DESIGN.md §7). */
+/** The error shape of every failed request (docs/api.md#errors). */
 export const ErrorResponseSchema = z.object({
   error: z.object({
     code: z.enum(API_ERROR_CODES),

@@ -1,4 +1,4 @@
-// The tamper-evident chain of an archived audit trail (DESIGN.md §6): each event carries the
+// The tamper-evident chain of an archived audit trail (docs/operations.md#the-audit-archive): each event carries the
 // hash of the one before it, so changing, removing or inserting a row breaks every later link.
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../activities/promotion';

@@ -1,4 +1,4 @@
-// Renders a promotion's record as a readable audit timeline (DESIGN.md §7, `GET /promotions/{id}/audit`).
+// Renders a promotion's record as a readable audit timeline (docs/api.md, `GET /v1/promotions/{id}/audit`).
 import { PROMOTION_STATUSES, type PromotionStatus, TERMINAL_STATUSES, type TimelineEntry } from '../shared/promotion';
 import type { AuditRecord, ChainedAuditRecord } from './chain';
 

@@ -24,7 +24,7 @@ export function atLeast(finding: CheckFinding, threshold: CheckFinding['severity
 }
 
 /**
- * Applies enforcement to an outcome and produces the uniform result (DESIGN.md §5):
+ * Applies enforcement to an outcome and produces the uniform result (docs/policy.md#checksettings):
  * `required` is `enforcement === 'required'`; an advisory check that fails reports `warn`.
  */
 export function toCheckResult(

@@ -115,7 +115,7 @@ export const ModelCardSchema = z.union([
 ]);
 
 /**
- * The promotion request (DESIGN.md §2): the single definition of a manifest,
+ * The promotion request (docs/manifest.md): the single definition of a manifest,
  * for the API, the CLI and the checks. The submitter is never a manifest field.
  */
 export const PromotionManifestSchema = z

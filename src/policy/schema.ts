@@ -183,7 +183,7 @@ export const EnvironmentSchema = z
   })
   .strict();
 
-/** A policy file (DESIGN.md §3): policy as code, versioned, validated at load. */
+/** A policy file (docs/policy.md): policy as code, versioned, validated at load. */
 export const PolicySchema = z
   .object({
     apiVersion: z.literal('modelgate/v1'),

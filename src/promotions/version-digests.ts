@@ -14,7 +14,7 @@ const DIGEST_QUERY = {
 
 /**
  * Reads registered digests from `model_versions`. A version's digest never changes once
- * registered (DESIGN.md §6), so found digests are remembered (up to `cacheSize`, oldest
+ * registered (docs/api.md), so found digests are remembered (up to `cacheSize`, oldest
  * forgotten first) and asked again never; an unregistered version is asked every time,
  * because another process may register it at any moment.
  */

@@ -1,4 +1,4 @@
-/** Names of the automated checks (DESIGN.md §5). */
+/** Names of the automated checks (docs/policy.md#checksettings). */
 export const CHECK_NAMES = ['integrity', 'security', 'performance', 'fairness', 'modelCard', 'lineage', 'privacy'] as const;
 
 /** Name of one automated check. */
@@ -18,7 +18,7 @@ export interface CheckFinding {
   [extra: string]: unknown;
 }
 
-/** The uniform result of every check (DESIGN.md §5). */
+/** The uniform result of every check (docs/policy.md#checksettings). */
 export interface CheckResult {
   name: CheckName;
   status: CheckStatus;

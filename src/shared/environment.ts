@@ -1,6 +1,6 @@
 // Workflow-safe definitions of an environment's lifecycle workflow: one per model and
 // environment, long-lived (continuing as new), holding the serving version's approval expiry,
-// re-certification and rollback (DESIGN.md §3 approvalValidFor, issue "after approval").
+// re-certification and rollback (docs/policy.md, approvalValidFor and recertification; docs/lifecycle.md).
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { PromotionManifest } from '../manifest/schema';
 import type { ResolvedDeployment } from '../policy/resolved';

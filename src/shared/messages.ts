@@ -1,4 +1,4 @@
-// Message definitions shared by the workflow and its clients (DESIGN.md §4).
+// Message definitions shared by the workflow and its clients (docs/lifecycle.md).
 // Each message exists as an Update (answers at once, accepted or refused with the reason)
 // and as a Signal of the same name and payload (for operators using the Temporal CLI or UI).
 import { ApplicationFailure, defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';

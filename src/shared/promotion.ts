@@ -1,4 +1,4 @@
-// Workflow-safe types of a promotion: its lifecycle, messages and state (DESIGN.md §4).
+// Workflow-safe types of a promotion: its lifecycle, messages and state (docs/lifecycle.md).
 import type { CheckName, CheckResult } from './checks';
 import type { ManifestRevision, PromotionManifest } from '../manifest/schema';
 import type { ResolvedPolicy } from '../policy/resolved';

@@ -1,7 +1,7 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
 /**
- * The custom search attributes of a promotion (DESIGN.md §4). Registered on the
+ * The custom search attributes of a promotion (docs/lifecycle.md). Registered on the
  * server by `temporal/register-search-attributes.sh` from `temporal/search-attributes.txt`;
  * a test keeps the two lists identical.
  */

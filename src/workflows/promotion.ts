@@ -96,7 +96,7 @@ function initialStages(policy: ResolvedPolicy): StageState[] {
 }
 
 /**
- * A promotion of one model version to one environment (DESIGN.md §4): automated
+ * A promotion of one model version to one environment (docs/lifecycle.md): automated
  * checks, auto-approval or staged review gates with quorum, separation of duties,
  * deadlines and escalation, overrides, revisions, then registry and deployment.
  * Decides only by the policy it was started with. Returns its final state.

@@ -1,5 +1,5 @@
 /**
- * Streaming accumulators for the performance metrics of DESIGN.md §5, with scikit-learn's
+ * Streaming accumulators for the performance metrics of docs/policy.md#checksettings, with scikit-learn's
  * definitions: accuracy; precision, recall and f1 (binary for the positive label, and
  * macro / micro / weighted over classes); ROC AUC (ties count one half); log loss (probabilities
  * clipped to [ε, 1 − ε], ε = 2⁻⁵²); mean squared and absolute error; R².
