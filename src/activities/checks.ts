@@ -88,7 +88,7 @@ export function waitingRegistryReader(reader: RegistryReader, backoffCapMs = 30_
 }
 
 /**
- * Builds the check activities (DESIGN.md §5). Each returns the uniform result; a problem that
+ * Builds the check activities (docs/policy.md#checksettings). Each returns the uniform result; a problem that
  * retrying cannot fix (malformed file, missing column) is a result with status `error`; a
  * transient one (an HTTP artifact that times out or answers 5xx) throws a plain Error so that
  * Temporal retries the activity.
