@@ -220,6 +220,12 @@ export interface PolicyRoleMatrix {
   separationOfDuties: string[];
 }
 
+/** Who may submit: the policy's `submitters` roles when it names them, else any authenticated caller. */
+function submitAction(policy: Policy): PolicyRoleMatrix['actions'][number] {
+  const submitters = (policy as Policy & { submitters?: string[] }).submitters;
+  return { action: 'submit', roles: submitters ?? ['any authenticated caller'], note: 'becomes the submitter' };
+}
+
 /** Builds the role matrix of a policy: who may send which message and sign which gate, under any tier. */
 export function policyRoleMatrix(policy: Policy): PolicyRoleMatrix {
   const gates = new Map<string, PolicyRoleMatrix['gates'][number]>();
@@ -245,7 +251,7 @@ export function policyRoleMatrix(policy: Policy): PolicyRoleMatrix {
   const o = policy.overrides;
   return {
     actions: [
-      { action: 'submit', roles: ['any authenticated caller'], note: 'becomes the submitter' },
+      submitAction(policy),
       { action: 'decide (approve, reject, request_changes)', roles: ['the roles of the open gate, see below'], note: 'after the SLA, also its escalation roles' },
       { action: 'override waive_check', roles: o.waiveCheck, note: 'a failed required check, while CHECKS_FAILED; justification required' },
       { action: 'override force_gate', roles: o.forceGate, note: 'break-glass: passes an open gate, while IN_REVIEW; justification required' },
