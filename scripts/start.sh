@@ -82,7 +82,7 @@ export HOST="${HOST:-127.0.0.1}"
 
 # Where manifests' sources may be read from (docs/security.md): artifacts, evaluation files and
 # model cards in .data/artifacts (or ARTIFACT_ROOTS), HTTP sources only from ARTIFACT_HOSTS.
-export ARTIFACT_ROOTS="${ARTIFACT_ROOTS:-$DATA_DIR/artifacts}"
+export ARTIFACT_ROOTS="${ARTIFACT_ROOTS:-$DATA_DIR/artifacts,$MODELGATE_ROOT/examples}"
 export ARTIFACT_HOSTS="${ARTIFACT_HOSTS:-}"
 export ARTIFACT_STORE_DIR="${ARTIFACT_STORE_DIR:-$DATA_DIR/artifact-store}"
 mkdir -p "$DATA_DIR/artifacts"
