@@ -9,7 +9,7 @@ It writes, next to this script:
 
 - model/model.skops      the model, saved with skops (no pickle: what the passing examples promote)
 - model/model.pkl        the same model as a plain pickle (the scanner allows scikit-learn's
-                         classes; policies/strict.yaml refuses the pickle format outright)
+                         classes; examples/policies/strict.yaml refuses the pickle format outright)
 - model/model-with-payload.pkl  a pickle that would run a shell command if loaded
                          (fails-security.yaml; written opcode by opcode, never loaded)
 - evaluation.csv         held-out rows: label, prediction, score and the sensitive column `group`
