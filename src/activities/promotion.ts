@@ -3,7 +3,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import type { PromotionManifest } from '../manifest/schema';
 import type { CheckResult } from '../shared/checks';
-import { versionDigestConflictMessage } from '../promotions/version-digests';
+import { modelOwnerConflictMessage, versionDigestConflictMessage } from '../promotions/version-digests';
 
 /** Identifies exactly what a reviewer saw: the artifact, the manifest and the check results. */
 export interface EvidenceSeal {
@@ -74,6 +74,8 @@ export interface PromotionActivityDeps {
 
 /** Thrown by {@link createPromotionActivities}' `registerSubmission` when a version's digest would change. */
 export const DIGEST_CONFLICT = 'VersionDigestConflict';
+/** Thrown by {@link createPromotionActivities}' `registerSubmission` when the manifest names another owner than the registered one. */
+export const OWNER_CONFLICT = 'ModelOwnerConflict';
 
 /** Activities of the promotion lifecycle other than the checks. */
 export function createPromotionActivities(deps: PromotionActivityDeps) {
@@ -124,19 +126,33 @@ export function createPromotionActivities(deps: PromotionActivityDeps) {
     },
 
     /**
-     * Records the model and version in the registry (idempotent). A version is immutable:
-     * the same version with another digest fails with {@link DIGEST_CONFLICT}, not retried.
+     * Claims the model version in the registry (idempotent; since `claim-version-after-integrity`
+     * only once the integrity check passed). A model's owner is set when it is first registered
+     * and changed only by an admin (`PUT /v1/models/{name}/owner`): a manifest naming another owner
+     * fails with {@link OWNER_CONFLICT}. A version is immutable: the same version with another digest
+     * fails with {@link DIGEST_CONFLICT}. Neither is retried.
+     *
+     * @returns the model's registered owner (whom separation of duties excludes).
      */
-    async registerSubmission(input: { promotionId: string; manifest: PromotionManifest; effectiveTier: string }): Promise<void> {
+    async registerSubmission(input: { promotionId: string; manifest: PromotionManifest; effectiveTier: string }): Promise<{ owner: string }> {
       const { manifest } = input;
       const client = await deps.pool.connect();
       try {
         await client.query('BEGIN');
         await client.query(
           `INSERT INTO models (name, owner, description) VALUES ($1, $2, $3)
-           ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, updated_at = now()`,
+           ON CONFLICT (name) DO NOTHING`,
           [manifest.model.name, manifest.model.owner, manifest.model.description],
         );
+        const model = await client.query<{ owner: string }>('SELECT owner FROM models WHERE name = $1 FOR SHARE', [manifest.model.name]);
+        const owner = model.rows[0]!.owner;
+        if (owner !== manifest.model.owner) {
+          throw ApplicationFailure.create({
+            type: OWNER_CONFLICT,
+            nonRetryable: true,
+            message: modelOwnerConflictMessage(manifest.model.name, owner, manifest.model.owner),
+          });
+        }
         const inserted = await client.query(
           `INSERT INTO model_versions (model_name, version, artifact_sha256, artifact_uri, artifact_format, risk_tier, metrics, lineage, first_promotion_id)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -168,6 +184,7 @@ export function createPromotionActivities(deps: PromotionActivityDeps) {
           }
         }
         await client.query('COMMIT');
+        return { owner };
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw err;

@@ -27,6 +27,7 @@ import {
   SubmittedPromotionSchema,
   WithdrawRequestSchema,
   RollbackRequestSchema,
+  ChangeOwnerRequestSchema,
   RollbackResultSchema,
   DriftReportSchema,
   RecertificationStartedSchema,
@@ -160,6 +161,14 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
     security: [{ bearer: [] }],
     request: { params: z.object({ name: ModelNameSchema }) },
     responses: { 200: { description: 'the model', content: json(ModelDetailSchema) }, ...errors(404) },
+  });
+  registry.registerPath({
+    method: 'put',
+    path: '/v1/models/{name}/owner',
+    summary: "Change a model's owner (admin; recorded in the audit archive under model:<name>)",
+    security: [{ bearer: [] }],
+    request: { params: z.object({ name: ModelNameSchema }), body: { required: true, content: json(ChangeOwnerRequestSchema) } },
+    responses: { 200: { description: 'the owner changed' }, ...bodyErrors(400, 401, 403, 404) },
   });
   const environmentParams = z.object({ name: z.string().describe('model name'), env: z.string().describe('environment') });
   registry.registerPath({

@@ -15,7 +15,7 @@ import { PolicyRefusal } from '../policy/resolve';
 import { sendPromotionMessage } from '../promotions/messages';
 import { type ManifestSources, manifestSourceProblems } from '../sources/manifest';
 import type { SourceRules } from '../sources/rules';
-import { PromotionConflict, startPromotion, VersionDigestConflict } from '../promotions/start';
+import { ModelOwnerConflict, PromotionConflict, startPromotion, SubmitterRefusal, VersionDigestConflict } from '../promotions/start';
 import { createVersionDigests } from '../promotions/version-digests';
 import { PROMOTION_WORKFLOW_TYPE, promotionWorkflowId, stateQuery } from '../shared/messages';
 import type { Actor, MessageKind, MessagePayloads, MessageResult, PromotionInput, PromotionState } from '../shared/promotion';
@@ -190,6 +190,10 @@ export function promotionRoutes(deps: PromotionRoutesDeps): Router {
         });
       }
       if (err instanceof PromotionConflict) throw new ApiError('conflict', err.message, { promotionId: err.promotionId });
+      if (err instanceof ModelOwnerConflict) {
+        throw new ApiError('conflict', err.message, { problems: [{ path: 'model.owner', message: `differs from the registered owner ${err.registeredOwner}` }] });
+      }
+      if (err instanceof SubmitterRefusal) throw new ApiError('forbidden', err.message);
       throw err;
     }
     if (!started.existing) deps.metrics?.promotionSubmitted();

@@ -1,13 +1,49 @@
+import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import type { Pool } from 'pg';
+import { archiveAuditRecords } from '../audit/archive';
 import type { LoadedPolicy } from '../policy/load';
+import { actorOf } from './auth';
 import { ApiError } from './errors';
 import { parseInput } from './promotions';
-import { ListModelsQuerySchema, ModelNameSchema } from './schemas';
+import { ChangeOwnerRequestSchema, ListModelsQuerySchema, ModelNameSchema } from './schemas';
 
-/** Builds `GET /v1/models` and `GET /v1/models/{name}`: the registry as PostgreSQL holds it. */
+/** The role that may change a model's owner. */
+export const MODEL_ADMIN_ROLE = 'admin';
+
+/** The audit archive's chain of a model's owner changes (`audit_events.promotion_id`). */
+export const modelAuditId = (model: string) => `model:${model}`;
+
+/**
+ * Builds `GET /v1/models`, `GET /v1/models/{name}` (the registry as PostgreSQL holds it) and
+ * `PUT /v1/models/{name}/owner` (admins only, audited).
+ */
 export function modelRoutes(pool: Pool): Router {
   const router = Router();
+
+  // A model's owner is set when its first version is claimed; only an admin changes it, and each
+  // change is appended to the audit archive (chain `model:<name>`, verifiable like a promotion's).
+  router.put('/:name/owner', async (req, res) => {
+    const actor = actorOf(res);
+    const name = parseInput(ModelNameSchema, req.params.name, 'path');
+    if (!actor.roles.includes(MODEL_ADMIN_ROLE)) throw new ApiError('forbidden', `${actor.id} may not change a model's owner (needs role ${MODEL_ADMIN_ROLE})`);
+    const { owner, reason } = parseInput(ChangeOwnerRequestSchema, req.body, 'body');
+    const changed = await pool.query<{ previous: string }>(
+      `UPDATE models m SET owner = $2, updated_at = now() FROM (SELECT owner FROM models WHERE name = $1 FOR UPDATE) previous
+        WHERE m.name = $1 RETURNING previous.owner AS previous`,
+      [name, owner],
+    );
+    const previous = changed.rows[0]?.previous;
+    if (previous === undefined) throw new ApiError('not_found', `no model ${name} in the registry`);
+    const at = new Date().toISOString();
+    await archiveAuditRecords(
+      pool,
+      modelAuditId(name),
+      [{ occurredAt: at, actor: actor.id, action: 'owner_changed', detail: { model: name, from: previous, to: owner, reason } }],
+      randomUUID(),
+    );
+    res.json({ name, owner, previousOwner: previous, changedBy: actor.id, changedAt: at });
+  });
 
   router.get('/', async (req, res) => {
     const query = parseInput(ListModelsQuerySchema, req.query, 'query');

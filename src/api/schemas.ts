@@ -265,6 +265,14 @@ export const AuditTimelineSchema = z.object({
   events: z.array(AuditEventSchema),
 });
 
+/** Body of `PUT /v1/models/{name}/owner` (admins only). */
+export const ChangeOwnerRequestSchema = z
+  .object({
+    owner: z.string().trim().min(1, 'must name the new owner').max(200).describe('the new owner (excluded from deciding on the model)'),
+    reason: z.string().trim().min(10, 'must explain the change in at least 10 characters').max(2000).describe('why (recorded in the audit archive)'),
+  })
+  .strict();
+
 /** Body of `POST /v1/models/{name}/environments/{env}/rollback`. */
 export const RollbackRequestSchema = z
   .object({

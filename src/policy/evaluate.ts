@@ -2,7 +2,7 @@
 // promotion is auto-approved, who may sign a gate, and separation of duties.
 // Imports types only, so the workflow bundle can use it.
 import type { CheckName, CheckResult } from '../shared/checks';
-import type { Actor, CheckWaiver, GateState, PromotionState } from '../shared/promotion';
+import { type Actor, type CheckWaiver, type GateState, ownerOf, type PromotionState } from '../shared/promotion';
 import type { ResolvedPolicy } from './resolved';
 
 /** Required checks that failed or could not run, and are not waived for the current evidence. */
@@ -71,7 +71,7 @@ export function separationOfDutiesRefusal(
   if (actor.id === state.submitter.id) {
     return `separation of duties: ${actor.id} submitted this promotion and cannot decide on it`;
   }
-  if (actor.id === state.manifest.model.owner) {
+  if (actor.id === ownerOf(state)) {
     return `separation of duties: ${actor.id} owns model ${state.manifest.model.name} and cannot decide on it`;
   }
   if (gate.signatures.some((s) => s.actorId === actor.id && !s.void)) {

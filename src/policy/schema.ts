@@ -196,6 +196,11 @@ export const PolicySchema = z
     /** Check defaults for every tier and environment. */
     checks: CheckOverridesSchema.default({}),
     tiers: z.object({ low: TierRulesSchema, medium: TierRulesSchema, high: TierRulesSchema }).strict(),
+    /**
+     * Roles that may submit a promotion under this policy. A policy that names none accepts no
+     * submission (re-certifications, started by Modelgate itself, need no role).
+     */
+    submitters: z.array(role).default([]),
     separationOfDuties: z
       .object({
         /** One person may sign several gates of one promotion. */

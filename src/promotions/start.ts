@@ -14,7 +14,8 @@ import { PROMOTION_WORKFLOW_TYPE, promotionWorkflowId, stateQuery } from '../sha
 import { recertificationWorkflowId } from '../shared/environment';
 import type { Actor, PromotionInput, RecertificationRequest } from '../shared/promotion';
 import { SearchAttributes } from '../shared/search-attributes';
-import { type VersionDigests, versionDigestConflictMessage } from './version-digests';
+import { hasAnyRole } from '../policy/evaluate';
+import { modelOwnerConflictMessage, type VersionDigests, versionDigestConflictMessage } from './version-digests';
 
 /** A submission of the same model version and target with a different manifest, while one runs. */
 export class PromotionConflict extends Error {
@@ -36,6 +37,26 @@ export class VersionDigestConflict extends Error {
   ) {
     super(versionDigestConflictMessage(model, version, registeredDigest));
     this.name = 'VersionDigestConflict';
+  }
+}
+
+/** A manifest naming another owner than the one the registry holds for the model. */
+export class ModelOwnerConflict extends Error {
+  constructor(
+    readonly model: string,
+    readonly registeredOwner: string,
+    claimedOwner: string,
+  ) {
+    super(modelOwnerConflictMessage(model, registeredOwner, claimedOwner));
+    this.name = 'ModelOwnerConflict';
+  }
+}
+
+/** A submitter without a role the policy's `submitters` names. */
+export class SubmitterRefusal extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SubmitterRefusal';
   }
 }
 
@@ -75,12 +96,22 @@ export interface StartedPromotion {
  * (`promote:<model>:<version>:<target>`); a repeated identical submission returns the
  * running promotion instead of starting a second one.
  *
+ * @throws {SubmitterRefusal} when the submitter holds no role of the policy's `submitters` (not for a re-certification).
  * @throws {PolicyRefusal} when the policy does not govern the target.
  * @throws {VersionDigestConflict} when `request.registry` holds the version with another digest.
+ * @throws {ModelOwnerConflict} when `request.registry` holds the model with another owner.
  * @throws {PromotionConflict} when a promotion of that version and target runs with another manifest.
  */
 export async function startPromotion(client: Client, request: StartPromotionRequest): Promise<StartedPromotion> {
   const { manifest, submitter } = request;
+  const submitters = request.policy.policy.submitters;
+  if (!request.recertification && !hasAnyRole(submitter, submitters)) {
+    throw new SubmitterRefusal(
+      submitters.length === 0
+        ? `policy ${request.policy.policy.name} names no submitters; no one may submit under it`
+        : `${submitter.id} may not submit promotions under policy ${request.policy.policy.name} (needs one of: ${submitters.join(', ')})`,
+    );
+  }
   const policy = await resolveAndCheckRegistry(request);
   const promotionId = request.recertification
     ? recertificationWorkflowId(manifest.model.name, manifest.model.version, manifest.target, request.recertification.sequence)
@@ -143,7 +174,7 @@ export async function startPromotion(client: Client, request: StartPromotionRequ
 /** Resolves the policy while the registry look-up (a network round trip) is under way. */
 async function resolveAndCheckRegistry({ manifest, policy, registry }: StartPromotionRequest): Promise<ResolvedPolicy> {
   const { name, version } = manifest.model;
-  const registered = registry?.digestOf(name, version);
+  const registered = registry ? Promise.all([registry.digestOf(name, version), registry.ownerOf(name)]) : undefined;
   let resolved: ResolvedPolicy;
   try {
     resolved = resolvePolicy(policy, manifest);
@@ -151,7 +182,8 @@ async function resolveAndCheckRegistry({ manifest, policy, registry }: StartProm
     registered?.catch(() => undefined);
     throw err;
   }
-  const digest = await registered;
+  const [digest, owner] = (await registered) ?? [];
+  if (owner !== undefined && owner !== manifest.model.owner) throw new ModelOwnerConflict(name, owner, manifest.model.owner);
   if (digest && digest !== manifest.artifact.sha256) throw new VersionDigestConflict(name, version, digest);
   return resolved;
 }

@@ -1,9 +1,11 @@
 import type { Pool } from 'pg';
 
-/** The registry's answer to "which artifact digest does this model version have?". */
+/** The registry's answers to "which artifact digest does this model version have?" and "who owns this model?". */
 export interface VersionDigests {
   /** The digest `model@version` is registered with, or `undefined` when it was never registered. */
   digestOf(model: string, version: string): Promise<string | undefined>;
+  /** The registered owner of `model`, or `undefined` when it was never registered (asked every time: an admin may change it). */
+  ownerOf(model: string): Promise<string | undefined>;
 }
 
 /** The lookup as a prepared statement: PostgreSQL parses and plans it once per connection. */
@@ -33,7 +35,21 @@ export function createVersionDigests(pool: Pool, cacheSize = 10_000): VersionDig
       }
       return digest;
     },
+    async ownerOf(model) {
+      const { rows } = await pool.query<{ owner: string }>({ ...OWNER_QUERY, values: [model] });
+      return rows[0]?.owner;
+    },
   };
+}
+
+const OWNER_QUERY = { name: 'modelgate-model-owner', text: 'SELECT owner FROM models WHERE name = $1' };
+
+/**
+ * What a submission or the version claim says when a manifest names another owner than the
+ * registered one (the owners are public: `GET /v1/models` lists them).
+ */
+export function modelOwnerConflictMessage(model: string, registeredOwner: string, claimedOwner: string): string {
+  return `model ${model} is registered to owner ${registeredOwner}, not ${claimedOwner}; a manifest cannot change a model's owner (an admin can: PUT /v1/models/${model}/owner)`;
 }
 
 /** What a submission or the `registerSubmission` activity says when a version's digest would change. */

@@ -221,6 +221,23 @@ export interface PromotionState {
   recertification?: RecertificationRequest;
   /** Runs of this promotion so far (continue-as-new). */
   run: number;
+  /**
+   * The model's owner as the registry holds it, once this promotion claimed its version
+   * (separation of duties excludes this one; absent before: then the manifest's, which the
+   * submission checked against the registry).
+   */
+  registeredOwner?: string;
+  /**
+   * `pending` until the version is claimed in the registry (promotions since
+   * `claim-version-after-integrity` claim it once the integrity check passed); absent in
+   * promotions that claimed it at submission.
+   */
+  versionClaim?: 'pending' | 'claimed';
+}
+
+/** The owner separation of duties excludes: the registered one, else the manifest's. */
+export function ownerOf(state: Pick<PromotionState, 'registeredOwner' | 'manifest'>): string {
+  return state.registeredOwner ?? state.manifest.model.owner;
 }
 
 /** Input of `PromotionWorkflow`. */

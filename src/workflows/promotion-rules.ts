@@ -9,7 +9,7 @@ import {
 import type { ResolvedPolicy } from '../policy/resolved';
 import { CHECK_NAMES } from '../shared/checks';
 import type { GateState, MessageKind, MessagePayloads, MessageRefusal, PromotionState, PromotionStatus } from '../shared/promotion';
-import { TERMINAL_STATUSES } from '../shared/promotion';
+import { ownerOf, TERMINAL_STATUSES } from '../shared/promotion';
 
 const REVISABLE_FIELDS = ['lineage', 'metrics', 'evaluation', 'modelCard', 'description'];
 const MIN_JUSTIFICATION = 10;
@@ -132,7 +132,7 @@ export function messageRefusal<K extends MessageKind>(
         );
       }
       if (actor.id === state.submitter.id) return forbidden(`separation of duties: ${actor.id} submitted this promotion and cannot override on it`);
-      if (actor.id === state.manifest.model.owner) return forbidden(`separation of duties: ${actor.id} owns the model and cannot override on it`);
+      if (actor.id === ownerOf(state)) return forbidden(`separation of duties: ${actor.id} owns the model and cannot override on it`);
       if (p.kind === 'waive_check') {
         const stateProblem = wrongState(state.status, ['CHECKS_FAILED'], 'checks can be waived');
         if (stateProblem) return stateProblem;

@@ -34,7 +34,7 @@ import type {
   PromotionStatus,
   StageState,
 } from '../shared/promotion';
-import { TERMINAL_STATUSES } from '../shared/promotion';
+import { ownerOf, TERMINAL_STATUSES } from '../shared/promotion';
 import { SearchAttributes } from '../shared/search-attributes';
 import { messageRefusal, payloadProblem } from './promotion-rules';
 import { announceToEnvironment, runDeploymentStage } from './deployment-stage';
@@ -466,6 +466,10 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
       return false;
     }
     state.checks = first.r;
+    if (state.versionClaim === 'pending' && integrityPassed()) {
+      await claimVersion();
+      if (isTerminal()) return false;
+    }
     const seal = await recordActivities.sealEvidence({ manifest: state.manifest, checks: state.checks });
     const previousEvidence = state.evidenceDigest;
     state.evidenceDigest = seal.evidenceDigest;
@@ -477,6 +481,34 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
     });
     return !isTerminal();
   };
+
+  /** Integrity passed in the last checks run (or the policy does not check it). */
+  function integrityPassed(): boolean {
+    if (policy.checks.integrity.enforcement === 'off') return true;
+    return state.checks.some((c) => c.name === 'integrity' && c.status === 'pass');
+  }
+
+  /**
+   * Claims the model version in the registry; ends REJECTED when the registry holds the version
+   * with another digest or the model with another owner.
+   */
+  async function claimVersion(): Promise<void> {
+    try {
+      const claimed = await recordActivities.registerSubmission({ promotionId: state.promotionId, manifest: state.manifest, effectiveTier: state.effectiveTier });
+      if (claimed?.owner) state.registeredOwner = claimed.owner;
+      if (state.versionClaim) {
+        state.versionClaim = 'claimed';
+        record('modelgate', 'version_claimed', {
+          version: state.manifest.model.version,
+          owner: ownerOf(state),
+          integrity: integrityPassed() ? 'passed' : 'waived',
+        });
+      }
+    } catch (err) {
+      const cause = err instanceof ActivityFailure ? (err.cause?.message ?? err.message) : String(err);
+      end('REJECTED', policyActor(policy), cause);
+    }
+  }
 
   /** After a revision changed the evidence: void the signatures on the old evidence, reset gates. */
   function voidStaleApprovals() {
@@ -552,12 +584,10 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
       ...(input.recertification ? { recertification: input.recertification } : {}),
     });
     publish();
-    try {
-      await recordActivities.registerSubmission({ promotionId: state.promotionId, manifest: state.manifest, effectiveTier: state.effectiveTier });
-    } catch (err) {
-      const cause = err instanceof ActivityFailure ? (err.cause?.message ?? err.message) : String(err);
-      end('REJECTED', policyActor(policy), cause);
-    }
+    // Promotions since claim-version-after-integrity claim the version once its integrity check
+    // passed (a junk digest claims nothing); older ones claimed it here, at submission.
+    if (patched('claim-version-after-integrity')) state.versionClaim = 'pending';
+    else await claimVersion();
   }
   publish();
 
@@ -626,6 +656,11 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
         break;
       }
       case 'APPROVED': {
+        // Integrity was waived (break-glass): the version is claimed only now, once approved.
+        if (state.versionClaim === 'pending') {
+          await claimVersion();
+          if (isTerminal()) break;
+        }
         publish();
         notify('approved', { detail: state.outcome?.reason });
         state.approval = { at: now(), validUntil: new Date(Date.now() + policy.approvalValidForMs).toISOString() };

@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { recordHistory } from '../support/histories';
 import { people, waitForStatus } from '../support/promotions';
 import { type ApiHarness, apiHarnessForSuite, promotionPath } from './support';
 
@@ -139,6 +140,87 @@ describe('HTTP API /v1', () => {
       expect(anew.status).toBe(201);
       expect(anew.body.runId).not.toBe(first.body.runId);
       await h.client.workflow.getHandle(first.body.promotionId).result();
+    });
+  });
+
+  describe('owners and submitters', () => {
+    const admin = { id: 'ada', roles: ['admin'] };
+    const claimed = async (model: string) =>
+      (await h.pool.query('SELECT version FROM model_versions WHERE model_name = $1', [model])).rows.map((r: { version: string }) => r.version);
+    const owner = async (model: string) => (await h.pool.query<{ owner: string }>('SELECT owner FROM models WHERE name = $1', [model])).rows[0]?.owner;
+
+    it('submitting needs a role the policy names in submitters (403 naming them)', async () => {
+      const res = await request(h.app).post('/v1/promotions').set('authorization', await h.bearer(people.olivia)).send(await h.manifest());
+      expect(res.status).toBe(403);
+      expect(res.body.error.message).toMatch(/olivia may not submit promotions under policy .* \(needs one of: data-scientist, ml-engineer\)/);
+    });
+
+    it('a junk digest claims no version; the real artifact then claims it, and a manifest naming another owner is refused (409)', async () => {
+      const manifest = await h.manifest({ model: { riskTier: 'medium' } });
+      const auth = await h.bearer(people.sam);
+      const junk = { ...manifest, target: 'staging', artifact: { ...manifest.artifact, sha256: '0'.repeat(64) } };
+      const squat = await request(h.app).post('/v1/promotions').set('authorization', auth).send(junk);
+      expect(squat.status).toBe(201);
+      const failed = await waitForStatus(h.client.workflow.getHandle(squat.body.promotionId), 'CHECKS_FAILED');
+      expect(failed.checks.find((c) => c.name === 'integrity')!.status).toBe('fail');
+      expect(await claimed(manifest.model.name)).toEqual([]);
+      expect(await owner(manifest.model.name)).toBeUndefined();
+
+      const real = await request(h.app).post('/v1/promotions').set('authorization', auth).send(manifest);
+      expect(real.status).toBe(201);
+      await waitFor(() => claimed(manifest.model.name), (v) => v.length === 1);
+      expect(await owner(manifest.model.name)).toBe('olivia');
+      const state = await request(h.app).get(promotionPath(real.body.promotionId)).set('authorization', auth);
+      expect(state.body.timeline.find((t: { action: string }) => t.action === 'version_claimed')).toMatchObject({ detail: { owner: 'olivia', integrity: 'passed' } });
+
+      const reowned = { ...manifest, model: { ...manifest.model, version: '2.0.0', owner: 'sam' } };
+      const refused = await request(h.app).post('/v1/promotions').set('authorization', auth).send(reowned);
+      expect(refused.status).toBe(409);
+      expect(refused.body.error.message).toMatch(/registered to owner olivia, not sam/);
+      expect(refused.body.error.details.problems[0].path).toBe('model.owner');
+      expect(await owner(manifest.model.name)).toBe('olivia');
+
+      for (const id of [squat.body.promotionId as string, real.body.promotionId as string]) {
+        const withdrawn = await request(h.app).post(promotionPath(id, 'withdraw')).set('authorization', auth).send({ reason: 'test done' });
+        expect(withdrawn.status).toBe(200);
+        await waitForStatus(h.client.workflow.getHandle(id), 'WITHDRAWN');
+      }
+      await recordHistory('promotion-junk-digest-claims-nothing', h.client.workflow.getHandle(squat.body.promotionId));
+      await recordHistory('promotion-version-claimed-after-integrity', h.client.workflow.getHandle(real.body.promotionId));
+    });
+
+    it("only an admin changes a model's owner (PUT /v1/models/{name}/owner), recorded in the audit archive", async () => {
+      const manifest = await h.manifest({ model: { riskTier: 'medium' } });
+      const started = await request(h.app).post('/v1/promotions').set('authorization', await h.bearer(people.sam)).send(manifest);
+      expect(started.status).toBe(201);
+      await waitFor(() => owner(manifest.model.name), (o) => o === 'olivia');
+      const path = `/v1/models/${manifest.model.name}/owner`;
+      const body = { owner: 'rita', reason: 'olivia moved to another team' };
+      const bySam = await request(h.app).put(path).set('authorization', await h.bearer(people.sam)).send(body);
+      expect(bySam.status).toBe(403);
+      expect(bySam.body.error.message).toMatch(/needs role admin/);
+      const short = await request(h.app).put(path).set('authorization', await h.bearer(admin)).send({ owner: 'rita', reason: 'x' });
+      expect(short.status).toBe(400);
+      const unknown = await request(h.app).put('/v1/models/no-such-model/owner').set('authorization', await h.bearer(admin)).send(body);
+      expect(unknown.status).toBe(404);
+      const changed = await request(h.app).put(path).set('authorization', await h.bearer(admin)).send(body);
+      expect(changed.status).toBe(200);
+      expect(changed.body).toMatchObject({ owner: 'rita', previousOwner: 'olivia', changedBy: 'ada' });
+      const again = await request(h.app).put(path).set('authorization', await h.bearer(admin)).send({ owner: 'ravi', reason: 'rita is on leave now' });
+      expect(again.status).toBe(200);
+      const audit = await h.pool.query('SELECT seq, actor, action, detail FROM audit_events WHERE promotion_id = $1 ORDER BY seq', [`model:${manifest.model.name}`]);
+      expect(audit.rows).toEqual([
+        { seq: 1, actor: 'ada', action: 'owner_changed', detail: { model: manifest.model.name, from: 'olivia', to: 'rita', reason: body.reason } },
+        { seq: 2, actor: 'ada', action: 'owner_changed', detail: expect.objectContaining({ from: 'rita', to: 'ravi' }) },
+      ]);
+      const next = { ...manifest, model: { ...manifest.model, version: '2.0.0' } };
+      const asOlivia = await request(h.app).post('/v1/promotions').set('authorization', await h.bearer(people.sam)).send(next);
+      expect(asOlivia.status).toBe(409);
+      const asRavi = await request(h.app)
+        .post('/v1/promotions')
+        .set('authorization', await h.bearer(people.sam))
+        .send({ ...next, model: { ...next.model, owner: 'ravi' } });
+      expect(asRavi.status).toBe(201);
     });
   });
 
