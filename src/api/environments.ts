@@ -6,7 +6,7 @@ import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import express, { type Request, type Response, Router } from 'express';
 import type { Pool } from 'pg';
 import { logRefusedAttempt } from '../audit/archive';
-import { verifyWebhookSignature, SIGNATURE_HEADER } from '../deployment/webhook';
+import { deploymentReportProblem, SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../deployment/webhook';
 import type { LoadedPolicy } from '../policy/load';
 import {
   ENVIRONMENT_WORKFLOW_TYPE,
@@ -176,8 +176,10 @@ export function policyRecertificationRoutes(deps: EnvironmentRoutesDeps): Router
 
 /**
  * `POST /v1/promotions/{id}/deployment`: an asynchronous deployer reports completion. No bearer
- * token: the body must carry `X-Modelgate-Signature` (HMAC-SHA256 with the deployer's key, the
- * variable the promotion's policy names). Mounted before the JSON parser (it needs the raw body).
+ * token: the report carries `X-Modelgate-Timestamp` (Unix seconds, within 5 minutes of the API's
+ * clock) and `X-Modelgate-Signature` (HMAC-SHA256 of `<timestamp>.<deploymentId>.<body>` with the
+ * deployer's key, the variable the promotion's policy names), for the deployment id the promotion
+ * awaits now. Mounted before the JSON parser (it needs the raw body).
  */
 export function deploymentReportRoutes(deps: { client: Client; pool: Pool; env?: NodeJS.ProcessEnv; workerAnswerTimeoutMs?: number }): Router {
   const router = Router();
@@ -192,18 +194,24 @@ export function deploymentReportRoutes(deps: { client: Client; pool: Pool; env?:
     };
     const handle = deps.client.workflow.getHandle(promotionId);
     let secretEnv: string | undefined;
+    let awaited: string | undefined;
     try {
       const deployment = (await askWorker(deps.client, `promotion ${promotionId}`, answerTimeoutMs, () => handle.query(stateQuery))).deployment;
       secretEnv = deployment?.status === 'awaiting_completion' ? deployment.secretEnv : undefined;
+      awaited = deployment?.deploymentId;
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new ApiError('not_found', `no promotion ${promotionId}`);
       throw err;
     }
     const secret = secretEnv ? env[secretEnv] : undefined;
-    if (!secretEnv || !secret) return refuse(new ApiError('conflict', `promotion ${promotionId} is not waiting for a deployment report`));
-    if (!verifyWebhookSignature(secret, raw, req.get(SIGNATURE_HEADER))) {
-      return refuse(new ApiError('unauthenticated', `missing or wrong ${SIGNATURE_HEADER} (HMAC-SHA256 of the body with the deployer's key)`));
-    }
+    if (!secretEnv || !secret || !awaited) return refuse(new ApiError('conflict', `promotion ${promotionId} is not waiting for a deployment report`));
+    const problem = deploymentReportProblem(secret, {
+      timestamp: req.get(TIMESTAMP_HEADER),
+      deploymentId: awaited,
+      body: raw,
+      signature: req.get(SIGNATURE_HEADER),
+    });
+    if (problem) return refuse(new ApiError('unauthenticated', problem));
     let parsed: unknown;
     try {
       parsed = JSON.parse(raw.toString('utf8'));
@@ -211,6 +219,9 @@ export function deploymentReportRoutes(deps: { client: Client; pool: Pool; env?:
       throw new ApiError('invalid_input', 'body is not valid JSON');
     }
     const report = parseInput(DeploymentReportSchema, parsed, 'body');
+    if (report.deploymentId !== awaited) {
+      return refuse(new ApiError('conflict', `the report is for deployment ${report.deploymentId}; promotion ${promotionId} awaits ${awaited}`));
+    }
     try {
       await askWorker(deps.client, `promotion ${promotionId}`, answerTimeoutMs, () => handle.executeUpdate(completeDeploymentUpdate, { args: [report] }));
     } catch (err) {

@@ -210,7 +210,7 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
   registry.registerPath({
     method: 'post',
     path: '/v1/promotions/{id}/deployment',
-    summary: "An asynchronous deployer's completion report (no bearer token: `X-Modelgate-Signature: sha256=<HMAC of the body>`)",
+    summary: "An asynchronous deployer's completion report (no bearer token: `X-Modelgate-Timestamp: <Unix seconds>`, `X-Modelgate-Signature: sha256=<HMAC of <timestamp>.<deploymentId>.<body>>`)",
     request: { params: idParam, body: { required: true, content: json(DeploymentReportSchema) } },
     responses: {
       200: { description: 'the promotion took the report' },

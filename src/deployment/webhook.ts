@@ -13,8 +13,46 @@ export function signWebhookBody(secret: string, body: string | Buffer): string {
 
 /** Checks a signature header against a body in constant time. */
 export function verifyWebhookSignature(secret: string, body: string | Buffer, header: string | undefined): boolean {
+  return sameSignature(signWebhookBody(secret, body), header);
+}
+
+/** Header of a deployer's completion report: when it was signed, in Unix seconds. */
+export const TIMESTAMP_HEADER = 'X-Modelgate-Timestamp';
+/** How far a report's timestamp may be from the API's clock, in seconds. */
+export const REPORT_REPLAY_WINDOW_SECONDS = 300;
+
+/**
+ * The signature header's value for a deployer's completion report: HMAC-SHA256 over
+ * `<timestamp>.<deploymentId>.<raw body>`, so that a report is bound to its time and to the
+ * deployment the promotion awaits (an old report, or one for an earlier run, does not verify).
+ */
+export function signDeploymentReport(secret: string, timestamp: string, deploymentId: string, body: string | Buffer): string {
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${deploymentId}.`).update(body).digest('hex')}`;
+}
+
+/**
+ * Why a completion report is refused (`undefined` when its timestamp is within
+ * {@link REPORT_REPLAY_WINDOW_SECONDS} and its signature matches), checked in constant time.
+ */
+export function deploymentReportProblem(
+  secret: string,
+  report: { timestamp: string | undefined; deploymentId: string; body: string | Buffer; signature: string | undefined },
+  nowMs = Date.now(),
+): string | undefined {
+  const { timestamp } = report;
+  if (!timestamp || !/^\d{1,12}$/.test(timestamp.trim())) return `missing or malformed ${TIMESTAMP_HEADER} (Unix seconds)`;
+  if (Math.abs(nowMs / 1000 - Number(timestamp)) > REPORT_REPLAY_WINDOW_SECONDS) {
+    return `${TIMESTAMP_HEADER} is outside the replay window of ${REPORT_REPLAY_WINDOW_SECONDS}s`;
+  }
+  if (!sameSignature(signDeploymentReport(secret, timestamp.trim(), report.deploymentId, report.body), report.signature)) {
+    return `missing or wrong ${SIGNATURE_HEADER} (HMAC-SHA256 of "<timestamp>.<deploymentId>.<body>" with the deployer's key, for the deployment the promotion awaits)`;
+  }
+  return undefined;
+}
+
+function sameSignature(expectedValue: string, header: string | undefined): boolean {
   if (!header) return false;
-  const expected = Buffer.from(signWebhookBody(secret, body));
+  const expected = Buffer.from(expectedValue);
   const given = Buffer.from(header.trim());
   return expected.length === given.length && timingSafeEqual(expected, given);
 }

@@ -1,7 +1,7 @@
 // The deployment stage of a promotion (after APPROVED): provision through the environment's
 // provider, wait for an asynchronous deployer's report, compensate on failure, then move the
 // registry; and afterwards tell the environment's lifecycle workflow. Workflow code: deterministic.
-import { ActivityFailure, condition, proxyActivities } from '@temporalio/workflow';
+import { ActivityFailure, condition, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { DeploymentActivities } from '../activities/deployment';
 import type { PromotionActivities } from '../activities/promotion';
 import type { ResolvedDeployment, ResolvedPolicy } from '../policy/resolved';
@@ -68,7 +68,11 @@ export async function runDeploymentStage(ctx: DeploymentStageContext): Promise<v
     return;
   }
   const provider = policy.deployment;
-  const deploymentId = promotionDeploymentId(state.promotionId);
+  // Since deployment-id-per-run, the id names this execution too: a version promoted again gets
+  // another id, so a report of the earlier deployment cannot complete the new one.
+  const deploymentId = patched('deployment-id-per-run')
+    ? `${promotionDeploymentId(state.promotionId)}:${workflowInfo().firstExecutionRunId}`
+    : promotionDeploymentId(state.promotionId);
   const request: DeploymentRequest = {
     deploymentId,
     action: 'deploy',

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { parsePolicy } from '../../src/policy/load';
 import type { PromotionState } from '../../src/shared/promotion';
+import { recordHistory } from '../support/histories';
 import { DeployReceiver } from '../support/deploy-receiver';
 import { writeTestPolicy } from '../support/deploy-policy';
 import { people, waitForState } from '../support/promotions';
@@ -145,24 +146,43 @@ describe('HTTP API after approval: rollback, drift, policy re-certification, dep
     expect(res.body.started).toEqual(expect.arrayContaining([{ model: name, environment: 'production', promotionId: `recertify:${name}:1.0.0:production:1` }]));
   });
 
-  it('an asynchronous deployer reports through the API: 401 unsigned or wrongly signed, 200 signed, then DEPLOYED', async () => {
+  it('an asynchronous deployer reports through the API: 401 unsigned, wrongly signed, stale or body-only signed; 409 for another deployment; 200 signed, then DEPLOYED', async () => {
     receiver.setBehaviour({ accept: true });
     const handle = await deploy(`api-async-${randomUUID().slice(0, 6)}`, '1.0.0', 'canary');
     const waiting = await waitForState(handle, (s) => s.deployment?.status === 'awaiting_completion');
-    const report = JSON.stringify({ deploymentId: waiting.deployment!.deploymentId, status: 'succeeded', reference: 'rollout-1' });
+    const deploymentId = waiting.deployment!.deploymentId!;
+    // unique per run: a version promoted again awaits another id
+    expect(deploymentId).toMatch(new RegExp(`^${waiting.promotionId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}#deploy:[0-9a-f-]{36}$`));
+    const report = JSON.stringify({ deploymentId, status: 'succeeded', reference: 'rollout-1' });
     const path = promotionPath(waiting.promotionId, 'deployment');
     const unsigned = await request(h.app).post(path).set('content-type', 'application/json').send(report);
     expect(unsigned.status).toBe(401);
-    expect(unsigned.body.error.message).toMatch(/X-Modelgate-Signature/);
-    const forged = await request(h.app).post(path).set('content-type', 'application/json').set('X-Modelgate-Signature', new DeployReceiver('another-key').sign(report)).send(report);
+    expect(unsigned.body.error.message).toMatch(/X-Modelgate-Timestamp/);
+    const forged = await request(h.app).post(path).set(new DeployReceiver('another-key').reportHeaders(report, deploymentId)).send(report);
     expect(forged.status).toBe(401);
-    const signed = await request(h.app).post(path).set('content-type', 'application/json').set('X-Modelgate-Signature', receiver.sign(report)).send(report);
+    expect(forged.body.error.message).toMatch(/X-Modelgate-Signature/);
+    const bodyOnly = await request(h.app)
+      .post(path)
+      .set({ 'content-type': 'application/json', 'X-Modelgate-Timestamp': String(Math.floor(Date.now() / 1000)), 'X-Modelgate-Signature': receiver.sign(report) })
+      .send(report);
+    expect(bodyOnly.status).toBe(401);
+    const stale = await request(h.app).post(path).set(receiver.reportHeaders(report, deploymentId, Math.floor(Date.now() / 1000) - 301)).send(report);
+    expect(stale.status).toBe(401);
+    expect(stale.body.error.message).toMatch(/outside the replay window of 300s/);
+    const earlierRun = JSON.stringify({ deploymentId: `${waiting.promotionId}#deploy`, status: 'succeeded' });
+    const replayed = await request(h.app).post(path).set(receiver.reportHeaders(earlierRun, `${waiting.promotionId}#deploy`)).send(earlierRun);
+    expect(replayed.status).toBe(401);
+    const otherId = await request(h.app).post(path).set(receiver.reportHeaders(earlierRun, deploymentId)).send(earlierRun);
+    expect(otherId.status).toBe(409);
+    expect(otherId.body.error.message).toMatch(/awaits /);
+    const signed = await request(h.app).post(path).set(receiver.reportHeaders(report, deploymentId)).send(report);
     expect(signed.status).toBe(200);
     const final = (await handle.result()) as PromotionState;
     expect(final.status).toBe('DEPLOYED');
     expect(final.deployment?.reference).toBe('rollout-1');
-    const late = await request(h.app).post(path).set('content-type', 'application/json').set('X-Modelgate-Signature', receiver.sign(report)).send(report);
+    const late = await request(h.app).post(path).set(receiver.reportHeaders(report, deploymentId)).send(report);
     expect([404, 409]).toContain(late.status);
+    await recordHistory('promotion-deploy-async-report-per-run', handle);
   });
 
   // Last: it stops the worker of this file's harness.

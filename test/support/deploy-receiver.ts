@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { SIGNATURE_HEADER, signDeploymentReport, TIMESTAMP_HEADER } from '../../src/deployment/webhook';
 
 /** One request the receiver took. */
 export interface ReceivedDeployment {
@@ -55,9 +56,21 @@ export class DeployReceiver {
     this.failuresLeft = behaviour.failFirst ?? 0;
   }
 
-  /** Signs a body as the deployer does for completion reports. */
+  /** Signs a body as Modelgate signs deployment requests (HMAC of the body). */
   sign(body: string): string {
     return `sha256=${createHmac('sha256', this.secret).update(body).digest('hex')}`;
+  }
+
+  /**
+   * The headers of a completion report as the deployer signs it: the timestamp (default now) and
+   * the HMAC of `<timestamp>.<deploymentId>.<body>`.
+   */
+  reportHeaders(body: string, deploymentId: string, timestamp = Math.floor(Date.now() / 1000)): Record<string, string> {
+    return {
+      'content-type': 'application/json',
+      [TIMESTAMP_HEADER]: String(timestamp),
+      [SIGNATURE_HEADER]: signDeploymentReport(this.secret, String(timestamp), deploymentId, body),
+    };
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -88,7 +88,8 @@ describe('deployment after approval: webhook and GitOps providers, compensation,
     const mine = receiver.requests.filter((r) => r.body.model === name);
     expect(mine).toHaveLength(1);
     expect(mine[0]!.signatureValid).toBe(true);
-    expect(mine[0]!.idempotencyKey).toBe(`${final.promotionId}#deploy`);
+    expect(mine[0]!.idempotencyKey).toBe(final.deployment!.deploymentId);
+    expect(final.deployment!.deploymentId).toMatch(/#deploy:[0-9a-f-]{36}$/); // unique per promotion run
     expect(mine[0]!.body).toMatchObject({
       action: 'deploy',
       model: name,
@@ -126,7 +127,7 @@ describe('deployment after approval: webhook and GitOps providers, compensation,
     const attempts = receiver.requests.filter((r) => r.body.model === name && r.body.version === '2.0.0');
     expect(attempts.filter((r) => r.body.action === 'deploy')).toHaveLength(3); // the policy's maximumAttempts
     // The compensating cancel is retried like the deployment, then left to people, on the record.
-    expect(attempts.filter((r) => r.body.action === 'cancel' && r.idempotencyKey === `${final.promotionId}#deploy:cancel`)).toHaveLength(3);
+    expect(attempts.filter((r) => r.body.action === 'cancel' && r.idempotencyKey === `${final.deployment!.deploymentId}:cancel`)).toHaveLength(3);
     expect(final.timeline.map((e) => e.action)).toEqual(expect.arrayContaining(['deployment_failed', 'compensation_failed', 'deploy_failed']));
     expect(await serving(name, 'production')).toEqual(['1.0.0']);
   });
