@@ -42,6 +42,15 @@ function activityHeartbeat(): ProgressReporter {
   }, 5_000);
 }
 
+/** The running activity's cancellation signal (nothing outside an activity). */
+function activitySignal(): { signal?: AbortSignal } {
+  try {
+    return { signal: Context.current().cancellationSignal };
+  } catch {
+    return {};
+  }
+}
+
 /**
  * Records a check run's duration for `/metrics`, keyed by the activity execution (so a retried
  * activity counts once). Outside an activity (tests calling the functions directly) it does
@@ -99,7 +108,7 @@ export function createCheckActivities(deps: CheckActivityDeps) {
     manifest: input.manifest,
     settings: input.settings,
     trustedKeys: input.trustedKeys,
-    context: { sources: deps.sources, artifactStoreDir: deps.artifactStoreDir, registry, progress: activityHeartbeat() },
+    context: { sources: deps.sources, artifactStoreDir: deps.artifactStoreDir, registry, progress: activityHeartbeat(), ...activitySignal() },
     rethrowTransient: true,
   });
   /** Transient failures become a plain Error (retryable by default) with the cause's message. */

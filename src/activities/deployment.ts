@@ -61,10 +61,10 @@ function asFailure(err: unknown): never {
 async function withVerifiedCopy(request: DeploymentRequest, deps: DeploymentActivityDeps): Promise<DeploymentRequest> {
   const { verifiedCopy, sha256 } = request.artifact;
   if (!verifiedCopy) return request;
-  if (!deps.artifactStoreDir || verifiedCopy !== `sha256/${sha256}`) {
+  if (!deps.artifactStoreDir || !verifiedCopy.startsWith(`sha256/${sha256}/`)) {
     throw ApplicationFailure.create({ type: DeploymentFailureType.refused, nonRetryable: true, message: `the verified copy ${verifiedCopy} does not name the approved digest or no store is configured` });
   }
-  const state = await checkVerifiedCopy(deps.artifactStoreDir, sha256);
+  const state = await checkVerifiedCopy(deps.artifactStoreDir, verifiedCopy);
   if (state !== 'intact') {
     throw ApplicationFailure.create({
       type: DeploymentFailureType.refused,

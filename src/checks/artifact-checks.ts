@@ -2,7 +2,7 @@ import type { PromotionManifest } from '../manifest/schema';
 import type { CheckFinding } from '../shared/checks';
 import path from 'node:path';
 import { type LocalArtifact, defaultStagingParent, keepVerifiedCopy, stageArtifact } from './artifact-source';
-import type { CheckContext } from './context';
+import { type CheckContext, sourceReadOptions } from './context';
 import type { ArtifactDigest } from './digest';
 import { CheckInputError } from './errors';
 import type { CheckOutcome } from './result';
@@ -18,13 +18,18 @@ import type { TrustedKey } from './trusted-keys';
  */
 export async function openManifestArtifact(manifest: PromotionManifest, context: CheckContext): Promise<LocalArtifact> {
   const stagingParent = context.artifactStoreDir ? path.join(context.artifactStoreDir, 'staging') : defaultStagingParent();
-  const artifact = await stageArtifact(manifest.artifact.uri, stagingParent, { sources: context.sources, progress: context.progress });
+  const artifact = await stageArtifact(manifest.artifact.uri, stagingParent, sourceReadOptions(context));
   if (artifact.files.length === 0) {
     await artifact.cleanup();
     throw new CheckInputError('artifact.uri names an empty directory', 'artifact.uri');
   }
   return artifact;
 }
+
+/** Entries of an artifact directory named one by one in findings; the rest are counted. */
+const MAX_NAMED_ENTRIES = 20;
+/** Files of a directory artifact whose digests the integrity result lists (the count is always there). */
+const MAX_MANIFEST_ENTRIES = 200;
 
 /** Judges a computed digest against the declared one, and the signature against the trusted keys. */
 export function integrityOutcome(
@@ -37,11 +42,16 @@ export function integrityOutcome(
   const findings: CheckFinding[] = [];
   const declared = manifest.artifact.sha256.toLowerCase();
   const metrics: Record<string, unknown> = { sha256: digest.sha256, kind: digest.kind, files: digest.files.length, bytes: digest.bytes };
-  if (digest.kind === 'directory') metrics.manifest = digest.files;
+  // The per-file manifest travels in the promotion's state: listed in full only while it is small.
+  if (digest.kind === 'directory' && digest.files.length <= MAX_MANIFEST_ENTRIES) metrics.manifest = digest.files;
   let failed = false;
-  for (const link of symlinks) {
+  for (const link of symlinks.slice(0, MAX_NAMED_ENTRIES)) {
     failed = true;
-    findings.push({ kind: 'symlink_in_artifact', severity: 'high', message: `symbolic link ${link} in the artifact directory is not allowed`, location: link });
+    const name = JSON.stringify(link.length > 200 ? `${link.slice(0, 200)}…` : link);
+    findings.push({ kind: 'symlink_in_artifact', severity: 'high', message: `symbolic link or special file ${name} in the artifact directory is not allowed`, location: name });
+  }
+  if (symlinks.length > MAX_NAMED_ENTRIES) {
+    findings.push({ kind: 'symlink_in_artifact', severity: 'high', message: `${symlinks.length - MAX_NAMED_ENTRIES} more symbolic links or special files in the artifact directory` });
   }
   if (digest.sha256 === declared) {
     findings.push({ kind: 'digest_verified', severity: 'info', message: `sha256 ${digest.sha256} matches the declared digest` });
@@ -156,9 +166,10 @@ export async function checkIntegrityAndSecurity(
       security.outcome = 'fail';
       security.summary = `${finding.message}; ${security.summary}`;
     }
-    if (context.artifactStoreDir) {
-      const copy = await keepVerifiedCopy(artifact, digest.sha256, context.artifactStoreDir);
+    // Only bytes that are the declared artifact and that the scanner passed are kept for deployment.
+    if (context.artifactStoreDir && integrity.outcome === 'pass' && security.outcome !== 'fail') {
       kept = true;
+      const copy = await keepVerifiedCopy(artifact, digest, context.artifactStoreDir);
       integrity.metrics.verifiedCopy = copy;
       security.metrics.verifiedCopy = copy;
     }

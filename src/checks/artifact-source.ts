@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { chmod, lstat, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -5,8 +6,8 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { httpFileName, listLocalDirectory, openDocumentSource, openHttpSource, openLocalFile, openLocalSource } from '../sources/read';
-import { type SourceRules, SourceRefusal, SourceUnavailable } from '../sources/rules';
-import { digestArtifact } from './digest';
+import { type SourceRules, SourceRefusal, SourceUnavailable, sourceRules } from '../sources/rules';
+import { type ArtifactDigest, digestArtifact } from './digest';
 import { CheckInputError, TransientCheckError, errorMessage } from './errors';
 import { type ProgressReporter, noProgress } from './progress';
 
@@ -35,6 +36,8 @@ export interface SourceOptions {
   /** Where sources may come from and how much of them (ARTIFACT_ROOTS, ARTIFACT_HOSTS, limits). */
   sources: SourceRules;
   progress?: ProgressReporter;
+  /** Aborts a download (the activity's cancellation). */
+  signal?: AbortSignal;
 }
 
 /** Compares strings by Unicode code point (UTF-8 byte order), as Python sorts `str`. */
@@ -70,7 +73,8 @@ export async function localArtifact(filePath: string): Promise<LocalArtifact> {
   }
   if (info.isSymbolicLink()) info = await stat(filePath).catch(() => undefined);
   if (info?.isDirectory()) {
-    const listing = await listLocalDirectory(filePath).catch((err: unknown) => {
+    // The directory itself is the only root: nothing outside it is listed, no symlink followed.
+    const listing = await listLocalDirectory(filePath, sourceRules([filePath], ''), 'artifact').catch((err: unknown) => {
       throw new CheckInputError(`artifact directory ${filePath} cannot be listed: ${errorMessage(err)}`, filePath);
     });
     const files = await Promise.all(
@@ -122,14 +126,14 @@ export async function stageArtifact(uri: string, stagingParent: string, options:
   const field = 'artifact.uri';
   await mkdir(stagingParent, { recursive: true, mode: 0o700 });
   const dir = await mkdtemp(path.join(stagingParent, 'staging-'));
-  const cleanup = () => rm(dir, { recursive: true, force: true });
+  const cleanup = () => removeTree(dir);
   const budget = { remaining: sources.maxArtifactBytes, copied: 0 };
   try {
     return await asCheckErrors(async (): Promise<LocalArtifact> => {
       if (/^https?:\/\//i.test(uri)) {
         const target = path.join(dir, 'content', httpFileName(uri));
         await mkdir(path.dirname(target));
-        const size = await writeStaged(await openHttpSource(uri, sources, field, { maxBytes: sources.maxArtifactBytes }), target, budget, progress, field);
+        const size = await writeStaged(await openHttpSource(uri, sources, field, { maxBytes: sources.maxArtifactBytes, ...(options.signal ? { signal: options.signal } : {}) }), target, budget, progress, field);
         return { kind: 'file', root: target, files: [{ relativePath: path.basename(target), absolutePath: target, size }], symlinks: [], cleanup };
       }
       if (!uri.startsWith('file://')) throw new SourceRefusal('scheme', `${field}: only file://, http:// and https:// sources are allowed`, field);
@@ -145,10 +149,10 @@ export async function stageArtifact(uri: string, stagingParent: string, options:
         return { kind: 'file', root: target, files: [{ relativePath: path.basename(target), absolutePath: target, size }], symlinks: [], cleanup };
       }
       const root = path.join(dir, 'content');
-      const listing = await listLocalDirectory(source.realPath);
+      const listing = await listLocalDirectory(source.realPath, sources, field);
       const files: ArtifactFile[] = [];
       for (const relativePath of listing.files) {
-        const opened = await openLocalFile(path.join(source.realPath, relativePath), sources, `${field} (${relativePath.slice(0, 200)})`);
+        const opened = await openLocalFile(path.join(source.realPath, relativePath), sources, `${field} (file ${files.length + 1} of the directory)`);
         const target = path.join(root, relativePath);
         await mkdir(path.dirname(target), { recursive: true });
         const size = await writeStaged(opened.handle.createReadStream({ end: Math.max(0, opened.size - 1) }), target, budget, progress, field);
@@ -164,27 +168,45 @@ export async function stageArtifact(uri: string, stagingParent: string, options:
 }
 
 /**
- * Moves a staged artifact into the content-addressed store as `<storeDir>/sha256/<digest>` (read
- * only), where deployments and later readers find exactly the bytes that were hashed and
- * scanned. A copy already there under that digest is kept and the staged one removed.
- * Returns the copy's path relative to the store.
+ * Names a verified copy in the store: `sha256/<digest>/<kind>-<listing>`, where `<digest>` is the
+ * artifact's digest (a file's sha256 or a directory's root digest) and `<listing>` the sha256 of
+ * its kind, file names and file digests. The root digest of a directory does not cover file names
+ * (and a one-file directory's root digest is the sha256 of a 32-byte file), so the listing keeps
+ * two artifacts with the same digest but other names or another kind apart.
  */
-export async function keepVerifiedCopy(artifact: LocalArtifact, sha256: string, storeDir: string): Promise<string> {
-  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error('keepVerifiedCopy needs a sha256 digest');
-  const relative = `sha256/${sha256}`;
-  const target = path.join(storeDir, relative);
+export function verifiedCopyName(digest: ArtifactDigest): string {
+  const listing = createHash('sha256')
+    .update(JSON.stringify([digest.kind, digest.files.map((f) => [f.relativePath, f.sha256])]))
+    .digest('hex');
+  return `sha256/${digest.sha256}/${digest.kind}-${listing}`;
+}
+
+const COPY_NAME = /^sha256\/([0-9a-f]{64})\/(file|directory)-([0-9a-f]{64})$/;
+
+/**
+ * Moves a staged artifact into the content-addressed store under {@link verifiedCopyName}
+ * (read only), where deployments find exactly the bytes that were hashed and scanned. A copy
+ * already there is kept only when it is still intact; an altered one is replaced.
+ * Returns the copy's name (its path relative to the store).
+ */
+export async function keepVerifiedCopy(artifact: LocalArtifact, digest: ArtifactDigest, storeDir: string): Promise<string> {
+  const name = verifiedCopyName(digest);
+  const target = path.join(storeDir, name);
   await mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
   const content = artifact.kind === 'file' ? path.dirname(artifact.root) : artifact.root;
-  const exists = await stat(target).then(() => true, () => false);
-  if (!exists) {
+  try {
+    const existing = await checkVerifiedCopy(storeDir, name);
+    if (existing === 'intact') return name;
+    if (existing === 'altered') await removeTree(target);
     await makeReadOnly(content);
     await rename(content, target).catch(async (err: NodeJS.ErrnoException) => {
-      // Another check run kept the same bytes first.
-      if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+      // Another check run kept the same bytes first: theirs counts only if intact.
+      if ((err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') || (await checkVerifiedCopy(storeDir, name)) !== 'intact') throw err;
     });
+    return name;
+  } finally {
+    await artifact.cleanup();
   }
-  await artifact.cleanup();
-  return relative;
 }
 
 async function makeReadOnly(dir: string): Promise<void> {
@@ -194,6 +216,18 @@ async function makeReadOnly(dir: string): Promise<void> {
     else await chmod(p, 0o444);
   }
   await chmod(dir, 0o555);
+}
+
+/** Removes a folder tree, read-only folders included (as a non-root user too). */
+export async function removeTree(dir: string): Promise<void> {
+  const writable = async (d: string): Promise<void> => {
+    await chmod(d, 0o700).catch(() => undefined);
+    for (const entry of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+      if (entry.isDirectory()) await writable(path.join(d, entry.name));
+    }
+  };
+  await writable(dir);
+  await rm(dir, { recursive: true, force: true });
 }
 
 /** Folder artifacts are staged in when no store is configured (the CLI). */
@@ -206,29 +240,24 @@ export function defaultStagingParent(): string {
  * byte stream, under the sources' rules. Refusals throw {@link CheckInputError} naming the rule.
  */
 export async function openDocumentStream(uri: string, field: string, options: SourceOptions): Promise<Readable> {
-  return asCheckErrors(() => openDocumentSource(uri, options.sources, field));
-}
-
-/** Path of the verified copy of an artifact in the store (`<storeDir>/sha256/<digest>`). */
-export function verifiedCopyPath(storeDir: string, sha256: string): string {
-  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new CheckInputError('a verified copy is named by a lowercase sha256 digest');
-  return path.join(storeDir, 'sha256', sha256);
+  return asCheckErrors(() => openDocumentSource(uri, options.sources, field, options.signal));
 }
 
 /**
- * Re-hashes the verified copy of an artifact and tells whether it still has its digest (a single
- * file's sha256, or a directory's root digest): what a deployment checks before it hands the
- * copy on. `missing` when the store has no copy of that digest.
+ * Re-hashes a verified copy and tells whether it still is what its name says: the kind, the file
+ * names and the file digests of the listing, and the artifact digest (a single file's sha256, or
+ * a directory's root digest) — what a deployment checks before it hands the copy on. `missing`
+ * when the store has no such copy; a malformed name is `altered`.
  */
-export async function checkVerifiedCopy(storeDir: string, sha256: string): Promise<'intact' | 'missing' | 'altered'> {
-  const dir = verifiedCopyPath(storeDir, sha256);
+export async function checkVerifiedCopy(storeDir: string, name: string): Promise<'intact' | 'missing' | 'altered'> {
+  const parts = COPY_NAME.exec(name);
+  if (!parts) return 'altered';
+  const [, sha256, kind] = parts;
+  const dir = path.join(storeDir, name);
   const exists = await stat(dir).then((s) => s.isDirectory(), () => false);
   if (!exists) return 'missing';
   const listed = await localArtifact(dir);
-  if (listed.symlinks.length > 0) return 'altered';
-  if (listed.files.length === 1) {
-    const single = await digestArtifact({ ...listed, kind: 'file', root: listed.files[0]!.absolutePath });
-    if (single.sha256 === sha256) return 'intact';
-  }
-  return (await digestArtifact(listed)).sha256 === sha256 ? 'intact' : 'altered';
+  if (listed.symlinks.length > 0 || (kind === 'file' && listed.files.length !== 1)) return 'altered';
+  const digest = await digestArtifact(kind === 'file' ? { ...listed, kind: 'file', root: listed.files[0]!.absolutePath } : listed);
+  return digest.sha256 === sha256 && verifiedCopyName(digest) === name ? 'intact' : 'altered';
 }

@@ -11,8 +11,19 @@ export interface CheckContext {
    * under it. Absent in the CLI, which stages in a temporary folder and keeps nothing.
    */
   artifactStoreDir?: string;
+  /** Aborts reads of sources (the activity's cancellation). */
+  signal?: AbortSignal;
   /** Heartbeat hook for long streams. */
   progress?: ProgressReporter;
   /** The model registry; absent in the CLI, where registry-dependent parts are skipped. */
   registry?: RegistryReader;
+}
+
+/** How a check reads its sources in this context: the rules, the progress hook and the cancellation. */
+export function sourceReadOptions(context: CheckContext): { sources: SourceRules; progress?: ProgressReporter; signal?: AbortSignal } {
+  return {
+    sources: context.sources,
+    ...(context.progress ? { progress: context.progress } : {}),
+    ...(context.signal ? { signal: context.signal } : {}),
+  };
 }

@@ -1,6 +1,6 @@
 import type { PromotionManifest } from '../manifest/schema';
 import type { CheckFinding } from '../shared/checks';
-import type { CheckContext } from './context';
+import { type CheckContext, sourceReadOptions } from './context';
 import { CheckInputError } from './errors';
 import { type Cell, canonicalLabel, numericCell, readEvaluationColumns } from './evaluation/evaluation-file';
 import { type GroupRates, GroupAccumulator, disparities, fourFifthsViolations, groupRates } from './evaluation/fairness';
@@ -77,7 +77,7 @@ export async function recomputeMetrics(evaluation: Evaluation, task: 'auto' | 'c
       }
       if (task !== 'regression') classification.add(canonicalLabel(label!), canonicalLabel(prediction!), s);
     },
-    { sources: context.sources, progress: context.progress },
+    sourceReadOptions(context),
   );
   if (rows === 0) throw new CheckInputError('evaluation file has a header but no rows');
   const notes: CheckFinding[] = [];
@@ -225,7 +225,7 @@ export async function checkFairness(manifest: PromotionManifest, settings: Check
       if (y || p) positivesSeen = true;
       groups.add(JSON.stringify(values), y, p);
     },
-    { sources: context.sources, progress: context.progress },
+    sourceReadOptions(context),
   );
   if (rows === 0) throw new CheckInputError('evaluation file has a header but no rows');
   if (empty.size > 0) {

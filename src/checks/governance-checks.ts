@@ -3,7 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { MODEL_CARD_FIELDS, type PromotionManifest, type RiskTier } from '../manifest/schema';
 import type { CheckFinding } from '../shared/checks';
 import { asCheckErrors, openDocumentStream } from './artifact-source';
-import type { CheckContext } from './context';
+import { type CheckContext, sourceReadOptions } from './context';
 import { CheckInputError } from './errors';
 import { readEvaluationColumns } from './evaluation/evaluation-file';
 import { EVIDENCE_LIMITS } from './evaluation/limits';
@@ -137,7 +137,7 @@ export async function loadModelCard(manifest: PromotionManifest, context: CheckC
     return card;
   }
   const uri = card.uri;
-  const stream = await openDocumentStream(uri, 'modelCard.uri', { sources: context.sources });
+  const stream = await openDocumentStream(uri, 'modelCard.uri', sourceReadOptions(context));
   const parts: Buffer[] = [];
   let size = 0;
   try {
@@ -351,7 +351,7 @@ async function scanEvaluationSample(uri: string, maxRows: number, context: Check
         });
         if (scannedChars > EVIDENCE_LIMITS.privacySampleChars) throw new SampleComplete();
       },
-      { sources: context.sources, maxRows },
+      { ...sourceReadOptions(context), maxRows },
     );
   } catch (err) {
     if (!(err instanceof SampleComplete)) throw err;

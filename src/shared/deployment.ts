@@ -17,8 +17,8 @@ export interface DeploymentRequest {
   environment: string;
   /**
    * The approved artifact. `verifiedCopy`: where the checks kept the bytes they hashed and scanned,
-   * relative to the worker's artifact store (`sha256/<digest>`); the deployment re-verifies it.
-   * `verifiedUri`: how deployers reach that copy (`ARTIFACT_STORE_URI` + `/sha256/<digest>`), when configured.
+   * relative to the worker's artifact store (`sha256/<digest>/<kind>-<listing>`); the deployment re-verifies it.
+   * `verifiedUri`: how deployers reach that copy (`ARTIFACT_STORE_URI` + `/` + `verifiedCopy`), when configured.
    */
   artifact: { uri: string; sha256: string; format: string; verifiedCopy?: string; verifiedUri?: string };
   /** The version serving the environment now, if any. */

@@ -38,6 +38,18 @@ function errnoOf(err: unknown): string {
 }
 
 /**
+ * The real path of an open descriptor, as the kernel knows it (`/proc/self/fd`). Without it no
+ * source can be checked after opening, so its absence refuses the source (fail closed).
+ */
+async function openedPath(fd: number, field: string): Promise<string> {
+  try {
+    return await readlink(`/proc/self/fd/${fd}`);
+  } catch {
+    throw new SourceRefusal('not-a-file', `${field}: the opened file's path cannot be verified (/proc/self/fd is unavailable)`, field);
+  }
+}
+
+/**
  * Opens a local file that must be inside the real roots: the path is resolved through every
  * symlink first, opened without following a final symlink and without blocking on a FIFO, and
  * the opened descriptor's own path is checked again (a folder swapped for a symlink between the
@@ -60,10 +72,12 @@ export async function openLocalFile(absolutePath: string, rules: SourceRules, fi
     throw new SourceRefusal('not-a-file', `${field}: the file cannot be opened (${errnoOf(err)})`, field);
   }
   try {
-    const opened = await readlink(`/proc/self/fd/${handle.fd}`).catch(() => real);
+    const opened = await openedPath(handle.fd, field);
     checkLocalPath(opened, roots, field, 'opened file');
     const info = await handle.stat();
     if (!info.isFile()) throw new SourceRefusal('not-a-file', `${field}: not a regular file`, field);
+    // A hard link inside a root can name any file on the same filesystem: the path says nothing.
+    if (info.nlink > 1) throw new SourceRefusal('hard-link', `${field}: the file has ${info.nlink} hard links; sources must have one`, field);
     return { handle, realPath: opened, size: info.size };
   } catch (err) {
     await handle.close();
@@ -96,26 +110,56 @@ export async function openLocalSource(uri: string, rules: SourceRules, field: st
   return { kind: 'file', file: await openLocalFile(real, rules, field, roots) };
 }
 
-/** A directory's entries: regular files (relative "/"-separated paths) and symlinks, never followed. */
-export async function listLocalDirectory(root: string, maxEntries = 100_000): Promise<{ files: string[]; symlinks: string[]; others: string[] }> {
-  const files: string[] = [];
-  const symlinks: string[] = [];
-  const others: string[] = [];
+/** A directory's entries: regular files (relative "/"-separated paths), symlinks and other entries, never followed. */
+export interface DirectoryListing {
+  files: string[];
+  symlinks: string[];
+  others: string[];
+}
+
+/**
+ * Lists a directory source under the rules: every folder is opened without following a symlink,
+ * its descriptor's real path is checked against the roots, and its entries are read through that
+ * descriptor, so a folder swapped for a symlink while it is walked lists nothing outside a root.
+ * Symlinks and special files are reported, never followed. Bounded in entries and depth.
+ * @throws {SourceRefusal}
+ */
+export async function listLocalDirectory(root: string, rules: SourceRules, field: string, maxEntries = 100_000): Promise<DirectoryListing> {
+  const roots = await realRootsOf(rules);
+  const listing: DirectoryListing = { files: [], symlinks: [], others: [] };
   let seen = 0;
   const walk = async (dir: string, prefix: string, depth: number): Promise<void> => {
-    if (depth > 64) throw new SourceRefusal('not-a-file', 'the artifact directory is nested more than 64 levels deep');
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      seen += 1;
-      if (seen > maxEntries) throw new SourceRefusal('too-large', `the artifact directory has more than ${maxEntries} entries`);
-      const relative = prefix ? `${prefix}/${entry.name}` : entry.name;
-      if (entry.isSymbolicLink()) symlinks.push(relative);
-      else if (entry.isDirectory()) await walk(path.join(dir, entry.name), relative, depth + 1);
-      else if (entry.isFile()) files.push(relative);
-      else others.push(relative);
+    if (depth > 64) throw new SourceRefusal('too-large', `${field}: the artifact directory is nested more than 64 levels deep`, field);
+    let handle: FileHandle;
+    try {
+      handle = await open(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW);
+    } catch (err) {
+      throw new SourceRefusal('not-a-file', `${field}: a folder of the artifact cannot be opened (${errnoOf(err)})`, field);
+    }
+    try {
+      const real = await openedPath(handle.fd, field);
+      checkLocalPath(real, roots, field, 'folder');
+      let entries;
+      try {
+        entries = await readdir(`/proc/self/fd/${handle.fd}`, { withFileTypes: true });
+      } catch (err) {
+        throw new SourceRefusal('not-a-file', `${field}: a folder of the artifact cannot be listed (${errnoOf(err)})`, field);
+      }
+      for (const entry of entries) {
+        seen += 1;
+        if (seen > maxEntries) throw new SourceRefusal('too-large', `${field}: the artifact directory has more than ${maxEntries} entries`, field);
+        const relative = prefix ? `${prefix}/${entry.name}` : entry.name;
+        if (entry.isSymbolicLink()) listing.symlinks.push(relative);
+        else if (entry.isDirectory()) await walk(path.join(real, entry.name), relative, depth + 1);
+        else if (entry.isFile()) listing.files.push(relative);
+        else listing.others.push(relative);
+      }
+    } finally {
+      await handle.close();
     }
   };
   await walk(root, '', 0);
-  return { files, symlinks, others };
+  return listing;
 }
 
 /**
@@ -140,14 +184,26 @@ function checkedLookup(hosts: HostAllowList, field: string): LookupFunction {
 export interface HttpReadOptions {
   /** Largest body accepted. */
   maxBytes: number;
+  /** Aborts the download (an activity's cancellation); the total timeout applies besides. */
+  signal?: AbortSignal;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
-function requestOnce(url: URL, rules: SourceRules, field: string): Promise<http.IncomingMessage> {
+/** Why a download was aborted: its total time ran out (passing), or it was cancelled. */
+function abortReason(signal: AbortSignal, rules: SourceRules, field: string): SourceUnavailable {
+  const timedOut = (signal.reason as { name?: string } | undefined)?.name === 'TimeoutError';
+  return new SourceUnavailable(timedOut ? `${field}: the download took longer than ${rules.httpTotalTimeoutMs} ms` : `${field}: the download was cancelled`);
+}
+
+function requestOnce(url: URL, rules: SourceRules, field: string, signal: AbortSignal): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(abortReason(signal, rules, field));
     const client = url.protocol === 'https:' ? https : http;
     const req = client.get(url, { lookup: checkedLookup(rules.hosts, field), timeout: rules.httpIdleTimeoutMs, agent: false, headers: { 'user-agent': 'modelgate-worker', accept: '*/*' } });
+    const onAbort = () => req.destroy(abortReason(signal, rules, field));
+    signal.addEventListener('abort', onAbort, { once: true });
+    req.on('close', () => signal.removeEventListener('abort', onAbort));
     req.on('timeout', () => req.destroy(new SourceUnavailable(`${field}: no answer within ${rules.httpIdleTimeoutMs} ms`)));
     req.on('error', (err) => reject(err instanceof SourceRefusal || err instanceof SourceUnavailable ? err : new SourceUnavailable(`${field}: cannot fetch ${quoteUri(url.toString())}: ${errnoOf(err)}`)));
     req.on('response', resolve);
@@ -163,9 +219,12 @@ function requestOnce(url: URL, rules: SourceRules, field: string): Promise<http.
  */
 export async function openHttpSource(uri: string, rules: SourceRules, field: string, options: HttpReadOptions): Promise<Readable> {
   let url = checkHttpUrl(uri, rules.hosts, field);
+  // One deadline for the whole download: connecting, every redirect, the headers and the body.
+  const total = AbortSignal.timeout(rules.httpTotalTimeoutMs);
+  const signal = options.signal ? AbortSignal.any([total, options.signal]) : total;
   let response: http.IncomingMessage;
   for (let redirects = 0; ; redirects++) {
-    response = await requestOnce(url, rules, field);
+    response = await requestOnce(url, rules, field, signal);
     const status = response.statusCode ?? 0;
     if (!REDIRECTS.has(status)) break;
     response.destroy();
@@ -194,7 +253,9 @@ export async function openHttpSource(uri: string, rules: SourceRules, field: str
     throw new SourceRefusal('too-large', `${field}: the source is larger than the limit of ${options.maxBytes} bytes`, field);
   }
   const body = response;
-  const deadline = setTimeout(() => body.destroy(new SourceUnavailable(`${field}: the download took longer than ${rules.httpTotalTimeoutMs} ms`)), rules.httpTotalTimeoutMs);
+  const onAbort = () => body.destroy(abortReason(signal, rules, field));
+  if (signal.aborted) onAbort();
+  signal.addEventListener('abort', onAbort, { once: true });
   body.setTimeout(rules.httpIdleTimeoutMs, () => body.destroy(new SourceUnavailable(`${field}: no data for ${rules.httpIdleTimeoutMs} ms`)));
   async function* bounded(): AsyncGenerator<Buffer> {
     let received = 0;
@@ -208,7 +269,7 @@ export async function openHttpSource(uri: string, rules: SourceRules, field: str
       if (err instanceof SourceRefusal || err instanceof SourceUnavailable) throw err;
       throw new SourceUnavailable(`${field}: reading the source failed (${errnoOf(err)})`);
     } finally {
-      clearTimeout(deadline);
+      signal.removeEventListener('abort', onAbort);
       body.destroy();
     }
   }
@@ -227,8 +288,8 @@ export function httpFileName(uri: string): string {
  * artifacts and bounded by `rules.maxDocumentBytes`.
  * @throws {SourceRefusal} | {SourceUnavailable}
  */
-export async function openDocumentSource(uri: string, rules: SourceRules, field: string): Promise<Readable> {
-  if (/^https?:\/\//i.test(uri)) return openHttpSource(uri, rules, field, { maxBytes: rules.maxDocumentBytes });
+export async function openDocumentSource(uri: string, rules: SourceRules, field: string, signal?: AbortSignal): Promise<Readable> {
+  if (/^https?:\/\//i.test(uri)) return openHttpSource(uri, rules, field, { maxBytes: rules.maxDocumentBytes, ...(signal ? { signal } : {}) });
   if (!uri.startsWith('file://')) throw new SourceRefusal('scheme', `${field}: only file://, http:// and https:// sources are allowed`, field);
   const source = await openLocalSource(uri, rules, field);
   if (source.kind !== 'file') throw new SourceRefusal('not-a-file', `${field}: is a directory, not a file`, field);

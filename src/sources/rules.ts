@@ -68,6 +68,7 @@ export type SourceRule =
   | 'no-roots'
   | 'outside-roots'
   | 'not-a-file'
+  | 'hard-link'
   | 'credentials'
   | 'host-not-allowed'
   | 'address-not-allowed'
@@ -109,8 +110,13 @@ const SPECIAL_ADDRESSES = (() => {
     ['fc00::', 7], // unique local
     ['fe80::', 10], // link-local
     ['ff00::', 8], // multicast
+    ['::', 96], // IPv4-compatible
     ['64:ff9b::', 96], // NAT64 reaches IPv4 addresses
+    ['64:ff9b:1::', 48], // local-use NAT64
+    ['100::', 64], // discard
+    ['2001::', 32], // Teredo reaches IPv4 addresses
     ['2002::', 16], // 6to4 reaches IPv4 addresses
+    ['fec0::', 10], // site-local (deprecated, still routed somewhere)
   ];
   for (const [net, prefix] of v6) list.addSubnet(net, prefix, 'ipv6');
   return list;
@@ -129,6 +135,7 @@ export function parseRoots(value: string | undefined): string[] {
   const roots = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   for (const root of roots) {
     if (!path.isAbsolute(root)) throw new Error(`'${root}' is not an absolute path`);
+    if (path.resolve(root) === '/') throw new Error(`'${root}' is the whole filesystem: name the folders sources may be in`);
     if (systemFolderOf(path.resolve(root))) throw new Error(`'${root}' is or is inside ${systemFolderOf(path.resolve(root))}, which no source may be read from`);
   }
   return roots.map((r) => path.resolve(r));

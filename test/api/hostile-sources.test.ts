@@ -5,7 +5,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
-import { verifiedCopyPath } from '../../src/checks/artifact-source';
 import type { PromotionState } from '../../src/shared/promotion';
 import { recordHistory } from '../support/histories';
 import { testArtifactStore } from '../support/sources';
@@ -159,8 +158,8 @@ describe('hostile sources', () => {
     const state = await settled(res.body.promotionId);
     const integrity = state.checks.find((c) => c.name === 'integrity')!;
     expect(integrity.status).toBe('pass');
-    expect(integrity.metrics.verifiedCopy).toBe(`sha256/${sha(BENIGN)}`);
-    const copy = verifiedCopyPath(testArtifactStore(), sha(BENIGN));
+    expect(integrity.metrics.verifiedCopy).toMatch(new RegExp(`^sha256/${sha(BENIGN)}/file-[0-9a-f]{64}$`));
+    const copy = path.join(testArtifactStore(), integrity.metrics.verifiedCopy as string);
     const files = readdirSync(copy);
     expect(files).toEqual(['benign.pkl']);
     expect(statSync(path.join(copy, 'benign.pkl')).mode & 0o222).toBe(0);

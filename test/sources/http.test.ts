@@ -35,6 +35,13 @@ beforeAll(async () => {
       res.write('a');
       return; // never ends
     }
+    if (url.pathname === '/slow-headers') {
+      // One header line every 100 ms: never idle, never done.
+      const socket = res.socket!;
+      socket.write('HTTP/1.1 200 OK\r\n');
+      const timer = setInterval(() => (socket.destroyed ? clearInterval(timer) : socket.write('x-slow: 1\r\n')), 100);
+      return;
+    }
     if (url.pathname === '/unavailable') {
       res.writeHead(503).end();
       return;
@@ -104,6 +111,20 @@ describe('HTTP sources', () => {
     expect(await refusal(`http://127.0.0.1:${port}/unavailable`)).toBe('unavailable');
     await expect(read(`http://127.0.0.1:${port}/missing`)).rejects.toThrow(/answered HTTP 404$/);
     await expect(read(`http://127.0.0.1:${port}/missing`)).rejects.not.toThrow(/from-the-body/);
+  });
+
+  it('bounds the whole download by one deadline, headers included', async () => {
+    await expect(read(`http://127.0.0.1:${port}/slow-headers`, '127.0.0.1', { httpTotalTimeoutMs: 700, httpIdleTimeoutMs: 500 })).rejects.toThrow(/the download took longer than 700 ms/);
+  });
+
+  it('stops a download when the reader is cancelled', async () => {
+    const controller = new AbortController();
+    const stream = await openHttpSource(`http://127.0.0.1:${port}/slow`, sourceRules('', '127.0.0.1'), 'artifact.uri', { maxBytes: 50_000, signal: controller.signal });
+    const reading = (async () => {
+      for await (const chunk of stream) void chunk;
+    })();
+    controller.abort();
+    await expect(reading).rejects.toThrow(/the download was cancelled/);
   });
 
   it('refuses a connection to an unlisted or metadata address before connecting', async () => {

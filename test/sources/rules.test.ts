@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { openDocumentSource, openLocalSource } from '../../src/sources/read';
+import { listLocalDirectory, openDocumentSource, openLocalSource } from '../../src/sources/read';
 import { SourceRefusal, addressRefusal, checkSourceUri, parseHosts, parseRoots, sourceRules } from '../../src/sources/rules';
 
 /** The rule a call refuses with, or 'allowed'. */
@@ -90,11 +90,17 @@ describe('source rules decided without reading (what the API refuses at submissi
     expect(addressRefusal('169.254.169.254', hosts)).toMatch(/metadata/);
     expect(addressRefusal('169.254.169.254', parseHosts('169.254.169.254'))).toBeUndefined();
     expect(addressRefusal('0.0.0.0', hosts)).toMatch(/reserved/);
+    // IPv6 forms that reach IPv4 or local networks: IPv4-compatible, NAT64, Teredo, 6to4, site-local.
+    for (const address of ['::127.0.0.1', '64:ff9b::7f00:1', '64:ff9b:1::a00:1', '2001::7f00:1', '2002:7f00:1::1', 'fec0::1']) {
+      expect(addressRefusal(address, hosts)).toMatch(/reserved/);
+    }
+    expect(addressRefusal('2606:4700::1111', hosts)).toBeUndefined();
   });
 
   it('refuses bad configuration with the entry named', () => {
     expect(() => parseRoots('relative/dir')).toThrow(/not an absolute path/);
     expect(() => parseRoots('/proc')).toThrow(/\/proc/);
+    expect(() => parseRoots('/')).toThrow(/whole filesystem/);
     expect(() => parseHosts('http://models.example.com')).toThrow(/neither a host name/);
     expect(() => parseHosts('10.0.0.0/99')).toThrow(/not an IP network/);
   });
@@ -108,6 +114,7 @@ describe('local sources are checked on what is really opened', () => {
     outside = mkdtempSync(path.join(tmpdir(), 'modelgate-outside-'));
     writeFileSync(path.join(root, 'model.pkl'), 'ok');
     writeFileSync(path.join(outside, 'secret.txt'), 'AUTH_JWT_SECRET=do-not-read');
+    linkSync(path.join(outside, 'secret.txt'), path.join(root, 'hard-link.csv'));
     symlinkSync(path.join(outside, 'secret.txt'), path.join(root, 'link-to-secret.csv'));
     symlinkSync('/proc/self/environ', path.join(root, 'environ.csv'));
     symlinkSync(outside, path.join(root, 'linked-dir'));
@@ -127,6 +134,16 @@ describe('local sources are checked on what is really opened', () => {
     expect(await asyncRuleOf(() => openLocalSource(`file://${root}/link-to-secret.csv`, rules(), 'evaluation.uri'))).toBe('outside-roots');
     expect(await asyncRuleOf(() => openLocalSource(`file://${root}/environ.csv`, rules(), 'evaluation.uri'))).toBe('system-path');
     expect(await asyncRuleOf(() => openLocalSource(`file://${root}/linked-dir/secret.txt`, rules(), 'evaluation.uri'))).toBe('outside-roots');
+  });
+  it('refuses a hard link, which can name any file of the same filesystem whatever its path says', async () => {
+    expect(await asyncRuleOf(() => openLocalSource(`file://${root}/hard-link.csv`, rules(), 'evaluation.uri'))).toBe('hard-link');
+  });
+  it('lists a directory source only through folders inside a root, and never follows a symlink', async () => {
+    const listing = await listLocalDirectory(root, rules(), 'artifact.uri');
+    expect(listing.symlinks.sort()).toEqual(['environ.csv', 'link-to-secret.csv', 'linked-dir']);
+    expect(listing.others).toEqual(['pipe.csv']);
+    expect(listing.files).not.toContain('linked-dir/secret.txt');
+    await expect(listLocalDirectory(path.join(root, 'linked-dir'), rules(), 'artifact.uri')).rejects.toThrow(/cannot be opened \((ELOOP|ENOTDIR)\)/);
   });
   it('refuses a FIFO without blocking on it, and a directory where a document is expected', async () => {
     expect(await asyncRuleOf(() => openDocumentSource(`file://${root}/pipe.csv`, rules(), 'evaluation.uri'))).toBe('not-a-file');
