@@ -79,7 +79,8 @@ export async function ModelEnvironmentWorkflow(input: EnvironmentInput): Promise
     rollbacks: 0,
     timeline: [],
   };
-  const processed: Record<string, unknown> = input.carried?.processed ?? {};
+  // No prototype: a request id such as `constructor` or `__proto__` is a key like any other.
+  const processed: Record<string, unknown> = Object.assign(Object.create(null) as Record<string, unknown>, input.carried?.processed);
   let changes = 0;
   const now = () => new Date(Date.now()).toISOString();
   const record = (actor: string, action: string, detail?: Record<string, unknown>) => {

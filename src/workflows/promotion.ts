@@ -125,7 +125,8 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
     ...(input.recertification ? { recertification: input.recertification } : {}),
   };
   if (input.carried) state.run += 1;
-  const processed: Record<string, MessageResult> = input.carried?.processed ?? {};
+  // No prototype: a request id such as `constructor` or `__proto__` is a key like any other.
+  const processed: Record<string, MessageResult> = Object.assign(Object.create(null) as Record<string, MessageResult>, input.carried?.processed);
   const historyEventLimit = input.historyEventLimit ?? DEFAULT_HISTORY_EVENT_LIMIT;
   /** Bumped by every accepted message, so waits wake up and look again. */
   let changes = 0;

@@ -49,6 +49,13 @@ describe('separation of duties and refused messages', () => {
         'separation of duties: olivia owns model ' + (await handle.query<PromotionState>('state')).manifest.model.name + ' and cannot decide on it',
       );
     });
+    it('when the request id is a name Object.prototype has (constructor, __proto__), it counts as new, not as processed', async () => {
+      for (const requestId of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+        expect(await refusal(sendUpdate(handle, 'decide', { actor: people.bo, gate: 'technical', decision: 'approve', comment: 'ok', requestId }))).toBe(
+          'bo lacks a role of gate "technical" (needs one of: ml-reviewer)',
+        );
+      }
+    });
     it('when the actor lacks a role of the gate', async () => {
       expect(await refusal(decide(handle, people.bo, 'technical'))).toBe(
         'bo lacks a role of gate "technical" (needs one of: ml-reviewer)',
