@@ -29,6 +29,8 @@ export interface LocalArtifact {
   symlinks: string[];
   /** Removes the staged copy (a no-op for artifacts read in place). */
   cleanup: () => Promise<void>;
+  /** How findings name a single-file artifact (default: its path); a staged copy is named by its file name. */
+  displayName?: string;
 }
 
 /** How a check reads its sources. */
@@ -134,7 +136,7 @@ export async function stageArtifact(uri: string, stagingParent: string, options:
         const target = path.join(dir, 'content', httpFileName(uri));
         await mkdir(path.dirname(target));
         const size = await writeStaged(await openHttpSource(uri, sources, field, { maxBytes: sources.maxArtifactBytes, ...(options.signal ? { signal: options.signal } : {}) }), target, budget, progress, field);
-        return { kind: 'file', root: target, files: [{ relativePath: path.basename(target), absolutePath: target, size }], symlinks: [], cleanup };
+        return { kind: 'file', root: target, files: [{ relativePath: path.basename(target), absolutePath: target, size }], symlinks: [], cleanup, displayName: path.basename(target) };
       }
       if (!uri.startsWith('file://')) throw new SourceRefusal('scheme', `${field}: only file://, http:// and https:// sources are allowed`, field);
       const source = await openLocalSource(uri, sources, field);
@@ -146,7 +148,7 @@ export async function stageArtifact(uri: string, stagingParent: string, options:
           throw new SourceRefusal('too-large', `${field}: the artifact is larger than the limit of ${sources.maxArtifactBytes} bytes`, field);
         }
         const size = await writeStaged(source.file.handle.createReadStream({ end: Math.max(0, source.file.size - 1) }), target, budget, progress, field);
-        return { kind: 'file', root: target, files: [{ relativePath: path.basename(target), absolutePath: target, size }], symlinks: [], cleanup };
+        return { kind: 'file', root: target, files: [{ relativePath: path.basename(target), absolutePath: target, size }], symlinks: [], cleanup, displayName: path.basename(target) };
       }
       const root = path.join(dir, 'content');
       const listing = await listLocalDirectory(source.realPath, sources, field);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DATA_CLASSIFICATIONS, MODEL_CARD_FIELDS } from '../manifest/schema';
+import { DEFAULT_SCAN_LIMITS } from './security/limits';
 
 /**
  * How a check counts: `required` (a fail blocks the promotion), `advisory`
@@ -28,8 +29,8 @@ export const SecuritySettingsSchema = z
     allowGlobals: z.array(z.string()).default([]),
     /** Formats refused outright (e.g. `pickle` for high tier). */
     denyFormats: z.array(z.string()).default([]),
-    /** Upper bound on the total uncompressed size of archive members, bytes. */
-    maxUncompressedBytes: z.number().int().positive().default(64 * 1024 ** 3),
+    /** Upper bound on the total uncompressed size of archive members, bytes (the scanner's default). */
+    maxUncompressedBytes: z.number().int().positive().default(DEFAULT_SCAN_LIMITS.maxUncompressedBytes),
   })
   .strict();
 

@@ -407,7 +407,7 @@ export async function scanFile(filePath: string, displayName: string, options: S
 export async function scanArtifact(artifact: LocalArtifact, options: ScanOptions = {}, hash = false): Promise<ArtifactScan> {
   const files: FileScan[] = [];
   for (const file of artifact.files) {
-    const display = artifact.kind === 'file' ? file.absolutePath : file.relativePath;
+    const display = artifact.kind === 'file' ? (artifact.displayName ?? file.absolutePath) : file.relativePath;
     files.push(await scanFile(file.absolutePath, display, options, hash, { single: artifact.kind === 'file' }));
   }
   for (const link of artifact.symlinks) {
