@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { readAuditArchive } from '../../src/audit/archive';
-import { verifiedCopyPath } from '../../src/checks/artifact-source';
 import { startPromotion } from '../../src/promotions/start';
 import { environmentQuery, environmentUpdates, environmentWorkflowId } from '../../src/shared/environment';
 import { completeDeploymentUpdate } from '../../src/shared/messages';
@@ -138,8 +137,8 @@ describe('deployment after approval: webhook and GitOps providers, compensation,
     const handle = await h.submit(manifest);
     const review = await waitForState(handle, (s) => s.status === 'IN_REVIEW');
     const integrity = review.checks.find((c) => c.name === 'integrity')!;
-    expect(integrity.metrics.verifiedCopy).toBe(`sha256/${manifest.artifact.sha256}`);
-    const copy = verifiedCopyPath(h.config.artifactStoreDir, manifest.artifact.sha256);
+    expect(integrity.metrics.verifiedCopy).toMatch(new RegExp(`^sha256/${manifest.artifact.sha256}/file-`));
+    const copy = path.join(h.config.artifactStoreDir, integrity.metrics.verifiedCopy as string);
     const [file] = await readdir(copy);
     await chmod(copy, 0o755);
     await chmod(path.join(copy, file!), 0o644);
