@@ -60,6 +60,7 @@ type JsonSchema = {
 const MEANINGS: Record<string, string> = {
   // The manifest.
   'manifest:model': 'The model version being promoted.',
+  'policy:submitters': 'Roles that may submit a promotion under this policy (`POST /v1/promotions` answers 403 to others). A policy that names none accepts no submission; re-certifications, started by Modelgate itself, need no role.',
   'manifest:model.name': 'Name of the model; part of the promotion id `promote:<model>:<version>:<target>`.',
   'manifest:model.version': 'Version of the model; a version has one digest for ever (a second digest is refused with 409).',
   'manifest:model.owner': 'The accountable owner (an identity, as the `sub` of a token). The owner never decides, waives or forces on a promotion of their model.',

@@ -180,6 +180,10 @@ describe('policy resolution', () => {
     high.model.riskTier = 'high';
     expect(resolvePolicy(loaded, high).checks.modelCard.requiredFields).toContain('postMarketMonitoring');
     expect(resolvePolicy(loaded, high).checks.fairness.requireEvaluation).toBe(true);
+    // An override that sets one field leaves the others as the layers below set them: the high
+    // tier's `fairness: { requireEvaluation: true }` keeps production's `required` enforcement.
+    expect(resolvePolicy(loaded, high).checks.fairness.enforcement).toBe('required');
+    expect(resolvePolicy(loaded, high).checks.modelCard.minFieldLength).toBe(production.checks.modelCard.minFieldLength);
     expect(production.checks.fairness.requireEvaluation).toBe(false);
     expect(production.checks.modelCard.requiredFields).not.toContain('postMarketMonitoring');
     expect(production.stages[0]!.gates[0]).toMatchObject({ name: 'technical', slaMs: 86_400_000, timeoutMs: 259_200_000 });

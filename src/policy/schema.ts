@@ -15,14 +15,24 @@ const name = z
   .min(1)
   .regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be lowercase letters, digits, "-" or "_"');
 
+/**
+ * A check's settings as an override writes them: any subset, each field WITHOUT its default, so an
+ * override that sets one field leaves the others as the layers below set them (a tier that only
+ * says `fairness: { requireEvaluation: true }` must not reset the fairness check to advisory).
+ */
+function overrideOf(settings: z.ZodObject): z.ZodObject {
+  const fields = Object.entries(settings.shape).map(([field, schema]) => {
+    const inner = schema instanceof z.ZodDefault ? (schema.unwrap() as z.ZodType) : (schema as z.ZodType);
+    return [field, inner.optional()] as const;
+  });
+  return z.object(Object.fromEntries(fields)).strict();
+}
+
 /** Check settings as a policy writes them: any subset of any check's settings. */
 const CheckOverridesSchema = z
   .object(
     Object.fromEntries(
-      Object.entries(CheckSettingsSchema.shape).map(([key, schema]) => [
-        key,
-        (schema as z.ZodDefault<z.ZodObject>).unwrap().partial().optional(),
-      ]),
+      Object.entries(CheckSettingsSchema.shape).map(([key, schema]) => [key, overrideOf((schema as z.ZodDefault<z.ZodObject>).unwrap()).optional()]),
     ) as {
       [K in keyof typeof CheckSettingsSchema.shape]: z.ZodOptional<z.ZodObject>;
     },
