@@ -79,6 +79,7 @@ export const EnvironmentSchema = z.object({
   ARTIFACT_STORE_URI: z.string().regex(/^[a-z][a-z0-9+.-]*:\/\/\S+$/i, 'must be a URI such as pvc://modelgate-artifact-store').optional(),
   ARTIFACT_MAX_BYTES: z.coerce.number().int().min(1).default(DEFAULT_SOURCE_LIMITS.maxArtifactBytes),
   DOCUMENT_MAX_BYTES: z.coerce.number().int().min(1).default(DEFAULT_SOURCE_LIMITS.maxDocumentBytes),
+  EVIDENCE_CHROMIUM: z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path to a Chromium executable').optional(),
 });
 
 /** A zod refinement that reports the message a parser throws. */
@@ -132,6 +133,8 @@ export interface Config {
   artifactStoreDir: string;
   /** How deployers reach that store, when they can (deployment requests then carry `verifiedUri`). */
   artifactStoreUri?: string;
+  /** Chromium that prints evidence packs' report.pdf (API); unset: packs have no PDF. */
+  evidenceChromium?: string;
 }
 
 /**
@@ -204,6 +207,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     artifactStoreDir: e.ARTIFACT_STORE_DIR,
     ...(e.ARTIFACT_STORE_URI ? { artifactStoreUri: e.ARTIFACT_STORE_URI } : {}),
+    ...(e.EVIDENCE_CHROMIUM ? { evidenceChromium: e.EVIDENCE_CHROMIUM } : {}),
   };
 }
 

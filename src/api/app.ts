@@ -7,6 +7,7 @@ import { type Authenticator, requireActor } from './auth';
 import { type DashboardOptions, dashboardRoutes } from './dashboard';
 import { deploymentReportRoutes, environmentRoutes, policyRecertificationRoutes } from './environments';
 import { ApiError, errorHandler, notFoundHandler } from './errors';
+import { evidenceRoutes } from './evidence';
 import { governanceRoutes } from './governance';
 import { createApiMetrics } from './metrics';
 import { buildOpenApiDocument } from './openapi';
@@ -35,6 +36,8 @@ export interface ApiServices {
   workerAnswerTimeoutMs?: number;
   /** Where manifests' sources may be read from: submissions naming others are refused (400). */
   sources: SourceRules;
+  /** Chromium that prints evidence packs' report.pdf (EVIDENCE_CHROMIUM); without it packs have no PDF. */
+  evidenceChromium?: string;
 }
 
 /** What the API is built from; tests pass their own. */
@@ -134,6 +137,7 @@ export function buildApp(deps: AppDeps): Express {
     app.use('/v1', requireActor(services.authenticator, refusalLog.tokenRefused));
     acceptJsonBodies();
     app.use('/v1/promotions', promotionRoutes({ ...services, metrics }));
+    app.use('/v1/promotions', evidenceRoutes(services));
     app.use('/v1/models', modelRoutes(services.pool));
     app.use('/v1/models', environmentRoutes(services));
     app.use('/v1/policies', policyRoutes(services.policies));

@@ -148,6 +148,28 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
   });
   registry.registerPath({
     method: 'get',
+    path: '/v1/promotions/{id}/evidence',
+    summary: 'The evidence pack for auditors (zip: manifest, model card, checks, decisions, policy, audit chain and its verification, report.html/.pdf, SHA256SUMS); the export is recorded in the audit archive under evidence:<id>',
+    security: [{ bearer: [] }],
+    request: { params: idParam },
+    responses: {
+      200: {
+        description: 'the pack; header `X-Evidence-Digest` is the sha256 of its SHA256SUMS',
+        content: { 'application/zip': { schema: z.string().meta({ format: 'binary' }) } },
+      },
+      ...errors(404),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/promotions/{id}/evidence/exports',
+    summary: "The promotion's evidence packs exported so far (who, when, digest), from the audit archive, with the chain's verification",
+    security: [{ bearer: [] }],
+    request: { params: idParam },
+    responses: { 200: { description: 'the exports' }, ...errors() },
+  });
+  registry.registerPath({
+    method: 'get',
     path: '/v1/models',
     summary: 'Models in the registry, with the version serving each environment',
     security: [{ bearer: [] }],

@@ -46,6 +46,7 @@ async function main(): Promise<void> {
       taskQueue: config.temporal.taskQueue,
       temporalUiUrl: config.temporal.uiUrl,
       sources: config.sources,
+      ...(config.evidenceChromium ? { evidenceChromium: config.evidenceChromium } : {}),
       dashboard: devSignIn ? { devSignIn } : {},
     },
     readinessProbes: [

@@ -65,7 +65,7 @@ export class ApiCallError extends Error {
 }
 
 /**
- * Calls the API and returns the parsed JSON (or text, for JSONL).
+ * Calls the API and returns the parsed JSON (or text, for JSONL; or the bytes, with `bytes`).
  *
  * @throws {ApiCallError} for an error answer or an unreachable server.
  */
@@ -74,7 +74,7 @@ export async function callApi<T = unknown>(
   method: 'GET' | 'POST',
   path: string,
   body?: unknown,
-  options: { text?: boolean; timeoutMs?: number; headers?: Record<string, string> } = {},
+  options: { text?: boolean; bytes?: boolean; timeoutMs?: number; headers?: Record<string, string> } = {},
 ): Promise<T> {
   let res: Response;
   try {
@@ -93,7 +93,8 @@ export async function callApi<T = unknown>(
     const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
     throw new ApiCallError(`cannot reach the Modelgate API at ${target.server}: ${cause} (set --server or ${SERVER_ENV})`, 0, 'unreachable');
   }
-  const text = await res.text();
+  const raw = new Uint8Array(await res.arrayBuffer());
+  const text = new TextDecoder().decode(raw);
   if (!res.ok) {
     let error: { code?: string; message?: string; details?: unknown } = {};
     try {
@@ -104,6 +105,7 @@ export async function callApi<T = unknown>(
     const hint = res.status === 401 && !target.token ? ` (pass --token or set ${TOKEN_ENV}; \`modelgate dev-token\` makes one locally)` : '';
     throw new ApiCallError(`${error.message ?? `HTTP ${res.status}`}${hint}`, res.status, error.code ?? `http_${res.status}`, error.details);
   }
+  if (options.bytes) return raw as T;
   if (options.text) return text as T;
   return (text ? JSON.parse(text) : undefined) as T;
 }

@@ -3,6 +3,7 @@ import { WorkflowIdReusePolicy } from '@temporalio/client';
 import { loadConfig } from '../config';
 import { connectTemporalClient } from '../temporal-client';
 import { registerCheckCommands } from './check-commands';
+import { registerEvidenceCommands } from './evidence-commands';
 import { registerPolicyCommands } from './policy-commands';
 import { registerPromotionCommands } from './promotion-commands';
 
@@ -43,6 +44,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   registerCheckCommands(program, setExitCode);
   registerPromotionCommands(program, setExitCode);
   registerPolicyCommands(program, setExitCode);
+  registerEvidenceCommands(program, setExitCode);
 
   return program;
 }

@@ -11,7 +11,8 @@ import type { ArchivedPromotion } from '../audit/timeline';
 import { PROMOTION_STATUSES, type PromotionState } from '../shared/promotion';
 import { ApiCallError, ApiExitCode, type ApiTarget, apiTarget, callApi, promotionApiPath, SERVER_ENV, table, TOKEN_ENV } from './api-client';
 
-interface CommonFlags {
+/** Flags of every API command. */
+export interface CommonFlags {
   server?: string;
   token?: string;
   json?: boolean;
@@ -24,7 +25,8 @@ const err: Out = (text) => void process.stderr.write(text);
 /** Statuses at which `submit --wait` (and `--wait-for`) stops: a decision, or the submitter must act. */
 const WAIT_STOPS = new Set(['DEPLOYED', 'REJECTED', 'EXPIRED', 'WITHDRAWN', 'SUPERSEDED', 'DEPLOY_FAILED', 'CHECKS_FAILED', 'CHANGES_REQUESTED']);
 
-function withCommon(command: Command): Command {
+/** Adds the flags of every API command (`--server`, `--token`, `--json`). */
+export function withCommon(command: Command): Command {
   return command
     .option('--server <url>', `API base URL (default: $${SERVER_ENV} or http://localhost:8080)`)
     .option('--token <jwt>', `bearer token (default: $${TOKEN_ENV})`)
@@ -86,7 +88,7 @@ function printProblems(details: unknown, write: Out) {
  * Runs a command body: API errors are printed (as JSON with `--json`) and become the
  * exit code of {@link ApiExitCode}.
  */
-function runCommand(setExitCode: (code: number) => void, flags: CommonFlags, body: () => Promise<number>): Promise<void> {
+export function runCommand(setExitCode: (code: number) => void, flags: CommonFlags, body: () => Promise<number>): Promise<void> {
   return body().then(setExitCode, (e: unknown) => {
     if (!(e instanceof ApiCallError)) throw e;
     if (flags.json) out(`${JSON.stringify({ error: { code: e.code, status: e.status, message: e.message, ...(e.details !== undefined ? { details: e.details } : {}) } })}\n`);
