@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { unzipPack } from '../../src/evidence/bundle';
 import type { Actor } from '../../src/shared/promotion';
 import { type ApiHarness, startApiHarness, TEST_DEV_SECRET } from '../api/support';
 import { REPO_ROOT } from '../support/processes';
@@ -72,7 +73,8 @@ describe('reviewer dashboard in a browser', () => {
     contexts.push(context);
     const page = await context.newPage();
     page.on('request', (r) => {
-      if (!r.url().startsWith(`${base}/`) && !r.url().startsWith('data:')) offOrigin.push(r.url());
+      // A blob: URL of the API's origin is a download the page made (the evidence pack).
+      if (!r.url().startsWith(`${base}/`) && !r.url().startsWith(`blob:${base}/`) && !r.url().startsWith('data:')) offOrigin.push(r.url());
     });
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.setDefaultTimeout(15_000);
@@ -297,6 +299,17 @@ describe('reviewer dashboard in a browser', () => {
     await bo.locator('form.decision[data-gate="business"]').waitFor({ timeout: 10_000 });
     expect(await bo.locator('tr[data-gate="technical"] li[data-actor="ravi"]').count()).toBe(1);
     for (const page of [rita, bo]) expect(await page.evaluate('window.notReloaded')).toBe(true);
+  });
+
+  it('the promotion page downloads its evidence pack: fetched with the token, saved as a zip', async () => {
+    const handle = await inReview();
+    const page = await signedIn('rita', promotionHash(handle.workflowId));
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('evidence-link').click()]);
+    expect(download.suggestedFilename()).toMatch(/^evidence-promote_.+\.zip$/);
+    const files = unzipPack(new Uint8Array(await readFile(await download.path())));
+    const manifest = JSON.parse(Buffer.from(files.get('manifest.json')!).toString('utf8'));
+    expect(manifest).toMatchObject({ promotionId: handle.workflowId, status: 'IN_REVIEW', exportedBy: { id: 'rita' } });
+    expect(files.has('SHA256SUMS')).toBe(true);
   });
 
   it('works by keyboard: skip link, then Tab to Approve (with a visible focus ring) and Enter', async () => {

@@ -3,6 +3,7 @@
 import { useRef, useState } from 'preact/hooks';
 import { ApiRequestError, promotionPath, request } from '../api';
 import { Digest, ErrorMessage, LiveStatus, StatusBadge, TableBox, TableHead, TimeLeft, Timestamp } from '../components';
+import { EvidenceLink } from '../evidence-link';
 import { validApprovals } from '../../../src/policy/evaluate';
 import { statusWords } from '../format';
 import { type DecidableGate, decidableGates, managerActions } from '../permissions';
@@ -75,6 +76,7 @@ export function PromotionPage({ session, promotionId, policies }: { session: Ses
       <main id="main" tabIndex={-1}>
         <h1>Promotion {promotionId}</h1>
         <LiveStatus updatedAt={loaded.updatedAt} error={loaded.error} />
+        <EvidenceLink promotionId={promotionId} token={session.token} />
         <p class="notice">Temporal no longer holds this promotion (past the namespace's retention); this is its archived, hash-chained audit trail.</p>
         {audit && <Timeline audit={audit} />}
       </main>
@@ -92,6 +94,7 @@ export function PromotionPage({ session, promotionId, policies }: { session: Ses
           {manifest.model.name}@{manifest.model.version} → {manifest.target} <StatusBadge status={state.status} />
         </h1>
         <LiveStatus updatedAt={loaded.updatedAt} error={loaded.error} />
+        <EvidenceLink promotionId={state.promotionId} token={session.token} />
       </header>
 
       <div ref={outcomeRef} tabIndex={-1} class="outcome" data-testid="outcome">
