@@ -174,8 +174,8 @@ function sections(r: ReportInput): Section[] {
 }
 
 const STYLE = `body{font-family:sans-serif;font-size:10pt;margin:1.5em;color:#111}h1{font-size:16pt}h2{font-size:12pt;margin-top:1.6em;border-bottom:1px solid #999}
-h3{font-size:10.5pt}p.controls{font-size:9pt;color:#444}table{border-collapse:collapse;width:100%;margin:.5em 0}th,td{border:1px solid #bbb;padding:2px 4px;text-align:left;vertical-align:top;word-break:break-word}
-dl{display:grid;grid-template-columns:14em 1fr;gap:2px 8px}dt{font-weight:bold}dd{margin:0;word-break:break-word;white-space:pre-wrap}code{word-break:break-all}.none{color:#666}`;
+h3{font-size:10.5pt}p.controls{font-size:9pt;color:#444}table{border-collapse:collapse;width:100%;margin:.5em 0}th,td{border:1px solid #bbb;padding:2px 4px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+dl{display:grid;grid-template-columns:14em 1fr;gap:2px 8px}dt{font-weight:bold}dd{margin:0;overflow-wrap:anywhere;white-space:pre-wrap}code{word-break:break-all}.none{color:#666}`;
 
 /**
  * Renders report.html: a standalone page (no script, no remote resource: its Content-Security-Policy
