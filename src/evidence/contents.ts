@@ -2,7 +2,7 @@
 // purely from the promotion's state (or its archived audit trail) and the policy it ran under.
 import type { ChainedAuditRecord, ChainVerification } from '../audit/chain';
 import type { ArchivedPromotion, AuditEvent } from '../audit/timeline';
-import type { CheckFinding, CheckStatus } from '../shared/checks';
+import { CHECK_NAMES, type CheckFinding, type CheckName, type CheckStatus } from '../shared/checks';
 import type { Actor, PromotionState } from '../shared/promotion';
 
 /** Where the promotion's facts were read from. */
@@ -166,7 +166,12 @@ export function checkEvidence(input: EvidenceInput): CheckEvidence[] {
   }
   const completed = [...input.events].reverse().find((e) => e.action === 'checks_completed');
   const results = (completed?.detail?.results ?? {}) as Record<string, unknown>;
-  return Object.entries(results).map(([name, status]) => ({
+  // PostgreSQL (jsonb) does not keep the keys' order: the checks are listed in their usual order.
+  const rank = (name: string) => {
+    const index = CHECK_NAMES.indexOf(name as CheckName);
+    return index < 0 ? CHECK_NAMES.length : index;
+  };
+  return Object.entries(results).sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : 1)).map(([name, status]) => ({
     name,
     status: String(status),
     findings: [],

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Express } from 'express';
 import request from 'supertest';
 import { signDevToken } from '../../src/api/auth';
-import { readAuditArchive } from '../../src/audit/archive';
+import { archiveAuditRecords, readAuditArchive } from '../../src/audit/archive';
 import { verifyChain } from '../../src/audit/chain';
 import { unzipPack } from '../../src/evidence/bundle';
 import type { PromotionState } from '../../src/shared/promotion';
@@ -226,6 +226,33 @@ describe('the evidence pack of a promotion', () => {
 
     expect((await request(app).get(promotionPath('promote:none:1:production', 'evidence')).set('authorization', await bearer('rita'))).status).toBe(404);
     expect((await request(app).get(promotionPath(id, 'evidence'))).status).toBe(401);
+  });
+
+  it('a promotion Temporal no longer holds is packed from the audit archive', async () => {
+    const ghost = 'promote:ghost:1.0.0:production';
+    const policy = `${h.policy.policy.name}@${h.policy.policy.version}`;
+    const digest = 'e'.repeat(64);
+    await archiveAuditRecords(h.pool, ghost, [
+      { occurredAt: '2026-01-01T00:00:00.000Z', actor: 'sam', action: 'submitted', detail: { policy, policyDigest: h.policy.digest, declaredTier: 'medium', effectiveTier: 'medium', policyVersion: h.policy.policy.version } },
+      { occurredAt: '2026-01-01T00:01:00.000Z', actor: 'modelgate', action: 'checks_completed', detail: { evidenceDigest: digest, results: { integrity: 'pass', security: 'warn' } } },
+      { occurredAt: '2026-01-01T00:02:00.000Z', actor: 'rita', action: 'decision_approve', detail: { gate: 'technical', comment: 'fine', evidenceDigest: digest } },
+      { occurredAt: '2026-01-01T00:03:00.000Z', actor: 'modelgate', action: 'deployed', detail: { reason: 'deployed' } },
+    ]);
+    const res = await request(app).get(promotionPath(ghost, 'evidence')).set('authorization', await bearer('lee')).buffer(true).parse(binary);
+    expect(res.status).toBe(200);
+    const files = unzipPack(new Uint8Array(res.body as Buffer));
+    expect(json(files, 'manifest.json')).toMatchObject({
+      promotionId: ghost,
+      source: 'archive',
+      status: 'DEPLOYED',
+      submitter: 'sam',
+      evidenceDigest: digest,
+      policy: { name: h.policy.policy.name, recordedDigest: h.policy.digest, digestMatches: true },
+      auditChain: { source: 'archive', ok: true, events: 4 },
+    });
+    expect(json(files, 'checks.json').map((c: { name: string; status: string }) => [c.name, c.status])).toEqual([['integrity', 'pass'], ['security', 'warn']]);
+    expect(json(files, 'decisions.json')).toEqual([expect.objectContaining({ actor: 'rita', gate: 'technical', decision: 'approve', comment: 'fine', evidenceDigest: digest })]);
+    expect(json(files, 'model-card.json').kind).toBe('unavailable');
   });
 
   it('modelgate evidence writes the pack unpacked and its zip; evidence verify passes it and detects a changed byte', async () => {
