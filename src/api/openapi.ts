@@ -166,7 +166,29 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
     summary: "The promotion's evidence packs exported so far (who, when, digest), from the audit archive, with the chain's verification",
     security: [{ bearer: [] }],
     request: { params: idParam },
-    responses: { 200: { description: 'the exports' }, ...errors() },
+    responses: {
+      200: {
+        description: 'the exports, oldest first, and the verification of their hash chain',
+        content: json(
+          z.object({
+            promotionId: z.string(),
+            exports: z.array(
+              z.object({
+                seq: z.number().int(),
+                at: z.string(),
+                actor: z.string(),
+                digest: z.string().describe('sha256 of the pack’s SHA256SUMS'),
+                files: z.array(z.string()),
+                pdf: z.boolean(),
+                hash: z.string(),
+              }),
+            ),
+            verification: z.object({ ok: z.boolean(), events: z.number().int() }).passthrough(),
+          }),
+        ),
+      },
+      ...errors(),
+    },
   });
   registry.registerPath({
     method: 'get',
