@@ -147,6 +147,8 @@ export function createDeploymentActivities(deps: DeploymentActivityDeps) {
       reason: string;
       trigger: 'expiry' | 'drift' | 'policy_change';
       requestedBy: string;
+      /** People who may not decide on the re-certification (the version's submitter, the requester). */
+      excluded?: string[];
     }): Promise<{ promotionId: string }> {
       const policies = await loadPolicyDir(deps.policyDir);
       const policy = policies.get(input.policyName);
@@ -163,7 +165,13 @@ export function createDeploymentActivities(deps: DeploymentActivityDeps) {
         submitter: { id: 'modelgate', roles: [] },
         policy,
         taskQueue: deps.taskQueue,
-        recertification: { sequence: input.sequence, reason: input.reason, trigger: input.trigger, requestedBy: input.requestedBy },
+        recertification: {
+          sequence: input.sequence,
+          reason: input.reason,
+          trigger: input.trigger,
+          requestedBy: input.requestedBy,
+          ...(input.excluded?.length ? { excluded: input.excluded } : {}),
+        },
       });
       return { promotionId: started.promotionId };
     },

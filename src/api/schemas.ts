@@ -268,8 +268,22 @@ export const AuditTimelineSchema = z.object({
 /** Body of `PUT /v1/models/{name}/owner` (admins only). */
 export const ChangeOwnerRequestSchema = z
   .object({
-    owner: z.string().trim().min(1, 'must name the new owner').max(200).describe('the new owner (excluded from deciding on the model)'),
-    reason: z.string().trim().min(10, 'must explain the change in at least 10 characters').max(2000).describe('why (recorded in the audit archive)'),
+    owner: z
+      .string()
+      .trim()
+      .min(1, 'must name the new owner')
+      .max(200)
+      // eslint-disable-next-line no-control-regex -- the point is to refuse control characters (PostgreSQL refuses NUL)
+      .regex(/^[^\x00-\x1f\x7f-\x9f]+$/, 'must not contain control characters')
+      .describe('the new owner (excluded from deciding on the model)'),
+    reason: z
+      .string()
+      .trim()
+      .min(10, 'must explain the change in at least 10 characters')
+      .max(2000)
+      // eslint-disable-next-line no-control-regex -- PostgreSQL refuses NUL in text
+      .regex(/^[^\x00]*$/, 'must not contain NUL characters')
+      .describe('why (recorded in the audit archive)'),
   })
   .strict();
 

@@ -74,6 +74,9 @@ export function separationOfDutiesRefusal(
   if (actor.id === ownerOf(state)) {
     return `separation of duties: ${actor.id} owns model ${state.manifest.model.name} and cannot decide on it`;
   }
+  if (state.recertification?.excluded?.includes(actor.id)) {
+    return `separation of duties: ${actor.id} submitted the version being re-certified or asked for its re-certification, and cannot decide on it`;
+  }
   if (gate.signatures.some((s) => s.actorId === actor.id && !s.void)) {
     return `${actor.id} has already decided on gate "${gate.name}"; one person counts once`;
   }

@@ -48,6 +48,8 @@ export interface ServingVersion {
   validUntil: string;
   /** Who approved it (for notifications before expiry). */
   approvers: string[];
+  /** Who submitted the promotion that made it serve (may not decide on its re-certification). */
+  submitter?: string;
   /** False once its approval expired or a re-certification of it failed. */
   certified: boolean;
   /** When the environment was rolled back away from it (it is then no default rollback target). */

@@ -263,6 +263,11 @@ export interface RecertificationRequest {
   reason: string;
   /** Who asked (`modelgate` for an expiry). */
   requestedBy: string;
+  /**
+   * People who may not decide on this re-certification: the version's original submitter and
+   * whoever asked for it (a drift reporter). The owner is excluded as on every promotion.
+   */
+  excluded?: string[];
 }
 
 /** What the deployment stage did. */

@@ -173,6 +173,7 @@ export async function announceToEnvironment(state: PromotionState, policy: Resol
         approvedAt: state.approval.at,
         validUntil: state.approval.validUntil,
         approvers,
+        ...(state.recertification ? {} : { submitter: state.submitter.id }),
         certified: true,
       },
       policy: environmentPolicyOf(policy),

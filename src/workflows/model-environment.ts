@@ -172,6 +172,8 @@ export async function ModelEnvironmentWorkflow(input: EnvironmentInput): Promise
         reason,
         trigger,
         requestedBy,
+        // Who may not decide: the version's submitter and whoever asked (not Modelgate's own expiry).
+        excluded: [...new Set([serving.submitter, requestedBy].filter((id): id is string => !!id && id !== 'modelgate'))],
       });
       state.recertification = { promotionId: started.promotionId, version: serving.version, trigger, reason, startedAt: now() };
       record(requestedBy, 'recertification_started', { promotionId: started.promotionId, version: serving.version, trigger, reason });
@@ -297,7 +299,14 @@ export async function ModelEnvironmentWorkflow(input: EnvironmentInput): Promise
         }
         if (!state.serving) refuse(EnvironmentRefusal.conflict, `no version of ${state.model} serves ${state.environment}`);
         if (state.rollingBack) refuse(EnvironmentRefusal.conflict, `a rollback is already in progress: ${state.rollingBack}`);
-        if (!rollbackTarget(request)) {
+        const target = rollbackTarget(request);
+        if (target && request.toVersion && !(Date.parse(target.validUntil) > Date.now())) {
+          refuse(
+            EnvironmentRefusal.conflict,
+            `the approval of ${target.version} for ${state.environment} expired at ${target.validUntil}: a rollback needs a still-valid approval (promote it again instead)`,
+          );
+        }
+        if (!target) {
           refuse(
             EnvironmentRefusal.conflict,
             request.toVersion

@@ -132,12 +132,13 @@ describe('refused attempts: invalid input logged, refusals typed by the workflow
 
   it('two submissions of one version with different digests racing past the look-up: the registry keeps one, the other promotion ends REJECTED', async () => {
     const manifest = await h.manifest({ model: { riskTier: 'medium' } });
-    const rival = { ...manifest, target: 'staging', artifact: { ...manifest.artifact, sha256: 'b'.repeat(64) } };
+    // Another real artifact for the same version: both pass integrity, and the version is claimed then.
+    const other = await h.manifest({ model: { riskTier: 'medium' } });
+    const rival = { ...manifest, target: 'staging', artifact: other.artifact };
     // Neither is registered yet, so both pass the look-up and start; their workflows decide.
     const [one, two] = await Promise.all(
       [manifest, rival].map((m) => startPromotion(h.client, { manifest: m, submitter: people.sam, policy: h.policy, taskQueue: h.config.temporal.taskQueue, registry: createVersionDigests(h.pool) })),
     );
-    // The rival's declared digest is not its file's: if it wins, it waits in CHECKS_FAILED.
     const settled = (s: PromotionState) => s.status !== 'VALIDATING';
     const outcomes = await Promise.all([one!, two!].map((s) => waitForState(h.client.workflow.getHandle(s.promotionId), settled)));
     const registered = await h.pool.query<{ artifact_sha256: string }>('SELECT artifact_sha256 FROM model_versions WHERE model_name = $1', [manifest.model.name]);

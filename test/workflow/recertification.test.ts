@@ -19,6 +19,7 @@ describe('approval expiry and re-certification in the environment lifecycle', ()
     const policyFile = await writeTestPolicy((p) => {
       p.approvalValidFor = '8s';
       p.recertification = { notifyBefore: '4s', requestRoles: ['ml-manager'] };
+      p.overrides.rollback = ['risk-manager'];
       p.notifications = [{ url: notifications.url, events: ['*'] }];
     });
     h = await startPromotionHarness(policyFile);
@@ -82,6 +83,25 @@ describe('approval expiry and re-certification in the environment lifecycle', ()
     await recordHistory('promotion-recertification', recert);
   });
 
+  it('a rollback to a named version needs that version\'s approval to be still valid', async () => {
+    const name = `rollback-${randomUUID().slice(0, 6)}`;
+    await deploy(name);
+    const lifecycle = h.client.workflow.getHandle(environmentWorkflowId(name, 'production'));
+    await waitUntil(() => lifecycle.query(environmentQuery), (s) => s.serving?.version === '1.0.0');
+    const second = await h.submit(await h.manifest({ model: { name, version: '2.0.0', riskTier: 'low' }, metrics: { accuracy: 0.85 } }));
+    await waitForStatus(second, 'IN_REVIEW');
+    await sendUpdate(second, 'decide', { actor: people.rita, gate: 'technical', decision: 'approve' });
+    await second.result();
+    const state = await waitUntil(() => lifecycle.query(environmentQuery), (s) => s.serving?.version === '2.0.0' && s.previous.length === 1);
+    // 1.0.0's approval (8 s) runs out while it is not serving.
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(state.previous[0]!.validUntil) - Date.now() + 500)));
+    const refused = await lifecycle
+      .executeUpdate(environmentUpdates.rollback, { args: [{ actor: people.rick, toVersion: '1.0.0', justification: 'error rate doubled after 2.0.0' }] })
+      .catch((err: unknown) => err);
+    expect((refused as WorkflowUpdateFailedError).cause?.message).toMatch(/the approval of 1\.0\.0 for production expired at .*: a rollback needs a still-valid approval/);
+    expect((await lifecycle.query(environmentQuery)).serving?.version).toBe('2.0.0');
+  });
+
   it('drift starts a re-certification at once (role-checked, one at a time); a failed one revokes the approval', async () => {
     const name = `drift-${randomUUID().slice(0, 6)}`;
     await deploy(name);
@@ -104,7 +124,12 @@ describe('approval expiry and re-certification in the environment lifecycle', ()
 
     const recert = h.client.workflow.getHandle(promotionId);
     const review = await waitForStatus(recert, 'IN_REVIEW');
-    expect(review.recertification).toMatchObject({ trigger: 'drift', requestedBy: 'max', reason: 'PSI 0.4 on amount' });
+    expect(review.recertification).toMatchObject({ trigger: 'drift', requestedBy: 'max', reason: 'PSI 0.4 on amount', excluded: ['sam', 'max'] });
+    // Neither the version's original submitter nor the drift reporter may decide, whatever roles they present.
+    for (const id of ['sam', 'max']) {
+      const refusal = await sendUpdate(recert, 'decide', { actor: { id, roles: ['ml-reviewer'] }, gate: 'technical', decision: 'approve' }).catch((err: unknown) => err);
+      expect((refusal as WorkflowUpdateFailedError).cause?.message).toMatch(new RegExp(`separation of duties: ${id} submitted the version being re-certified or asked for its re-certification`));
+    }
     await sendUpdate(recert, 'decide', { actor: people.ravi, gate: 'technical', decision: 'reject', comment: 'drift confirmed; retrain' });
     expect(((await recert.result()) as PromotionState).status).toBe('REJECTED');
 
