@@ -49,6 +49,18 @@ async function openedPath(fd: number, field: string): Promise<string> {
   }
 }
 
+/** Resolves every symlink of a path and checks the real path against the real roots. */
+async function realPathInRoots(absolute: string, roots: string[], field: string): Promise<string> {
+  let real: string;
+  try {
+    real = await realpath(absolute);
+  } catch (err) {
+    throw new SourceRefusal('not-a-file', `${field}: the source cannot be read (${errnoOf(err)})`, field);
+  }
+  checkLocalPath(real, roots, field, 'path (symlinks resolved)');
+  return real;
+}
+
 /**
  * Opens a local file that must be inside the real roots: the path is resolved through every
  * symlink first, opened without following a final symlink and without blocking on a FIFO, and
@@ -58,13 +70,7 @@ async function openedPath(fd: number, field: string): Promise<string> {
  */
 export async function openLocalFile(absolutePath: string, rules: SourceRules, field: string, realRoots?: string[]): Promise<OpenedLocalFile> {
   const roots = realRoots ?? (await realRootsOf(rules));
-  let real: string;
-  try {
-    real = await realpath(absolutePath);
-  } catch (err) {
-    throw new SourceRefusal('not-a-file', `${field}: the file cannot be read (${errnoOf(err)})`, field);
-  }
-  checkLocalPath(real, roots, field, 'path (symlinks resolved)');
+  const real = await realPathInRoots(absolutePath, roots, field);
   let handle: FileHandle;
   try {
     handle = await open(real, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
@@ -94,13 +100,7 @@ export async function openLocalSource(uri: string, rules: SourceRules, field: st
   const absolute = localPathOf(uri, rules, field);
   checkLocalPath(absolute, rules.roots, field);
   const roots = await realRootsOf(rules);
-  let real: string;
-  try {
-    real = await realpath(absolute);
-  } catch (err) {
-    throw new SourceRefusal('not-a-file', `${field}: the source cannot be read (${errnoOf(err)})`, field);
-  }
-  checkLocalPath(real, roots, field, 'path (symlinks resolved)');
+  const real = await realPathInRoots(absolute, roots, field);
   try {
     await readdir(real);
     return { kind: 'directory', realPath: real };
