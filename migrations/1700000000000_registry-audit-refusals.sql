@@ -1,6 +1,6 @@
 -- Up Migration
 
--- The model registry (DESIGN.md §6): every model and version seen, and which version serves each environment.
+-- The model registry (docs/operations.md): every model and version seen, and which version serves each environment.
 CREATE TABLE models (
   name        text PRIMARY KEY,
   owner       text NOT NULL,

@@ -316,7 +316,7 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
 
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
-    info: { title: 'Modelgate API', version: options.version, description: 'Governed promotion of machine-learning models (DESIGN.md §7).' },
+    info: { title: 'Modelgate API', version: options.version, description: 'Governed promotion of machine-learning models (the routes are described in docs/api.md).' },
     ...(options.serverUrl ? { servers: [{ url: options.serverUrl }] } : {}),
   });
 }
