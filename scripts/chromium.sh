@@ -2,6 +2,7 @@
 # Finds a Chromium for the dashboard's browser tests (driven by playwright-core) and prints its
 # path; installs Debian's `chromium` package with apt when there is none. Calling it again is
 # cheap: it installs nothing when a Chromium is there. MODELGATE_CHROMIUM names one to use as is.
+# Also installs poppler-utils (pdftotext), which the evidence-pack test reads the printed PDF with.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -21,7 +22,11 @@ find_chromium() {
   return 1
 }
 
+# pdftotext reads back the evidence report Chromium prints (test/api/evidence.test.ts).
+if ! command -v pdftotext >/dev/null 2>&1; then
+  apt_install poppler-utils >&2
+fi
 if ! find_chromium; then
-  apt_install chromium
+  apt_install chromium >&2
   find_chromium || die "chromium was installed but is not on PATH"
 fi

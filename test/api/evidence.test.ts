@@ -184,13 +184,15 @@ describe('the evidence pack of a promotion', () => {
     expect(html).toContain(state.evidenceDigest!);
   });
 
-  (chromium ? it : it.skip)('report.pdf is printed by Chromium: pages counted, its title names the promotion, its text when pdftotext is there', async () => {
+  (chromium ? it : it.skip)('report.pdf is printed by Chromium: pages counted, its title names the promotion, its text read back', async () => {
     const pdf = Buffer.from(pack.files.get('report.pdf')!);
     expect(pdf.subarray(0, 5).toString('latin1')).toBe('%PDF-');
     const pages = pdf.toString('latin1').match(/\/Type\s*\/Page(?![a-zA-Z])/g) ?? [];
     expect(pages.length).toBeGreaterThanOrEqual(2);
     expect(pdf.toString('latin1')).toContain(`/Title (Evidence pack ${id})`);
+    // scripts/test.sh installs poppler-utils beside Chromium (scripts/chromium.sh).
     const pdftotext = ['/usr/bin/pdftotext', '/usr/local/bin/pdftotext'].find((p) => existsSync(p));
+    expect(pdftotext).toBeDefined();
     if (pdftotext) {
       const dir = await mkdtemp(path.join(tmpdir(), 'evidence-pdf-'));
       try {
