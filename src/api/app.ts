@@ -13,6 +13,7 @@ import { createApiMetrics } from './metrics';
 import { buildOpenApiDocument } from './openapi';
 import { promotionRoutes } from './promotions';
 import { type ReadinessProbe, runProbes } from './readiness';
+import { DEFAULT_RATE_LIMITS, type RateLimits, refusedReportLimiter, refusedTokenLimiter } from './rate-limits';
 import { createRefusalLog } from './refusal-log';
 import { jsonDepthGuard, methodGuard } from './request-guards';
 import { modelRoutes, policyRoutes } from './registry';
@@ -36,6 +37,8 @@ export interface ApiServices {
   workerAnswerTimeoutMs?: number;
   /** Where manifests' sources may be read from: submissions naming others are refused (400). */
   sources: SourceRules;
+  /** How many refused requests an address may cause per minute (default {@link DEFAULT_RATE_LIMITS}). */
+  rateLimits?: RateLimits;
   /** Chromium that prints evidence packs' report.pdf (EVIDENCE_CHROMIUM); without it packs have no PDF. */
   evidenceChromium?: string;
 }
@@ -131,10 +134,12 @@ export function buildApp(deps: AppDeps): Express {
       res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     });
 
+    const rateLimits = services.rateLimits ?? DEFAULT_RATE_LIMITS;
     // Deployers' completion reports: signed over the raw body, no bearer token (before both).
+    app.use('/v1/promotions/:id/deployment', refusedReportLimiter(rateLimits));
     app.use('/v1/promotions', deploymentReportRoutes(services));
     // The caller is known before the body is read, so that invalid input is logged with its actor.
-    app.use('/v1', requireActor(services.authenticator, refusalLog.tokenRefused));
+    app.use('/v1', refusedTokenLimiter(rateLimits), requireActor(services.authenticator, refusalLog.tokenRefused));
     acceptJsonBodies();
     app.use('/v1/promotions', promotionRoutes({ ...services, metrics }));
     app.use('/v1/promotions', evidenceRoutes(services));

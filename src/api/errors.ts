@@ -14,6 +14,7 @@ export const ApiErrorStatus = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   refused_by_policy: 422,
+  too_many_requests: 429,
   request_header_fields_too_large: 431,
   internal: 500,
   not_ready: 503,

@@ -69,15 +69,17 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
     413: 'the body is larger than the limit (1 MB)',
     415: 'the body is not `application/json` (or has an unsupported charset or encoding)',
     422: 'valid, but refused by the policy',
+    429: 'too many refused requests (bearer tokens, deployer reports) from this address in a minute; retry after the `Retry-After` seconds',
     431: 'the request line and headers are larger than 64 KiB',
     500: 'internal error; logged, the answer carries no detail',
     503: 'Temporal or PostgreSQL is unreachable or overloaded for a moment; retry after the `Retry-After` seconds',
   };
-  // Every /v1 operation can answer 400 (a query, path or body that does not parse), 401, 431
-  // (a request line and headers over 64 KiB, see src/api/http-server.ts), 500 and 503.
+  // Every /v1 operation can answer 400 (a query, path or body that does not parse), 401, 429
+  // (after too many refused tokens, src/api/rate-limits.ts), 431 (a request line and headers over
+  // 64 KiB, see src/api/http-server.ts), 500 and 503.
   const errors = (...codes: number[]): Responses =>
     Object.fromEntries(
-      [...new Set([400, 401, 431, ...codes, 500, 503])]
+      [...new Set([400, 401, 429, 431, ...codes, 500, 503])]
         .sort((a, b) => a - b)
         .map((code) => [String(code), { description: errorDescriptions[code]!, content: json(error) }]),
     );

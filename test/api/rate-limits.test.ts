@@ -1,0 +1,53 @@
+import type { Express } from 'express';
+import request from 'supertest';
+import { people } from '../support/promotions';
+import { waitUntil } from '../support/wait';
+import { type ApiHarness, buildTestApp, promotionPath, startApiHarness } from './support';
+
+/**
+ * The routes anyone can reach cost a query and a write per refused request (the refused-attempts
+ * log): an address that causes too many refusals in a minute is answered 429 before either.
+ */
+describe('rate limits on refused requests', () => {
+  let h: ApiHarness;
+  let app: Express;
+  beforeAll(async () => {
+    h = await startApiHarness();
+    app = buildTestApp({ client: h.client, pool: h.pool, policy: h.policy, taskQueue: h.config.temporal.taskQueue, rateLimits: { refusedTokensPerMinute: 5, refusedReportsPerMinute: 3 } });
+  }, 120_000);
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  /** Refused attempts logged with status 401 (the log is written in the background). */
+  const logged401 = async () => Number((await h.pool.query(`SELECT count(*) AS n FROM refused_attempts WHERE status_code = 401`)).rows[0].n);
+
+  it('bad bearer tokens: the first ones are refused and logged, then the address gets 429 and nothing more is written', async () => {
+    for (let i = 0; i < 5; i++) expect((await request(app).get('/v1/promotions').set('authorization', 'Bearer not.a.token')).status).toBe(401);
+    const before = await waitUntil(logged401, (n) => n === 5);
+    const cut = await request(app).get('/v1/promotions').set('authorization', 'Bearer not.a.token');
+    expect(cut.status).toBe(429);
+    expect(cut.body.error).toEqual(expect.objectContaining({ code: 'too_many_requests', message: expect.stringMatching(/at most 5 a minute/) }));
+    expect(cut.headers['retry-after']).toBeDefined();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await logged401()).toBe(before);
+    // Requests that succeed are not counted: a valid token on another app is served.
+    const fresh = buildTestApp({ client: h.client, pool: h.pool, policy: h.policy, taskQueue: h.config.temporal.taskQueue, rateLimits: { refusedTokensPerMinute: 2, refusedReportsPerMinute: 2 } });
+    const auth = await h.bearer(people.sam);
+    for (let i = 0; i < 4; i++) expect((await request(fresh).get('/v1/promotions').set('authorization', auth)).status).toBe(200);
+  });
+
+  it('deployer reports with bad signatures: refused, then 429 without reading the promotion', async () => {
+    const report = () =>
+      request(app)
+        .post(promotionPath('promote:nobody:1.0.0:production', 'deployment'))
+        .set('content-type', 'application/json')
+        .set('x-modelgate-timestamp', String(Math.floor(Date.now() / 1000)))
+        .set('x-modelgate-signature', 'sha256=00')
+        .send({ deploymentId: 'x', status: 'succeeded' });
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await report()).status);
+    expect(statuses.slice(0, 3).every((s) => s >= 400 && s < 500 && s !== 429)).toBe(true);
+    expect(statuses[3]).toBe(429);
+  });
+});
