@@ -127,6 +127,15 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
   if (input.carried) state.run += 1;
   // No prototype: a request id such as `constructor` or `__proto__` is a key like any other.
   const processed: Record<string, MessageResult> = Object.assign(Object.create(null) as Record<string, MessageResult>, input.carried?.processed);
+  // A request id is one person's: another person's message with the same id is not a repeat of it
+  // (promotions started before request-id-per-actor keep one id space for everyone).
+  const requestIdsPerActor = patched('request-id-per-actor');
+  /** Where a message's first result is kept: its actor and request id. */
+  const processedKey = (payload: unknown): string => {
+    const p = (payload && typeof payload === 'object' ? payload : {}) as { requestId?: unknown; actor?: { id?: unknown } };
+    const requestId = typeof p.requestId === 'string' ? p.requestId : '';
+    return requestIdsPerActor ? `${typeof p.actor?.id === 'string' ? p.actor.id : ''}\u0000${requestId}` : requestId;
+  };
   const historyEventLimit = input.historyEventLimit ?? DEFAULT_HISTORY_EVENT_LIMIT;
   /** Bumped by every accepted message, so waits wake up and look again. */
   let changes = 0;
@@ -303,7 +312,7 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
   };
 
   const receive = <K extends MessageKind>(kind: K, payload: MessagePayloads[K], via: 'update' | 'signal'): MessageResult | undefined => {
-    const first = payload && typeof payload === 'object' ? processed[(payload as { requestId?: string }).requestId ?? ''] : undefined;
+    const first = payload && typeof payload === 'object' ? processed[processedKey(payload)] : undefined;
     if (first) return first;
     const refusal = refusalOf(kind, payload);
     if (refusal) {
@@ -331,7 +340,7 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
     }
     const summary = apply(kind, payload);
     const result: MessageResult = { requestId: payload.requestId, message: kind, status: state.status, summary };
-    processed[payload.requestId] = result;
+    processed[processedKey(payload)] = result;
     changes += 1;
     publish();
     return result;
@@ -342,7 +351,7 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
     const signal = promotionSignals[kind] as unknown as SignalDefinition<[MessagePayloads[K]]>;
     setHandler(update, (payload) => receive(kind, payload, 'update')!, {
       validator: (payload) => {
-        const first = processed[(payload as { requestId?: string } | null)?.requestId ?? ''];
+        const first = processed[processedKey(payload)];
         // A repeat is answered with the first result by refusing it: a refused Update leaves no
         // event in the history, so a client's retries never interleave with the promotion's work.
         if (first) throw repeatedRequest(first);

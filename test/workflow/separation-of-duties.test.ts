@@ -87,6 +87,21 @@ describe('separation of duties and refused messages', () => {
     });
   });
 
+  it('a request id is one person\'s: another reviewer using the same id is heard, the same reviewer repeating it is a repeat', async () => {
+    const own = await h.submit(await h.manifest({ model: { riskTier: 'high' } }), submitter);
+    await waitForStatus(own, 'IN_REVIEW');
+    const first = await sendUpdate(own, 'decide', { actor: people.rita, gate: 'technical', decision: 'approve', comment: 'ok', requestId: 'shared-id' });
+    const other = await sendUpdate(own, 'decide', { actor: people.ravi, gate: 'technical', decision: 'approve', comment: 'ok', requestId: 'shared-id' });
+    const again = await sendUpdate(own, 'decide', { actor: people.rita, gate: 'technical', decision: 'approve', comment: 'ok', requestId: 'shared-id' });
+    expect(again).toEqual(first);
+    expect(other.summary).not.toEqual(first.summary);
+    const state = await waitForState(own, (s) => s.stages[0]!.gates[0]!.status === 'approved');
+    expect(state.stages[0]!.gates[0]!.signatures.map((x) => x.actorId).sort()).toEqual(['ravi', 'rita']);
+    await sendUpdate(own, 'withdraw', { actor: submitter, reason: 'test done' });
+    await own.result();
+    await recordHistory('promotion-request-ids-per-actor', own);
+  });
+
   describe('through the Signal, nothing changes and the refusal is recorded in the state', () => {
     it('each refusal is recorded with actor, message and reason', async () => {
       await handle.signal(promotionSignals.decide, { actor: submitter, requestId: 'sig-1', gate: 'technical', decision: 'approve' });
