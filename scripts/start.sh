@@ -99,8 +99,9 @@ start_process() {
 }
 # Fewer malloc arenas keep the worker's resident set small (see README, Benchmarks).
 MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" start_process worker dist/worker.js
+# Evidence packs get their PDF report from a Chromium on PATH, when there is one.
 AUTH_JWT_SECRET="$api_secret" DASHBOARD_DEV_SIGN_IN="$api_dev_sign_in" DEV_SIGN_IN_SECRET="$api_dev_secret" NODE_ENV="$api_node_env" \
-  start_process api dist/api/server.js
+  EVIDENCE_CHROMIUM="${EVIDENCE_CHROMIUM:-$(command -v chromium || true)}" start_process api dist/api/server.js
 
 if ! wait_for_port "$PORT" 60 "API" "$(cat "$RUN_DIR/api.pid")"; then
   die "the API did not start (see $LOG_DIR/api.log)"
