@@ -8,7 +8,7 @@ import { bundleWorkflows, createModelgateWorker } from '../../src/worker';
 import { people, type PromotionHarness, startPromotionHarness } from '../support/promotions';
 import { testStackEnv } from '../support/stack';
 
-jest.setTimeout(180_000);
+jest.setTimeout(300_000);
 
 describe('a decision sent the moment a query shows its gate open', () => {
   let h: PromotionHarness;
@@ -41,7 +41,11 @@ describe('a decision sent the moment a query shows its gate open', () => {
               const state = await handle.query(stateQuery);
               if (state.status !== 'IN_REVIEW' && state.status !== 'VALIDATING') break;
               const open = state.stages.flatMap((s) => s.gates).find((g) => g.status === 'open');
-              if (open?.name !== gate) continue;
+              if (open?.name !== gate) {
+                // Not open yet: ask again shortly (a tight loop of queries starves the worker it runs beside).
+                await new Promise((r) => setTimeout(r, 25));
+                continue;
+              }
               const actor = gate === 'technical' ? people.rita : people.bo;
               await sendPromotionMessage(handle, 'decide', { actor, requestId: `${gate}-1`, gate, decision: 'approve' }).catch((err: Error) =>
                 refusals.push(`${promotionId} ${gate}: ${(err.cause as Error | undefined)?.message ?? err.message}`),
