@@ -32,6 +32,16 @@ function runEntry(entry: string, env: Record<string, string>, untilOutput?: RegE
   return { child, exited, sawOutput };
 }
 
+/** A port nothing listens on right now: the system picks it, then it is released. */
+async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
 describe('process entry points (built in dist/)', () => {
   it.each([['dist/worker.js'], ['dist/api/server.js']])(
     '%s stops at start with a message naming a malformed variable',
@@ -73,14 +83,16 @@ describe('process entry points (built in dist/)', () => {
   it('the API serves, then shuts down gracefully on SIGTERM', async () => {
     const db = await createTestDatabase();
     try {
-      const port = 20_000 + Math.floor(Math.random() * 20_000);
+      const port = await freePort();
       const { child, exited, sawOutput } = runEntry(
         'dist/api/server.js',
         { DATABASE_URL: db.url, TEMPORAL_ADDRESS: testStackEnv().temporalAddress, PORT: String(port), HOST: '127.0.0.1' },
         /API listening/,
       );
-      await sawOutput;
-      const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+      // An API that stops before listening fails here with its own words, not as a test timeout.
+      const started = await Promise.race([sawOutput.then(() => undefined), exited]);
+      expect(started).toBeUndefined();
+      const ready = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(20_000) });
       expect(ready.status).toBe(200);
       child.kill('SIGTERM');
       const result = await exited;
@@ -89,7 +101,7 @@ describe('process entry points (built in dist/)', () => {
     } finally {
       await db.drop();
     }
-  });
+  }, 90_000);
 
   it('the API says plainly when its port is in use', async () => {
     const db = await createTestDatabase();
