@@ -107,11 +107,26 @@ start_throwaway_services() {
   export TEMPORAL_NAMESPACE=modelgate
   DATABASE_URL="$("$MODELGATE_ROOT/scripts/postgres.sh" url "$pg_port")"
   export DATABASE_URL
+  start_test_oidc_provider "$dir"
+}
+
+# Starts the test OpenID Connect provider (scripts/oidc-provider.mjs: oidc-provider with the test
+# realm's users, groups and clients) on a free port in folder $1 and exports its issuer URL as
+# MODELGATE_TEST_OIDC_ISSUER.
+start_test_oidc_provider() {
+  local dir="$1" port
+  port="$(free_port)"
+  log "starting the test OpenID provider on 127.0.0.1:$port"
+  node "$MODELGATE_ROOT/scripts/oidc-provider.mjs" --port "$port" >"$dir/oidc-provider.log" 2>&1 &
+  echo $! >"$dir/oidc-provider.pid"
+  wait_for_port "$port" 30 "the test OpenID provider" "$!" || die "the test OpenID provider did not start (see $dir/oidc-provider.log)"
+  export MODELGATE_TEST_OIDC_ISSUER="http://127.0.0.1:$port"
 }
 
 # Stops what start_throwaway_services started in folder $1.
 stop_throwaway_services() {
   local dir="$1"
+  stop_pidfile "$dir/oidc-provider.pid" 5
   stop_pidfile "$dir/temporal.pid" 10
   "$MODELGATE_ROOT/scripts/postgres.sh" stop "$dir/postgres" || true
 }

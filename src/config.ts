@@ -1,6 +1,7 @@
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_OIDC_SCOPES, type OidcClientSettings, oidcSettingsOf } from './auth/oidc-settings';
 import { parseDuration } from './shared/duration';
 import { DEFAULT_SOURCE_LIMITS, type SourceRules, parseHosts, parseRoots } from './sources/rules';
 
@@ -50,6 +51,12 @@ export const EnvironmentSchema = z.object({
   AUTH_ISSUER: z.string().min(1).optional(),
   AUTH_AUDIENCE: z.string().min(1).optional(),
   AUTH_ROLES_CLAIM: z.string().min(1).default('roles'),
+  AUTH_ROLE_MAPPING_FILE: z.string().min(1).optional(),
+  OIDC_ISSUER: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  OIDC_DASHBOARD_CLIENT_ID: z.string().min(1).max(200).optional(),
+  OIDC_CLI_CLIENT_ID: z.string().min(1).max(200).optional(),
+  OIDC_SCOPES: z.string().min(1).max(1000).default(DEFAULT_OIDC_SCOPES),
+  OIDC_RESOURCE: z.string().min(1).max(1000).optional(),
   AUTH_MAX_TOKEN_LIFETIME: z
     .string()
     .default('12h')
@@ -114,6 +121,8 @@ export interface Config {
     issuer?: string;
     audience?: string;
     rolesClaim: string;
+    /** YAML or JSON file mapping the provider's groups to Modelgate roles (src/auth/role-mapping.ts). */
+    roleMappingFile?: string;
     /** Longest a token may live (`exp − iat`, or `exp − now` without `iat`), in seconds. */
     maxTokenLifetimeSeconds: number;
     /** Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds. */
@@ -127,6 +136,8 @@ export interface Config {
    * loopback HOST and NODE_ENV development or test).
    */
   dashboard: { devSignIn: boolean };
+  /** The OpenID Connect provider the dashboard and `modelgate login` sign in with (OIDC_ISSUER). */
+  oidc?: OidcClientSettings;
   /** Where manifests' sources may be read from, and how much of them (worker and API). */
   sources: SourceRules;
   /** Content-addressed store of verified artifacts: `<dir>/sha256/<digest>` (worker). */
@@ -171,7 +182,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const e = parsed.data;
-  const problems = [...devSignInProblems(e), ...issuerProblems(e)];
+  const oidc = oidcSettingsOf(e);
+  const problems = [...devSignInProblems(e), ...issuerProblems(e), ...oidc.problems];
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     temporal: {
@@ -190,14 +202,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auth: {
       ...(e.AUTH_JWT_SECRET ? { jwtSecret: e.AUTH_JWT_SECRET } : {}),
       ...(e.AUTH_JWKS_URL ? { jwksUrl: e.AUTH_JWKS_URL } : {}),
-      ...(e.AUTH_ISSUER ? { issuer: e.AUTH_ISSUER } : {}),
+      ...(e.AUTH_ISSUER || e.OIDC_ISSUER ? { issuer: e.AUTH_ISSUER ?? e.OIDC_ISSUER } : {}),
       ...(e.AUTH_AUDIENCE ? { audience: e.AUTH_AUDIENCE } : {}),
       rolesClaim: e.AUTH_ROLES_CLAIM,
+      ...(e.AUTH_ROLE_MAPPING_FILE ? { roleMappingFile: e.AUTH_ROLE_MAPPING_FILE } : {}),
       maxTokenLifetimeSeconds: e.AUTH_MAX_TOKEN_LIFETIME,
       clockSkewSeconds: e.AUTH_CLOCK_SKEW_SECONDS,
       ...(e.DASHBOARD_DEV_SIGN_IN && e.DEV_SIGN_IN_SECRET ? { devSignInSecret: e.DEV_SIGN_IN_SECRET } : {}),
     },
     dashboard: { devSignIn: e.DASHBOARD_DEV_SIGN_IN },
+    ...(oidc.settings ? { oidc: oidc.settings } : {}),
     sources: {
       ...DEFAULT_SOURCE_LIMITS,
       roots: parseRoots(e.ARTIFACT_ROOTS),
@@ -243,7 +257,7 @@ function devSignInProblems(e: Environment): Problem[] {
 function issuerProblems(e: Environment): Problem[] {
   if (!e.AUTH_JWKS_URL) return [];
   return (['AUTH_ISSUER', 'AUTH_AUDIENCE'] as const)
-    .filter((variable) => !e[variable])
+    .filter((variable) => !e[variable] && !(variable === 'AUTH_ISSUER' && e.OIDC_ISSUER))
     .map((variable) => ({ variable, reason: 'is required with AUTH_JWKS_URL (tokens must name their issuer and this API as audience)' }));
 }
 

@@ -8,6 +8,7 @@ import {
   jwtVerify,
   SignJWT,
 } from 'jose';
+import { type RoleMapping, rolesFromClaim } from '../auth/role-mapping';
 import type { Actor } from '../shared/promotion';
 import { ApiError } from './errors';
 
@@ -23,6 +24,8 @@ export interface AuthSettings {
   audience?: string;
   /** Claim that carries the roles (an array of strings, or a space-separated string). Default `roles`. */
   rolesClaim?: string;
+  /** Provider groups → Modelgate roles for that claim (AUTH_ROLE_MAPPING_FILE); dev tokens carry Modelgate roles and skip it. */
+  roleMapping?: RoleMapping;
   /** Longest a token may live (`exp − iat`, or `exp − now` without `iat`), in seconds. Default 12h. */
   maxTokenLifetimeSeconds?: number;
   /** Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds. Default 60. */
@@ -41,10 +44,16 @@ export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 12 * 3600;
 /** Default clock skew tolerated, in seconds. */
 export const DEFAULT_CLOCK_SKEW_SECONDS = 60;
 
+/** An authenticated caller, with the reason its token gives no role when that is so. */
+export interface AuthenticatedActor extends Actor {
+  /** Why the token gives no role (no roles claim, nothing mapped): shown by `GET /v1/me`. */
+  rolesProblem?: string;
+}
+
 /** Turns a bearer token into the actor it authenticates. */
 export interface Authenticator {
   /** @throws {ApiError} `unauthenticated` with the reason (expired, bad signature, missing claim). */
-  authenticate(token: string): Promise<Actor>;
+  authenticate(token: string): Promise<AuthenticatedActor>;
 }
 
 /** Algorithms accepted for each kind of key; `none` and everything else is refused. */
@@ -108,12 +117,13 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
 
   // Verified tokens are remembered until they expire (at most CACHE_TTL_MS), so a client that
   // reuses its token pays for the signature check once; a refused token is never remembered.
-  const verified = new Map<string, { actor: Actor; until: number }>();
+  const verified = new Map<string, { actor: AuthenticatedActor; until: number }>();
+  const copy = (actor: AuthenticatedActor): AuthenticatedActor => ({ ...actor, roles: [...actor.roles] });
 
   return {
     async authenticate(token) {
       const cached = verified.get(token);
-      if (cached && cached.until > Date.now()) return { id: cached.actor.id, roles: [...cached.actor.roles] };
+      if (cached && cached.until > Date.now()) return copy(cached.actor);
       if (cached) verified.delete(token);
       let payload: JWTPayload;
       try {
@@ -123,13 +133,15 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
       }
       const id = payload.sub;
       if (typeof id !== 'string' || id.trim() === '') throw new ApiError('unauthenticated', 'token has no subject (sub)');
-      const actor = { id, roles: rolesOf(payload[rolesClaim]) };
+      // Dev tokens carry Modelgate roles in `roles`; every other token is read through the claim and mapping.
+      const claimed = payload[DEV_TOKEN_CLAIM] !== undefined ? rolesFromClaim(payload.roles, 'roles') : rolesFromClaim(payload[rolesClaim], rolesClaim, settings.roleMapping);
+      const actor: AuthenticatedActor = { id, roles: claimed.roles, ...(claimed.problem ? { rolesProblem: claimed.problem } : {}) };
       const until = Math.min(typeof payload.exp === 'number' ? payload.exp * 1000 : 0, Date.now() + CACHE_TTL_MS);
       if (until > Date.now()) {
         if (verified.size >= CACHE_MAX_TOKENS) verified.clear();
         verified.set(token, { actor, until });
       }
-      return { id: actor.id, roles: [...actor.roles] };
+      return copy(actor);
     },
   };
 }
@@ -168,12 +180,6 @@ function unverifiedSubject(token: string): string | undefined {
   }
 }
 
-function rolesOf(claim: unknown): string[] {
-  if (Array.isArray(claim)) return claim.filter((r): r is string => typeof r === 'string' && r.length > 0);
-  if (typeof claim === 'string') return claim.split(/\s+/).filter(Boolean);
-  return [];
-}
-
 function toUnauthenticated(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof joseErrors.JWTExpired) return new ApiError('unauthenticated', 'token has expired');
@@ -184,8 +190,8 @@ function toUnauthenticated(err: unknown): ApiError {
 }
 
 /** The authenticated actor of a request, set by {@link requireActor}. */
-export function actorOf(res: { locals: Record<string, unknown> }): Actor {
-  const actor = res.locals.actor as Actor | undefined;
+export function actorOf(res: { locals: Record<string, unknown> }): AuthenticatedActor {
+  const actor = res.locals.actor as AuthenticatedActor | undefined;
   if (!actor) throw new ApiError('unauthenticated', 'no authenticated caller');
   return actor;
 }

@@ -8,7 +8,12 @@ import { PROMOTION_STATUSES } from '../shared/promotion';
 export const REVIEW_QUEUE_LIMIT = 200;
 
 /** Body of `GET /v1/me`. */
-export const MeSchema = z.object({ id: z.string(), roles: z.array(z.string()) });
+export const MeSchema = z.object({
+  id: z.string(),
+  roles: z.array(z.string()),
+  /** Why the caller's token gives no role (no roles claim, no group mapped), when that is so. */
+  rolesProblem: z.string().optional(),
+});
 
 const QueueGateSchema = z.object({
   gate: z.string(),

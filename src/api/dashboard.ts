@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import express, { Router } from 'express';
+import type { OidcClientSettings } from '../auth/oidc-settings';
 import { type DevSignInSettings, devSignInRoutes } from './dev-sign-in';
 import { ApiError } from './errors';
 
@@ -14,13 +15,12 @@ export interface DashboardOptions {
   assetsDir?: string;
   /** When set, the sign-in page offers the dev users and dev tokens are signed with its key (local development only). */
   devSignIn?: DevSignInSettings;
+  /** The OpenID Connect provider the page signs in with (its origin is added to `connect-src`). */
+  oidc?: OidcClientSettings;
 }
 
-/**
- * Content security policy of the dashboard: everything from this origin only (nothing is
- * fetched from elsewhere at run time); inline styles for the SVG charts.
- */
-export const DASHBOARD_CSP = [
+/** Directives of the dashboard's content security policy ({@link dashboardCsp}). */
+const DASHBOARD_DIRECTIVES = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self' 'unsafe-inline'",
@@ -30,12 +30,26 @@ export const DASHBOARD_CSP = [
   "base-uri 'none'",
   "form-action 'self'",
   "frame-ancestors 'none'",
-].join('; ');
+];
+
+/**
+ * Content security policy of the dashboard: everything from this origin only (nothing is
+ * fetched from elsewhere at run time, but the identity provider when there is one); inline
+ * styles for the SVG charts. Without `issuer`: {@link DASHBOARD_CSP}.
+ */
+export function dashboardCsp(issuer?: string): string {
+  const connect = issuer ? `connect-src 'self' ${new URL(issuer).origin}` : "connect-src 'self'";
+  return DASHBOARD_DIRECTIVES.map((d) => (d.startsWith('connect-src') ? connect : d)).join('; ');
+}
+
+/** Content security policy of the dashboard without an identity provider. */
+export const DASHBOARD_CSP = dashboardCsp();
 
 /** Builds the routes of `/` (redirects to `/ui/`) and `/ui/…`. */
 export function dashboardRoutes(options: DashboardOptions = {}): Router {
   const assetsDir = options.assetsDir ?? DEFAULT_DASHBOARD_DIR;
   const router = Router();
+  const csp = dashboardCsp(options.oidc?.issuer);
 
   router.get('/', (_req, res) => {
     res.redirect(302, '/ui/');
@@ -47,7 +61,7 @@ export function dashboardRoutes(options: DashboardOptions = {}): Router {
       return;
     }
     res.set({
-      'Content-Security-Policy': DASHBOARD_CSP,
+      'Content-Security-Policy': csp,
       'X-Content-Type-Options': 'nosniff',
       'Referrer-Policy': 'no-referrer',
       'Cache-Control': 'no-cache',
@@ -55,7 +69,7 @@ export function dashboardRoutes(options: DashboardOptions = {}): Router {
     next();
   });
   router.get('/ui/config.json', (_req, res) => {
-    res.json({ devSignIn: !!options.devSignIn });
+    res.json({ devSignIn: !!options.devSignIn, ...(options.oidc ? { oidc: options.oidc } : {}) });
   });
   if (options.devSignIn) router.use('/ui', devSignInRoutes(options.devSignIn));
   router.use('/ui', (req, _res, next) => {

@@ -42,7 +42,7 @@ export function reviewerRoutes(deps: ReviewerRoutesDeps): Router {
 
   router.get('/me', (_req, res) => {
     const actor = actorOf(res);
-    res.json({ id: actor.id, roles: actor.roles });
+    res.json({ id: actor.id, roles: actor.roles, ...(actor.rolesProblem ? { rolesProblem: actor.rolesProblem } : {}) });
   });
 
   router.get('/review-queue', async (_req, res) => {

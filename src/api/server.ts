@@ -5,6 +5,7 @@ import { createLogger } from '../logger';
 import { redactUrl, runProcess, startupStep } from '../startup';
 import { connectTemporalClient, pingTemporal } from '../temporal-client';
 import { loadPolicyDir } from '../policy/load';
+import { loadRoleMappingFile } from '../auth/role-mapping';
 import { buildApp } from './app';
 import { createAuthenticator } from './auth';
 import { listenHttp } from './http-server';
@@ -34,6 +35,10 @@ async function main(): Promise<void> {
   const devSignIn = config.auth.devSignInSecret
     ? { devSignInSecret: config.auth.devSignInSecret, ...(config.auth.issuer ? { issuer: config.auth.issuer } : {}), ...(config.auth.audience ? { audience: config.auth.audience } : {}) }
     : undefined;
+  const roleMappingFile = config.auth.roleMappingFile;
+  const roleMapping = roleMappingFile
+    ? await startupStep(`loading the role mapping ${roleMappingFile}`, 'check AUTH_ROLE_MAPPING_FILE', async () => loadRoleMappingFile(roleMappingFile))
+    : undefined;
   if (devSignIn) log.warn('DASHBOARD_DEV_SIGN_IN is on: the dashboard issues tokens for the dev users to anyone who asks (local development only)');
 
   const app = buildApp({
@@ -42,12 +47,12 @@ async function main(): Promise<void> {
       client: temporal,
       pool,
       policies,
-      authenticator: createAuthenticator(config.auth),
+      authenticator: createAuthenticator({ ...config.auth, ...(roleMapping ? { roleMapping } : {}) }),
       taskQueue: config.temporal.taskQueue,
       temporalUiUrl: config.temporal.uiUrl,
       sources: config.sources,
       ...(config.evidenceChromium ? { evidenceChromium: config.evidenceChromium } : {}),
-      dashboard: devSignIn ? { devSignIn } : {},
+      dashboard: { ...(devSignIn ? { devSignIn } : {}), ...(config.oidc ? { oidc: config.oidc } : {}) },
     },
     readinessProbes: [
       { name: 'temporal', check: () => pingTemporal(temporal) },

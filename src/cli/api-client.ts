@@ -1,5 +1,6 @@
 // The CLI's client of the Modelgate HTTP API: server URL and token from flags or environment,
 // API errors turned into exit codes that scripts can rely on.
+import { SignInError, storedAccessToken } from './oidc-sign-in';
 
 /** Exit codes of the commands that talk to the API. */
 export const ApiExitCode = {
@@ -77,12 +78,16 @@ export async function callApi<T = unknown>(
   options: { text?: boolean; bytes?: boolean; timeoutMs?: number; headers?: Record<string, string> } = {},
 ): Promise<T> {
   let res: Response;
+  // Without --token or MODELGATE_TOKEN: the sign-in `modelgate login` kept for this server, if any.
+  const token = target.token ?? (await storedAccessToken(target.server).catch((e: unknown) => {
+    throw e instanceof SignInError ? new ApiCallError(e.message, 401, 'sign_in_expired') : e;
+  }));
   try {
     res = await fetch(`${target.server}${path}`, {
       method,
       headers: {
         accept: 'application/json',
-        ...(target.token ? { authorization: `Bearer ${target.token}` } : {}),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
         ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         ...options.headers,
       },
@@ -102,7 +107,7 @@ export async function callApi<T = unknown>(
     } catch {
       // not the API's error shape (a proxy?): report the status
     }
-    const hint = res.status === 401 && !target.token ? ` (pass --token or set ${TOKEN_ENV}; \`modelgate dev-token\` makes one locally)` : '';
+    const hint = res.status === 401 && !token ? ` (run modelgate login, or pass --token or set ${TOKEN_ENV}; \`modelgate dev-token\` makes one locally)` : '';
     throw new ApiCallError(`${error.message ?? `HTTP ${res.status}`}${hint}`, res.status, error.code ?? `http_${res.status}`, error.details);
   }
   if (options.bytes) return raw as T;

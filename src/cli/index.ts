@@ -4,6 +4,7 @@ import { loadConfig } from '../config';
 import { connectTemporalClient } from '../temporal-client';
 import { registerCheckCommands } from './check-commands';
 import { registerEvidenceCommands } from './evidence-commands';
+import { registerLoginCommands } from './login-commands';
 import { registerPolicyCommands } from './policy-commands';
 import { registerPromotionCommands } from './promotion-commands';
 
@@ -45,6 +46,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   registerPromotionCommands(program, setExitCode);
   registerPolicyCommands(program, setExitCode);
   registerEvidenceCommands(program, setExitCode);
+  registerLoginCommands(program, setExitCode);
 
   return program;
 }
