@@ -70,28 +70,25 @@ const provider = new Provider(issuer, {
       const existing = await ctx.oidc.provider.Grant.find(grantId);
       if (existing) return existing;
     }
-    const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
-    grant.addOIDCScope(OIDC_SCOPES.join(' '));
-    for (const [resource, { scope }] of Object.entries(realm.resources)) grant.addResourceScope(resource, scope);
-    await grant.save();
-    return grant;
+    return ctx.oidc.provider.Grant.find(await newGrant(client.clientId, session.accountId));
   },
   issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
   // Public browser clients on a loopback origin may call the token and revocation endpoints.
   clientBasedCORS: (_ctx, origin, client) => client.clientAuthMethod === 'none' && /^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?$/.test(origin),
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
-  ttl: { Session: 3600, Interaction: 600, Grant: 3600, RefreshToken: 3600, DeviceCode: 600, IdToken: 600, AccessToken: 600, ClientCredentials: 600 },
+  ttl: { Session: 3600, Interaction: 600, Grant: 3600, RefreshToken: 3600, DeviceCode: 600, IdToken: 600, AccessToken: (_ctx, _token, client) => realmClients.get(client.clientId)?.accessTokenTTL ?? 600, ClientCredentials: 600 },
   features: {
     devInteractions: { enabled: false },
     revocation: { enabled: true },
     clientCredentials: { enabled: true },
     deviceFlow: {
       enabled: true,
-      userCodeInputSource: (ctx, form, _out, err) => {
-        ctx.body = page('Connect a device', `${err ? '<p role="alert">That code is not valid.</p>' : ''}${form}<label for="user-code">Code shown on your device</label><input id="user-code" name="user_code" form="op.deviceInputForm" autocomplete="off"><button type="submit" form="op.deviceInputForm">Continue</button>`);
+      userCodeInputSource: (ctx, form, out, err) => {
+        const problem = err ? `<p role="alert">${escapeHtml(out?.error_description ?? err.message ?? 'That code is not valid.')}</p>` : '';
+        ctx.body = page('Connect a device', `${problem}${form}<label for="user-code">Code shown on your device</label><input id="user-code" name="user_code" form="op.deviceInputForm" autocomplete="off"><button type="submit" form="op.deviceInputForm">Continue</button>`);
       },
       userCodeConfirmSource: (ctx, form, client, _device, userCode) => {
-        ctx.body = page('Confirm the device', `<p>${escapeHtml(client.clientId)} shows the code <strong data-user-code>${escapeHtml(userCode)}</strong>.</p>${form}<button type="submit" form="op.deviceConfirmForm" name="confirm" value="yes">Confirm</button><button type="submit" form="op.deviceConfirmForm" name="abort" value="yes">Abort</button>`);
+        ctx.body = page('Confirm the device', `<p>${escapeHtml(client.clientId)} shows the code <strong data-user-code>${escapeHtml(userCode)}</strong>.</p>${form}<button type="submit" form="op.deviceConfirmForm">Confirm</button><button type="submit" form="op.deviceConfirmForm" name="abort" value="yes">Abort</button>`);
       },
       successSource: (ctx) => {
         ctx.body = page('Device connected', '<p>You may close this page and return to your device.</p>');
@@ -129,6 +126,14 @@ const provider = new Provider(issuer, {
   },
 });
 
+/** Grants a client everything it may ask for on behalf of an account; returns the grant's id. */
+async function newGrant(clientId, accountId) {
+  const grant = new provider.Grant({ clientId, accountId });
+  grant.addOIDCScope(OIDC_SCOPES.join(' '));
+  for (const [resource, { scope }] of Object.entries(realm.resources)) grant.addResourceScope(resource, scope);
+  return grant.save();
+}
+
 /** Reads an urlencoded form body of at most 4 kB. */
 async function formBody(req) {
   let size = 0;
@@ -154,9 +159,10 @@ const loginPage = (uid, error) =>
 async function interaction(req, res, uid, action) {
   const details = await provider.interactionDetails(req, res);
   if (details.uid !== uid) throw new Error('interaction mismatch');
-  if (details.prompt.name !== 'login') {
-    // Consent is implied (loadExistingGrant): anything else finishes as it is.
-    await provider.interactionFinished(req, res, {}, { mergeWithLastSubmission: true });
+  if (details.prompt.name === 'consent') {
+    // Consent is implied (every client is first party); native clients are asked every time.
+    const grantId = details.grantId ?? (await newGrant(details.params.client_id, details.session.accountId));
+    await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
     return;
   }
   const send = (status, html) => {
