@@ -7,6 +7,7 @@ import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
+import { chromiumPath } from '../support/chromium';
 import { waitForStatus } from '../support/promotions';
 import { clientCredentialsToken, type OidcApi, signInAtProvider, startOidcApi, testIssuer } from '../support/oidc';
 import { REPO_ROOT } from '../support/processes';
@@ -18,12 +19,6 @@ interface Run {
   code: number | null;
   stdout: string;
   stderr: string;
-}
-
-function chromiumPath(): string {
-  const found = [process.env.MODELGATE_CHROMIUM, '/usr/bin/chromium'].find((p): p is string => !!p && existsSync(p));
-  if (!found) throw new Error('no Chromium found: run the tests with ./scripts/test.sh (scripts/chromium.sh)');
-  return found;
 }
 
 describe('modelgate login with the OpenID provider', () => {

@@ -1,7 +1,6 @@
 // The reviewer dashboard in a real browser (Debian's Chromium driven by playwright-core),
 // against the real API, Temporal dev server, worker and PostgreSQL. One browser for the file;
 // one browser context (a fresh tab session) per signed-in reviewer.
-import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
@@ -11,6 +10,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { unzipPack } from '../../src/evidence/bundle';
 import type { Actor } from '../../src/shared/promotion';
 import { type ApiHarness, startApiHarness, TEST_DEV_SECRET } from '../api/support';
+import { chromiumPath } from '../support/chromium';
 import { REPO_ROOT } from '../support/processes';
 import { waitUntil } from '../support/wait';
 import { people, sendUpdate, waitForState, waitForStatus } from '../support/promotions';
@@ -28,14 +28,6 @@ async function keepScreenshot(page: Page, name: string): Promise<void> {
   const png = await readFile(file);
   expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
   expect(png.readUInt32BE(16)).toBe(LAPTOP.width);
-}
-
-/** The Chromium that scripts/test.sh found or installed (scripts/chromium.sh). */
-function chromiumPath(): string {
-  const candidates = [process.env.MODELGATE_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter((p): p is string => !!p);
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new Error('no Chromium found: run the tests with ./scripts/test.sh, which installs Debian\'s chromium (scripts/chromium.sh)');
-  return found;
 }
 
 describe('reviewer dashboard in a browser', () => {

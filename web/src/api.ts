@@ -20,8 +20,15 @@ export function whenUnauthenticated(handler: (error: ApiRequestError) => void): 
   onUnauthenticated = handler;
 }
 
+let renewToken: (refused: string) => Promise<string | undefined> = async () => undefined;
+
+/** Sets how a refused token is renewed (a provider sign-in's refresh token): the request is then sent once more. */
+export function whenTokenRefused(renew: (refused: string) => Promise<string | undefined>): void {
+  renewToken = renew;
+}
+
 /** Sends one request; resolves with the JSON body, rejects with an {@link ApiRequestError}. */
-export async function request<T>(path: string, options: { token?: string; method?: 'GET' | 'POST'; body?: unknown } = {}): Promise<T> {
+export async function request<T>(path: string, options: { token?: string; method?: 'GET' | 'POST'; body?: unknown; renewed?: boolean } = {}): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.body !== undefined) headers['content-type'] = 'application/json';
@@ -51,6 +58,12 @@ export async function request<T>(path: string, options: { token?: string; method
       error?.message ?? `the API answered ${response.status} ${response.statusText}`,
       error?.details,
     );
+    if (response.status === 401 && options.token && !options.renewed) {
+      const renewed = await renewToken(options.token).catch((e: unknown) => (e instanceof ApiRequestError && e.status === 0 ? e : undefined));
+      // The provider cannot be reached to renew it: the session stays (the page retries).
+      if (renewed instanceof ApiRequestError) throw renewed;
+      if (renewed) return request<T>(path, { ...options, token: renewed, renewed: true });
+    }
     if (response.status === 401 && options.token) onUnauthenticated(failure);
     throw failure;
   }

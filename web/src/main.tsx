@@ -37,7 +37,7 @@ function App() {
 
   useEffect(() => {
     whenUnauthenticated((error) => {
-      signOut();
+      void signOut();
       setSession(undefined);
       setNotice(`Your session ended (${error.message}): sign in again.`);
     });
@@ -97,14 +97,18 @@ function App() {
         </nav>
         <div class="who" data-testid="signed-in-as">
           <span>
+            {session.name && <span class="name">{session.name} · </span>}
             {session.actor.id} <span class="muted">({session.actor.roles.join(', ') || 'no roles'})</span>
+            {session.actor.rolesProblem && <span class="muted roles-problem"> {session.actor.rolesProblem}</span>}
           </span>
           <button
             type="button"
             onClick={() => {
-              signOut();
-              setSession(undefined);
-              setNotice('Signed out.');
+              void signOut(true).then((leaving) => {
+                if (leaving) return;
+                setSession(undefined);
+                setNotice('Signed out.');
+              });
             }}
           >
             Sign out

@@ -1,12 +1,16 @@
 // The signed-in reviewer: a bearer token and the identity the API reads from it. Kept in
 // sessionStorage (this tab only, gone when it closes).
-import { request } from './api';
+import { request, whenTokenRefused } from './api';
+import { endSignIn, providerSettings, renew } from './oidc';
 import type { Me } from './types';
 
 /** A signed-in reviewer. */
 export interface Session {
+  /** The bearer token; a provider sign-in renews it in place. */
   token: string;
   actor: Me;
+  /** The person's name (from the provider's ID token). */
+  name?: string;
 }
 
 const STORAGE_KEY = 'modelgate.session';
@@ -30,7 +34,31 @@ export async function signIn(token: string): Promise<Session> {
   return session;
 }
 
-/** Forgets the session of this tab. */
-export function signOut(): void {
+let active: Session | undefined;
+
+/** Makes a provider sign-in the session whose token renewals update in place (tokens in memory only). */
+export function activate(session: Session): Session {
+  active = session;
+  return session;
+}
+
+/** Puts a renewed token in the active session. */
+export function renewedToken(token: string): void {
+  if (active) active.token = token;
+}
+
+// A token the API refuses (expired while the laptop slept) is renewed once, and the request sent again.
+whenTokenRefused(async () => {
+  const settings = providerSettings();
+  return settings ? renew(settings, renewedToken) : undefined;
+});
+
+/**
+ * Forgets the session of this tab; a provider sign-in is also ended there (`atProvider`: the
+ * browser goes to the provider's sign-out page; resolves `true` then).
+ */
+export async function signOut(atProvider = false): Promise<boolean> {
   sessionStorage.removeItem(STORAGE_KEY);
+  active = undefined;
+  return endSignIn(atProvider);
 }

@@ -1,8 +1,10 @@
-// Sign in: paste a bearer token, or (local development, when the API offers it) pick a dev user.
+// Sign in: with the organisation's identity provider (OpenID Connect, when the API names one),
+// paste a bearer token, or (local development, when the API offers it) pick a dev user.
 import { useEffect, useState } from 'preact/hooks';
 import { ApiRequestError, request } from '../api';
 import { ErrorMessage } from '../components';
-import { type Session, signIn } from '../session';
+import { finishSignIn, isProviderAnswer, type OidcSettings, startSignIn, wasSignedIn } from '../oidc';
+import { activate, type Session, signIn, renewedToken } from '../session';
 import type { DevUserList } from '../types';
 
 export function SignInPage({ onSignedIn, notice }: { onSignedIn: (session: Session) => void; notice?: string }) {
@@ -10,13 +12,49 @@ export function SignInPage({ onSignedIn, notice }: { onSignedIn: (session: Sessi
   const [token, setToken] = useState('');
   const [error, setError] = useState<Error | undefined>(undefined);
   const [busy, setBusy] = useState(false);
+  const [oidc, setOidc] = useState<OidcSettings | undefined>(undefined);
+  const [signedOut, setSignedOut] = useState(false);
 
   useEffect(() => {
-    request<{ devSignIn: boolean }>('config.json')
-      .then((config) => (config.devSignIn ? request<DevUserList>('dev-users') : undefined))
+    request<{ devSignIn: boolean; oidc?: OidcSettings }>('config.json')
+      .then((config) => {
+        const provider = config.oidc?.dashboardClientId ? config.oidc : undefined;
+        setOidc(provider);
+        if (provider) void withProvider(provider);
+        return config.devSignIn ? request<DevUserList>('dev-users') : undefined;
+      })
       .then((list) => setDevUsers(list?.users))
       .catch(() => setDevUsers(undefined));
   }, []);
+
+  /** The provider's answer to a sign-in (or sign-out) started here; after a reload, a silent sign-in. */
+  const withProvider = async (provider: OidcSettings) => {
+    setBusy(true);
+    try {
+      if (isProviderAnswer()) {
+        const answer = await finishSignIn(provider, renewedToken);
+        if (answer === 'signed-out') setSignedOut(true);
+        else if (answer) onSignedIn(activate(answer));
+      } else if (wasSignedIn()) {
+        await startSignIn(provider, true);
+        return;
+      }
+    } catch (err) {
+      setError(err instanceof Error ? err : new Error(String(err)));
+    }
+    setBusy(false);
+  };
+
+  const signInWithProvider = async (provider: OidcSettings) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await startSignIn(provider);
+    } catch (err) {
+      setError(err instanceof Error ? err : new Error(String(err)));
+      setBusy(false);
+    }
+  };
 
   const attempt = async (obtainToken: () => Promise<string>) => {
     setBusy(true);
@@ -42,12 +80,21 @@ export function SignInPage({ onSignedIn, notice }: { onSignedIn: (session: Sessi
   return (
     <main id="main" class="sign-in" tabIndex={-1}>
       <h1>Sign in to the Modelgate dashboard</h1>
-      {notice && (
+      {(notice || signedOut) && (
         <p class="notice" role="status">
-          {notice}
+          {signedOut ? 'Signed out.' : notice}
         </p>
       )}
       {error && <ErrorMessage error={error} prefix="Not signed in" />}
+      {oidc && (
+        <section aria-labelledby="provider-title" class="panel">
+          <h2 id="provider-title">Sign in with your organisation’s account</h2>
+          <p class="muted">You sign in at {new URL(oidc.issuer).host}; your roles come from your groups there.</p>
+          <button type="button" class="primary" disabled={busy} onClick={() => void signInWithProvider(oidc)}>
+            Sign in with single sign-on
+          </button>
+        </section>
+      )}
       {devUsers && (
         <section aria-labelledby="dev-users-title" class="panel">
           <h2 id="dev-users-title">Local dev users</h2>
