@@ -30,13 +30,13 @@ describe('layers (eslint boundaries/dependencies)', () => {
       ['src/shared/canonical-json.ts', "import { createPgRegistry } from '../registry';\nexport const r = createPgRegistry;\n"],
       ['src/promotions/start.ts', "import { sealEvidence } from '../activities/promotion';\nexport const s = sealEvidence;\n"],
       ['src/policy/load.ts', "import { runNamedCheck } from '../checks';\nexport const c = runNamedCheck;\n"],
-      ['src/shared/canonical-json.ts', "import { PromotionManifestSchema } from '../manifest/schema';\nexport const m = PromotionManifestSchema;\n"],
+      ['src/shared/canonical-json.ts', "import { resolvePolicy } from '../policy/resolve';\nexport const p = resolvePolicy;\n"],
       ['web/src/poll.ts', "import { buildApp } from '../../src/api/app';\nexport const a = buildApp;\n"],
     ]);
     expect(shared).toEqual([expect.stringContaining('from elements of type "shared" to elements of type "registry"')]);
     expect(promotions).toEqual([expect.stringContaining('from elements of type "promotions" to elements of type "activities"')]);
     expect(policy).toEqual([expect.stringContaining('from elements of type "policy" to elements of type "checks"')]);
-    expect(sharedValue).toEqual([expect.stringContaining('from elements of type "shared" to elements of type "manifest"')]);
+    expect(sharedValue).toEqual([expect.stringContaining('from elements of type "shared" to elements of type "policy"')]);
     expect(web).toEqual([expect.stringContaining('from elements of type "web" to elements of type "api"')]);
   }, 60_000);
 
@@ -44,7 +44,7 @@ describe('layers (eslint boundaries/dependencies)', () => {
     expect(
       await boundaryErrors([
         ['src/checks/errors.ts', "import type { Registry } from '../registry';\nimport { canonicalJson } from '../shared/canonical-json';\nexport type R = Registry;\nexport const j = canonicalJson;\n"],
-        ['src/shared/canonical-json.ts', "import type { PromotionManifest } from '../manifest/schema';\nexport type M = PromotionManifest;\n"],
+        ['src/shared/canonical-json.ts', "import type { ResolvedPolicy } from '../policy/resolved';\nexport type P = ResolvedPolicy;\n"],
         ['src/worker.ts', "import { createActivities } from './activities';\nexport const a = createActivities;\n"],
       ]),
     ).toEqual([[], [], []]);

@@ -113,7 +113,7 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<{ status
     environment: manifest.target,
     artifact: { uri: manifest.artifact.uri, sha256: manifest.artifact.sha256, format: manifest.artifact.format },
   };
-  if (policy.deployment) await providerActivities(policy.deployment).provisionDeployment({ provider: policy.deployment, request });
+  if (policy.deployment) await providerActivities(policy.deployment, 'provision deployment').provisionDeployment({ provider: policy.deployment, request });
   await records.activateVersion({ promotionId, model: manifest.model.name, version: manifest.model.version, environment: manifest.target });
   status = 'DEPLOYED';
   timeline.push({ at: at(), actor: 'modelgate', action: 'deployed' });

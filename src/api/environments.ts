@@ -10,7 +10,6 @@ import { deploymentReportProblem, SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../
 import type { LoadedPolicy } from '../policy/load';
 import {
   ENVIRONMENT_WORKFLOW_TYPE,
-  EnvironmentRefusal,
   environmentQuery,
   environmentUpdates,
   environmentWorkflowId,
@@ -18,7 +17,8 @@ import {
 } from '../shared/environment';
 import { completeDeploymentUpdate, stateQuery } from '../shared/messages';
 import type { Actor } from '../shared/promotion';
-import { ApiError, type ApiErrorCode } from './errors';
+import { ApiError } from './errors';
+import { apiCodeOfRefusal } from './message-refusals';
 import { parseInput } from './promotions';
 import { askWorker, WORKER_ANSWER_TIMEOUT_MS } from './worker-answer';
 import {
@@ -33,18 +33,11 @@ import {
 /** How long `POST …/rollback` waits for the rollback to finish before answering 202. */
 const ROLLBACK_WAIT_MS = 20_000;
 
-const REFUSAL_CODES: Record<string, ApiErrorCode> = {
-  [EnvironmentRefusal.invalid]: 'invalid_input',
-  [EnvironmentRefusal.forbidden]: 'forbidden',
-  [EnvironmentRefusal.conflict]: 'conflict',
-  [EnvironmentRefusal.refusedByPolicy]: 'refused_by_policy',
-};
-
 /** Maps a refused lifecycle update to the API's errors. */
 function lifecycleError(err: unknown, what: string): Error {
   if (err instanceof WorkflowUpdateFailedError) {
     const cause = err.cause;
-    const code = cause instanceof ApplicationFailure && cause.type ? REFUSAL_CODES[cause.type] : undefined;
+    const code = cause instanceof ApplicationFailure ? apiCodeOfRefusal(cause.type ?? undefined) : undefined;
     return new ApiError(code ?? 'refused_by_policy', cause?.message ?? err.message);
   }
   if (err instanceof WorkflowNotFoundError) {

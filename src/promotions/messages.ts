@@ -1,6 +1,6 @@
 import { type WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { promotionUpdates, REPEATED_REQUEST } from '../shared/messages';
+import { REPEATED_REQUEST, updateOf } from '../shared/messages';
 import type { MessageKind, MessagePayloads, MessageResult } from '../shared/promotion';
 
 /** The first result carried by the refusal of a repeated request, or undefined for any other error. */
@@ -41,7 +41,7 @@ export async function untilSettled(handle: WorkflowHandle, maxWaitMs = SETTLE_WA
 export async function sendPromotionMessage<K extends MessageKind>(handle: WorkflowHandle, kind: K, message: MessagePayloads[K]): Promise<MessageResult> {
   try {
     await untilSettled(handle);
-    return await handle.executeUpdate(promotionUpdates[kind] as never, { args: [message] });
+    return await handle.executeUpdate(updateOf(kind), { args: [message] });
   } catch (err) {
     const first = firstResultOfRepeat(err);
     if (first) return first;

@@ -142,11 +142,3 @@ export const environmentUpdates = {
 
 /** Query of the lifecycle's state. */
 export const environmentQuery = defineQuery<EnvironmentState>('environment');
-
-/** Failure types of refused lifecycle updates (the API maps them to 400, 403, 409, 422). */
-export const EnvironmentRefusal = {
-  invalid: 'InvalidInput',
-  forbidden: 'Forbidden',
-  conflict: 'Conflict',
-  refusedByPolicy: 'RefusedByPolicy',
-} as const;

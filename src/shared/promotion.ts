@@ -1,7 +1,11 @@
 // Workflow-safe types of a promotion: its lifecycle, messages and state (docs/lifecycle.md).
 import type { CheckName, CheckResult } from './checks';
-import type { ManifestRevision, PromotionManifest } from '../manifest/schema';
+import type { PromotionManifest } from '../manifest/schema';
 import type { ResolvedPolicy } from '../policy/resolved';
+import type { z } from 'zod';
+import type { MessageKind, MessageRefusalKind, PROMOTION_MESSAGES } from './message-table';
+
+export type { MessageKind, MessageRefusalKind } from './message-table';
 
 /** Lifecycle states, carried by the `PromotionStatus` search attribute. */
 export const PROMOTION_STATUSES = [
@@ -38,7 +42,10 @@ export interface Actor {
   roles: string[];
 }
 
-/** Fields every message carries. */
+/** A reviewer's decision on a gate. */
+export type GateDecision = 'approve' | 'reject' | 'request_changes';
+
+/** Fields every message carries: the sender, a required idempotency key, an optional comment. */
 export interface MessageEnvelope {
   actor: Actor;
   /** Idempotency key: a repeated requestId returns the first result and changes nothing. */
@@ -46,44 +53,10 @@ export interface MessageEnvelope {
   comment?: string;
 }
 
-/** A reviewer's decision on a gate. */
-export type GateDecision = 'approve' | 'reject' | 'request_changes';
-
-export interface DecidePayload extends MessageEnvelope {
-  gate: string;
-  decision: GateDecision;
-}
-
-export interface OverridePayload extends MessageEnvelope {
-  kind: 'waive_check' | 'force_gate';
-  /** A check name (waive_check) or a gate name (force_gate). */
-  target: string;
-  justification: string;
-}
-
-export interface ExpeditePayload extends MessageEnvelope {
-  reason: string;
-}
-
-export interface RevisePayload extends MessageEnvelope {
-  changes: ManifestRevision;
-}
-
-export interface WithdrawPayload extends MessageEnvelope {
-  reason: string;
-}
-
-/** Names of the messages a promotion accepts. */
-export type MessageKind = 'decide' | 'override' | 'expedite' | 'revise' | 'withdraw';
-
-/** Payload type of each message. */
-export interface MessagePayloads {
-  decide: DecidePayload;
-  override: OverridePayload;
-  expedite: ExpeditePayload;
-  revise: RevisePayload;
-  withdraw: WithdrawPayload;
-}
+/** Payload type of each message: its body in the message table, with the envelope. */
+export type MessagePayloads = {
+  [K in MessageKind]: Omit<z.infer<(typeof PROMOTION_MESSAGES)[K]['body']>, 'requestId' | 'comment'> & MessageEnvelope;
+};
 
 /** What an accepted message did; returned by the Update and kept for repeated requestIds. */
 export interface MessageResult {
@@ -93,15 +66,6 @@ export interface MessageResult {
   status: PromotionStatus;
   summary: string;
 }
-
-/**
- * Why a promotion refuses a message:
- * - `invalid`: the payload is malformed (a field missing or of the wrong type);
- * - `forbidden`: the sender lacks the role, or separation of duties forbids it;
- * - `conflict`: the promotion's state does not accept the message now;
- * - `policy`: well-formed, but the policy refuses it (an unknown gate or check, …).
- */
-export type MessageRefusalKind = 'invalid' | 'forbidden' | 'conflict' | 'policy';
 
 /** A refusal of a message: its kind and the reason, in words for the sender. */
 export interface MessageRefusal {

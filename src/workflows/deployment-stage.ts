@@ -1,26 +1,32 @@
 // The deployment stage of a promotion (after APPROVED): provision through the environment's
 // provider, wait for an asynchronous deployer's report, compensate on failure, then move the
 // registry; and afterwards tell the environment's lifecycle workflow. Workflow code: deterministic.
-import { ActivityFailure, condition, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { condition, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { DeploymentActivities } from '../activities/deployment';
 import type { PromotionActivities } from '../activities/promotion';
 import type { ResolvedDeployment, ResolvedPolicy } from '../policy/resolved';
 import type { DeploymentCompletion, DeploymentRequest } from '../shared/deployment';
 import { DeploymentFailureType, promotionDeploymentId } from '../shared/deployment';
 import type { EnvironmentAnnouncement, EnvironmentPolicy } from '../shared/environment';
-import type { PromotionState, PromotionStatus } from '../shared/promotion';
+import type { PromotionState } from '../shared/promotion';
+import { causeOf } from './lifecycle';
+import { recordActivities as promotionRecordActivities } from './promotion-activities';
+import type { PromotionMachine } from './promotion-machine';
 
 const DEPLOYMENT_NON_RETRYABLE_TYPES: string[] = Object.values(DeploymentFailureType);
 
-/** Registry moves and lifecycle announcements: retried until they succeed (idempotent). */
-const recordActivities = proxyActivities<PromotionActivities & DeploymentActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
-});
+/** Registry moves and lifecycle announcements under `summary`: retried until they succeed (idempotent). */
+const recordActivities = (summary: string) =>
+  proxyActivities<PromotionActivities & DeploymentActivities>({
+    startToCloseTimeout: '1 minute',
+    retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+    summary,
+  });
 
-/** A provider's activities with the retry policy the environment asks for. */
-export function providerActivities(provider: ResolvedDeployment) {
+/** A provider's activities with the retry policy the environment asks for, under `summary`. */
+export function providerActivities(provider: ResolvedDeployment, summary: string) {
   return proxyActivities<DeploymentActivities>({
+    summary,
     startToCloseTimeout: provider.requestTimeoutMs + 2_000,
     retry: {
       maximumAttempts: provider.retry.maximumAttempts,
@@ -32,19 +38,21 @@ export function providerActivities(provider: ResolvedDeployment) {
   });
 }
 
-/** What the deployment stage needs from the promotion. */
-export interface DeploymentStageContext {
-  state: PromotionState;
-  policy: ResolvedPolicy;
-  now(): string;
-  record(actor: string, action: string, detail?: Record<string, unknown>): void;
-  end(status: PromotionStatus, by: string, reason: string): void;
-  publish(): void;
+/** What the deployment stage needs besides the promotion. */
+export interface DeploymentStageOptions {
+  /** Promotions started before deploy-provider only move the registry. */
+  legacy: boolean;
   /** The latest completion report of an asynchronous deployer (set by the `completeDeployment` update). */
   completion(): DeploymentCompletion | undefined;
 }
 
-const causeOf = (err: unknown) => (err instanceof ActivityFailure ? (err.cause?.message ?? err.message) : String(err));
+/** Refuses a deployer's completion report the promotion is not waiting for (the `completeDeployment` validator). */
+export function checkDeploymentReport(state: PromotionState, report: DeploymentCompletion | undefined): void {
+  const waiting = state.deployment?.status === 'awaiting_completion' ? state.deployment.deploymentId : undefined;
+  if (!waiting) throw new Error(`the promotion is not waiting for a deployment report (status ${state.status})`);
+  if (report?.deploymentId !== waiting) throw new Error(`unknown deployment "${String(report?.deploymentId)}" (waiting for ${waiting})`);
+  if (report.status !== 'succeeded' && report.status !== 'failed') throw new Error('status must be "succeeded" or "failed"');
+}
 
 /** Where the integrity check kept the bytes it verified (promotions checked before the store have none). */
 function verifiedCopyOf(checks: PromotionState['checks']): { verifiedCopy?: string } {
@@ -57,14 +65,15 @@ function verifiedCopyOf(checks: PromotionState['checks']): { verifiedCopy?: stri
  * transaction) or DEPLOY_FAILED (compensated: registry unchanged, previous version serving).
  * A re-certification renews the approval of the serving version and provisions nothing.
  */
-export async function runDeploymentStage(ctx: DeploymentStageContext): Promise<void> {
-  const { state, policy } = ctx;
+export async function runDeploymentStage(m: PromotionMachine, options: DeploymentStageOptions): Promise<void> {
+  const { state, policy } = m;
+  if (options.legacy) return activateOnly(m);
   const model = state.manifest.model.name;
   const version = state.manifest.model.version;
   const environment = state.manifest.target;
   if (state.recertification) {
-    state.deployment = { environment, at: ctx.now(), status: 'deployed', detail: 're-certified; nothing provisioned' };
-    ctx.end('DEPLOYED', 'modelgate', `re-certified: ${model}@${version} keeps serving ${environment}`);
+    state.deployment = { environment, at: m.now(), status: 'deployed', detail: 're-certified; nothing provisioned' };
+    m.end('DEPLOYED', 'modelgate', `re-certified: ${model}@${version} keeps serving ${environment}`);
     return;
   }
   const provider = policy.deployment;
@@ -89,49 +98,66 @@ export async function runDeploymentStage(ctx: DeploymentStageContext): Promise<v
   };
   const fail = async (reason: string) => {
     state.deployment = { ...state.deployment!, status: 'failed', detail: reason };
-    ctx.record('modelgate', 'deployment_failed', { deploymentId, reason });
+    m.record('modelgate', 'deployment_failed', { deploymentId, reason });
     if (provider) {
       try {
-        const undone = await providerActivities(provider).compensateDeployment({ provider, request });
+        const undone = await providerActivities(provider, 'compensate deployment').compensateDeployment({ provider, request });
         state.deployment.status = 'rolled_back';
-        ctx.record('modelgate', 'deployment_compensated', { deploymentId, detail: undone.detail });
+        m.record('modelgate', 'deployment_compensated', { deploymentId, detail: undone.detail });
       } catch (err) {
-        ctx.record('modelgate', 'compensation_failed', { deploymentId, reason: causeOf(err), attention: 'manual clean-up of the provider needed' });
+        m.record('modelgate', 'compensation_failed', { deploymentId, reason: causeOf(err), attention: 'manual clean-up of the provider needed' });
       }
     }
-    ctx.end('DEPLOY_FAILED', 'modelgate', `deployment failed; registry unchanged, the previous version still serves: ${reason}`);
+    m.end('DEPLOY_FAILED', 'modelgate', `deployment failed; registry unchanged, the previous version still serves: ${reason}`);
   };
 
-  state.deployment = { environment, at: ctx.now(), deploymentId, ...(provider ? { provider: provider.provider } : {}), status: 'provisioning' };
+  state.deployment = { environment, at: m.now(), deploymentId, ...(provider ? { provider: provider.provider } : {}), status: 'provisioning' };
   if (provider) {
-    ctx.record('modelgate', 'deployment_requested', { deploymentId, provider: provider.provider, version });
-    ctx.publish();
+    m.record('modelgate', 'deployment_requested', { deploymentId, provider: provider.provider, version });
+    m.effects.publish();
     try {
-      const outcome = await providerActivities(provider).provisionDeployment({ provider, request });
+      const outcome = await providerActivities(provider, 'provision deployment').provisionDeployment({ provider, request });
       state.deployment = { ...state.deployment, ...(outcome.reference ? { reference: outcome.reference } : {}), detail: outcome.detail };
       if (outcome.status === 'accepted' && provider.provider === 'webhook') {
         const deadline = new Date(Date.now() + provider.callbackTimeoutMs).toISOString();
         state.deployment = { ...state.deployment, status: 'awaiting_completion', secretEnv: provider.secretEnv, completionDeadline: deadline };
-        ctx.record('modelgate', 'deployment_accepted', { deploymentId, detail: outcome.detail, completionDeadline: deadline });
-        ctx.publish();
-        const reported = await condition(() => ctx.completion() !== undefined, provider.callbackTimeoutMs);
-        const report = ctx.completion();
+        m.record('modelgate', 'deployment_accepted', { deploymentId, detail: outcome.detail, completionDeadline: deadline });
+        m.effects.publish();
+        const reported = await condition(() => options.completion() !== undefined, provider.callbackTimeoutMs);
+        const report = options.completion();
         if (!reported || !report) return fail(`no completion report by ${deadline}`);
-        ctx.record('deployer', 'deployment_reported', { deploymentId, status: report.status, detail: report.detail });
+        m.record('deployer', 'deployment_reported', { deploymentId, status: report.status, detail: report.detail });
         if (report.status === 'failed') return fail(`the deployer reported a failure${report.detail ? `: ${report.detail}` : ''}`);
         if (report.reference) state.deployment.reference = report.reference;
       }
-      ctx.record('modelgate', 'deployment_provisioned', { deploymentId, reference: state.deployment.reference, detail: state.deployment.detail });
+      m.record('modelgate', 'deployment_provisioned', { deploymentId, reference: state.deployment.reference, detail: state.deployment.detail });
     } catch (err) {
       return fail(causeOf(err));
     }
   }
   try {
-    const moved = await recordActivities.activateVersion({ promotionId: state.promotionId, model, version, environment });
-    state.deployment = { ...state.deployment, at: ctx.now(), status: 'deployed', ...moved };
-    ctx.end('DEPLOYED', 'modelgate', `serving ${environment}${moved.previousVersion ? ` (supersedes ${moved.previousVersion})` : ''}`);
+    const moved = await recordActivities('activate version').activateVersion({ promotionId: state.promotionId, model, version, environment });
+    state.deployment = { ...state.deployment, at: m.now(), status: 'deployed', ...moved };
+    m.end('DEPLOYED', 'modelgate', `serving ${environment}${moved.previousVersion ? ` (supersedes ${moved.previousVersion})` : ''}`);
   } catch (err) {
     await fail(causeOf(err));
+  }
+}
+
+/** The deployment of promotions started before deploy-provider: the registry moves, nothing is provisioned. */
+async function activateOnly(m: PromotionMachine): Promise<void> {
+  const { state } = m;
+  try {
+    const moved = await promotionRecordActivities('activate version').activateVersion({
+      promotionId: state.promotionId,
+      model: state.manifest.model.name,
+      version: state.manifest.model.version,
+      environment: state.manifest.target,
+    });
+    state.deployment = { environment: state.manifest.target, at: m.now(), ...moved };
+    m.end('DEPLOYED', 'modelgate', `serving ${state.manifest.target}${moved.previousVersion ? ` (supersedes ${moved.previousVersion})` : ''}`);
+  } catch (err) {
+    m.end('DEPLOY_FAILED', 'modelgate', `deployment failed; registry unchanged: ${causeOf(err)}`);
   }
 }
 
@@ -189,5 +215,5 @@ export async function announceToEnvironment(state: PromotionState, policy: Resol
       reason: state.outcome?.reason ?? state.status,
     };
   }
-  if (announcement) await recordActivities.announceToEnvironment(announcement);
+  if (announcement) await recordActivities('announce to the environment').announceToEnvironment(announcement);
 }

@@ -1,0 +1,98 @@
+// What the promotion and the environment lifecycles share: a timeline they record to, the first
+// results of processed requests, a change counter that wakes their waits, how a refusal is thrown
+// and how they continue as new. Workflow code: deterministic.
+import { ActivityFailure, ApplicationFailure, type Workflow } from '@temporalio/common';
+import { allHandlersFinished, condition, continueAsNew, workflowInfo } from '@temporalio/workflow';
+import type { TimelineEntry } from '../shared/promotion';
+
+/** The words of an activity failure's cause (what the activity threw), or the error itself. */
+export function causeOf(err: unknown): string {
+  return err instanceof ActivityFailure ? (err.cause?.message ?? err.message) : String(err);
+}
+
+/** The failure an Update validator or handler throws to refuse: typed for clients to match on, the reason as its message. */
+export function refusal(type: string, message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable: true });
+}
+
+/**
+ * A lifecycle's state and its bookkeeping, without Temporal: the timeline (bounded when
+ * `maxTimeline` is given), the first result of every processed request, and a counter of
+ * accepted changes.
+ */
+export class Lifecycle<S extends { timeline: TimelineEntry[] }, R> {
+  /** First results by request key; no prototype, so an id such as `__proto__` is a key like any other. */
+  readonly processed: Record<string, R>;
+  /** Bumped by every accepted change, so waits wake up and look again. */
+  changes = 0;
+
+  constructor(
+    readonly state: S,
+    processed: Record<string, R> | undefined,
+    private readonly maxTimeline?: number,
+  ) {
+    this.processed = Object.assign(Object.create(null) as Record<string, R>, processed);
+  }
+
+  /** The current time (in a workflow, the time of the current task) as ISO-8601. */
+  now(): string {
+    return new Date(Date.now()).toISOString();
+  }
+
+  /** Appends an event to the timeline (the audit trail's source). */
+  record(actor: string, action: string, detail?: Record<string, unknown>): void {
+    this.state.timeline.push({ at: this.now(), actor, action, ...(detail ? { detail } : {}) });
+    if (this.maxTimeline !== undefined && this.state.timeline.length > this.maxTimeline) this.state.timeline.shift();
+  }
+
+  /** Marks an accepted change: whatever waits for one looks again. */
+  changed(): void {
+    this.changes += 1;
+  }
+
+  /** Waits until a change is accepted, or `ms` passes (a timer the Temporal UI names `summary`). */
+  async waitForChange(ms: number | undefined, summary: string): Promise<void> {
+    const seen = this.changes;
+    if (ms === undefined) await condition(() => this.changes !== seen);
+    else if (ms > 0) await condition(() => this.changes !== seen, ms, { summary });
+  }
+}
+
+/** Work a lifecycle started and must see finish before it continues as new or closes. */
+export class PendingWork {
+  private readonly pending = new Set<Promise<unknown>>();
+
+  /** Tracks `work` until it settles (its failure is the caller's to handle). */
+  track(work: Promise<unknown>): void {
+    const tracked = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    const done = tracked.finally(() => this.pending.delete(done));
+    this.pending.add(done);
+  }
+
+  /** Resolves once no tracked work and no message handler is running. */
+  async settled(): Promise<void> {
+    await condition(() => this.pending.size === 0 && allHandlersFinished());
+  }
+}
+
+/**
+ * Continues as new when the server suggests it or the history reached `eventLimit`, once the
+ * handlers and `pending` work have finished; `carry` gives the input of the next run.
+ *
+ * @returns when it is not time yet (or `stillRunning` says the lifecycle ended meanwhile).
+ */
+export async function continueAsNewWhenDue<F extends Workflow>(
+  eventLimit: number,
+  pending: PendingWork,
+  carry: (historyLength: number) => Parameters<F>,
+  stillRunning: () => boolean = () => true,
+): Promise<void> {
+  const info = workflowInfo();
+  if (!info.continueAsNewSuggested && info.historyLength < eventLimit) return;
+  await pending.settled();
+  if (!stillRunning()) return;
+  await continueAsNew<F>(...carry(info.historyLength));
+}

@@ -1,0 +1,162 @@
+// The activities a promotion runs, each with its retry policy and the summary the Temporal UI
+// shows beside it (`check security`, `seal evidence`, `notify gate_opened`), and the checks stage
+// built on them. Workflow code: deterministic.
+import { ActivityCancellationType, CancellationScope, condition, patched, proxyActivities } from '@temporalio/workflow';
+import type { ActivityOptions } from '@temporalio/common';
+import type { AuditActivities } from '../activities/audit';
+import type { CheckActivities } from '../activities/checks';
+import type { PromotionActivities } from '../activities/promotion';
+import { CHECK_NAMES, type CheckName, type CheckResult, checkActivityName } from '../shared/checks';
+import { ownerOf } from '../shared/promotion';
+import { causeOf } from './lifecycle';
+import { policyActor, type PromotionMachine, type PromotionNotice } from './promotion-machine';
+
+/** Checks: retried a few times when they cannot run; then recorded as `error`. */
+const CHECK_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '2 minutes',
+  // A withdrawal cancels running checks; the promotion closes once they have stopped.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { maximumAttempts: 3, initialInterval: '1 second', backoffCoefficient: 2 },
+};
+
+/** Registry writes and evidence: retried until they succeed (idempotent); a digest conflict is final. */
+const RECORD_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute', nonRetryableErrorTypes: ['VersionDigestConflict'] },
+};
+
+/** Audit archive: retried until it succeeds (idempotent), so the trail outlives retention. */
+const AUDIT_OPTIONS: ActivityOptions = { startToCloseTimeout: '1 minute', retry: { initialInterval: '1 second', maximumInterval: '1 minute' } };
+
+/** Notifications: a few attempts; a failing receiver never fails a promotion. */
+const NOTIFICATION_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 5, initialInterval: '2 seconds', backoffCoefficient: 2 },
+};
+
+/** Check activities under `summary`. */
+export const checkActivities = (summary: string) => proxyActivities<CheckActivities>({ ...CHECK_OPTIONS, summary });
+/** Registry and evidence activities under `summary`. */
+export const recordActivities = (summary: string) => proxyActivities<PromotionActivities>({ ...RECORD_OPTIONS, summary });
+/** The audit archive activity. */
+export const auditActivities = proxyActivities<AuditActivities>({ ...AUDIT_OPTIONS, summary: 'archive audit trail' });
+
+/** Sends a promotion's notice to the policy's receivers for its event; returns undefined when none listens. */
+export function sendNotice(machine: PromotionMachine, notice: PromotionNotice): Promise<unknown> | undefined {
+  const { state, policy } = machine;
+  const urls = policy.notifications.filter((n) => n.events.includes('*') || n.events.includes(notice.event)).map((n) => n.url);
+  if (urls.length === 0) return undefined;
+  const { event, ...extra } = notice;
+  return proxyActivities<PromotionActivities>({ ...NOTIFICATION_OPTIONS, summary: `notify ${event}` })
+    .sendNotification({
+      event,
+      promotionId: state.promotionId,
+      model: state.manifest.model.name,
+      version: state.manifest.model.version,
+      target: state.manifest.target,
+      status: state.status,
+      urls,
+      ...extra,
+    })
+    .catch((err: unknown) => machine.record('modelgate', 'notification_failed', { event, error: causeOf(err) }));
+}
+
+/** The `error` results of checks whose activity failed after its retries. */
+function errorResults(machine: PromotionMachine, names: CheckName[], err: unknown, started: number): CheckResult[] {
+  if (CancellationScope.current().consideredCancelled) throw err;
+  const cause = causeOf(err);
+  return names.map((name) => ({
+    name,
+    status: 'error' as const,
+    required: machine.policy.checks[name].enforcement === 'required',
+    summary: `${name} check could not run after retries: ${cause}`,
+    findings: [{ kind: 'check_error', severity: 'high' as const, message: cause }],
+    metrics: {},
+    durationMs: Date.now() - started,
+  }));
+}
+
+/** Runs `names`' activity; failures after retries become `error` results. */
+async function runCheckActivity(machine: PromotionMachine, names: CheckName[], run: () => Promise<CheckResult[]>): Promise<CheckResult[]> {
+  const started = Date.now();
+  try {
+    return await run();
+  } catch (err) {
+    return errorResults(machine, names, err, started);
+  }
+}
+
+/**
+ * Claims the model version in the registry; ends the promotion REJECTED when the registry holds
+ * the version with another digest or the model with another owner.
+ */
+export async function claimVersion(machine: PromotionMachine): Promise<void> {
+  const { state } = machine;
+  try {
+    const claimed = await recordActivities('claim model version').registerSubmission({
+      promotionId: state.promotionId,
+      manifest: state.manifest,
+      effectiveTier: state.effectiveTier,
+    });
+    if (claimed?.owner) state.registeredOwner = claimed.owner;
+    if (state.versionClaim) {
+      state.versionClaim = 'claimed';
+      machine.record('modelgate', 'version_claimed', {
+        version: state.manifest.model.version,
+        owner: ownerOf(state),
+        integrity: machine.integrityPassed() ? 'passed' : 'waived',
+      });
+    }
+  } catch (err) {
+    machine.end('REJECTED', policyActor(machine.policy), causeOf(err));
+  }
+}
+
+/**
+ * Runs every enabled check, claims the version once integrity passed, seals the evidence.
+ *
+ * @returns false when the promotion ended meanwhile (withdrawn, or its version claim refused).
+ */
+export async function runChecks(machine: PromotionMachine): Promise<boolean> {
+  const { state, policy } = machine;
+  state.checkRuns += 1;
+  machine.record('modelgate', 'checks_started', { run: state.checkRuns });
+  const input = { promotionId: state.promotionId, manifest: state.manifest, settings: policy.checks, trustedKeys: policy.trustedKeys };
+  const enabled = CHECK_NAMES.filter((name) => policy.checks[name].enforcement !== 'off');
+  // Promotions started before one-artifact-pass run integrity and security as two activities.
+  const onePass = enabled.includes('integrity') && enabled.includes('security') && patched('one-artifact-pass');
+  const scope = new CancellationScope();
+  const results = scope
+    .run(() =>
+      Promise.all([
+        ...(onePass ? [runCheckActivity(machine, ['integrity', 'security'], () => checkActivities('check integrity + security').runArtifactChecks(input))] : []),
+        ...enabled
+          .filter((name) => !onePass || (name !== 'integrity' && name !== 'security'))
+          .map((name) => runCheckActivity(machine, [name], async () => [await checkActivities(`check ${name}`)[checkActivityName(name)](input)])),
+      ]),
+    )
+    .then((lists) => lists.flat().sort((a, b) => CHECK_NAMES.indexOf(a.name) - CHECK_NAMES.indexOf(b.name)));
+  const ended = condition(() => machine.isTerminal());
+  const first = await Promise.race([results.then((r) => ({ r })), ended.then(() => undefined)]);
+  if (!first) {
+    scope.cancel();
+    await results.catch(() => undefined);
+    return false;
+  }
+  state.checks = first.r;
+  if (state.versionClaim === 'pending' && machine.integrityPassed()) {
+    await claimVersion(machine);
+    if (machine.isTerminal()) return false;
+  }
+  const seal = await recordActivities('seal evidence').sealEvidence({ manifest: state.manifest, checks: state.checks });
+  const previousEvidence = state.evidenceDigest;
+  state.evidenceDigest = seal.evidenceDigest;
+  if (previousEvidence && previousEvidence !== seal.evidenceDigest) machine.voidStaleApprovals();
+  machine.record('modelgate', 'checks_completed', {
+    run: state.checkRuns,
+    evidenceDigest: seal.evidenceDigest,
+    results: Object.fromEntries(state.checks.map((c) => [c.name, c.status])),
+  });
+  return !machine.isTerminal();
+}

@@ -1,0 +1,32 @@
+// What operators read of a promotion in the Temporal UI: search attributes for the list and its
+// filters, current details on the workflow's page. Workflow code: deterministic.
+import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import { blockingChecks, eligibleRoles, validApprovals } from '../policy/evaluate';
+import { SearchAttributes } from '../shared/search-attributes';
+import type { PromotionMachine } from './promotion-machine';
+
+/** Search attributes and current details: what operators read in the Temporal UI's list and page. */
+export function publish(m: PromotionMachine): void {
+  const { state, policy } = m;
+  const open = state.status === 'IN_REVIEW' ? m.openGates() : [];
+  upsertSearchAttributes([
+    { key: SearchAttributes.ModelName, value: state.manifest.model.name },
+    { key: SearchAttributes.ModelVersion, value: state.manifest.model.version },
+    { key: SearchAttributes.TargetEnvironment, value: state.manifest.target },
+    { key: SearchAttributes.RiskTier, value: state.effectiveTier },
+    { key: SearchAttributes.Submitter, value: state.submitter.id },
+    { key: SearchAttributes.PromotionStatus, value: state.status },
+    { key: SearchAttributes.PendingGates, value: open.map((g) => g.name) },
+    { key: SearchAttributes.PendingRoles, value: [...new Set(open.flatMap(eligibleRoles))].sort() },
+  ]);
+  const { model, target } = state.manifest;
+  const lines = [`**${state.status}** — ${model.name}@${model.version} → ${target} (tier ${state.effectiveTier}, policy ${policy.name}@${policy.version})`];
+  const waiting = open.map((g) => `${g.title} ${validApprovals(g)}/${g.quorum} (roles: ${eligibleRoles(g).join(', ')}${g.deadlineAt ? `; deadline ${g.deadlineAt}` : ''})`);
+  if (open.length > 0) lines.push(`Waiting on: ${waiting.join('; ')}`);
+  if (state.status === 'CHECKS_FAILED') lines.push(`Blocking checks: ${blockingChecks(state.checks, state.waivers, state.evidenceDigest).join(', ')}`);
+  if (state.remediationDeadline && (state.status === 'CHECKS_FAILED' || state.status === 'CHANGES_REQUESTED')) lines.push(`Revision due by ${state.remediationDeadline}`);
+  if (state.expedited) lines.push(`Expedited by ${state.expedited.by}: ${state.expedited.reason}`);
+  if (state.outcome) lines.push(`Outcome: ${state.outcome.reason} (by ${state.outcome.by})`);
+  setCurrentDetails(lines.join('\n\n'));
+}
+
