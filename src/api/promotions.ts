@@ -16,7 +16,7 @@ import { sendPromotionMessage } from '../promotions/messages';
 import { type ManifestSources, manifestSourceProblems } from '../sources/manifest';
 import type { SourceRules } from '../sources/rules';
 import { ModelOwnerConflict, PromotionConflict, startPromotion, SubmitterRefusal, VersionDigestConflict } from '../promotions/start';
-import { createVersionDigests } from '../promotions/version-digests';
+import { createPgRegistry } from '../registry';
 import { PROMOTION_WORKFLOW_TYPE, promotionWorkflowId, stateQuery } from '../shared/messages';
 import type { Actor, MessageKind, MessagePayloads, MessageResult, PromotionInput, PromotionState } from '../shared/promotion';
 import { SearchAttributes } from '../shared/search-attributes';
@@ -138,7 +138,7 @@ export function promotionRoutes(deps: PromotionRoutesDeps): Router {
   const router = Router();
   const { client } = deps;
   const answerTimeoutMs = deps.workerAnswerTimeoutMs ?? WORKER_ANSWER_TIMEOUT_MS;
-  const versionDigests = createVersionDigests(deps.pool);
+  const registry = createPgRegistry(deps.pool);
   const links = (promotionId: string) => {
     const id = encodeURIComponent(promotionId);
     return {
@@ -177,7 +177,7 @@ export function promotionRoutes(deps: PromotionRoutesDeps): Router {
         submitter,
         policy,
         taskQueue: deps.taskQueue,
-        registry: versionDigests,
+        registry,
         ...(submissionKey ? { submissionKey } : {}),
       });
     } catch (err) {

@@ -1,5 +1,6 @@
 // `modelgate submit | status | list | approve | reject | request-changes | override | expedite |
-// revise | withdraw | audit | dev-token`: the API's commands for CI pipelines and reviewers.
+// revise | withdraw | audit | dev-token`: the API's commands for CI pipelines and reviewers
+// (`rollback | drift`: environment-commands.ts).
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -9,29 +10,12 @@ import { signDevToken } from '../api/auth';
 import { type ChainedAuditRecord, verifyChain } from '../audit/chain';
 import type { ArchivedPromotion } from '../audit/timeline';
 import { PROMOTION_STATUSES, type PromotionState } from '../shared/promotion';
-import { ApiCallError, ApiExitCode, type ApiTarget, apiTarget, callApi, promotionApiPath, SERVER_ENV, table, TOKEN_ENV } from './api-client';
-
-/** Flags of every API command. */
-export interface CommonFlags {
-  server?: string;
-  token?: string;
-  json?: boolean;
-}
-
-type Out = (text: string) => void;
-const out: Out = (text) => void process.stdout.write(text);
-const err: Out = (text) => void process.stderr.write(text);
+import { ApiCallError, ApiExitCode, type ApiTarget, apiTarget, callApi, promotionApiPath, table } from './api-client';
+import { type CommonFlags, err, out, runCommand, withCommon } from './api-command';
+import { registerEnvironmentCommands } from './environment-commands';
 
 /** Statuses at which `submit --wait` (and `--wait-for`) stops: a decision, or the submitter must act. */
 const WAIT_STOPS = new Set(['DEPLOYED', 'REJECTED', 'EXPIRED', 'WITHDRAWN', 'SUPERSEDED', 'DEPLOY_FAILED', 'CHECKS_FAILED', 'CHANGES_REQUESTED']);
-
-/** Adds the flags of every API command (`--server`, `--token`, `--json`). */
-export function withCommon(command: Command): Command {
-  return command
-    .option('--server <url>', `API base URL (default: $${SERVER_ENV} or http://localhost:8080)`)
-    .option('--token <jwt>', `bearer token (default: $${TOKEN_ENV})`)
-    .option('--json', 'print the API answer as JSON');
-}
 
 /** Reads a YAML or JSON file (YAML is a superset of JSON). */
 async function readDocument(file: string): Promise<unknown> {
@@ -77,27 +61,6 @@ export function absoluteFileUris(document: unknown, baseDir: string): unknown {
     holder[key] = pathToFileURL(path.resolve(baseDir, decoded)).href;
   }
   return copy;
-}
-
-function printProblems(details: unknown, write: Out) {
-  const problems = (details as { problems?: Array<{ path: string; message: string }> } | undefined)?.problems;
-  if (Array.isArray(problems)) for (const p of problems) write(`  ${p.path}: ${p.message}\n`);
-}
-
-/**
- * Runs a command body: API errors are printed (as JSON with `--json`) and become the
- * exit code of {@link ApiExitCode}.
- */
-export function runCommand(setExitCode: (code: number) => void, flags: CommonFlags, body: () => Promise<number>): Promise<void> {
-  return body().then(setExitCode, (e: unknown) => {
-    if (!(e instanceof ApiCallError)) throw e;
-    if (flags.json) out(`${JSON.stringify({ error: { code: e.code, status: e.status, message: e.message, ...(e.details !== undefined ? { details: e.details } : {}) } })}\n`);
-    else {
-      err(`modelgate: ${e.message}\n`);
-      printProblems(e.details, err);
-    }
-    setExitCode(e.exitCode);
-  });
 }
 
 /** Readable summary of a promotion's state. */
@@ -329,43 +292,7 @@ export function registerPromotionCommands(program: Command, setExitCode: (code: 
       sendMessage(setExitCode, flags, id, 'withdraw', { reason: flags.reason, requestId: flags.requestId }),
     );
 
-  const environmentPath = (model: string, environment: string, action: string) =>
-    `/v1/models/${encodeURIComponent(model)}/environments/${encodeURIComponent(environment)}/${action}`;
-
-  withCommon(program.command('rollback <model> <environment>'))
-    .description('roll an environment back to an earlier approved version (override role, justification)')
-    .requiredOption('--justification <text>', 'why (recorded in the audit)')
-    .option('--to-version <version>', 'the earlier version (default: the latest earlier one with a valid approval)')
-    .option('--request-id <id>', 'idempotency key')
-    .action((model: string, environment: string, flags: CommonFlags & { justification: string; toVersion?: string; requestId?: string }) =>
-      runCommand(setExitCode, flags, async () => {
-        const body = Object.fromEntries(
-          Object.entries({ justification: flags.justification, toVersion: flags.toVersion, requestId: flags.requestId }).filter(([, v]) => v !== undefined),
-        );
-        const result = await callApi<{ status: string; detail?: string; rollbackId?: string }>(
-          apiTarget(flags),
-          'POST',
-          environmentPath(model, environment, 'rollback'),
-          body,
-          { timeoutMs: 60_000 },
-        );
-        out(flags.json ? `${JSON.stringify(result)}\n` : `${result.rollbackId ?? ''} ${result.status}: ${result.detail ?? ''}\n`);
-        return result.status === 'failed' ? ApiExitCode.failed : ApiExitCode.ok;
-      }),
-    );
-
-  withCommon(program.command('drift <model> <environment>'))
-    .description('report drift: re-certify the version serving the environment now')
-    .requiredOption('--reason <text>', 'what monitoring saw')
-    .option('--request-id <id>', 'idempotency key')
-    .action((model: string, environment: string, flags: CommonFlags & { reason: string; requestId?: string }) =>
-      runCommand(setExitCode, flags, async () => {
-        const body = Object.fromEntries(Object.entries({ reason: flags.reason, requestId: flags.requestId }).filter(([, v]) => v !== undefined));
-        const result = await callApi<{ promotionId: string }>(apiTarget(flags), 'POST', environmentPath(model, environment, 'drift'), body);
-        out(flags.json ? `${JSON.stringify(result)}\n` : `re-certification started: ${result.promotionId}\n`);
-        return ApiExitCode.ok;
-      }),
-    );
+  registerEnvironmentCommands(program, setExitCode);
 
   withCommon(program.command('audit <promotionId>'))
     .description('print the audit timeline; --verify recomputes the archived hash chain')
