@@ -6,7 +6,7 @@ import type { PromotionManifest } from '../manifest/schema';
 import { loadPolicyDir } from '../policy/load';
 import { resolvePolicy } from '../policy/resolve';
 import type { ResolvedPolicy } from '../policy/resolved';
-import { canonicalJson } from './promotion';
+import { canonicalJson } from '../shared/canonical-json';
 
 /** The store's answer: the policy is its own, or why not (in words for the audit trail). */
 export type PolicyVerdict = { verified: true } | { verified: false; reason: string };
