@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { resolvePolicy } from '../../src/policy/resolve';
 import type { ResolvedPolicy } from '../../src/policy/resolved';
 import type { PromotionInput, PromotionState } from '../../src/shared/promotion';
+import { recordHistory } from '../support/histories';
 import { type PromotionHarness, people, startPromotionHarness } from '../support/promotions';
 
 jest.setTimeout(120_000);
@@ -18,7 +19,7 @@ describe('a promotion started around the API', () => {
   });
 
   /** Starts PromotionWorkflow directly, as anyone who reaches Temporal could, and waits for its end. */
-  async function startDirectly(change: (input: PromotionInput) => PromotionInput): Promise<PromotionState> {
+  async function startDirectly(change: (input: PromotionInput) => PromotionInput, recordAs?: string): Promise<PromotionState> {
     const manifest = await h.manifest({ model: { riskTier: 'low' }, metrics: { accuracy: 0.85 } });
     const policy: ResolvedPolicy = resolvePolicy(h.policy, manifest);
     const input: PromotionInput = { promotionId: `forged-${randomUUID()}`, manifest, submitter: people.sam, submittedAt: new Date().toISOString(), policy };
@@ -27,11 +28,13 @@ describe('a promotion started around the API', () => {
       taskQueue: h.config.temporal.taskQueue,
       args: [change({ ...input })],
     });
-    return (await handle.result()) as PromotionState;
+    const state = (await handle.result()) as PromotionState;
+    if (recordAs) await recordHistory(recordAs, handle);
+    return state;
   }
 
   it('a policy with its gates removed is refused before any check runs', async () => {
-    const state = await startDirectly((input) => ({ ...input, policy: { ...input.policy, stages: [], autoApprove: undefined } }));
+    const state = await startDirectly((input) => ({ ...input, policy: { ...input.policy, stages: [], autoApprove: undefined } }), 'promotion-forged-policy-rejected');
     expect(state.status).toBe('REJECTED');
     expect(state.outcome?.reason).toMatch(/^refused before any decision: the policy it was started with differs from the store's workflow-test@test-1/);
     expect(state.checkRuns).toBe(0);
