@@ -109,7 +109,7 @@ export default tseslint.config(
   {
     // Workflow code is replayed: it must stay deterministic and bundle without Node. (zod is
     // allowed: the message table's schemas check a payload the same way in the API and the workflow.)
-    files: ['src/workflows/**/*.ts', 'src/shared/**/*.ts', 'src/policy/evaluate.ts', 'src/policy/resolved.ts'],
+    files: ['src/workflows/**/*.ts', 'src/shared/**/*.ts', 'src/manifest/**/*.ts', 'src/policy/evaluate.ts', 'src/policy/resolved.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
