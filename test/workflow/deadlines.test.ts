@@ -52,6 +52,16 @@ describe('deadlines on durable timers, expedite, notifications, continue-as-new'
     // the receiver failed twice at first; retries delivered, and the promotion never noticed
     expect(receiver.attempts()).toBeGreaterThan(receiver.events.length);
     await recordHistory('promotion-sla-escalated', handle);
+
+    // an operator reads the lifecycle from the history: every timer and activity says what it is
+    const history = await handle.fetchHistory();
+    const summaries = (history.events ?? []).flatMap((e) => (e.userMetadata?.summary?.data ? [JSON.parse(Buffer.from(e.userMetadata.summary.data).toString())] : []));
+    expect(summaries).toEqual(
+      expect.arrayContaining(['check integrity + security', 'check performance', 'seal evidence', 'notify gate_opened', 'SLA technical', 'deadline technical', 'record approval']),
+    );
+    const unnamed = (history.events ?? []).filter((e) => (e.timerStartedEventAttributes || e.activityTaskScheduledEventAttributes) && !e.userMetadata?.summary);
+    expect(unnamed).toEqual([]);
+    await recordHistory('promotion-named-timers-and-activities', handle);
   });
 
   it('a gate with onTimeout expire ends EXPIRED at its hard deadline', async () => {

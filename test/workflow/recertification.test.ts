@@ -141,5 +141,6 @@ describe('approval expiry and re-certification in the environment lifecycle', ()
     await new Promise((r) => setTimeout(r, 1_000));
     expect((await lifecycle.query(environmentQuery)).recertification).toBeUndefined();
     await recordHistory('environment-lifecycle-drift', lifecycle);
+    await recordHistory('environment-lifecycle-named-activities', lifecycle);
   });
 });
