@@ -1,13 +1,15 @@
+// `/v1/models`: the model registry as PostgreSQL holds it, and changes of a model's owner.
 import { randomUUID } from 'node:crypto';
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { Router } from 'express';
 import type { Pool } from 'pg';
+import { z } from 'zod';
 import { archiveAuditRecords } from '../audit/archive';
-import type { LoadedPolicy } from '../policy/load';
 import { createPgRegistry, type Registry } from '../registry';
-import { actorOf } from './auth';
 import { ApiError } from './errors';
-import { parseInput } from './promotions';
-import { ChangeOwnerRequestSchema, ListModelsQuerySchema, ModelNameSchema } from './schemas';
+import { BEARER, bodyErrorResponses, errorResponses, json } from './openapi-parts';
+import { actorOf, parseInput } from './request';
+import { ChangeOwnerRequestSchema, ListModelsQuerySchema, ModelDetailSchema, ModelListSchema, ModelNameSchema } from './schemas';
 
 /** The role that may change a model's owner. */
 export const MODEL_ADMIN_ROLE = 'admin';
@@ -90,19 +92,30 @@ export function modelRoutes(pool: Pool, registry: Registry = createPgRegistry(po
   return router;
 }
 
-/** Builds `GET /v1/policies`: the loaded policies, their versions and digests. */
-export function policyRoutes(policies: ReadonlyMap<string, LoadedPolicy>): Router {
-  const router = Router();
-  router.get('/', (_req, res) => {
-    res.json({
-      policies: [...policies.values()].map((p) => ({
-        name: p.policy.name,
-        version: p.policy.version,
-        digest: p.digest,
-        environments: Object.keys(p.policy.environments),
-        policy: p.policy,
-      })),
-    });
+/** Registers the model routes in the OpenAPI document. */
+export function registerModelPaths(registry: OpenAPIRegistry): void {
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/models',
+    summary: 'Models in the registry, with the version serving each environment',
+    security: BEARER,
+    request: { query: ListModelsQuerySchema },
+    responses: { 200: { description: 'a page of models', content: json(ModelListSchema) }, ...errorResponses() },
   });
-  return router;
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/models/{name}',
+    summary: 'A model: versions with digests and approvals per environment, deployments',
+    security: BEARER,
+    request: { params: z.object({ name: ModelNameSchema }) },
+    responses: { 200: { description: 'the model', content: json(ModelDetailSchema) }, ...errorResponses(404) },
+  });
+  registry.registerPath({
+    method: 'put',
+    path: '/v1/models/{name}/owner',
+    summary: "Change a model's owner (admin; recorded in the audit archive under model:<name>)",
+    security: BEARER,
+    request: { params: z.object({ name: ModelNameSchema }), body: { required: true, content: json(ChangeOwnerRequestSchema) } },
+    responses: { 200: { description: 'the owner changed' }, ...bodyErrorResponses(400, 401, 403, 404) },
+  });
 }
