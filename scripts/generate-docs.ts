@@ -1,6 +1,6 @@
 // Generates the references of docs/ from the code, so they cannot drift from it:
 //   docs/manifest.md  from the manifest zod schema (src/manifest/schema.ts)
-//   docs/policy.md    from the policy zod schema (src/policy/schema.ts, src/checks/settings.ts)
+//   docs/policy.md    from the policy zod schema (src/policy/schema.ts, src/policy/check-settings.ts)
 //   docs/security.md  the role matrix between its markers, from policies/default.yaml
 // Run: npx tsx scripts/generate-docs.ts        (test/docs.test.ts fails when the files are stale)
 // An optional argument names another file of the policy the role matrix is made from (same label).

@@ -18,7 +18,7 @@ import { signDevToken } from '../../src/api/auth';
 import { type PromotionManifest, PromotionManifestSchema } from '../../src/manifest/schema';
 import { sendPromotionMessage } from '../../src/promotions/messages';
 import { startPromotion } from '../../src/promotions/start';
-import { createVersionDigests } from '../../src/promotions/version-digests';
+import { createVersionDigests } from '../../src/registry';
 import { createPool } from '../../src/db/pool';
 import { promotionUpdates } from '../../src/shared/messages';
 import { benchProcessEnv, endBenchRun, freePort, prepareBenchRun, numericOption, oneGatePolicyYaml, percentile, safetensorsArtifact, sleep, startDistProcess, waitReady } from '../support';

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { checkIntegrityAndSecurity } from '../../src/checks/artifact-checks';
-import { CheckSettingsSchema } from '../../src/checks/settings';
+import { CheckSettingsSchema } from '../../src/policy/check-settings';
 import { PromotionManifestSchema } from '../../src/manifest/schema';
 import { sourceRules } from '../../src/sources/rules';
 

@@ -4,9 +4,9 @@ import { type CheckName, type CheckResult } from '../shared/checks';
 import type { PromotionManifest } from '../manifest/schema';
 import { type CheckRun, runArtifactChecks, runNamedCheck } from '../checks';
 import type { SourceRules } from '../sources/rules';
-import type { CheckSettings } from '../checks/settings';
+import type { CheckSettings } from '../policy/check-settings';
 import { type ProgressReporter, throttleProgress } from '../checks/progress';
-import { createPgRegistryReader, type RegistryReader } from '../checks/registry';
+import { createPgRegistry, type RegistryReader } from '../registry';
 import { isConnectionError } from '../db/pool';
 import type { TrustedKey } from '../checks/trusted-keys';
 import { checkObservation } from '../metrics/durations';
@@ -103,7 +103,7 @@ export function waitingRegistryReader(reader: RegistryReader, backoffCapMs = 30_
  * Temporal retries the activity.
  */
 export function createCheckActivities(deps: CheckActivityDeps) {
-  const registry = waitingRegistryReader(createPgRegistryReader(deps.pool));
+  const registry = waitingRegistryReader(createPgRegistry(deps.pool));
   const checkRun = (input: CheckActivityInput): CheckRun => ({
     manifest: input.manifest,
     settings: input.settings,

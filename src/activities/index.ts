@@ -4,6 +4,7 @@ import { MIGRATIONS_TABLE } from '../db/migrate';
 import { createAuditActivities } from './audit';
 import { createCheckActivities } from './checks';
 import { createDeploymentActivities } from './deployment';
+import { createPolicyStoreActivities } from './policy-store';
 import { createPromotionActivities } from './promotion';
 
 /** What the activities need from their process. */
@@ -41,6 +42,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCheckActivities({ pool: deps.pool, sources: deps.sources, artifactStoreDir: deps.artifactStoreDir }),
     ...createPromotionActivities(deps),
     ...createAuditActivities({ pool: deps.pool }),
+    ...createPolicyStoreActivities({ policyDir: deps.policyDir }),
     ...createDeploymentActivities({ policyDir: deps.policyDir, taskQueue: deps.taskQueue, publicUrl: deps.publicUrl, artifactStoreDir: deps.artifactStoreDir, ...(deps.artifactStoreUri ? { artifactStoreUri: deps.artifactStoreUri } : {}) }),
     /** Reads the database's version and migration count: proves worker ↔ PostgreSQL. */
     async describeStack(): Promise<StackDescription> {

@@ -3,25 +3,14 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import type { PromotionManifest } from '../manifest/schema';
 import type { CheckResult } from '../shared/checks';
-import { modelOwnerConflictMessage, versionDigestConflictMessage } from '../promotions/version-digests';
+import { type ApprovalRecord, createPgRegistry, modelOwnerConflictMessage, type VersionClaim, versionDigestConflictMessage } from '../registry';
+import { canonicalJson } from '../shared/canonical-json';
 
 /** Identifies exactly what a reviewer saw: the artifact, the manifest and the check results. */
 export interface EvidenceSeal {
   evidenceDigest: string;
   manifestDigest: string;
   checksDigest: string;
-}
-
-/** JSON with sorted keys, so that equal values always hash the same. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -79,6 +68,7 @@ export const OWNER_CONFLICT = 'ModelOwnerConflict';
 
 /** Activities of the promotion lifecycle other than the checks. */
 export function createPromotionActivities(deps: PromotionActivityDeps) {
+  const registry = createPgRegistry(deps.pool);
   return {
     /** See {@link sealEvidence}. */
     async sealEvidence(input: { manifest: PromotionManifest; checks: CheckResult[] }): Promise<EvidenceSeal> {
@@ -134,87 +124,29 @@ export function createPromotionActivities(deps: PromotionActivityDeps) {
      *
      * @returns the model's registered owner (whom separation of duties excludes).
      */
-    async registerSubmission(input: { promotionId: string; manifest: PromotionManifest; effectiveTier: string }): Promise<{ owner: string }> {
+    async registerSubmission(input: VersionClaim): Promise<{ owner: string }> {
       const { manifest } = input;
-      const client = await deps.pool.connect();
-      try {
-        await client.query('BEGIN');
-        await client.query(
-          `INSERT INTO models (name, owner, description) VALUES ($1, $2, $3)
-           ON CONFLICT (name) DO NOTHING`,
-          [manifest.model.name, manifest.model.owner, manifest.model.description],
-        );
-        const model = await client.query<{ owner: string }>('SELECT owner FROM models WHERE name = $1 FOR SHARE', [manifest.model.name]);
-        const owner = model.rows[0]!.owner;
-        if (owner !== manifest.model.owner) {
-          throw ApplicationFailure.create({
-            type: OWNER_CONFLICT,
-            nonRetryable: true,
-            message: modelOwnerConflictMessage(manifest.model.name, owner, manifest.model.owner),
-          });
-        }
-        const inserted = await client.query(
-          `INSERT INTO model_versions (model_name, version, artifact_sha256, artifact_uri, artifact_format, risk_tier, metrics, lineage, first_promotion_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           ON CONFLICT (model_name, version) DO NOTHING
-           RETURNING version`,
-          [
-            manifest.model.name,
-            manifest.model.version,
-            manifest.artifact.sha256,
-            manifest.artifact.uri,
-            manifest.artifact.format,
-            input.effectiveTier,
-            JSON.stringify(manifest.metrics),
-            JSON.stringify(manifest.lineage),
-            input.promotionId,
-          ],
-        );
-        if (inserted.rowCount === 0) {
-          const existing = await client.query<{ artifact_sha256: string }>(
-            'SELECT artifact_sha256 FROM model_versions WHERE model_name = $1 AND version = $2',
-            [manifest.model.name, manifest.model.version],
-          );
-          if (existing.rows[0]?.artifact_sha256 !== manifest.artifact.sha256) {
-            throw ApplicationFailure.create({
-              type: DIGEST_CONFLICT,
-              nonRetryable: true,
-              message: versionDigestConflictMessage(manifest.model.name, manifest.model.version, existing.rows[0]?.artifact_sha256 ?? '(none)'),
-            });
-          }
-        }
-        await client.query('COMMIT');
-        return { owner };
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
+      const claim = await registry.claimVersion(input);
+      if (claim.status === 'owner_conflict') {
+        throw ApplicationFailure.create({
+          type: OWNER_CONFLICT,
+          nonRetryable: true,
+          message: modelOwnerConflictMessage(manifest.model.name, claim.registeredOwner, manifest.model.owner),
+        });
       }
+      if (claim.status === 'digest_conflict') {
+        throw ApplicationFailure.create({
+          type: DIGEST_CONFLICT,
+          nonRetryable: true,
+          message: versionDigestConflictMessage(manifest.model.name, manifest.model.version, claim.registeredDigest ?? '(none)'),
+        });
+      }
+      return { owner: claim.owner };
     },
 
     /** Records the approval of a version for an environment (idempotent upsert). */
-    async recordApproval(input: {
-      promotionId: string;
-      model: string;
-      version: string;
-      environment: string;
-      decidedBy: string;
-      policyVersion: string;
-      evidenceDigest: string;
-      validForMs: number;
-      /** When the approval expires, as the workflow computed it (absent in promotions started before it did). */
-      validUntil?: string;
-    }): Promise<void> {
-      await deps.pool.query(
-        `INSERT INTO version_approvals (model_name, version, environment, promotion_id, status, decided_by, policy_version, evidence_digest, valid_until)
-         VALUES ($1, $2, $3, $4, 'approved', $5, $6, $7, COALESCE($9::timestamptz, now() + ($8 || ' milliseconds')::interval))
-         ON CONFLICT (model_name, version, environment) DO UPDATE SET
-           promotion_id = EXCLUDED.promotion_id, status = EXCLUDED.status, decided_by = EXCLUDED.decided_by,
-           policy_version = EXCLUDED.policy_version, evidence_digest = EXCLUDED.evidence_digest,
-           valid_until = EXCLUDED.valid_until, updated_at = now()`,
-        [input.model, input.version, input.environment, input.promotionId, input.decidedBy, input.policyVersion, input.evidenceDigest, String(input.validForMs), input.validUntil ?? null],
-      );
+    async recordApproval(input: ApprovalRecord): Promise<void> {
+      await registry.recordApproval(input);
     },
 
     /**
@@ -222,11 +154,7 @@ export function createPromotionActivities(deps: PromotionActivityDeps) {
      * (its re-certification failed). Idempotent; a later approval sets it back to `approved`.
      */
     async setApprovalStatus(input: { model: string; version: string; environment: string; status: 'expired' | 'revoked' }): Promise<void> {
-      await deps.pool.query(
-        `UPDATE version_approvals SET status = $4, updated_at = now()
-          WHERE model_name = $1 AND version = $2 AND environment = $3 AND status IN ('approved', 'expired')`,
-        [input.model, input.version, input.environment, input.status],
-      );
+      await registry.setApprovalStatus(input);
     },
 
     /**
@@ -236,39 +164,7 @@ export function createPromotionActivities(deps: PromotionActivityDeps) {
      * @returns the version that served before (if any).
      */
     async activateVersion(input: { promotionId: string; model: string; version: string; environment: string }): Promise<{ previousVersion?: string }> {
-      const client = await deps.pool.connect();
-      try {
-        await client.query('BEGIN');
-        // Serialize moves of one model's environment.
-        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${input.model}/${input.environment}`]);
-        const done = await client.query<{ previous: string | null }>(
-          `SELECT (SELECT version FROM environment_deployments p WHERE p.superseded_by_promotion_id = d.promotion_id
-                     AND p.model_name = d.model_name AND p.environment = d.environment) AS previous
-             FROM environment_deployments d WHERE d.promotion_id = $1 AND d.environment = $2`,
-          [input.promotionId, input.environment],
-        );
-        if (done.rowCount) {
-          await client.query('COMMIT');
-          return done.rows[0]!.previous ? { previousVersion: done.rows[0]!.previous } : {};
-        }
-        const previous = await client.query<{ version: string }>(
-          `UPDATE environment_deployments SET superseded_at = now(), superseded_by_promotion_id = $3
-            WHERE model_name = $1 AND environment = $2 AND superseded_at IS NULL
-            RETURNING version`,
-          [input.model, input.environment, input.promotionId],
-        );
-        await client.query(
-          `INSERT INTO environment_deployments (model_name, environment, version, promotion_id) VALUES ($1, $2, $3, $4)`,
-          [input.model, input.environment, input.version, input.promotionId],
-        );
-        await client.query('COMMIT');
-        return previous.rows[0] ? { previousVersion: previous.rows[0].version } : {};
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
+      return registry.activateVersion(input);
     },
   };
 }

@@ -5,18 +5,22 @@ import type { Logger } from '../logger';
 import type { LoadedPolicy } from '../policy/load';
 import { type Authenticator, requireActor } from './auth';
 import { type DashboardOptions, dashboardRoutes } from './dashboard';
-import { deploymentReportRoutes, environmentRoutes, policyRecertificationRoutes } from './environments';
+import { deploymentReportRoutes } from './deployment-reports';
+import { environmentRoutes } from './environments';
 import { ApiError, errorHandler, notFoundHandler } from './errors';
 import { evidenceRoutes } from './evidence';
 import { governanceRoutes } from './governance';
 import { createApiMetrics } from './metrics';
 import { buildOpenApiDocument } from './openapi';
+import { documentAndMetricsRoutes, probeRoutes } from './operational';
+import { policyRoutes } from './policies';
+import { promotionMessageRoutes } from './promotion-messages';
 import { promotionRoutes } from './promotions';
-import { type ReadinessProbe, runProbes } from './readiness';
+import type { ReadinessProbe } from './readiness';
 import { DEFAULT_RATE_LIMITS, type RateLimits, refusedReportLimiter, refusedTokenLimiter } from './rate-limits';
 import { createRefusalLog } from './refusal-log';
 import { jsonDepthGuard, methodGuard } from './request-guards';
-import { modelRoutes, policyRoutes } from './registry';
+import { modelRoutes } from './registry';
 import { reviewerRoutes } from './reviewer';
 import type { SourceRules } from '../sources/rules';
 
@@ -76,29 +80,8 @@ export function buildApp(deps: AppDeps): Express {
   const openApi = buildOpenApiDocument({ version: deps.services?.version ?? '1' });
   app.use(methodGuard(openApi));
 
-  /** Liveness: the process is up and serving HTTP. */
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-
-  /** Readiness: every dependency answers; names the ones that do not. */
-  app.get('/readyz', async (_req, res) => {
-    const results = await runProbes(deps.readinessProbes, deps.readinessTimeoutMs ?? 2_000);
-    const failing = results.filter((r) => !r.ok);
-    const checks = Object.fromEntries(results.map((r) => [r.name, r.ok ? 'ok' : `unreachable: ${r.error}`]));
-    if (failing.length === 0) {
-      res.json({ status: 'ready', checks });
-      return;
-    }
-    res.status(503).json({
-      status: 'not ready',
-      checks,
-      error: {
-        code: 'not_ready',
-        message: `not ready: ${failing.map((r) => r.name).join(', ')} unreachable`,
-      },
-    });
-  });
+  // Liveness and readiness (not counted in the request metrics).
+  app.use(probeRoutes(deps.readinessProbes, deps.readinessTimeoutMs ?? 2_000));
 
   /** JSON bodies of `/v1`: parsed (nesting bounded), and refused with 415 when of another type. */
   const acceptJsonBodies = () => {
@@ -127,12 +110,7 @@ export function buildApp(deps: AppDeps): Express {
       });
       next();
     });
-    app.get('/openapi.json', (_req, res) => {
-      res.json(openApi);
-    });
-    app.get('/metrics', async (_req, res) => {
-      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-    });
+    app.use(documentAndMetricsRoutes(openApi, metrics));
 
     const rateLimits = services.rateLimits ?? DEFAULT_RATE_LIMITS;
     // Deployers' completion reports: signed over the raw body, no bearer token (before both).
@@ -142,11 +120,11 @@ export function buildApp(deps: AppDeps): Express {
     app.use('/v1', refusedTokenLimiter(rateLimits), requireActor(services.authenticator, refusalLog.tokenRefused));
     acceptJsonBodies();
     app.use('/v1/promotions', promotionRoutes({ ...services, metrics }));
+    app.use('/v1/promotions', promotionMessageRoutes(services));
     app.use('/v1/promotions', evidenceRoutes(services));
     app.use('/v1/models', modelRoutes(services.pool));
     app.use('/v1/models', environmentRoutes(services));
-    app.use('/v1/policies', policyRoutes(services.policies));
-    app.use('/v1/policies', policyRecertificationRoutes(services));
+    app.use('/v1/policies', policyRoutes(services));
     app.use('/v1/governance', governanceRoutes(services));
     app.use('/v1', reviewerRoutes(services));
     app.use(dashboardRoutes(services.dashboard));

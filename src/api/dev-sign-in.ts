@@ -7,7 +7,7 @@ import express, { Router } from 'express';
 import { z } from 'zod';
 import { type AuthSettings, signDevToken } from './auth';
 import { ApiError } from './errors';
-import { parseInput } from './promotions';
+import { parseInput } from './request';
 
 /** A local user of the dev sign-in. */
 export interface DevUser {

@@ -1,6 +1,7 @@
 import { isGrpcServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { isConnectionError } from '../db/pool';
+import { domainAnswerOf } from './domain-errors';
 
 /** Machine-readable error codes of the HTTP API, with their status codes (docs/api.md#errors). */
 export const ApiErrorStatus = {
@@ -55,11 +56,14 @@ export const notFoundHandler: RequestHandler = (req, res) => {
 
 /**
  * The API error an error answers with: itself when it is an {@link ApiError}, the matching one
- * for the JSON body parser's errors (malformed JSON, too large, unsupported charset), else
+ * for a domain error (src/api/domain-errors.ts: conflicts, refused Updates, unknown workflows)
+ * and for the JSON body parser's errors (malformed JSON, too large, unsupported charset), else
  * `undefined` (an unexpected error).
  */
 export function asApiError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
+  const domain = domainAnswerOf(err);
+  if (domain) return new ApiError(domain.code, domain.message, domain.details);
   const e = err as { type?: string; status?: number; expose?: boolean; message?: string; limit?: number } | undefined;
   switch (e?.type) {
     case 'entity.parse.failed':

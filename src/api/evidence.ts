@@ -2,7 +2,9 @@
 // packs exported so far, from the audit archive): docs/api.md#evidence-packs.
 import { createHash, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { Router } from 'express';
+import { z } from 'zod';
 import { archiveAuditRecords, readAuditArchive } from '../audit/archive';
 import { type ChainedAuditRecord, chainRecords, verifyChain } from '../audit/chain';
 import { auditRecordOf, renderAuditEvent, summarizeArchivedPromotion } from '../audit/timeline';
@@ -10,9 +12,10 @@ import { buildEvidencePack, zipPack } from '../evidence/bundle';
 import type { EvidenceInput, EvidencePolicy } from '../evidence/contents';
 import { printPdf } from '../evidence/pdf';
 import type { ApiServices } from './app';
-import { actorOf } from './auth';
 import { ApiError } from './errors';
-import { parseInput, readPromotionState } from './promotions';
+import { BEARER, errorResponses, json, promotionIdParams } from './openapi-parts';
+import { readPromotionState } from './promotion-reads';
+import { actorOf, parseInput } from './request';
 import { PromotionIdSchema } from './schemas';
 
 /** The audit archive's chain of a promotion's evidence exports (`audit_events.promotion_id`). */
@@ -120,4 +123,52 @@ export function evidenceRoutes(deps: EvidenceRoutesDeps): Router {
   });
 
   return router;
+}
+
+/** Registers the evidence routes in the OpenAPI document. */
+export function registerEvidencePaths(registry: OpenAPIRegistry): void {
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/promotions/{id}/evidence',
+    summary: 'The evidence pack for auditors (zip: manifest, model card, checks, decisions, policy, audit chain and its verification, report.html/.pdf, SHA256SUMS); the export is recorded in the audit archive under evidence:<id>',
+    security: BEARER,
+    request: { params: promotionIdParams },
+    responses: {
+      200: {
+        description: 'the pack; header `X-Evidence-Digest` is the sha256 of its SHA256SUMS',
+        content: { 'application/zip': { schema: z.string().meta({ format: 'binary' }) } },
+      },
+      ...errorResponses(404),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/promotions/{id}/evidence/exports',
+    summary: "The promotion's evidence packs exported so far (who, when, digest), from the audit archive, with the chain's verification",
+    security: BEARER,
+    request: { params: promotionIdParams },
+    responses: {
+      200: {
+        description: 'the exports, oldest first, and the verification of their hash chain',
+        content: json(
+          z.object({
+            promotionId: z.string(),
+            exports: z.array(
+              z.object({
+                seq: z.number().int(),
+                at: z.string(),
+                actor: z.string(),
+                digest: z.string().describe('sha256 of the pack’s SHA256SUMS'),
+                files: z.array(z.string()),
+                pdf: z.boolean(),
+                hash: z.string(),
+              }),
+            ),
+            verification: z.object({ ok: z.boolean(), events: z.number().int() }).passthrough(),
+          }),
+        ),
+      },
+      ...errorResponses(),
+    },
+  });
 }

@@ -1,11 +1,13 @@
 // `GET /v1/governance`: the governance picture of the dashboard (README "Dashboard").
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import type { Client } from '@temporalio/client';
 import { Router } from 'express';
 import type { Pool } from 'pg';
 import { countPromotionsByStatus, readArchivedGovernanceEvents } from '../governance/sources';
 import { computeArchiveStats } from '../governance/stats';
-import { type GovernanceStats, GovernanceQuerySchema } from './dashboard-schemas';
-import { parseInput } from './promotions';
+import { type GovernanceStats, GovernanceQuerySchema, GovernanceStatsSchema } from './dashboard-schemas';
+import { BEARER, errorResponses, json, named } from './openapi-parts';
+import { parseInput } from './request';
 
 /** How long the counts by status are reused: each is a visibility query, which Temporal rate-limits per namespace. */
 export const STATUS_COUNTS_MAX_AGE_MS = 5_000;
@@ -50,4 +52,16 @@ export function governanceRoutes(deps: { client: Client; pool: Pool; now?: () =>
     res.json(body);
   });
   return router;
+}
+
+/** Registers `GET /v1/governance` in the OpenAPI document. */
+export function registerGovernancePaths(registry: OpenAPIRegistry): void {
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/governance',
+    summary: 'Governance figures: promotions by status (Temporal visibility); decision times, failing checks and rejection reasons (audit archive)',
+    security: BEARER,
+    request: { query: GovernanceQuerySchema },
+    responses: { 200: { description: 'the figures', content: json(named(registry, 'GovernanceStats', GovernanceStatsSchema)) }, ...errorResponses() },
+  });
 }

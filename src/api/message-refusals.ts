@@ -1,25 +1,16 @@
-import { MESSAGE_REFUSAL_TYPES } from '../shared/messages';
-import type { MessageRefusalKind } from '../shared/promotion';
-import type { ApiErrorCode } from './errors';
-
-const API_CODE_OF_REFUSAL: Record<MessageRefusalKind, ApiErrorCode> = {
-  invalid: 'invalid_input',
-  forbidden: 'forbidden',
-  conflict: 'conflict',
-  policy: 'refused_by_policy',
-};
-
-const API_CODE_OF_FAILURE_TYPE = new Map<string, ApiErrorCode>(
-  (Object.entries(MESSAGE_REFUSAL_TYPES) as Array<[MessageRefusalKind, string]>).map(([kind, type]) => [type, API_CODE_OF_REFUSAL[kind]]),
-);
+import { MESSAGE_REFUSAL_STATUS } from '../shared/message-table';
+import { type ApiErrorCode, ApiErrorStatus } from './errors';
 
 /**
- * The API error code of a promotion's refusal of a message, from the failure type the
- * workflow refused the Update with ({@link MESSAGE_REFUSAL_TYPES}): `invalid` → 400,
- * `forbidden` → 403, `conflict` → 409, `policy` → 422.
+ * The API error code of a workflow's refusal of an Update (a promotion's message or an
+ * environment's lifecycle request), from the failure type it refused with: the code of the HTTP
+ * status `MESSAGE_REFUSAL_STATUS` gives it (`invalid` → 400, `forbidden` → 403, `conflict` →
+ * 409, `policy` → 422).
  *
  * @returns `undefined` for any other failure type (not a refusal: an unexpected failure).
  */
 export function apiCodeOfRefusal(failureType: string | undefined): ApiErrorCode | undefined {
-  return failureType === undefined ? undefined : API_CODE_OF_FAILURE_TYPE.get(failureType);
+  // Looked up when called: src/api/errors.ts imports this module (through its domain errors).
+  const refusal = Object.values(MESSAGE_REFUSAL_STATUS).find((r) => r.failureType === failureType);
+  return refusal && (Object.keys(ApiErrorStatus) as ApiErrorCode[]).find((code) => ApiErrorStatus[code] === refusal.httpStatus);
 }

@@ -1,42 +1,38 @@
-import { randomUUID } from 'node:crypto';
-import { type Client, WorkflowUpdateFailedError } from '@temporalio/client';
-import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+// `/v1/promotions`: submit, list, a promotion's state and its audit timeline. The messages are
+// src/api/promotion-messages.ts, the evidence packs src/api/evidence.ts.
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import type { Client } from '@temporalio/client';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import { optionalTsToMs } from '@temporalio/common/lib/time';
-import { type Request, type Response, Router } from 'express';
+import { Router } from 'express';
 import type { Pool } from 'pg';
-import type { z } from 'zod';
-import { readAuditArchive, readRefusedAttempts } from '../audit/archive';
-import type { ChainedAuditRecord } from '../audit/chain';
-import { mergeTimeline, renderAuditEvent, renderRefusal, auditRecordOf, type AuditEvent, summarizeArchivedPromotion } from '../audit/timeline';
-import { describeIssues, PromotionManifestSchema } from '../manifest/schema';
+import { z } from 'zod';
+import { readAuditArchive } from '../audit/archive';
+import { summarizeArchivedPromotion } from '../audit/timeline';
+import { PromotionManifestSchema } from '../manifest/schema';
 import type { LoadedPolicy } from '../policy/load';
-import { PolicyRefusal } from '../policy/resolve';
-import { sendPromotionMessage } from '../promotions/messages';
-import { type ManifestSources, manifestSourceProblems } from '../sources/manifest';
+import { startPromotion } from '../promotions/start';
+import { createPgRegistry } from '../registry';
 import type { SourceRules } from '../sources/rules';
-import { ModelOwnerConflict, PromotionConflict, startPromotion, SubmitterRefusal, VersionDigestConflict } from '../promotions/start';
-import { createVersionDigests } from '../promotions/version-digests';
-import { PROMOTION_WORKFLOW_TYPE, promotionWorkflowId, stateQuery } from '../shared/messages';
-import type { Actor, MessageKind, MessagePayloads, MessageResult, PromotionInput, PromotionState } from '../shared/promotion';
 import { SearchAttributes } from '../shared/search-attributes';
-import { actorOf } from './auth';
 import { ApiError } from './errors';
-import { askWorker, WORKER_ANSWER_TIMEOUT_MS } from './worker-answer';
-import { apiCodeOfRefusal } from './message-refusals';
 import type { ApiMetrics } from './metrics';
+import { BEARER, bodyErrorResponses, errorResponses, json, named, promotionIdParams } from './openapi-parts';
 import { decodePageToken, encodePageToken } from './page-token';
+import { auditTimeline, promotionListQuery, readPromotionState } from './promotion-reads';
+import { actorOf, parseInput, refuseSources } from './request';
 import {
+  ArchivedPromotionSchema,
   AuditQuerySchema,
-  DecisionRequestSchema,
-  ExpediteRequestSchema,
+  AuditTimelineSchema,
   ListPromotionsQuerySchema,
-  OverrideRequestSchema,
   PromotionIdSchema,
-  RevisionRequestSchema,
+  PromotionListSchema,
+  PromotionStateResponseSchema,
   SubmitPromotionQuerySchema,
-  WithdrawRequestSchema,
+  SubmittedPromotionSchema,
 } from './schemas';
+import { WORKER_ANSWER_TIMEOUT_MS } from './worker-answer';
 
 /** What the promotion routes need. */
 export interface PromotionRoutesDeps {
@@ -50,95 +46,19 @@ export interface PromotionRoutesDeps {
   /** Base URL of the Temporal UI (links). */
   temporalUiUrl: string;
   metrics?: ApiMetrics;
-  /** How long a message or a state read waits for a worker to answer (default {@link WORKER_ANSWER_TIMEOUT_MS}). */
+  /** How long a state read waits for a worker to answer (default {@link WORKER_ANSWER_TIMEOUT_MS}). */
   workerAnswerTimeoutMs?: number;
 }
 
 /** Name of the policy used when a submission names none. */
 export const DEFAULT_POLICY_NAME = 'default';
 
-/**
- * Parses `input` with `schema`, or throws a 400 naming every field path that is wrong.
- * `where` prefixes the paths (`body`, `query`).
- */
-export function parseInput<S extends z.ZodType>(schema: S, input: unknown, where: string): z.infer<S> {
-  const parsed = schema.safeParse(input ?? {});
-  if (!parsed.success) {
-    const problems = describeIssues(parsed.error);
-    throw new ApiError('invalid_input', `invalid ${where}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { problems });
-  }
-  return parsed.data;
-}
-
-/** Escapes a value for a single-quoted string in a Temporal visibility query. */
-export function quote(value: string): string {
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-}
-
-/** Visibility query of `GET /promotions` for the filters and, with `pendingFor=me`, the caller's roles. */
-export function promotionListQuery(
-  filters: { status?: string; model?: string; target?: string; tier?: string; pendingFor?: 'me' },
-  actor: Actor,
-): string | undefined {
-  const clauses = [`WorkflowType = ${quote(PROMOTION_WORKFLOW_TYPE)}`];
-  if (filters.status) clauses.push(`PromotionStatus = ${quote(filters.status)}`);
-  if (filters.model) clauses.push(`ModelName = ${quote(filters.model)}`);
-  if (filters.target) clauses.push(`TargetEnvironment = ${quote(filters.target)}`);
-  if (filters.tier) clauses.push(`RiskTier = ${quote(filters.tier)}`);
-  if (filters.pendingFor === 'me') {
-    if (actor.roles.length === 0) return undefined;
-    clauses.push(`PromotionStatus = 'IN_REVIEW'`);
-    clauses.push(`PendingRoles IN (${actor.roles.map(quote).join(', ')})`);
-    clauses.push(`Submitter != ${quote(actor.id)}`);
-    clauses.push(`ExecutionStatus = 'Running'`);
-  }
-  return clauses.join(' AND ');
-}
-
-const MESSAGE_ACTIONS: Record<string, MessageKind> = {
-  decisions: 'decide',
-  overrides: 'override',
-  expedite: 'expedite',
-  revisions: 'revise',
-  withdraw: 'withdraw',
-};
-
-/** The promotion a submission is for, when its body names the model, version and target (even if the rest is invalid). */
-function submittedPromotionId(body: unknown): string | undefined {
-  const manifest = body as { model?: { name?: unknown; version?: unknown }; target?: unknown } | undefined;
-  const parts = [manifest?.model?.name, manifest?.model?.version, manifest?.target];
-  const named = (part: unknown): part is string => typeof part === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(part);
-  return parts.every(named) ? promotionWorkflowId(...(parts as [string, string, string])) : undefined;
-}
-
-/** What an HTTP request attempted, for the refusal log: the action and the promotion (when known). */
-export function describeAttempt(req: { method: string; path: string; body?: unknown }): { action: string; promotionId?: string } {
-  const path = req.path.replace(/^\/v1/, '');
-  const match = /^\/promotions\/([^/]+)(?:\/([^/]+))?\/?$/.exec(path);
-  if (match) {
-    let promotionId: string;
-    try {
-      promotionId = decodeURIComponent(match[1]!);
-    } catch {
-      promotionId = match[1]!;
-    }
-    const sub = match[2];
-    if (req.method === 'POST' && sub && MESSAGE_ACTIONS[sub]) return { action: MESSAGE_ACTIONS[sub], promotionId };
-    return { action: `${req.method.toLowerCase()}_${sub ?? 'promotion'}`, promotionId };
-  }
-  if (req.method === 'POST' && /^\/promotions\/?$/.test(path)) {
-    const promotionId = submittedPromotionId(req.body);
-    return { action: 'submit', ...(promotionId ? { promotionId } : {}) };
-  }
-  return { action: `${req.method.toLowerCase()} ${path}` };
-}
-
-/** Builds the `/v1/promotions` routes. */
+/** Builds `POST /v1/promotions`, `GET /v1/promotions`, `GET …/{id}` and `GET …/{id}/audit`. */
 export function promotionRoutes(deps: PromotionRoutesDeps): Router {
   const router = Router();
   const { client } = deps;
   const answerTimeoutMs = deps.workerAnswerTimeoutMs ?? WORKER_ANSWER_TIMEOUT_MS;
-  const versionDigests = createVersionDigests(deps.pool);
+  const registry = createPgRegistry(deps.pool);
   const links = (promotionId: string) => {
     const id = encodeURIComponent(promotionId);
     return {
@@ -148,19 +68,10 @@ export function promotionRoutes(deps: PromotionRoutesDeps): Router {
     };
   };
 
-  /** Refuses (400) a manifest or revision naming a source the rules refuse, naming each field and rule. */
-  const refuseSources = (manifest: ManifestSources, what: string, pathPrefix: string) => {
-    const problems = manifestSourceProblems(manifest, deps.sources);
-    if (problems.length === 0) return;
-    throw new ApiError('invalid_input', `invalid ${what}: ${problems.map((p) => `${pathPrefix}${p.message}`).join('; ')}`, {
-      problems: problems.map((p) => ({ path: `${pathPrefix}${p.path}`, message: p.message, rule: p.rule })),
-    });
-  };
-
   router.post('/', async (req, res) => {
     const submitter = actorOf(res);
     const manifest = parseInput(PromotionManifestSchema, req.body, 'manifest');
-    refuseSources(manifest, 'manifest', '');
+    refuseSources(manifest, deps.sources, 'manifest', '');
     const { policy: policyName } = parseInput(SubmitPromotionQuerySchema, req.query, 'query');
     const name = policyName ?? DEFAULT_POLICY_NAME;
     const policy = deps.policies.get(name);
@@ -169,33 +80,15 @@ export function promotionRoutes(deps: PromotionRoutesDeps): Router {
         problems: [{ path: 'policy', message: 'unknown policy' }],
       });
     }
-    let started;
-    try {
-      const submissionKey = req.get('idempotency-key');
-      started = await startPromotion(client, {
-        manifest,
-        submitter,
-        policy,
-        taskQueue: deps.taskQueue,
-        registry: versionDigests,
-        ...(submissionKey ? { submissionKey } : {}),
-      });
-    } catch (err) {
-      if (err instanceof PolicyRefusal) {
-        throw new ApiError('refused_by_policy', err.message, err.path ? { problems: [{ path: err.path, message: err.message }] } : undefined);
-      }
-      if (err instanceof VersionDigestConflict) {
-        throw new ApiError('conflict', err.message, {
-          problems: [{ path: 'artifact.sha256', message: `differs from the registered digest ${err.registeredDigest}` }],
-        });
-      }
-      if (err instanceof PromotionConflict) throw new ApiError('conflict', err.message, { promotionId: err.promotionId });
-      if (err instanceof ModelOwnerConflict) {
-        throw new ApiError('conflict', err.message, { problems: [{ path: 'model.owner', message: `differs from the registered owner ${err.registeredOwner}` }] });
-      }
-      if (err instanceof SubmitterRefusal) throw new ApiError('forbidden', err.message);
-      throw err;
-    }
+    const submissionKey = req.get('idempotency-key');
+    const started = await startPromotion(client, {
+      manifest,
+      submitter,
+      policy,
+      taskQueue: deps.taskQueue,
+      registry,
+      ...(submissionKey ? { submissionKey } : {}),
+    });
     if (!started.existing) deps.metrics?.promotionSubmitted();
     res.status(started.existing ? 200 : 201).json({
       promotionId: started.promotionId,
@@ -257,48 +150,6 @@ export function promotionRoutes(deps: PromotionRoutesDeps): Router {
     res.json({ ...summarizeArchivedPromotion(promotionId, archived), links: { self, audit } });
   });
 
-  /** Sends a message as a Workflow Update with the authenticated actor; maps refusals. */
-  const sendMessage = async <K extends MessageKind>(
-    req: Request,
-    res: Response,
-    kind: K,
-    payload: Omit<MessagePayloads[K], 'actor' | 'requestId'> & { requestId?: string },
-  ) => {
-    const actor = actorOf(res);
-    const promotionId = parseInput(PromotionIdSchema, req.params.id, 'path');
-    const requestId = payload.requestId ?? req.get('idempotency-key') ?? randomUUID();
-    const message = { ...payload, actor, requestId } as MessagePayloads[K];
-    let result: MessageResult;
-    try {
-      result = await askWorker(client, `promotion ${promotionId}`, answerTimeoutMs, () => sendPromotionMessage(client.workflow.getHandle(promotionId), kind, message));
-    } catch (err) {
-      throw err instanceof ApiError ? err : await messageError(client, err, promotionId);
-    }
-    res.json({ promotionId, ...result });
-  };
-
-  router.post('/:id/decisions', async (req, res) => {
-    const body = parseInput(DecisionRequestSchema, req.body, 'body');
-    await sendMessage(req, res, 'decide', body);
-  });
-  router.post('/:id/overrides', async (req, res) => {
-    const body = parseInput(OverrideRequestSchema, req.body, 'body');
-    await sendMessage(req, res, 'override', body);
-  });
-  router.post('/:id/expedite', async (req, res) => {
-    const body = parseInput(ExpediteRequestSchema, req.body, 'body');
-    await sendMessage(req, res, 'expedite', body);
-  });
-  router.post('/:id/revisions', async (req, res) => {
-    const body = parseInput(RevisionRequestSchema, req.body, 'body');
-    refuseSources(body.changes as ManifestSources, 'revision', 'changes.');
-    await sendMessage(req, res, 'revise', body as Omit<MessagePayloads['revise'], 'actor' | 'requestId'>);
-  });
-  router.post('/:id/withdraw', async (req, res) => {
-    const body = parseInput(WithdrawRequestSchema, req.body, 'body');
-    await sendMessage(req, res, 'withdraw', body);
-  });
-
   router.get('/:id/audit', async (req, res) => {
     const promotionId = parseInput(PromotionIdSchema, req.params.id, 'path');
     const query = parseInput(AuditQuerySchema, req.query, 'query');
@@ -313,84 +164,59 @@ export function promotionRoutes(deps: PromotionRoutesDeps): Router {
   return router;
 }
 
-/**
- * A promotion's audit timeline: from Temporal while it has the history (the workflow's own
- * timeline), else from the hash-chained archive in PostgreSQL; with the refused attempts
- * logged for it either way.
- *
- * @throws {ApiError} `not_found` when neither knows the promotion.
- */
-export async function auditTimeline(
-  deps: Pick<PromotionRoutesDeps, 'client' | 'pool'>,
-  promotionId: string,
-  source: 'auto' | 'temporal' | 'archive',
-): Promise<{ promotionId: string; source: 'temporal' | 'archive'; events: AuditEvent[]; chain?: ChainedAuditRecord[] }> {
-  const state = source === 'archive' ? undefined : await readPromotionState(deps.client, promotionId);
-  if (!state && source === 'temporal') throw new ApiError('not_found', `Temporal has no history of promotion ${promotionId}`);
-  if (state) {
-    const policyVersion = state.policy.version;
-    const refusals = await readRefusedAttempts(deps.pool, promotionId, state.submittedAt);
-    const events = state.timeline.map((entry) => renderAuditEvent(auditRecordOf(entry, policyVersion), policyVersion));
-    return { promotionId, source: 'temporal', events: mergeTimeline(events, refusals.map((r) => renderRefusal(r, policyVersion))) };
-  }
-  const archived = await readAuditArchive(deps.pool, promotionId);
-  if (archived.length === 0) throw new ApiError('not_found', `no promotion ${promotionId} in Temporal or in the audit archive`);
-  const policyVersion = String(archived[0]!.detail.policyVersion ?? '');
-  const events = archived.map((record) => renderAuditEvent(record, policyVersion));
-  // `source=archive` adds the raw chained rows, so that clients recompute the chain themselves.
-  if (source === 'archive') return { promotionId, source: 'archive', events, chain: archived };
-  const refusals = await readRefusedAttempts(deps.pool, promotionId, archived[0]!.occurredAt);
-  return { promotionId, source: 'archive', events: mergeTimeline(events, refusals.map((r) => renderRefusal(r, policyVersion))) };
-}
-
-/**
- * A promotion's state from Temporal: the `state` query while it runs; once it has completed,
- * its result (the workflow returns its final state) read from its history, so that no worker
- * has to replay it. One that failed or was terminated is queried (a worker replays it).
- *
- * @returns `undefined` when Temporal does not hold the promotion (never submitted, or past the
- *   namespace's retention).
- */
-export async function readPromotionState(
-  client: Client,
-  promotionId: string,
-  timeoutMs = WORKER_ANSWER_TIMEOUT_MS,
-): Promise<PromotionState | undefined> {
-  const handle = client.workflow.getHandle<(input: PromotionInput) => Promise<PromotionState>>(promotionId);
-  try {
-    const description = await handle.describe();
-    if (description.status.name === 'COMPLETED') return await handle.result();
-    return await askWorker(client, `promotion ${promotionId}`, timeoutMs, () => handle.query(stateQuery));
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return undefined;
-    throw err;
-  }
-}
-
-/**
- * Maps a failed Update to the API's errors: a refusal by its failure type, with the promotion's
- * reason as the message; a promotion that has ended is a conflict (409), one Temporal does not
- * know is 404.
- */
-async function messageError(client: Client, err: unknown, promotionId: string): Promise<Error> {
-  if (err instanceof WorkflowUpdateFailedError) {
-    const code = err.cause instanceof ApplicationFailure ? apiCodeOfRefusal(err.cause.type ?? undefined) : undefined;
-    // Anything but a refusal is a failure of the promotion's code: a 500, its detail logged.
-    return code && err.cause ? new ApiError(code, err.cause.message) : err;
-  }
-  if (err instanceof WorkflowNotFoundError) {
-    try {
-      const description = await client.workflow.getHandle(promotionId).describe();
-      const status = description.typedSearchAttributes.get(SearchAttributes.PromotionStatus) ?? description.status.name;
-      return new ApiError('conflict', `promotion ${promotionId} has ended (${status}); it accepts no more messages`);
-    } catch (describeError) {
-      if (describeError instanceof WorkflowNotFoundError) return new ApiError('not_found', `no promotion ${promotionId}`);
-      throw describeError;
-    }
-  }
-  const message = err instanceof Error ? err.message : '';
-  if (/workflow execution already completed/i.test(message)) {
-    return new ApiError('conflict', `promotion ${promotionId} has ended; it accepts no more messages`);
-  }
-  return err instanceof Error ? err : new Error(String(err));
+/** Registers the promotion routes in the OpenAPI document. */
+export function registerPromotionPaths(registry: OpenAPIRegistry): void {
+  const manifest = named(registry, 'PromotionManifest', PromotionManifestSchema);
+  const audit = named(registry, 'AuditTimeline', AuditTimelineSchema);
+  const archived = named(registry, 'ArchivedPromotion', ArchivedPromotionSchema);
+  const liveState = PromotionStateResponseSchema.extend({ source: z.literal('temporal') }).describe(
+    "the whole state, as the promotion's `state` query (or, once completed, its result) gives it",
+  );
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/promotions',
+    summary: 'Submit a model version for promotion (the submitter is the caller)',
+    security: BEARER,
+    request: { query: SubmitPromotionQuerySchema, body: { required: true, content: json(manifest) } },
+    responses: {
+      201: { description: 'started', content: json(SubmittedPromotionSchema) },
+      200: { description: 'an identical submission is already running; that promotion', content: json(SubmittedPromotionSchema) },
+      ...bodyErrorResponses(409, 422),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/promotions',
+    summary: 'List promotions (Temporal visibility on the search attributes), paginated',
+    security: BEARER,
+    request: { query: ListPromotionsQuerySchema },
+    responses: { 200: { description: 'a page', content: json(PromotionListSchema) }, ...errorResponses() },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/promotions/{id}',
+    summary: 'The whole current state of a promotion',
+    security: BEARER,
+    request: { params: promotionIdParams },
+    responses: {
+      200: {
+        description:
+          'the state (checks, stages, gates, approvals, deadlines, timeline; `source: temporal`); for a promotion Temporal no longer ' +
+          'holds (past retention), the summary of its archived audit trail (`source: archive`, ArchivedPromotion)',
+        content: json(z.union([liveState, archived])),
+      },
+      ...errorResponses(404),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/promotions/{id}/audit',
+    summary: 'Readable audit timeline (JSON or JSONL), from Temporal or the hash-chained archive',
+    security: BEARER,
+    request: { params: promotionIdParams, query: AuditQuerySchema },
+    responses: {
+      200: { description: 'the timeline', content: { ...json(audit), 'application/x-ndjson': { schema: z.string() } } },
+      ...errorResponses(404),
+    },
+  });
 }

@@ -2,9 +2,43 @@ import type { ErrorRequestHandler } from 'express';
 import type { Pool } from 'pg';
 import { logRefusedAttempt, type RefusedAttempt } from '../audit/archive';
 import type { Logger } from '../logger';
+import { promotionWorkflowId } from '../shared/messages';
+import { MESSAGE_KINDS, type MessageKind, PROMOTION_MESSAGES } from '../shared/message-table';
 import type { Actor } from '../shared/promotion';
 import { asApiError } from './errors';
-import { describeAttempt } from './promotions';
+
+/** The message kind of each path of `POST /v1/promotions/{id}/<path>`. */
+const MESSAGE_ACTIONS: ReadonlyMap<string, MessageKind> = new Map(MESSAGE_KINDS.map((kind) => [PROMOTION_MESSAGES[kind].path, kind]));
+
+/** The promotion a submission is for, when its body names the model, version and target (even if the rest is invalid). */
+function submittedPromotionId(body: unknown): string | undefined {
+  const manifest = body as { model?: { name?: unknown; version?: unknown }; target?: unknown } | undefined;
+  const parts = [manifest?.model?.name, manifest?.model?.version, manifest?.target];
+  const named = (part: unknown): part is string => typeof part === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(part);
+  return parts.every(named) ? promotionWorkflowId(...(parts as [string, string, string])) : undefined;
+}
+
+/** What an HTTP request attempted, for the refusal log: the action and the promotion (when known). */
+export function describeAttempt(req: { method: string; path: string; body?: unknown }): { action: string; promotionId?: string } {
+  const path = req.path.replace(/^\/v1/, '');
+  const match = /^\/promotions\/([^/]+)(?:\/([^/]+))?\/?$/.exec(path);
+  if (match) {
+    let promotionId: string;
+    try {
+      promotionId = decodeURIComponent(match[1]!);
+    } catch {
+      promotionId = match[1]!;
+    }
+    const sub = match[2];
+    if (req.method === 'POST' && sub && MESSAGE_ACTIONS.has(sub)) return { action: MESSAGE_ACTIONS.get(sub)!, promotionId };
+    return { action: `${req.method.toLowerCase()}_${sub ?? 'promotion'}`, promotionId };
+  }
+  if (req.method === 'POST' && /^\/promotions\/?$/.test(path)) {
+    const promotionId = submittedPromotionId(req.body);
+    return { action: 'submit', ...(promotionId ? { promotionId } : {}) };
+  }
+  return { action: `${req.method.toLowerCase()} ${path}` };
+}
 
 /** Status codes of `/v1` whose refusals are logged (401 is logged by the token check itself). */
 const LOGGED_STATUSES: ReadonlySet<number> = new Set([400, 403, 409, 413, 415, 422]);

@@ -1,11 +1,13 @@
 // The caller's own view: who they are (`GET /v1/me`) and what waits on them (`GET /v1/review-queue`).
+import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import type { Client } from '@temporalio/client';
 import { Router } from 'express';
 import type { LoadedPolicy } from '../policy/load';
 import { queueEntryOf, sortQueue, type QueueEntry } from '../promotions/review-queue';
 import { actorOf } from './auth';
-import { REVIEW_QUEUE_LIMIT } from './dashboard-schemas';
-import { promotionListQuery, quote } from './promotions';
+import { MeSchema, REVIEW_QUEUE_LIMIT, ReviewQueueSchema } from './dashboard-schemas';
+import { BEARER, errorResponses, json, named } from './openapi-parts';
+import { promotionListQuery, quote } from './promotion-reads';
 import { createReviewStateReader, type ReviewState } from './review-states';
 
 /** How many promotion states are read at once. */
@@ -77,4 +79,22 @@ export function reviewerRoutes(deps: ReviewerRoutesDeps): Router {
   });
 
   return router;
+}
+
+/** Registers `GET /v1/me` and `GET /v1/review-queue` in the OpenAPI document. */
+export function registerReviewerPaths(registry: OpenAPIRegistry): void {
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/me',
+    summary: 'The authenticated caller: id and roles, as the API reads them from the token',
+    security: BEARER,
+    responses: { 200: { description: 'the caller', content: json(MeSchema) }, ...errorResponses() },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/review-queue',
+    summary: "The caller's queue: promotions with an open gate the caller may sign now, nearest deadline first",
+    security: BEARER,
+    responses: { 200: { description: 'the queue', content: json(named(registry, 'ReviewQueue', ReviewQueueSchema)) }, ...errorResponses() },
+  });
 }

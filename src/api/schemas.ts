@@ -1,13 +1,14 @@
 // Request schemas of the HTTP API. The same zod objects validate requests and generate
-// the OpenAPI document (src/api/openapi.ts), so the two cannot drift apart.
+// the OpenAPI document (src/api/openapi.ts), so the two cannot drift apart. The bodies of the
+// promotion's messages are the message table's (src/shared/message-table.ts).
 import { z } from 'zod';
-import { ManifestRevisionSchema, RISK_TIERS } from '../manifest/schema';
+import { RISK_TIERS } from '../manifest/schema';
+import { MESSAGE_KINDS } from '../shared/message-table';
 import { PROMOTION_STATUSES } from '../shared/promotion';
 import { API_ERROR_CODES } from './errors';
 
 /** Optional idempotency key of a message; the `Idempotency-Key` header works too. */
 const requestId = z.string().min(1).max(200).optional().describe('idempotency key; a repeat returns the first result');
-const comment = z.string().max(10_000).optional();
 const name = z
   .string()
   .min(1)
@@ -18,42 +19,6 @@ const name = z
 export const SubmitPromotionQuerySchema = z.object({
   policy: name.optional().describe('name of the policy in POLICY_DIR; default `default`'),
 });
-
-/** Body of `POST /v1/promotions/{id}/decisions`. */
-export const DecisionRequestSchema = z
-  .object({
-    gate: name,
-    decision: z.enum(['approve', 'reject', 'request_changes']),
-    comment,
-    requestId,
-  })
-  .strict();
-
-/** Body of `POST /v1/promotions/{id}/overrides` (break-glass). */
-export const OverrideRequestSchema = z
-  .object({
-    kind: z.enum(['waive_check', 'force_gate']),
-    target: name.describe('a check name (waive_check) or a gate name (force_gate)'),
-    justification: z.string().trim().min(10, 'must explain the override in at least 10 characters').max(10_000),
-    comment,
-    requestId,
-  })
-  .strict();
-
-/** Body of `POST /v1/promotions/{id}/expedite`. */
-export const ExpediteRequestSchema = z.object({ reason: z.string().trim().min(1).max(10_000), comment, requestId }).strict();
-
-/** Body of `POST /v1/promotions/{id}/revisions`. */
-export const RevisionRequestSchema = z
-  .object({
-    changes: ManifestRevisionSchema.refine((c) => Object.keys(c).length > 0, 'must change at least one field').meta({ minProperties: 1 }),
-    comment,
-    requestId,
-  })
-  .strict();
-
-/** Body of `POST /v1/promotions/{id}/withdraw`. */
-export const WithdrawRequestSchema = z.object({ reason: z.string().trim().min(1).max(10_000), comment, requestId }).strict();
 
 /** Query of `GET /v1/promotions`. */
 export const ListPromotionsQuerySchema = z
@@ -186,7 +151,7 @@ export const PolicyListSchema = z.object({
 export const MessageResultSchema = z.object({
   promotionId: z.string(),
   requestId: z.string(),
-  message: z.enum(['decide', 'override', 'expedite', 'revise', 'withdraw']),
+  message: z.enum(MESSAGE_KINDS),
   status: z.enum(PROMOTION_STATUSES),
   summary: z.string(),
 });

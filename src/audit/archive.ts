@@ -1,5 +1,6 @@
 // PostgreSQL side of the audit: the append-only, hash-chained archive and the log of refused attempts.
 import type { Pool } from 'pg';
+import { inTransaction } from '../db/transaction';
 import { type AuditRecord, type ChainedAuditRecord, type ChainTail, chainRecords } from './chain';
 
 interface AuditRow {
@@ -31,9 +32,7 @@ export async function archiveAuditRecords(
   executionId?: string,
 ): Promise<number> {
   if (records.length === 0) return 0;
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
     // One archiving transaction per promotion at a time: the tail read below stays the tail.
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`audit:${promotionId}`]);
     let tail: ChainTail | undefined;
@@ -61,14 +60,8 @@ export async function archiveAuditRecords(
       );
       added += result.rowCount ?? 0;
     }
-    await client.query('COMMIT');
     return added;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** The archived rows of a promotion, in chain order (empty when it was never archived). */

@@ -1,7 +1,7 @@
 // The tamper-evident chain of an archived audit trail (docs/operations.md#the-audit-archive): each event carries the
 // hash of the one before it, so changing, removing or inserting a row breaks every later link.
 import { createHash } from 'node:crypto';
-import { canonicalJson } from '../activities/promotion';
+import { canonicalJson } from '../shared/canonical-json';
 
 /** `prev_hash` of the first event of a promotion. */
 export const GENESIS_HASH = '0'.repeat(64);

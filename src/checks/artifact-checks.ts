@@ -8,7 +8,7 @@ import { CheckInputError } from './errors';
 import type { CheckOutcome } from './result';
 import { type ArtifactScan, scanArtifact } from './security/scanner';
 import { type SecurityFinding, isDangerous } from './security/findings';
-import type { CheckSettings } from './settings';
+import type { CheckSettings } from '../policy/check-settings';
 import { verifyDigestSignature } from './signature';
 import type { TrustedKey } from './trusted-keys';
 

@@ -1,6 +1,6 @@
 import type { SourceRules } from '../sources/rules';
 import type { ProgressReporter } from './progress';
-import type { RegistryReader } from './registry';
+import type { RegistryReader } from '../registry';
 
 /** What a check needs from where it runs (the worker or the CLI). */
 export interface CheckContext {

@@ -8,7 +8,7 @@ import { EVIDENCE_LIMITS } from './evaluation/limits';
 import { describeValue, listItems, reportedText } from './evaluation/report-text';
 import { ClassificationAccumulator, LOWER_IS_BETTER, RegressionAccumulator, canonicalMetricName, canonicalMetrics } from './evaluation/metrics';
 import type { CheckOutcome } from './result';
-import type { CheckSettings } from './settings';
+import type { CheckSettings } from '../policy/check-settings';
 
 type Evaluation = NonNullable<PromotionManifest['evaluation']>;
 

@@ -10,7 +10,7 @@ import { EVIDENCE_LIMITS } from './evaluation/limits';
 import { findPersonalData } from './evaluation/personal-data';
 import { describeName, documentShapeProblem, jsonNestedDeeperThan, safeName, yamlNestingProblem, yamlProblem } from './evaluation/report-text';
 import type { CheckOutcome } from './result';
-import type { CheckSettings } from './settings';
+import type { CheckSettings } from '../policy/check-settings';
 
 type ModelCardField = (typeof MODEL_CARD_FIELDS)[number];
 

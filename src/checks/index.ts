@@ -5,12 +5,11 @@ import type { CheckContext } from './context';
 import { checkFairness, checkPerformance } from './evaluation-checks';
 import { checkLineage, checkModelCard, checkPrivacy } from './governance-checks';
 import { type CheckOutcome, runCheck, skippedResult, toCheckResult } from './result';
-import type { CheckSettings } from './settings';
+import type { CheckSettings } from '../policy/check-settings';
 import type { TrustedKey } from './trusted-keys';
 
 export type { CheckContext } from './context';
-export type { RegistryReader, RegisteredVersion, ServingVersion } from './registry';
-export { createPgRegistryReader } from './registry';
+export type { RegistryReader, RegisteredVersion, ServingVersion } from '../registry';
 export type { TrustedKey } from './trusted-keys';
 export { TrustedKeySchema } from './trusted-keys';
 export { CheckInputError, TransientCheckError } from './errors';

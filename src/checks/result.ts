@@ -1,5 +1,5 @@
 import type { CheckFinding, CheckName, CheckResult } from '../shared/checks';
-import type { Enforcement } from './settings';
+import type { Enforcement } from '../policy/check-settings';
 import { CheckInputError, TransientCheckError, errorMessage } from './errors';
 
 /** What a check concluded before enforcement is applied. */

@@ -8,7 +8,7 @@ import { localArtifact } from '../checks/artifact-source';
 import { errorMessage } from '../checks/errors';
 import { type SecurityFinding, isDangerous } from '../checks/security/findings';
 import { scanArtifact } from '../checks/security/scanner';
-import { type CheckSettings, CheckSettingsSchema } from '../checks/settings';
+import { type CheckSettings, CheckSettingsSchema } from '../policy/check-settings';
 import type { TrustedKey } from '../checks/trusted-keys';
 import { type PromotionManifest, PromotionManifestSchema, describeIssues } from '../manifest/schema';
 import { loadPolicyFile, resolveCheckSettings } from '../policy';

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import type { ChainVerification } from '../audit/chain';
 import { checkSums, type SumsCheck, unzipPack } from '../evidence/bundle';
 import { ApiCallError, ApiExitCode, apiTarget, callApi, promotionApiPath } from './api-client';
-import { type CommonFlags, runCommand, withCommon } from './promotion-commands';
+import { type CommonFlags, runCommand, withCommon } from './api-command';
 
 const out = (text: string) => void process.stdout.write(text);
 

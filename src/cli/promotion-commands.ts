@@ -1,5 +1,6 @@
 // `modelgate submit | status | list | approve | reject | request-changes | override | expedite |
-// revise | withdraw | audit | dev-token`: the API's commands for CI pipelines and reviewers.
+// revise | withdraw | audit | dev-token`: the API's commands for CI pipelines and reviewers
+// (`rollback | drift`: environment-commands.ts).
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -8,30 +9,14 @@ import { parse as parseYaml } from 'yaml';
 import { signDevToken } from '../api/auth';
 import { type ChainedAuditRecord, verifyChain } from '../audit/chain';
 import type { ArchivedPromotion } from '../audit/timeline';
+import { MESSAGE_KINDS, type MessageKind, PROMOTION_MESSAGES } from '../shared/message-table';
 import { PROMOTION_STATUSES, type PromotionState } from '../shared/promotion';
-import { ApiCallError, ApiExitCode, type ApiTarget, apiTarget, callApi, promotionApiPath, SERVER_ENV, table, TOKEN_ENV } from './api-client';
-
-/** Flags of every API command. */
-export interface CommonFlags {
-  server?: string;
-  token?: string;
-  json?: boolean;
-}
-
-type Out = (text: string) => void;
-const out: Out = (text) => void process.stdout.write(text);
-const err: Out = (text) => void process.stderr.write(text);
+import { ApiCallError, ApiExitCode, type ApiTarget, apiTarget, callApi, promotionApiPath, table } from './api-client';
+import { type CommonFlags, err, out, runCommand, withCommon } from './api-command';
+import { registerEnvironmentCommands } from './environment-commands';
 
 /** Statuses at which `submit --wait` (and `--wait-for`) stops: a decision, or the submitter must act. */
 const WAIT_STOPS = new Set(['DEPLOYED', 'REJECTED', 'EXPIRED', 'WITHDRAWN', 'SUPERSEDED', 'DEPLOY_FAILED', 'CHECKS_FAILED', 'CHANGES_REQUESTED']);
-
-/** Adds the flags of every API command (`--server`, `--token`, `--json`). */
-export function withCommon(command: Command): Command {
-  return command
-    .option('--server <url>', `API base URL (default: $${SERVER_ENV} or http://localhost:8080)`)
-    .option('--token <jwt>', `bearer token (default: $${TOKEN_ENV})`)
-    .option('--json', 'print the API answer as JSON');
-}
 
 /** Reads a YAML or JSON file (YAML is a superset of JSON). */
 async function readDocument(file: string): Promise<unknown> {
@@ -77,27 +62,6 @@ export function absoluteFileUris(document: unknown, baseDir: string): unknown {
     holder[key] = pathToFileURL(path.resolve(baseDir, decoded)).href;
   }
   return copy;
-}
-
-function printProblems(details: unknown, write: Out) {
-  const problems = (details as { problems?: Array<{ path: string; message: string }> } | undefined)?.problems;
-  if (Array.isArray(problems)) for (const p of problems) write(`  ${p.path}: ${p.message}\n`);
-}
-
-/**
- * Runs a command body: API errors are printed (as JSON with `--json`) and become the
- * exit code of {@link ApiExitCode}.
- */
-export function runCommand(setExitCode: (code: number) => void, flags: CommonFlags, body: () => Promise<number>): Promise<void> {
-  return body().then(setExitCode, (e: unknown) => {
-    if (!(e instanceof ApiCallError)) throw e;
-    if (flags.json) out(`${JSON.stringify({ error: { code: e.code, status: e.status, message: e.message, ...(e.details !== undefined ? { details: e.details } : {}) } })}\n`);
-    else {
-      err(`modelgate: ${e.message}\n`);
-      printProblems(e.details, err);
-    }
-    setExitCode(e.exitCode);
-  });
 }
 
 /** Readable summary of a promotion's state. */
@@ -265,107 +229,82 @@ export function registerPromotionCommands(program: Command, setExitCode: (code: 
       }),
     );
 
-  const decision = (name: string, value: 'approve' | 'reject' | 'request_changes', description: string) =>
-    withCommon(program.command(`${name} <promotionId>`))
-      .description(description)
-      .requiredOption('--gate <gate>', 'the gate decided on')
-      .option('--comment <text>', value === 'approve' ? 'comment' : 'reason (required)')
-      .option('--request-id <id>', 'idempotency key: a repeat returns the first result')
-      .addOption(waitForOption())
-      .option('--wait-timeout <seconds>', 'give up waiting after this long (exit 8)', '3600')
-      .option('--poll <seconds>', 'how often --wait-for asks', '2')
-      .action((id: string, flags: CommonFlags & WaitFlags & { gate: string; comment?: string; requestId?: string }) =>
-        runCommand(setExitCode, flags, async () => {
-          const sent = await postMessage(flags, id, 'decisions', { gate: flags.gate, decision: value, comment: flags.comment, requestId: flags.requestId });
-          return flags.waitFor ? waitForPromotion(apiTarget(flags), id, flags) : sent;
-        }),
-      );
-  decision('approve', 'approve', 'approve a gate of a promotion');
-  decision('reject', 'reject', 'reject a promotion at a gate (ends it)');
-  decision('request-changes', 'request_changes', 'request changes at a gate (the submitter revises)');
-
-  withCommon(program.command('override <promotionId>'))
-    .description('break-glass: waive a failed check or force a gate, with a justification')
-    .addOption(new Option('--waive-check <check>', 'the failed required check to waive').conflicts('forceGate'))
-    .addOption(new Option('--force-gate <gate>', 'the open gate to pass by force'))
-    .requiredOption('--justification <text>', 'why (at least 10 characters; flagged in the audit)')
-    .option('--request-id <id>', 'idempotency key')
-    .action((id: string, flags: CommonFlags & { waiveCheck?: string; forceGate?: string; justification: string; requestId?: string }) => {
-      if (!flags.waiveCheck && !flags.forceGate) {
-        err('modelgate: override needs --waive-check <check> or --force-gate <gate>\n');
-        setExitCode(ApiExitCode.usage);
-        return Promise.resolve();
-      }
-      const body = flags.waiveCheck
-        ? { kind: 'waive_check', target: flags.waiveCheck }
-        : { kind: 'force_gate', target: flags.forceGate };
-      return sendMessage(setExitCode, flags, id, 'overrides', { ...body, justification: flags.justification, requestId: flags.requestId });
-    });
-
-  withCommon(program.command('expedite <promotionId>'))
-    .description('switch a promotion to the expedited SLAs')
-    .requiredOption('--reason <text>', 'why')
-    .option('--request-id <id>', 'idempotency key')
-    .action((id: string, flags: CommonFlags & { reason: string; requestId?: string }) =>
-      sendMessage(setExitCode, flags, id, 'expedite', { reason: flags.reason, requestId: flags.requestId }),
-    );
-
-  withCommon(program.command('revise <promotionId> <changes>'))
-    .description('revise the evidence (YAML/JSON file of lineage, metrics, evaluation, modelCard, description)')
-    .option('--comment <text>', 'what changed')
-    .option('--request-id <id>', 'idempotency key')
-    .action((id: string, file: string, flags: CommonFlags & { comment?: string; requestId?: string }) =>
-      runCommand(setExitCode, flags, async () => {
-        const changes = absoluteFileUris(await readDocument(file), path.dirname(path.resolve(file)));
-        return postMessage(flags, id, 'revisions', { changes, comment: flags.comment, requestId: flags.requestId });
-      }),
-    );
-
-  withCommon(program.command('withdraw <promotionId>'))
-    .description('withdraw a promotion')
-    .requiredOption('--reason <text>', 'why')
-    .option('--request-id <id>', 'idempotency key')
-    .action((id: string, flags: CommonFlags & { reason: string; requestId?: string }) =>
-      sendMessage(setExitCode, flags, id, 'withdraw', { reason: flags.reason, requestId: flags.requestId }),
-    );
-
-  const environmentPath = (model: string, environment: string, action: string) =>
-    `/v1/models/${encodeURIComponent(model)}/environments/${encodeURIComponent(environment)}/${action}`;
-
-  withCommon(program.command('rollback <model> <environment>'))
-    .description('roll an environment back to an earlier approved version (override role, justification)')
-    .requiredOption('--justification <text>', 'why (recorded in the audit)')
-    .option('--to-version <version>', 'the earlier version (default: the latest earlier one with a valid approval)')
-    .option('--request-id <id>', 'idempotency key')
-    .action((model: string, environment: string, flags: CommonFlags & { justification: string; toVersion?: string; requestId?: string }) =>
-      runCommand(setExitCode, flags, async () => {
-        const body = Object.fromEntries(
-          Object.entries({ justification: flags.justification, toVersion: flags.toVersion, requestId: flags.requestId }).filter(([, v]) => v !== undefined),
+  // One group of verbs per row of the message table (src/shared/message-table.ts), in its order:
+  // a new message kind does not compile until it has its verbs here.
+  const messageCommands: { [K in MessageKind]: () => void } = {
+    decide: () => {
+      const decision = (name: string, value: 'approve' | 'reject' | 'request_changes', description: string) =>
+        withCommon(program.command(`${name} <promotionId>`))
+          .description(description)
+          .requiredOption('--gate <gate>', 'the gate decided on')
+          .option('--comment <text>', value === 'approve' ? 'comment' : 'reason (required)')
+          .option('--request-id <id>', 'idempotency key: a repeat returns the first result')
+          .addOption(waitForOption())
+          .option('--wait-timeout <seconds>', 'give up waiting after this long (exit 8)', '3600')
+          .option('--poll <seconds>', 'how often --wait-for asks', '2')
+          .action((id: string, flags: CommonFlags & WaitFlags & { gate: string; comment?: string; requestId?: string }) =>
+            runCommand(setExitCode, flags, async () => {
+              const sent = await postMessage(flags, id, 'decide', { gate: flags.gate, decision: value, comment: flags.comment, requestId: flags.requestId });
+              return flags.waitFor ? waitForPromotion(apiTarget(flags), id, flags) : sent;
+            }),
+          );
+      decision('approve', 'approve', 'approve a gate of a promotion');
+      decision('reject', 'reject', 'reject a promotion at a gate (ends it)');
+      decision('request-changes', 'request_changes', 'request changes at a gate (the submitter revises)');
+    },
+    override: () => {
+      withCommon(program.command('override <promotionId>'))
+        .description('break-glass: waive a failed check or force a gate, with a justification')
+        .addOption(new Option('--waive-check <check>', 'the failed required check to waive').conflicts('forceGate'))
+        .addOption(new Option('--force-gate <gate>', 'the open gate to pass by force'))
+        .requiredOption('--justification <text>', 'why (at least 10 characters; flagged in the audit)')
+        .option('--request-id <id>', 'idempotency key')
+        .action((id: string, flags: CommonFlags & { waiveCheck?: string; forceGate?: string; justification: string; requestId?: string }) => {
+          if (!flags.waiveCheck && !flags.forceGate) {
+            err('modelgate: override needs --waive-check <check> or --force-gate <gate>\n');
+            setExitCode(ApiExitCode.usage);
+            return Promise.resolve();
+          }
+          const body = flags.waiveCheck
+            ? { kind: 'waive_check', target: flags.waiveCheck }
+            : { kind: 'force_gate', target: flags.forceGate };
+          return sendMessage(setExitCode, flags, id, 'override', { ...body, justification: flags.justification, requestId: flags.requestId });
+        });
+    },
+    expedite: () => {
+      withCommon(program.command('expedite <promotionId>'))
+        .description('switch a promotion to the expedited SLAs')
+        .requiredOption('--reason <text>', 'why')
+        .option('--request-id <id>', 'idempotency key')
+        .action((id: string, flags: CommonFlags & { reason: string; requestId?: string }) =>
+          sendMessage(setExitCode, flags, id, 'expedite', { reason: flags.reason, requestId: flags.requestId }),
         );
-        const result = await callApi<{ status: string; detail?: string; rollbackId?: string }>(
-          apiTarget(flags),
-          'POST',
-          environmentPath(model, environment, 'rollback'),
-          body,
-          { timeoutMs: 60_000 },
+    },
+    revise: () => {
+      withCommon(program.command('revise <promotionId> <changes>'))
+        .description('revise the evidence (YAML/JSON file of lineage, metrics, evaluation, modelCard, description)')
+        .option('--comment <text>', 'what changed')
+        .option('--request-id <id>', 'idempotency key')
+        .action((id: string, file: string, flags: CommonFlags & { comment?: string; requestId?: string }) =>
+          runCommand(setExitCode, flags, async () => {
+            const changes = absoluteFileUris(await readDocument(file), path.dirname(path.resolve(file)));
+            return postMessage(flags, id, 'revise', { changes, comment: flags.comment, requestId: flags.requestId });
+          }),
         );
-        out(flags.json ? `${JSON.stringify(result)}\n` : `${result.rollbackId ?? ''} ${result.status}: ${result.detail ?? ''}\n`);
-        return result.status === 'failed' ? ApiExitCode.failed : ApiExitCode.ok;
-      }),
-    );
+    },
+    withdraw: () => {
+      withCommon(program.command('withdraw <promotionId>'))
+        .description('withdraw a promotion')
+        .requiredOption('--reason <text>', 'why')
+        .option('--request-id <id>', 'idempotency key')
+        .action((id: string, flags: CommonFlags & { reason: string; requestId?: string }) =>
+          sendMessage(setExitCode, flags, id, 'withdraw', { reason: flags.reason, requestId: flags.requestId }),
+        );
+    },
+  };
+  MESSAGE_KINDS.forEach((kind) => messageCommands[kind]());
 
-  withCommon(program.command('drift <model> <environment>'))
-    .description('report drift: re-certify the version serving the environment now')
-    .requiredOption('--reason <text>', 'what monitoring saw')
-    .option('--request-id <id>', 'idempotency key')
-    .action((model: string, environment: string, flags: CommonFlags & { reason: string; requestId?: string }) =>
-      runCommand(setExitCode, flags, async () => {
-        const body = Object.fromEntries(Object.entries({ reason: flags.reason, requestId: flags.requestId }).filter(([, v]) => v !== undefined));
-        const result = await callApi<{ promotionId: string }>(apiTarget(flags), 'POST', environmentPath(model, environment, 'drift'), body);
-        out(flags.json ? `${JSON.stringify(result)}\n` : `re-certification started: ${result.promotionId}\n`);
-        return ApiExitCode.ok;
-      }),
-    );
+  registerEnvironmentCommands(program, setExitCode);
 
   withCommon(program.command('audit <promotionId>'))
     .description('print the audit timeline; --verify recomputes the archived hash chain')
@@ -428,13 +367,14 @@ export function registerPromotionCommands(program: Command, setExitCode: (code: 
     });
 }
 
-function sendMessage(setExitCode: (code: number) => void, flags: CommonFlags, id: string, path: string, body: Record<string, unknown>): Promise<void> {
-  return runCommand(setExitCode, flags, () => postMessage(flags, id, path, body));
+function sendMessage(setExitCode: (code: number) => void, flags: CommonFlags, id: string, kind: MessageKind, body: Record<string, unknown>): Promise<void> {
+  return runCommand(setExitCode, flags, () => postMessage(flags, id, kind, body));
 }
 
-async function postMessage(flags: CommonFlags, id: string, path: string, body: Record<string, unknown>): Promise<number> {
+/** Sends a message to its route in the message table; prints the summary (or the JSON answer). */
+async function postMessage(flags: CommonFlags, id: string, kind: MessageKind, body: Record<string, unknown>): Promise<number> {
   const clean = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
-  const result = await callApi<{ status: string; summary: string }>(apiTarget(flags), 'POST', promotionApiPath(id, path), clean);
+  const result = await callApi<{ status: string; summary: string }>(apiTarget(flags), 'POST', promotionApiPath(id, PROMOTION_MESSAGES[kind].path), clean);
   out(flags.json ? `${JSON.stringify(result)}\n` : `${result.summary} (now ${result.status})\n`);
   return ApiExitCode.ok;
 }

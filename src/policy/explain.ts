@@ -1,7 +1,7 @@
 // Explains what a policy means for one manifest (`modelgate policy explain`) and who may act
 // under a policy at all (the role matrix of docs/security.md). Pure functions over a loaded
 // policy: no I/O.
-import type { CheckSettings } from '../checks/settings';
+import type { CheckSettings } from './check-settings';
 import { DATA_CLASSIFICATIONS, type PromotionManifest, RISK_TIERS, type RiskTier } from '../manifest/schema';
 import type { LoadedPolicy } from './load';
 import { resolvePolicy } from './resolve';

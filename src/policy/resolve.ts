@@ -1,4 +1,4 @@
-import { type CheckSettings, CheckSettingsSchema } from '../checks/settings';
+import { type CheckSettings, CheckSettingsSchema } from './check-settings';
 import { DATA_CLASSIFICATIONS, type PromotionManifest, RISK_TIERS, type RiskTier } from '../manifest/schema';
 import { durationMs } from '../shared/duration';
 import type { LoadedPolicy } from './load';

@@ -1,6 +1,6 @@
 // Workflow-safe types of a policy resolved for one promotion. The workflow receives one
 // of these at start and decides only by it, for its whole life.
-import type { CheckSettings } from '../checks/settings';
+import type { CheckSettings } from './check-settings';
 import type { RiskTier } from '../manifest/schema';
 
 /** A gate as resolved for a promotion (durations in milliseconds). */

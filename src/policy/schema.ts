@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CheckSettingsSchema } from '../checks/settings';
+import { CheckSettingsSchema } from './check-settings';
 import { DATA_CLASSIFICATIONS, RISK_TIERS } from '../manifest/schema';
 import { parseDuration } from '../shared/duration';
 

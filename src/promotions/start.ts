@@ -9,13 +9,13 @@ import type { PromotionManifest } from '../manifest/schema';
 import type { LoadedPolicy } from '../policy/load';
 import { resolvePolicy } from '../policy/resolve';
 import type { ResolvedPolicy } from '../policy/resolved';
-import { canonicalJson } from '../activities/promotion';
+import { canonicalJson } from '../shared/canonical-json';
 import { PROMOTION_WORKFLOW_TYPE, promotionWorkflowId, stateQuery } from '../shared/messages';
 import { recertificationWorkflowId } from '../shared/environment';
 import type { Actor, PromotionInput, RecertificationRequest } from '../shared/promotion';
 import { SearchAttributes } from '../shared/search-attributes';
 import { hasAnyRole } from '../policy/evaluate';
-import { modelOwnerConflictMessage, type VersionDigests, versionDigestConflictMessage } from './version-digests';
+import { modelOwnerConflictMessage, type VersionDigests, versionDigestConflictMessage } from '../registry';
 
 /** A submission of the same model version and target with a different manifest, while one runs. */
 export class PromotionConflict extends Error {

@@ -7,34 +7,17 @@ import type { MessageKind, MessageRefusalKind, PROMOTION_MESSAGES } from './mess
 
 export type { MessageKind, MessageRefusalKind } from './message-table';
 
+/** States in which a promotion has ended. */
+const ENDED = ['DEPLOYED', 'REJECTED', 'EXPIRED', 'WITHDRAWN', 'SUPERSEDED', 'DEPLOY_FAILED'] as const;
+
 /** Lifecycle states, carried by the `PromotionStatus` search attribute. */
-export const PROMOTION_STATUSES = [
-  'VALIDATING',
-  'CHECKS_FAILED',
-  'IN_REVIEW',
-  'CHANGES_REQUESTED',
-  'APPROVED',
-  'DEPLOYING',
-  'DEPLOYED',
-  'REJECTED',
-  'EXPIRED',
-  'WITHDRAWN',
-  'SUPERSEDED',
-  'DEPLOY_FAILED',
-] as const;
+export const PROMOTION_STATUSES = ['VALIDATING', 'CHECKS_FAILED', 'IN_REVIEW', 'CHANGES_REQUESTED', 'APPROVED', 'DEPLOYING', ...ENDED] as const;
 
 /** A promotion's lifecycle state. */
 export type PromotionStatus = (typeof PROMOTION_STATUSES)[number];
 
 /** States in which a promotion has ended. */
-export const TERMINAL_STATUSES: ReadonlySet<PromotionStatus> = new Set([
-  'DEPLOYED',
-  'REJECTED',
-  'EXPIRED',
-  'WITHDRAWN',
-  'SUPERSEDED',
-  'DEPLOY_FAILED',
-]);
+export const TERMINAL_STATUSES: ReadonlySet<PromotionStatus> = new Set(ENDED);
 
 /** Who sends a message: an authenticated identity and its roles. */
 export interface Actor {

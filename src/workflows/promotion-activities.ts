@@ -1,13 +1,14 @@
 // The activities a promotion runs, each with its retry policy and the summary the Temporal UI
 // shows beside it (`check security`, `seal evidence`, `notify gate_opened`), and the checks stage
 // built on them. Workflow code: deterministic.
-import { ActivityCancellationType, CancellationScope, condition, patched, proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, CancellationScope, condition, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { ActivityOptions } from '@temporalio/common';
 import type { AuditActivities } from '../activities/audit';
 import type { CheckActivities } from '../activities/checks';
+import type { PolicyStoreActivities } from '../activities/policy-store';
 import type { PromotionActivities } from '../activities/promotion';
 import { CHECK_NAMES, type CheckName, type CheckResult, checkActivityName } from '../shared/checks';
-import { ownerOf } from '../shared/promotion';
+import { ownerOf, type PromotionInput } from '../shared/promotion';
 import { causeOf } from './lifecycle';
 import { policyActor, type PromotionMachine, type PromotionNotice } from './promotion-machine';
 
@@ -62,6 +63,25 @@ export function sendNotice(machine: PromotionMachine, notice: PromotionNotice): 
     .catch((err: unknown) => machine.record('modelgate', 'notification_failed', { event, error: causeOf(err) }));
 }
 
+/**
+ * Before the promotion decides anything: a first run asks the policy store whether the policy it
+ * was started with is the store's, resolved for its manifest; a carried run must have been
+ * continued by Temporal (state handed to a fresh start is forged). Ends REJECTED naming the reason.
+ */
+export async function verifyStart(machine: PromotionMachine, input: PromotionInput): Promise<void> {
+  let reason: string | undefined;
+  if (input.carried) {
+    if (!workflowInfo().continuedFromExecutionRunId) reason = 'it was started with carried state but was not continued from an earlier run (forged)';
+  } else {
+    const verdict = await proxyActivities<PolicyStoreActivities>({ ...RECORD_OPTIONS, summary: 'verify policy' }).verifyPolicy({
+      policy: input.policy,
+      manifest: input.manifest,
+    });
+    if (!verdict.verified) reason = verdict.reason;
+  }
+  if (reason && !machine.isTerminal()) machine.end('REJECTED', 'modelgate', `refused before any decision: ${reason}`);
+}
+
 /** The `error` results of checks whose activity failed after its retries. */
 function errorResults(machine: PromotionMachine, names: CheckName[], err: unknown, started: number): CheckResult[] {
   if (CancellationScope.current().consideredCancelled) throw err;
@@ -111,6 +131,33 @@ export async function claimVersion(machine: PromotionMachine): Promise<void> {
   } catch (err) {
     machine.end('REJECTED', policyActor(machine.policy), causeOf(err));
   }
+}
+
+/** APPROVED → DEPLOYING: claims the version if integrity was waived, records the approval and its validity in the registry. */
+export async function recordApproval(m: PromotionMachine): Promise<void> {
+  const { state, policy } = m;
+  // Integrity was waived (break-glass): the version is claimed only now, once approved.
+  if (state.versionClaim === 'pending') {
+    await claimVersion(m);
+    if (m.isTerminal()) return;
+  }
+  m.effects.publish();
+  m.effects.notify({ event: 'approved', detail: state.outcome?.reason });
+  m.approve();
+  await recordActivities('record approval').recordApproval({
+    promotionId: state.promotionId,
+    model: state.manifest.model.name,
+    version: state.manifest.model.version,
+    environment: state.manifest.target,
+    decidedBy: state.outcome?.by ?? 'reviewers',
+    policyVersion: policy.version,
+    evidenceDigest: state.evidenceDigest ?? '',
+    validForMs: policy.approvalValidForMs,
+    validUntil: state.approval!.validUntil,
+  });
+  state.status = 'DEPLOYING';
+  m.record('modelgate', 'deploying', { environment: state.manifest.target });
+  m.effects.publish();
 }
 
 /**

@@ -8,7 +8,7 @@ import { anyMessageSignal, anyMessageUpdate, completeDeploymentUpdate, refusedUp
 import type { PromotionInput, PromotionState } from '../shared/promotion';
 import { announceToEnvironment, checkDeploymentReport, runDeploymentStage } from './deployment-stage';
 import { continueAsNewWhenDue, PendingWork } from './lifecycle';
-import { auditActivities, claimVersion, recordActivities, runChecks, sendNotice } from './promotion-activities';
+import { auditActivities, claimVersion, recordApproval, runChecks, sendNotice, verifyStart } from './promotion-activities';
 import { PromotionMachine, submittedState } from './promotion-machine';
 import { publish } from './promotion-visibility';
 
@@ -25,15 +25,17 @@ export const DEFAULT_HISTORY_EVENT_LIMIT = 5_000;
  */
 export async function PromotionWorkflow(input: PromotionInput): Promise<PromotionState> {
   const { policy } = input;
-  const state = input.carried?.state ?? submittedState(input);
-  if (input.carried) state.run += 1;
+  // State handed to a fresh start is not a continuation: it is ignored (and the start refused below).
+  const carried = input.carried && workflowInfo().continuedFromExecutionRunId ? input.carried : undefined;
+  const state = carried?.state ?? submittedState(input);
+  if (carried) state.run += 1;
   const pending = new PendingWork();
   // A request id is one person's (promotions started before request-id-per-actor keep one id space for everyone).
   const m: PromotionMachine = new PromotionMachine(
     state,
     policy,
     { notify: (notice) => ((sent) => sent && pending.track(sent))(sendNotice(m, notice)), publish: () => publish(m) },
-    input.carried?.processed,
+    carried?.processed,
     patched('request-id-per-actor'),
   );
 
@@ -77,9 +79,13 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
   };
 
   // ---- the lifecycle ------------------------------------------------------------------------
-  if (!input.carried) {
+  if (!carried) {
     m.recordSubmission();
     publish(m);
+  }
+  // Since verify-policy a promotion checks the policy (or the continuation) it was started with.
+  if (patched('verify-policy')) await verifyStart(m, input);
+  if (!carried && !m.isTerminal()) {
     // Since claim-version-after-integrity the version is claimed once integrity passed (a junk digest claims nothing).
     if (patched('claim-version-after-integrity')) state.versionClaim = 'pending';
     else await claimVersion(m);
@@ -104,31 +110,9 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
         await m.waitForChange(next?.ms, next?.summary ?? 'review');
         break;
       }
-      case 'APPROVED': {
-        // Integrity was waived (break-glass): the version is claimed only now, once approved.
-        if (state.versionClaim === 'pending') {
-          await claimVersion(m);
-          if (m.isTerminal()) break;
-        }
-        publish(m);
-        m.effects.notify({ event: 'approved', detail: state.outcome?.reason });
-        m.approve();
-        await recordActivities('record approval').recordApproval({
-          promotionId: state.promotionId,
-          model: state.manifest.model.name,
-          version: state.manifest.model.version,
-          environment: state.manifest.target,
-          decidedBy: state.outcome?.by ?? 'reviewers',
-          policyVersion: policy.version,
-          evidenceDigest: state.evidenceDigest ?? '',
-          validForMs: policy.approvalValidForMs,
-          validUntil: state.approval!.validUntil,
-        });
-        state.status = 'DEPLOYING';
-        m.record('modelgate', 'deploying', { environment: state.manifest.target });
-        publish(m);
+      case 'APPROVED':
+        await recordApproval(m);
         break;
-      }
       case 'DEPLOYING':
         await runDeploymentStage(m, { legacy: !patched('deploy-provider'), completion: () => completion });
         break;

@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import request from 'supertest';
 import { apiCodeOfRefusal } from '../../src/api/message-refusals';
 import { startPromotion } from '../../src/promotions/start';
-import { createVersionDigests } from '../../src/promotions/version-digests';
+import { createVersionDigests } from '../../src/registry';
 import { MESSAGE_REFUSAL_TYPES } from '../../src/shared/messages';
 import type { PromotionState } from '../../src/shared/promotion';
 import { people, sendUpdate, waitForState, waitForStatus } from '../support/promotions';

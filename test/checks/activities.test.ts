@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Pool } from 'pg';
 import { createCheckActivities } from '../../src/activities/checks';
-import { CheckSettingsSchema } from '../../src/checks/settings';
+import { CheckSettingsSchema } from '../../src/policy/check-settings';
 import { runMigrations } from '../../src/db/migrate';
 import { isConnectionError } from '../../src/db/pool';
 import { PromotionManifestSchema } from '../../src/manifest/schema';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { checkIntegrityAndSecurity } from '../../src/checks/artifact-checks';
 import { checkVerifiedCopy } from '../../src/checks/artifact-source';
-import { CheckSettingsSchema } from '../../src/checks/settings';
+import { CheckSettingsSchema } from '../../src/policy/check-settings';
 import { PromotionManifestSchema } from '../../src/manifest/schema';
 import { testSources } from '../support/sources';
 

@@ -8,7 +8,7 @@ import { EVIDENCE_LIMITS } from '../../src/checks/evaluation/limits';
 import { findPersonalData } from '../../src/checks/evaluation/personal-data';
 import { parseModelCardText } from '../../src/checks/governance-checks';
 import { runCheck } from '../../src/checks/result';
-import { CheckSettingsSchema } from '../../src/checks/settings';
+import { CheckSettingsSchema } from '../../src/policy/check-settings';
 import { type PromotionManifestInput, PromotionManifestSchema } from '../../src/manifest/schema';
 import type { CheckResult } from '../../src/shared/checks';
 import { testSources } from '../support/sources';

@@ -6,7 +6,7 @@ import { recomputeMetrics } from '../../src/checks/evaluation-checks';
 import { GroupAccumulator, disparities, fourFifthsViolations, groupRates } from '../../src/checks/evaluation/fairness';
 import { ClassificationAccumulator, RegressionAccumulator, rocAuc } from '../../src/checks/evaluation/metrics';
 import { checkFairness } from '../../src/checks/evaluation-checks';
-import { FairnessSettingsSchema } from '../../src/checks/settings';
+import { FairnessSettingsSchema } from '../../src/policy/check-settings';
 import { PromotionManifestSchema } from '../../src/manifest/schema';
 import { pythonReference } from './python';
 import { testSources } from '../support/sources';

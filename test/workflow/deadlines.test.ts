@@ -57,7 +57,7 @@ describe('deadlines on durable timers, expedite, notifications, continue-as-new'
     const history = await handle.fetchHistory();
     const summaries = (history.events ?? []).flatMap((e) => (e.userMetadata?.summary?.data ? [JSON.parse(Buffer.from(e.userMetadata.summary.data).toString())] : []));
     expect(summaries).toEqual(
-      expect.arrayContaining(['check integrity + security', 'check performance', 'seal evidence', 'notify gate_opened', 'SLA technical', 'deadline technical', 'record approval']),
+      expect.arrayContaining(['verify policy', 'check integrity + security', 'check performance', 'seal evidence', 'notify gate_opened', 'SLA technical', 'deadline technical', 'record approval']),
     );
     const unnamed = (history.events ?? []).filter((e) => (e.timerStartedEventAttributes || e.activityTaskScheduledEventAttributes) && !e.userMetadata?.summary);
     expect(unnamed).toEqual([]);

@@ -56,8 +56,8 @@ describe('a decision sent the moment a query shows its gate open', () => {
               if (state.status !== 'IN_REVIEW' && state.status !== 'VALIDATING') break;
               const open = state.stages.flatMap((s) => s.gates).find((g) => g.status === 'open');
               if (open?.name !== gate) {
-                // Not open yet: ask again shortly (a tight loop of queries starves the worker it runs beside).
-                await new Promise((r) => setTimeout(r, 25));
+                // Not open yet: ask again shortly (every query of an evicted promotion is a replay: a tight loop of them starves the worker it runs beside).
+                await new Promise((r) => setTimeout(r, 100));
                 continue;
               }
               const actor = gate === 'technical' ? people.rita : people.bo;

@@ -2,7 +2,14 @@
 // decides what the page offers: the workflow decides for itself, and its refusals are shown.
 import { blockingChecks, eligibleRoles, hasAnyRole, separationOfDutiesRefusal } from '../../src/policy/evaluate';
 import type { Policy } from '../../src/policy/schema';
-import type { Actor, GateState, PromotionState } from '../../src/shared/promotion';
+import { PROMOTION_MESSAGES, statesAccepting } from '../../src/shared/message-table';
+import type { Actor, GateState, PromotionState, PromotionStatus } from '../../src/shared/promotion';
+
+/** The states that accept each message the page offers, as the message table says. */
+const DECIDABLE_IN: readonly PromotionStatus[] = PROMOTION_MESSAGES.decide.acceptedIn.any;
+const WAIVABLE_IN: readonly PromotionStatus[] = PROMOTION_MESSAGES.override.acceptedIn.waive_check;
+const FORCIBLE_IN: readonly PromotionStatus[] = PROMOTION_MESSAGES.override.acceptedIn.force_gate;
+const EXPEDITABLE_IN = statesAccepting('expedite');
 
 /** An open gate the reviewer holds a role for, with the separation-of-duties reason that will refuse them, if any. */
 export interface DecidableGate {
@@ -13,7 +20,7 @@ export interface DecidableGate {
 
 /** Open gates of a promotion in review that one of the reviewer's roles may sign (escalation roles once escalated). */
 export function decidableGates(state: PromotionState, actor: Actor, policy: Policy | undefined): DecidableGate[] {
-  if (state.status !== 'IN_REVIEW') return [];
+  if (!DECIDABLE_IN.includes(state.status)) return [];
   const separationOfDuties = policy?.separationOfDuties ?? { allowSamePersonOnMultipleGates: false };
   return state.stages
     .flatMap((stage) => stage.gates)
@@ -36,8 +43,6 @@ export interface ManagerActions {
   holdsManagerRole: boolean;
 }
 
-const EXPEDITABLE = new Set(['VALIDATING', 'CHECKS_FAILED', 'IN_REVIEW', 'CHANGES_REQUESTED']);
-
 /** What {@link ManagerActions} the reviewer may take; nothing without the policy (unknown roles). */
 export function managerActions(state: PromotionState, actor: Actor, policy: Policy | undefined): ManagerActions {
   const overrides = policy?.overrides ?? { waiveCheck: [], forceGate: [], expedite: [], withdraw: [] };
@@ -45,12 +50,12 @@ export function managerActions(state: PromotionState, actor: Actor, policy: Poli
   const mayForce = hasAnyRole(actor, overrides.forceGate);
   const mayExpedite = hasAnyRole(actor, overrides.expedite);
   return {
-    waivableChecks: mayWaive && state.status === 'CHECKS_FAILED' ? blockingChecks(state.checks, state.waivers, state.evidenceDigest) : [],
+    waivableChecks: mayWaive && WAIVABLE_IN.includes(state.status) ? blockingChecks(state.checks, state.waivers, state.evidenceDigest) : [],
     forcibleGates:
-      mayForce && state.status === 'IN_REVIEW'
+      mayForce && FORCIBLE_IN.includes(state.status)
         ? state.stages.flatMap((s) => s.gates).filter((g) => g.status === 'open').map((g) => g.name)
         : [],
-    canExpedite: mayExpedite && EXPEDITABLE.has(state.status) && !state.expedited,
+    canExpedite: mayExpedite && EXPEDITABLE_IN.has(state.status) && !state.expedited,
     holdsManagerRole: mayWaive || mayForce || mayExpedite,
   };
 }

@@ -7,17 +7,15 @@ import { type ArtifactDigest, type FileDigest, directoryRootDigest, sha256File }
 import { type ProgressReporter, noProgress } from '../progress';
 import { type ByteSource, FileByteSource } from './byte-source';
 import { type LocalFinding, type SecurityFinding, type StreamInspector, isDangerous } from './findings';
+import { type DetectedFormat, FORMAT_CONTENTS, JOBLIB_FORMATS, MODEL_EXTENSIONS, detectFormat } from './format';
 import { hdf5SignatureOffset, inspectHdf5 } from './hdf5-inspector';
 import { KerasConfigInspector } from './keras-inspector';
 import { type ScanLimits, boundForField, resolveScanLimits } from './limits';
 import { NPY_MAGIC, NpyInspector } from './npy-inspector';
 import { inspectOnnx } from './onnx-inspector';
 import { type JoblibReading, PickleInspector } from './pickle-inspector';
-import { SafetensorsInspector, looksLikeSafetensors } from './safetensors-inspector';
+import { SafetensorsInspector } from './safetensors-inspector';
 import { type InflateBudget, type ZipMember, ZipFormatError, ZipMemberError, listZipMembers, looksLikeZip, memberChunks } from './zip-archive';
-
-/** What the scanner recognised a file as. `compressed` is a compression joblib reads that the scanner cannot (bz2, xz, lzma, lz4). */
-export type DetectedFormat = 'zip' | 'pickle' | 'npy' | 'safetensors' | 'onnx' | 'hdf5' | 'gzip' | 'zlib' | 'compressed' | 'unknown';
 
 /** Options of a security scan. */
 export interface ScanOptions {
@@ -33,6 +31,7 @@ export interface ScanOptions {
 }
 
 export { DEFAULT_SCAN_LIMITS, type ScanLimits } from './limits';
+export { type DetectedFormat, detectFormat } from './format';
 
 /** Scan result of one file. */
 export interface FileScan {
@@ -50,54 +49,6 @@ export interface ArtifactScan {
   digest?: ArtifactDigest;
   /** True when any finding is medium or worse (default deny). */
   dangerous: boolean;
-}
-
-const PICKLE_EXTENSIONS = new Set(['.pkl', '.pickle', '.joblib', '.pt', '.pth', '.bin', '.ckpt', '.sav', '.p', '.dill', '.pck', '.pcl', '.data']);
-/** Declared formats whose files are pickles (possibly compressed, possibly in a zip). */
-const PICKLE_FORMATS = new Set(['pickle', 'joblib', 'pytorch', 'sklearn']);
-/** Declared formats whose loader is joblib.load (inline arrays are read as joblib does). */
-const JOBLIB_FORMATS = new Set(['joblib', 'sklearn']);
-/** What each declared model format may contain, for a single-file artifact. */
-const FORMAT_CONTENTS: Record<string, readonly DetectedFormat[]> = {
-  pickle: ['pickle', 'gzip', 'zlib'],
-  joblib: ['pickle', 'gzip', 'zlib'],
-  sklearn: ['pickle', 'gzip', 'zlib'],
-  pytorch: ['zip', 'pickle'],
-  safetensors: ['safetensors'],
-  onnx: ['onnx'],
-  keras: ['zip', 'hdf5'],
-};
-/** Extensions of model files: one whose content matches no format fails even inside a directory. */
-const MODEL_EXTENSIONS = new Set([...PICKLE_EXTENSIONS, '.npy', '.npz', '.safetensors', '.onnx', '.h5', '.hdf5', '.keras', '.gz', '.z']);
-/** Compressions joblib.load detects by their magic bytes but the scanner cannot decompress. */
-const UNSUPPORTED_COMPRESSIONS: Array<{ name: string; magic: Buffer }> = [
-  { name: 'bz2', magic: Buffer.from('BZh') },
-  { name: 'xz', magic: Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a]) },
-  { name: 'lzma', magic: Buffer.from([0x5d, 0x00]) },
-  { name: 'lz4', magic: Buffer.from([0x04, 0x22, 0x4d, 0x18]) },
-];
-
-/** True when `head` opens a zlib stream (joblib's default compression): deflate method, valid header check. */
-function looksLikeZlib(head: Buffer): boolean {
-  return head.length >= 2 && head[0] === 0x78 && ((head[0] << 8) | head[1]!) % 31 === 0;
-}
-
-/** Decides how to read a file from its first bytes, its name and the declared format. */
-export function detectFormat(head: Buffer, fileName: string, size: number, declaredFormat?: string): DetectedFormat {
-  const ext = path.extname(fileName).toLowerCase();
-  if (looksLikeZip(head)) return 'zip';
-  if (head.length >= 6 && head.subarray(0, 6).equals(NPY_MAGIC)) return 'npy';
-  if (head.length >= 8 && head.subarray(0, 8).equals(Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'hdf5';
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  if (looksLikeZlib(head)) return 'zlib';
-  if (UNSUPPORTED_COMPRESSIONS.some((c) => head.length >= c.magic.length && head.subarray(0, c.magic.length).equals(c.magic))) return 'compressed';
-  if (ext === '.safetensors' || (declaredFormat === 'safetensors' && ext !== '.json') || looksLikeSafetensors(head, size)) return 'safetensors';
-  if (ext === '.onnx' || (declaredFormat === 'onnx' && ext !== '.data' && ext !== '.json')) return 'onnx';
-  if (head.length >= 2 && head[0] === 0x80 && head[1]! <= 5) return 'pickle';
-  if (PICKLE_EXTENSIONS.has(ext)) return 'pickle';
-  if (['.npz', '.keras', '.zip'].includes(ext)) return 'zip';
-  if (declaredFormat && PICKLE_FORMATS.has(declaredFormat) && !['.json', '.txt', '.md', '.yaml', '.yml'].includes(ext)) return 'pickle';
-  return 'unknown';
 }
 
 /**

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DATA_CLASSIFICATIONS, MODEL_CARD_FIELDS } from '../manifest/schema';
-import { DEFAULT_SCAN_LIMITS } from './security/limits';
+import { DEFAULT_SCAN_LIMITS } from '../shared/scan-limits';
 
 /**
  * How a check counts: `required` (a fail blocks the promotion), `advisory`
