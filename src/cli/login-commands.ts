@@ -7,7 +7,7 @@ import type { OidcClientSettings } from '../auth/oidc-settings';
 import { ApiCallError, ApiExitCode, apiTarget, callApi, TOKEN_ENV } from './api-client';
 import { credentialsFile, readCredentials, writeCredentials } from './credentials';
 import { revoke, SignInError, signIn } from './oidc-sign-in';
-import { type CommonFlags, runCommand, withCommon } from './promotion-commands';
+import { type CommonFlags, runCommand, withCommon } from './api-command';
 
 const out = (text: string) => void process.stdout.write(text);
 const err = (text: string) => void process.stderr.write(text);
