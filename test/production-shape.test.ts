@@ -89,6 +89,21 @@ describe('docker-compose.yml and Dockerfile (production shape)', () => {
     expect(services.worker!.volumes).toEqual(expect.arrayContaining([expect.stringMatching(/^artifact-store:/)]));
   });
 
+  it("configures the Temporal UI's own OIDC sign-in against the API's issuer (operators are named people)", () => {
+    const ui = services['temporal-ui']!.environment ?? {};
+    expect(ui).toMatchObject({
+      TEMPORAL_AUTH_ENABLED: expect.stringContaining('TEMPORAL_UI_AUTH_ENABLED'),
+      TEMPORAL_AUTH_PROVIDER_URL: expect.stringContaining('OIDC_ISSUER'),
+      TEMPORAL_AUTH_ISSUER_URL: expect.stringContaining('OIDC_ISSUER'),
+      TEMPORAL_AUTH_CLIENT_ID: expect.any(String),
+      TEMPORAL_AUTH_CLIENT_SECRET: expect.any(String),
+      TEMPORAL_AUTH_CALLBACK_URL: expect.stringMatching(/\/auth\/sso\/callback$/),
+    });
+    expect(String(ui.TEMPORAL_AUTH_SCOPES).split(',')).toContain('openid');
+    // the UI's client secret is the UI's alone
+    for (const name of ['api', 'worker']) expect(Object.keys(services[name]!.environment ?? {})).not.toContain('TEMPORAL_UI_OIDC_CLIENT_SECRET');
+  });
+
   it('mounts the same dynamic config file the dev server reads', () => {
     const temporal = services.temporal!;
     const mount = temporal.volumes!.find((v) => v.includes('dynamicconfig'))!;
