@@ -90,7 +90,7 @@ async function main() {
   const runPromotion = async (i: number): Promise<number> => {
     const manifest = await manifestFor(`bench-p-${i}-${randomUUID().slice(0, 6)}`, 'high');
     const t0 = performance.now();
-    const { promotionId } = await startPromotion(client, { manifest, submitter: { id: 'sam', roles: [] }, policy, taskQueue: config.temporal.taskQueue });
+    const { promotionId } = await startPromotion(client, { manifest, submitter: { id: 'sam', roles: ['data-scientist'] }, policy, taskQueue: config.temporal.taskQueue });
     const handle = client.workflow.getHandle(promotionId);
     for (;;) {
       const state = await handle.query(stateQuery);
@@ -113,7 +113,7 @@ async function main() {
     const manifest = await manifestFor(`bench-f-${i}-${randomUUID().slice(0, 6)}`, 'high');
     const t0 = performance.now();
     const resolved = resolvePolicy(policy, manifest);
-    const input: PromotionInput = { promotionId: `floor:${manifest.model.name}`, manifest, submitter: { id: 'sam', roles: [] }, submittedAt: new Date().toISOString(), policy: resolved };
+    const input: PromotionInput = { promotionId: `floor:${manifest.model.name}`, manifest, submitter: { id: 'sam', roles: ['data-scientist'] }, submittedAt: new Date().toISOString(), policy: resolved };
     const handle = await client.workflow.start('FloorWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: input.promotionId, args: [input], workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE });
     let done = false;
     const result = handle.result().then(() => (done = true));
@@ -181,7 +181,7 @@ async function main() {
       while (started < WAITING) {
         const i = started++;
         const manifest = await manifestFor(`bench-w-${i}-${randomUUID().slice(0, 6)}`, 'medium');
-        await startPromotion(client, { manifest, submitter: { id: 'sam', roles: [] }, policy, taskQueue });
+        await startPromotion(client, { manifest, submitter: { id: 'sam', roles: ['data-scientist'] }, policy, taskQueue });
       }
     }),
   );

@@ -175,7 +175,22 @@ export function payloadProblem(kind: MessageKind, payload: unknown): string | un
     const fixed = IMMUTABLE_FIELDS.find((field) => field in changes);
     if (fixed) return `changes.${fixed}: cannot be revised; a new artifact is a new version and a new promotion (with supersedes)`;
   }
-  const parsed = PAYLOAD_SCHEMAS[kind]!.safeParse(payload);
+  return firstProblem(PAYLOAD_SCHEMAS[kind]!, payload);
+}
+
+const SENDER_SCHEMA = z.object({ actor: ActorSchema });
+
+/**
+ * What is wrong with the sender (`actor { id, roles }`) of a payload, naming the field, or
+ * `undefined`: the check every message to a lifecycle starts with.
+ */
+export function actorProblem(payload: unknown): string | undefined {
+  return firstProblem(SENDER_SCHEMA, payload ?? {});
+}
+
+/** The first problem `schema` finds in `value`, as `path: message`. */
+function firstProblem(schema: z.ZodType, value: unknown): string | undefined {
+  const parsed = schema.safeParse(value);
   if (parsed.success) return undefined;
   const issue = parsed.error.issues[0]!;
   const path = issue.path.length > 0 ? issue.path.map(String).join('.') : 'payload';

@@ -4,6 +4,7 @@
 // Temporal calls: the workflow (src/workflows/model-environment.ts) gives it its effects and runs
 // the activities; tests drive it directly. Deterministic.
 import type { EnvironmentAnnouncement, EnvironmentState, RecertifyRequest, RollbackRequest, ServingVersion } from '../shared/environment';
+import { actorProblem } from '../shared/message-table';
 import type { MessageRefusal } from '../shared/promotion';
 import { Lifecycle } from './lifecycle';
 
@@ -26,14 +27,6 @@ export interface EnvironmentEffects {
 export type ExpiryStep = { kind: 'idle' } | { kind: 'wait'; ms: number; summary: string } | { kind: 'expired'; serving: ServingVersion };
 
 const refuse = (kind: MessageRefusal['kind'], reason: string): MessageRefusal => ({ kind, reason });
-
-/** Problems with an actor-carrying request's shape, or undefined. */
-function actorProblem(payload: { actor?: { id?: unknown; roles?: unknown } } | undefined): string | undefined {
-  const actor = payload?.actor;
-  if (!actor || typeof actor.id !== 'string' || actor.id.length === 0) return 'actor.id: required';
-  if (!Array.isArray(actor.roles) || actor.roles.some((r) => typeof r !== 'string')) return 'actor.roles: must be a list of roles';
-  return undefined;
-}
 
 const isText = (v: unknown) => typeof v === 'string' && v.trim().length > 0;
 

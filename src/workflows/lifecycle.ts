@@ -1,18 +1,13 @@
 // What the promotion and the environment lifecycles share: a timeline they record to, the first
-// results of processed requests, a change counter that wakes their waits, how a refusal is thrown
+// results of processed requests, a change counter that wakes their waits, the work they wait for
 // and how they continue as new. Workflow code: deterministic.
-import { ActivityFailure, ApplicationFailure, type Workflow } from '@temporalio/common';
+import { ActivityFailure, type Workflow } from '@temporalio/common';
 import { allHandlersFinished, condition, continueAsNew, workflowInfo } from '@temporalio/workflow';
 import type { TimelineEntry } from '../shared/promotion';
 
 /** The words of an activity failure's cause (what the activity threw), or the error itself. */
 export function causeOf(err: unknown): string {
   return err instanceof ActivityFailure ? (err.cause?.message ?? err.message) : String(err);
-}
-
-/** The failure an Update validator or handler throws to refuse: typed for clients to match on, the reason as its message. */
-export function refusal(type: string, message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type, message, nonRetryable: true });
 }
 
 /**

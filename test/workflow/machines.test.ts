@@ -207,6 +207,8 @@ describe('EnvironmentMachine', () => {
     expect(m.state.previous.map((v) => v.version)).toEqual(['1']);
     expect(m.rollbackRefusal({ actor: people.rita, justification: 'bad latency' })?.kind).toBe('forbidden');
     expect(m.rollbackRefusal({ actor: people.max, justification: ' ' })?.kind).toBe('invalid');
+    expect(m.rollbackRefusal({ actor: { id: '', roles: [] }, justification: 'bad latency' })).toEqual({ kind: 'invalid', reason: 'actor.id: must be a non-empty string' });
+    expect(m.recertifyRefusal({ trigger: 'drift', reason: 'x' } as never)).toEqual({ kind: 'invalid', reason: 'actor: must be an object { id, roles }' });
     expect(m.rollbackRefusal({ actor: people.max, justification: 'bad latency', toVersion: '7' })).toMatchObject({ kind: 'conflict', reason: expect.stringMatching(/^7 did not serve/) });
     expect(m.rollbackRefusal({ actor: people.max, justification: 'bad latency' })).toBeUndefined();
     expect(m.recertifyRefusal({ actor: people.rick, trigger: 'drift', reason: 'drift seen' })).toBeUndefined();
