@@ -46,7 +46,8 @@ const reviewers: Record<string, { id: string; roles: string[] }[]> = {
 
 async function main() {
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const base = loadConfig();
+  // The benchmark's artifacts are written to the temporary folder: its file:// sources are allowed there.
+  const base = loadConfig({ ...process.env, ARTIFACT_ROOTS: process.env.ARTIFACT_ROOTS || tmpdir() });
   const config = { ...base, temporal: { ...base.temporal, taskQueue: `bench-${randomUUID().slice(0, 8)}` } };
   await runMigrations(config.databaseUrl);
   const pool = createPool(config.databaseUrl);
