@@ -31,6 +31,16 @@ const postgresUrl = z
     }
   }, 'must be a postgres:// or postgresql:// URL');
 
+/**
+ * What a worker process serves: `promotions` (the workflows and the light activities, on
+ * TEMPORAL_TASK_QUEUE), `checks` (the check activities that read artifacts, on
+ * `<TEMPORAL_TASK_QUEUE>-checks`) or `all` (both, in one process).
+ */
+export const WORKER_ROLES = ['all', 'promotions', 'checks'] as const;
+
+/** One of {@link WORKER_ROLES}. */
+export type WorkerRole = (typeof WORKER_ROLES)[number];
+
 /** Schema of the environment variables Modelgate's processes read. */
 export const EnvironmentSchema = z.object({
   TEMPORAL_ADDRESS: hostPort.default('localhost:7233'),
@@ -45,6 +55,9 @@ export const EnvironmentSchema = z.object({
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(20),
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(16),
+  WORKER_ROLE: z.enum(WORKER_ROLES, { error: `must be one of ${WORKER_ROLES.join(', ')}` }).default('all'),
+  WORKER_HEALTH_PORT: port.optional(),
+  WORKER_METRICS_ADDRESS: hostPort.optional(),
   SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).default(10),
   AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters (an HS256 key)').optional(),
   AUTH_JWKS_URL: z.url('must be a URL').optional(),
@@ -109,7 +122,16 @@ export interface Config {
   http: { host: string; port: number };
   policyDir: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
-  worker: { maxCachedWorkflows: number; maxConcurrentActivities: number };
+  worker: {
+    maxCachedWorkflows: number;
+    maxConcurrentActivities: number;
+    /** Which task queues this worker serves (WORKER_ROLE). */
+    role: WorkerRole;
+    /** Port of the worker's `/healthz` and `/readyz` (WORKER_HEALTH_PORT); unset: none. */
+    healthPort?: number;
+    /** host:port the SDK's Prometheus metrics are served on (WORKER_METRICS_ADDRESS); unset: none. */
+    metricsAddress?: string;
+  };
   shutdownGraceMs: number;
   /**
    * How bearer tokens are verified: HS256 with `jwtSecret`, or RS256/ES256 from the
@@ -197,7 +219,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     http: { host: e.HOST, port: e.PORT },
     policyDir: e.POLICY_DIR,
     logLevel: e.LOG_LEVEL,
-    worker: { maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS, maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES },
+    worker: {
+      maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
+      maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
+      role: e.WORKER_ROLE,
+      ...(e.WORKER_HEALTH_PORT !== undefined ? { healthPort: e.WORKER_HEALTH_PORT } : {}),
+      ...(e.WORKER_METRICS_ADDRESS ? { metricsAddress: e.WORKER_METRICS_ADDRESS } : {}),
+    },
     shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
     auth: {
       ...(e.AUTH_JWT_SECRET ? { jwtSecret: e.AUTH_JWT_SECRET } : {}),

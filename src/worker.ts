@@ -2,11 +2,13 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle, type WorkflowBundleOption } from '@temporalio/worker';
 import type { Pool } from 'pg';
-import { createActivities } from './activities';
+import { type ActivityDeps, createActivities } from './activities';
+import { createCheckActivities } from './activities/checks';
 import { type Config, loadConfigOrExit } from './config';
 import { runMigrations } from './db/migrate';
 import { createPool } from './db/pool';
 import { createLogger } from './logger';
+import { checksTaskQueueOf } from './shared/task-queues';
 import { redactUrl, runProcess, startupStep } from './startup';
 
 /** Path of the module that exports every workflow type (the bundle's entry). */
@@ -41,30 +43,102 @@ function prebuiltBundle(): WorkflowBundleOption | undefined {
   return __filename.endsWith('.js') && existsSync(codePath) ? { codePath } : undefined;
 }
 
-/** Creates (without running) the worker that polls Modelgate's task queue. */
-export async function createModelgateWorker(deps: WorkerDeps): Promise<Worker> {
+/** The part of a Temporal worker's life the Modelgate worker reports (Worker's states). */
+export type WorkerState = ReturnType<Worker['getState']>;
+
+/**
+ * The Temporal workers of one Modelgate worker process, run and stopped together: the promotions
+ * worker (TEMPORAL_TASK_QUEUE: workflows and every activity, including the check activities of
+ * promotions started before checks had a queue of their own) and the checks worker
+ * (`<TEMPORAL_TASK_QUEUE>-checks`: the check activities only), as WORKER_ROLE selects.
+ */
+export class ModelgateWorker {
+  constructor(
+    /** The Temporal workers, each on its task queue. */
+    readonly workers: ReadonlyArray<{ taskQueue: string; worker: Worker }>,
+  ) {}
+
+  /** Runs every worker until all have stopped; rejects with the first failure (after stopping the others). */
+  async run(): Promise<void> {
+    const runs = this.workers.map(({ worker }) =>
+      worker.run().catch((err: unknown) => {
+        this.shutdown();
+        throw err;
+      }),
+    );
+    const results = await Promise.allSettled(runs);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /** Runs the workers while `fnOrPromise` runs, then stops them; returns its result. */
+  async runUntil<R>(fnOrPromise: Promise<R> | (() => Promise<R>)): Promise<R> {
+    const running = this.run();
+    try {
+      return await (typeof fnOrPromise === 'function' ? fnOrPromise() : fnOrPromise);
+    } finally {
+      this.shutdown();
+      await running;
+    }
+  }
+
+  /** Starts stopping every worker that still runs. */
+  shutdown(): void {
+    for (const { worker } of this.workers) {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+    }
+  }
+
+  /** STOPPED once every worker stopped, FAILED when one failed, else the first other state (RUNNING while all run). */
+  getState(): WorkerState {
+    const states = this.workers.map(({ worker }) => worker.getState());
+    if (states.every((s) => s === 'STOPPED')) return 'STOPPED';
+    if (states.includes('FAILED')) return 'FAILED';
+    return states.find((s) => s !== 'RUNNING') ?? 'RUNNING';
+  }
+}
+
+/** Creates (without running) the Temporal workers of `deps.config.worker.role` (WORKER_ROLE). */
+export async function createModelgateWorker(deps: WorkerDeps): Promise<ModelgateWorker> {
   const { config } = deps;
-  const workflowBundle = deps.workflowBundle ?? prebuiltBundle();
-  return Worker.create({
-    connection: deps.connection,
+  const { role } = config.worker;
+  const activityDeps: ActivityDeps = {
+    pool: deps.pool,
+    publicUrl: config.publicUrl,
+    temporalUiUrl: config.temporal.uiUrl,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    ...(workflowBundle ? { workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities({
-      pool: deps.pool,
-      publicUrl: config.publicUrl,
-      temporalUiUrl: config.temporal.uiUrl,
-      namespace: config.temporal.namespace,
-      taskQueue: config.temporal.taskQueue,
-      policyDir: config.policyDir,
-      sources: config.sources,
-      artifactStoreDir: config.artifactStoreDir,
-      ...(config.artifactStoreUri ? { artifactStoreUri: config.artifactStoreUri } : {}),
-    }),
-    maxCachedWorkflows: config.worker.maxCachedWorkflows,
+    policyDir: config.policyDir,
+    sources: config.sources,
+    artifactStoreDir: config.artifactStoreDir,
+    ...(config.artifactStoreUri ? { artifactStoreUri: config.artifactStoreUri } : {}),
+  };
+  const common = {
+    connection: deps.connection,
+    namespace: config.temporal.namespace,
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     shutdownGraceTime: config.shutdownGraceMs,
-  });
+  };
+  const workers: Array<{ taskQueue: string; worker: Worker }> = [];
+  if (role === 'all' || role === 'promotions') {
+    const workflowBundle = deps.workflowBundle ?? prebuiltBundle();
+    const taskQueue = config.temporal.taskQueue;
+    workers.push({
+      taskQueue,
+      worker: await Worker.create({
+        ...common,
+        taskQueue,
+        ...(workflowBundle ? { workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+        activities: createActivities(activityDeps),
+        maxCachedWorkflows: config.worker.maxCachedWorkflows,
+      }),
+    });
+  }
+  if (role === 'all' || role === 'checks') {
+    const taskQueue = checksTaskQueueOf(config.temporal.taskQueue);
+    workers.push({ taskQueue, worker: await Worker.create({ ...common, taskQueue, activities: createCheckActivities(activityDeps) }) });
+  }
+  return new ModelgateWorker(workers);
 }
 
 async function main(): Promise<void> {
@@ -92,7 +166,7 @@ async function main(): Promise<void> {
       () => createModelgateWorker({ config, connection, pool }),
     );
     log.info(
-      { address: config.temporal.address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue },
+      { address: config.temporal.address, namespace: config.temporal.namespace, role: config.worker.role, taskQueues: worker.workers.map((w) => w.taskQueue) },
       'worker polling',
     );
     await worker.run();

@@ -23,6 +23,7 @@ import { startPromotion } from '../../src/promotions/start';
 import { CHECK_NAMES, type CheckResult, checkActivityName } from '../../src/shared/checks';
 import { promotionUpdates, stateQuery } from '../../src/shared/messages';
 import type { PromotionInput } from '../../src/shared/promotion';
+import { checksTaskQueueOf } from '../../src/shared/task-queues';
 import { floorDecide, floorPending } from './workflows';
 import { percentile, safetensorsArtifact, sleep } from '../support';
 
@@ -86,7 +87,10 @@ async function main() {
   const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const worker = await Worker.create({ connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, workflowBundle: bundle, activities, maxCachedWorkflows: 500 });
-  const running = worker.run();
+  // The check activities run on the checks task queue (the no-op checks, so the ratio measures Modelgate's overhead).
+  const noOpChecks = Object.fromEntries(CHECK_NAMES.map((n) => [checkActivityName(n), noOpCheck(n)]));
+  const checksWorker = await Worker.create({ connection, namespace: config.temporal.namespace, taskQueue: checksTaskQueueOf(config.temporal.taskQueue), activities: noOpChecks });
+  const running = Promise.all([worker.run(), checksWorker.run()]);
 
   const runPromotion = async (i: number): Promise<number> => {
     const manifest = await manifestFor(`bench-p-${i}-${randomUUID().slice(0, 6)}`, 'high');
@@ -158,6 +162,7 @@ async function main() {
     console.log('end-to-end (high tier, no-op checks, 6 updates, 3 stages):', JSON.stringify(e2e));
   }
   worker.shutdown();
+  checksWorker.shutdown();
   await running;
   await connection.close();
 

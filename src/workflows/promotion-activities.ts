@@ -9,6 +9,7 @@ import type { PolicyStoreActivities } from '../activities/policy-store';
 import type { PromotionActivities } from '../activities/promotion';
 import { CHECK_NAMES, type CheckName, type CheckResult, checkActivityName } from '../shared/checks';
 import { ownerOf, type PromotionInput } from '../shared/promotion';
+import { checksTaskQueueOf } from '../shared/task-queues';
 import { causeOf } from './lifecycle';
 import { policyActor, type PromotionMachine, type PromotionNotice } from './promotion-machine';
 
@@ -36,8 +37,13 @@ const NOTIFICATION_OPTIONS: ActivityOptions = {
   retry: { maximumAttempts: 5, initialInterval: '2 seconds', backoffCoefficient: 2 },
 };
 
-/** Check activities under `summary`. */
-export const checkActivities = (summary: string) => proxyActivities<CheckActivities>({ ...CHECK_OPTIONS, summary });
+/**
+ * Check activities under `summary`, on the checks task queue (`<this workflow's queue>-checks`,
+ * served by the checks worker) or, with `ownQueue` (promotions started before checks had a
+ * queue of their own), on the workflow's own task queue.
+ */
+export const checkActivities = (summary: string, ownQueue = false) =>
+  proxyActivities<CheckActivities>({ ...CHECK_OPTIONS, summary, ...(ownQueue ? {} : { taskQueue: checksTaskQueueOf(workflowInfo().taskQueue) }) });
 /** Registry and evidence activities under `summary`. */
 export const recordActivities = (summary: string) => proxyActivities<PromotionActivities>({ ...RECORD_OPTIONS, summary });
 /** The audit archive activity. */
@@ -173,14 +179,16 @@ export async function runChecks(machine: PromotionMachine): Promise<boolean> {
   const enabled = CHECK_NAMES.filter((name) => policy.checks[name].enforcement !== 'off');
   // Promotions started before one-artifact-pass run integrity and security as two activities.
   const onePass = enabled.includes('integrity') && enabled.includes('security') && patched('one-artifact-pass');
+  // Promotions started before checks-task-queue schedule their checks on their own task queue.
+  const ownQueue = !patched('checks-task-queue');
   const scope = new CancellationScope();
   const results = scope
     .run(() =>
       Promise.all([
-        ...(onePass ? [runCheckActivity(machine, ['integrity', 'security'], () => checkActivities('check integrity + security').runArtifactChecks(input))] : []),
+        ...(onePass ? [runCheckActivity(machine, ['integrity', 'security'], () => checkActivities('check integrity + security', ownQueue).runArtifactChecks(input))] : []),
         ...enabled
           .filter((name) => !onePass || (name !== 'integrity' && name !== 'security'))
-          .map((name) => runCheckActivity(machine, [name], async () => [await checkActivities(`check ${name}`)[checkActivityName(name)](input)])),
+          .map((name) => runCheckActivity(machine, [name], async () => [await checkActivities(`check ${name}`, ownQueue)[checkActivityName(name)](input)])),
       ]),
     )
     .then((lists) => lists.flat().sort((a, b) => CHECK_NAMES.indexOf(a.name) - CHECK_NAMES.indexOf(b.name)));

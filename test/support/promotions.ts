@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { NativeConnection, type Worker, type WorkflowBundle } from '@temporalio/worker';
+import { NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import type { Config } from '../../src/config';
 import { runMigrations } from '../../src/db/migrate';
@@ -15,7 +15,7 @@ import { sendPromotionMessage } from '../../src/promotions/messages';
 import { startPromotion } from '../../src/promotions/start';
 import { stateQuery } from '../../src/shared/messages';
 import type { Actor, MessageKind, MessagePayloads, PromotionState, PromotionStatus } from '../../src/shared/promotion';
-import { bundleWorkflows, createModelgateWorker } from '../../src/worker';
+import { bundleWorkflows, createModelgateWorker, type ModelgateWorker } from '../../src/worker';
 import { createTestDatabase, testConfig, testStackEnv, testTemporalClient } from './stack';
 
 /** Everything a workflow test needs: a real server, a real database, a real worker. */
@@ -23,7 +23,7 @@ export interface PromotionHarness {
   client: Client;
   config: Config;
   pool: Pool;
-  worker: Worker;
+  worker: ModelgateWorker;
   policy: LoadedPolicy;
   artifactDir: string;
   /** Writes a small artifact and returns a manifest for it (overrides merged in). */
