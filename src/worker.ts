@@ -10,6 +10,7 @@ import { createPool } from './db/pool';
 import { createLogger } from './logger';
 import { checksTaskQueueOf } from './shared/task-queues';
 import { redactUrl, runProcess, startupStep } from './startup';
+import { startWorkerHealthServer } from './worker-health';
 
 /** Path of the module that exports every workflow type (the bundle's entry). */
 export const WORKFLOWS_PATH = require.resolve('./workflows');
@@ -144,7 +145,13 @@ export async function createModelgateWorker(deps: WorkerDeps): Promise<Modelgate
 async function main(): Promise<void> {
   const config = loadConfigOrExit('worker');
   const log = createLogger('worker', config.logLevel);
-  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM', 'SIGQUIT'] });
+  Runtime.install({
+    shutdownSignals: ['SIGINT', 'SIGTERM', 'SIGQUIT'],
+    // The SDK's own metrics (task slots, schedule-to-start latency, sticky cache) for Prometheus.
+    ...(config.worker.metricsAddress
+      ? { telemetryOptions: { metrics: { prometheus: { bindAddress: config.worker.metricsAddress } } } }
+      : {}),
+  });
 
   const applied = await startupStep(
     `migrating PostgreSQL at ${redactUrl(config.databaseUrl)}`,
@@ -169,7 +176,20 @@ async function main(): Promise<void> {
       { address: config.temporal.address, namespace: config.temporal.namespace, role: config.worker.role, taskQueues: worker.workers.map((w) => w.taskQueue) },
       'worker polling',
     );
-    await worker.run();
+    const health =
+      config.worker.healthPort === undefined
+        ? undefined
+        : await startupStep(`listening for health checks on ${config.http.host}:${config.worker.healthPort}`, 'check WORKER_HEALTH_PORT and HOST', () =>
+            startWorkerHealthServer(config.http.host, config.worker.healthPort!, {
+              role: config.worker.role,
+              states: () => worker.workers.map((w) => ({ taskQueue: w.taskQueue, state: w.worker.getState() })),
+            }),
+          );
+    try {
+      await worker.run();
+    } finally {
+      health?.close();
+    }
     log.info('worker stopped');
   } finally {
     await connection.close();
