@@ -32,7 +32,7 @@ export interface PromotionHarness {
   close(): Promise<void>;
 }
 
-type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
 let sharedBundle: WorkflowBundle | undefined;
 
@@ -64,21 +64,7 @@ export async function startPromotionHarness(
     worker,
     policy,
     artifactDir,
-    async manifest(overrides = {}) {
-      const name = overrides.model?.name ?? `model-${randomUUID().slice(0, 8)}`;
-      const bytes = safetensorsBytes(name);
-      const file = path.join(artifactDir, `${name}.safetensors`);
-      await writeFile(file, bytes);
-      const base: PromotionManifestInput = {
-        model: { name, version: '1.0.0', owner: 'olivia', riskTier: 'medium', description: 'test model' },
-        target: 'production',
-        artifact: { uri: pathToFileURL(file).href, sha256: createHash('sha256').update(bytes).digest('hex'), format: 'safetensors' },
-        lineage: { codeCommit: '0123abcd', runId: 'run-1' },
-        metrics: { accuracy: 0.93 },
-        modelCard: { intendedUse: 'Scoring card fraud in tests', limitations: 'Synthetic test data only' },
-      };
-      return PromotionManifestSchema.parse(merge(base, overrides));
-    },
+    manifest: (overrides = {}) => writeTestManifest(artifactDir, overrides),
     async submit(manifest, submitter = { id: 'sam', roles: ['data-scientist'] }, historyEventLimit) {
       const started = await startPromotion(client, {
         manifest,
@@ -99,6 +85,29 @@ export async function startPromotionHarness(
       await rm(artifactDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Writes a small artifact into `artifactDir` and returns a valid manifest for it (medium tier,
+ * production, accuracy 0.93), with `overrides` merged in.
+ */
+export async function writeTestManifest(
+  artifactDir: string,
+  overrides: DeepPartial<PromotionManifestInput> = {},
+): Promise<ReturnType<typeof PromotionManifestSchema.parse>> {
+  const name = overrides.model?.name ?? `model-${randomUUID().slice(0, 8)}`;
+  const bytes = safetensorsBytes(name);
+  const file = path.join(artifactDir, `${name}.safetensors`);
+  await writeFile(file, bytes);
+  const base: PromotionManifestInput = {
+    model: { name, version: '1.0.0', owner: 'olivia', riskTier: 'medium', description: 'test model' },
+    target: 'production',
+    artifact: { uri: pathToFileURL(file).href, sha256: createHash('sha256').update(bytes).digest('hex'), format: 'safetensors' },
+    lineage: { codeCommit: '0123abcd', runId: 'run-1' },
+    metrics: { accuracy: 0.93 },
+    modelCard: { intendedUse: 'Scoring card fraud in tests', limitations: 'Synthetic test data only' },
+  };
+  return PromotionManifestSchema.parse(merge(base, overrides));
 }
 
 /** A small valid safetensors file whose one tensor differs per model (so digests differ). */
