@@ -12,6 +12,7 @@ import { loadPolicyFile } from '../src/policy/load';
 import { startPromotion } from '../src/promotions/start';
 import { CHECK_NAMES, checkActivityName } from '../src/shared/checks';
 import { checksTaskQueueOf } from '../src/shared/task-queues';
+import { recordHistory } from './support/histories';
 import { writeTestManifest, waitForStatus } from './support/promotions';
 import { TEST_ARTIFACT_HOSTS, TEST_ARTIFACT_ROOTS } from './support/sources';
 import { createTestDatabase, testStackEnv, testTemporalClient } from './support/stack';
@@ -137,6 +138,8 @@ describe('WORKER_ROLE: the checks run on a task queue of their own', () => {
     startWorker('checks', checksHealth);
     expect(await ready(checksHealth)).toEqual({ status: 'ready', role: 'checks', workers: [{ taskQueue: checksTaskQueueOf(taskQueue), state: 'RUNNING' }] });
     await waitForStatus(handle, 'DEPLOYED', 60_000);
+    await handle.result();
+    await recordHistory('promotion-checks-task-queue', handle);
 
     const scheduled: Array<{ type: string; queue: string }> = [];
     for (const event of (await handle.fetchHistory()).events ?? []) {
