@@ -25,6 +25,10 @@ log "Chromium for the dashboard's browser tests"
 MODELGATE_CHROMIUM="$("$MODELGATE_ROOT/scripts/chromium.sh")"
 export MODELGATE_CHROMIUM
 
+log "the Kubernetes manifest validator (deploy/validate, built with Go)"
+MODELGATE_VALIDATE_MANIFESTS="$("$MODELGATE_ROOT/scripts/manifest-validator.sh")"
+export MODELGATE_VALIDATE_MANIFESTS
+
 log "running the tests"
 status=0
 npx jest --json --outputFile "$RUN_DIR/jest-results.json" "$@" || status=$?
