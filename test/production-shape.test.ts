@@ -14,6 +14,7 @@ interface ComposeService {
   command?: string[] | string;
   environment?: Record<string, unknown>;
   volumes?: string[];
+  deploy?: { replicas?: number | string };
 }
 
 /**
@@ -27,7 +28,7 @@ describe('docker-compose.yml and Dockerfile (production shape)', () => {
 
   it('parses and has the services of the production shape', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['api', 'postgresql', 'temporal', 'temporal-setup', 'temporal-ui', 'worker'].sort(),
+      ['api', 'checks-worker', 'postgresql', 'temporal', 'temporal-setup', 'temporal-ui', 'worker'].sort(),
     );
   });
 
@@ -57,7 +58,7 @@ describe('docker-compose.yml and Dockerfile (production shape)', () => {
   });
 
   it('the processes built from the Dockerfile name entry points that exist in the build', () => {
-    for (const name of ['api', 'worker']) {
+    for (const name of ['api', 'worker', 'checks-worker']) {
       const command = services[name]!.command as string[];
       expect(services[name]!.build).toBe('.');
       const entry = command[1]!;
@@ -71,7 +72,7 @@ describe('docker-compose.yml and Dockerfile (production shape)', () => {
   it('passes only variables the processes understand, and every one they require', () => {
     // Besides the configuration: the deployer webhook's signing secret the default policy names.
     const known = new Set([...Object.keys(EnvironmentSchema.shape), 'MODELGATE_DEPLOY_WEBHOOK_SECRET']);
-    for (const name of ['api', 'worker', 'temporal-setup']) {
+    for (const name of ['api', 'worker', 'checks-worker', 'temporal-setup']) {
       const env = services[name]!.environment!;
       for (const key of Object.keys(env)) expect(known).toContain(key);
       expect(env.DATABASE_URL).toMatch(/^postgres:\/\/.*@postgresql:5432\//);
@@ -87,6 +88,18 @@ describe('docker-compose.yml and Dockerfile (production shape)', () => {
     expect(Object.keys(services.api!.environment!)).toContain('AUTH_JWT_SECRET');
     expect(services.worker!.environment!.ARTIFACT_ROOTS).toBe('/artifacts');
     expect(services.worker!.volumes).toEqual(expect.arrayContaining([expect.stringMatching(/^artifact-store:/)]));
+    // The checks worker: PostgreSQL, the artifacts and the store; no deployer secret, no API key.
+    const checks = services['checks-worker']!.environment!;
+    for (const name of [...API_ONLY_VARIABLES, 'MODELGATE_DEPLOY_WEBHOOK_SECRET']) expect(Object.keys(checks)).not.toContain(name);
+    expect(services['checks-worker']!.volumes).toEqual(expect.arrayContaining([expect.stringMatching(/^artifact-store:/), './artifacts:/artifacts:ro']));
+  });
+
+  it('runs a promotions worker and a checks worker, and scales each process by replicas', () => {
+    expect(services.worker!.environment!.WORKER_ROLE).toBe('promotions');
+    expect(services['checks-worker']!.environment!.WORKER_ROLE).toBe('checks');
+    for (const [name, variable] of [['api', 'API_REPLICAS'], ['worker', 'WORKER_REPLICAS'], ['checks-worker', 'CHECKS_WORKER_REPLICAS']] as const) {
+      expect(String(services[name]!.deploy?.replicas)).toBe(`\${${variable}:-1}`);
+    }
   });
 
   it("configures the Temporal UI's own OIDC sign-in against the API's issuer (operators are named people)", () => {
