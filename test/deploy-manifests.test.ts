@@ -10,6 +10,20 @@ import { parseAllDocuments } from 'yaml';
 const root = path.resolve(__dirname, '..');
 const manifests = path.join(root, 'deploy', 'kubernetes');
 
+/** The parts of a rendered object the test reads. */
+interface RenderedObject {
+  kind: string;
+  metadata: { name: string };
+  spec: {
+    template: {
+      spec: {
+        containers: Array<{ image: string; env: Array<{ name: string; value?: string }> }>;
+        volumes: Array<{ name: string; secret?: { secretName: string } }>;
+      };
+    };
+  };
+}
+
 let validator: string | undefined;
 /** The validator scripts/test.sh built (MODELGATE_VALIDATE_MANIFESTS), or built now. */
 function validatorPath(): string {
@@ -35,7 +49,7 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
   it('production renders three Deployments with probes, a budget each, the API autoscaled, Temporal mTLS from each process own Secret', () => {
     const result = validate('-print', path.join(manifests, 'overlays', 'production'));
     expect(result.status).toBe(0);
-    const objects = parseAllDocuments(result.stdout).map((d) => d.toJS() as { kind: string; metadata: { name: string }; spec?: any });
+    const objects = parseAllDocuments(result.stdout).map((d) => d.toJS() as RenderedObject);
     const named = (kind: string) => objects.filter((o) => o.kind === kind).map((o) => o.metadata.name).sort();
     expect(named('Deployment')).toEqual(['modelgate-api', 'modelgate-checks-worker', 'modelgate-worker']);
     expect(named('PodDisruptionBudget')).toEqual(['modelgate-api', 'modelgate-checks-worker', 'modelgate-worker']);
@@ -44,10 +58,10 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     for (const d of objects.filter((o) => o.kind === 'Deployment')) {
       const pod = d.spec.template.spec;
       const container = pod.containers[0];
-      expect(container.image).toBe('registry.example.com/modelgate:0.1.0');
-      const env = Object.fromEntries((container.env as Array<{ name: string; value?: string }>).map((e) => [e.name, e.value]));
+      expect(container!.image).toBe('registry.example.com/modelgate:0.1.0');
+      const env = Object.fromEntries(container!.env.map((e) => [e.name, e.value]));
       expect(env.TEMPORAL_TLS_CERT_FILE).toBe('/etc/modelgate/temporal-tls/tls.crt');
-      expect(pod.volumes.find((v: { name: string }) => v.name === 'temporal-tls').secret.secretName).toBe(`${d.metadata.name}-temporal-tls`);
+      expect(pod.volumes.find((v) => v.name === 'temporal-tls')?.secret?.secretName).toBe(`${d.metadata.name}-temporal-tls`);
       if (env.WORKER_ROLE) roles[d.metadata.name] = env.WORKER_ROLE;
     }
     expect(roles).toEqual({ 'modelgate-worker': 'promotions', 'modelgate-checks-worker': 'checks' });
@@ -72,12 +86,12 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     it.each<[string, string, string | RegExp, string, RegExp]>([
       ['a misspelt field', 'worker.yaml', 'readinessProbe:', 'readinesProbe:', /Deployment modelgate-worker: does not match the apps\/v1 Deployment type: .*unknown field "readinesProbe"/],
       ['a malformed quantity', 'api.yaml', 'memory: 512Mi', 'memory: 512 megabytes', /Deployment modelgate-api: does not match the apps\/v1 Deployment type: .*quantities must match/],
-      ['no liveness probe', 'checks-worker.yaml', /          livenessProbe:\n(            .*\n|              .*\n)+?          resources:/, '          resources:', /container checks-worker: has no livenessProbe/],
-      ['no memory limit', 'worker.yaml', /            limits:\n              cpu: "1"\n              memory: 512Mi\n/, '            limits:\n              cpu: "1"\n', /container worker: sets no memory request and limit/],
+      ['no liveness probe', 'checks-worker.yaml', / {10}livenessProbe:\n( {12}.*\n| {14}.*\n)+? {10}resources:/, '          resources:', /container checks-worker: has no livenessProbe/],
+      ['no memory limit', 'worker.yaml', / {12}limits:\n {14}cpu: "1"\n {14}memory: 512Mi\n/, '            limits:\n              cpu: "1"\n', /container worker: sets no memory request and limit/],
       ['a budget that selects nothing', 'worker.yaml', /(kind: PodDisruptionBudget[\s\S]*?app.kubernetes.io\/name: )modelgate-worker/, '$1modelgate-wroker', /Deployment modelgate-worker: 0 PodDisruptionBudgets select its pods/],
       ['the checks worker mounting the API secret', 'checks-worker.yaml', 'name: modelgate-checks-worker\n          env:', 'name: modelgate-api\n          env:', /Secret modelgate-api is used by more than one Deployment \(modelgate-api, modelgate-checks-worker\)/],
       ['the worker holding the API token key', 'worker.yaml', '            - name: WORKER_ROLE\n', '            - name: AUTH_JWT_SECRET\n              value: leaked-key-of-at-least-32-characters\n            - name: WORKER_ROLE\n', /container worker: sets AUTH_JWT_SECRET, which belongs to the API only/],
-      ['a probe on an undeclared port', 'api.yaml', /path: \/readyz\n              port: http/, 'path: /readyz\n              port: web', /readinessProbe's port web is not a port the container declares/],
+      ['a probe on an undeclared port', 'api.yaml', /path: \/readyz\n {14}port: http/, 'path: /readyz\n              port: web', /readinessProbe's port web is not a port the container declares/],
       ['the API without its autoscaler', 'api.yaml', /---\napiVersion: autoscaling\/v2[\s\S]*$/, '', /Deployment modelgate-api runs the API but no HorizontalPodAutoscaler scales it/],
     ])('%s', async (_what, file, from, to, message) => {
       await edit(file, from, to);
