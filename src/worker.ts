@@ -4,7 +4,7 @@ import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBun
 import type { Pool } from 'pg';
 import { createActivities } from './activities';
 import { type Config, loadConfigOrExit } from './config';
-import type { AuditSealer } from './audit/seal';
+import { type AuditSealer, loadProcessAuditSealer } from './audit/seal';
 import { prepareProcessDatabase } from './database-startup';
 import { createLogger } from './logger';
 import { runProcess, startupStep } from './startup';
@@ -75,7 +75,8 @@ async function main(): Promise<void> {
   const log = createLogger('worker', config.logLevel);
   Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM', 'SIGQUIT'] });
 
-  const { pool, auditSealer } = await prepareProcessDatabase(config, log);
+  const pool = await prepareProcessDatabase(config, log);
+  const auditSealer = await loadProcessAuditSealer(config.audit, (message) => log.warn(message));
   const connection = await startupStep(
     `connecting to Temporal at ${config.temporal.address}`,
     'check TEMPORAL_ADDRESS and that the Temporal server is running',

@@ -1,4 +1,5 @@
 import { loadConfigOrExit } from '../config';
+import { loadProcessAuditSealer } from '../audit/seal';
 import { prepareProcessDatabase } from '../database-startup';
 import { createLogger } from '../logger';
 import { runProcess, startupStep } from '../startup';
@@ -13,7 +14,8 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit('api');
   const log = createLogger('api', config.logLevel);
 
-  const { pool, auditSealer } = await prepareProcessDatabase(config, log);
+  const pool = await prepareProcessDatabase(config, log);
+  const auditSealer = await loadProcessAuditSealer(config.audit, (message) => log.warn(message));
   const temporal = await startupStep(
     `connecting to Temporal at ${config.temporal.address}`,
     'check TEMPORAL_ADDRESS and that the Temporal server is running',

@@ -203,3 +203,23 @@ export async function loadAuditSealer(settings: { signingKeyFile: string; checkp
   await handle.close();
   return sealer;
 }
+
+/**
+ * The sealer of a worker or API process from its settings (AUDIT_SIGNING_KEY_FILE,
+ * AUDIT_CHECKPOINT_FILE); without them (outside production: the configuration refuses that in
+ * production) none, and `warn` says the chains are not sealed.
+ */
+export async function loadProcessAuditSealer(
+  settings: { signingKeyFile: string; checkpointFile: string } | undefined,
+  warn: (message: string) => void,
+): Promise<AuditSealer | undefined> {
+  if (!settings) {
+    warn('AUDIT_SIGNING_KEY_FILE is not set: the audit chains this process appends to are not signed or checkpointed (refused when NODE_ENV is production)');
+    return undefined;
+  }
+  try {
+    return await loadAuditSealer(settings);
+  } catch (err) {
+    throw new Error(`loading the audit signing key failed: ${(err as Error).message}\n  check AUDIT_SIGNING_KEY_FILE and AUDIT_CHECKPOINT_FILE`);
+  }
+}
