@@ -5,11 +5,11 @@ import type { Pool } from 'pg';
 import { type ActivityDeps, createActivities } from './activities';
 import { createCheckActivities } from './activities/checks';
 import { type Config, loadConfigOrExit } from './config';
-import { runMigrations } from './db/migrate';
-import { createPool } from './db/pool';
+import { type AuditSealer, loadProcessAuditSealer } from './audit/seal';
+import { prepareProcessDatabase } from './database-startup';
 import { createLogger } from './logger';
 import { checksTaskQueueOf } from './shared/task-queues';
-import { redactUrl, runProcess, startupStep } from './startup';
+import { runProcess, startupStep } from './startup';
 import { startWorkerHealthServer } from './worker-health';
 
 /** Path of the module that exports every workflow type (the bundle's entry). */
@@ -34,6 +34,8 @@ export interface WorkerDeps {
   config: Config;
   connection: NativeConnection;
   pool: Pool;
+  /** Signs and checkpoints the heads of the audit chains the worker archives (absent: not sealed). */
+  auditSealer?: AuditSealer;
   /** Prebuilt bundle; when absent the worker bundles `WORKFLOWS_PATH` itself. */
   workflowBundle?: WorkflowBundleOption;
 }
@@ -113,6 +115,7 @@ export async function createModelgateWorker(deps: WorkerDeps): Promise<Modelgate
     sources: config.sources,
     artifactStoreDir: config.artifactStoreDir,
     ...(config.artifactStoreUri ? { artifactStoreUri: config.artifactStoreUri } : {}),
+    ...(deps.auditSealer ? { auditSealer: deps.auditSealer } : {}),
   };
   const common = {
     connection: deps.connection,
@@ -153,14 +156,8 @@ async function main(): Promise<void> {
       : {}),
   });
 
-  const applied = await startupStep(
-    `migrating PostgreSQL at ${redactUrl(config.databaseUrl)}`,
-    'check DATABASE_URL and that PostgreSQL is running',
-    () => runMigrations(config.databaseUrl),
-  );
-  if (applied.length > 0) log.info({ applied }, 'database migrations applied');
-
-  const pool = createPool(config.databaseUrl, (err) => log.warn({ err: err.message }, 'PostgreSQL connection lost'));
+  const pool = await prepareProcessDatabase(config, log);
+  const auditSealer = await loadProcessAuditSealer(config.audit, (message) => log.warn(message));
   const connection = await startupStep(
     `connecting to Temporal at ${config.temporal.address}`,
     'check TEMPORAL_ADDRESS and that the Temporal server is running',
@@ -170,7 +167,7 @@ async function main(): Promise<void> {
     const worker = await startupStep(
       'creating the worker',
       `check that namespace ${config.temporal.namespace} exists (TEMPORAL_NAMESPACE)`,
-      () => createModelgateWorker({ config, connection, pool }),
+      () => createModelgateWorker({ config, connection, pool, ...(auditSealer ? { auditSealer } : {}) }),
     );
     log.info(
       { address: config.temporal.address, namespace: config.temporal.namespace, role: config.worker.role, taskQueues: worker.workers.map((w) => w.taskQueue) },
