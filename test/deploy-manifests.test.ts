@@ -54,6 +54,7 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     expect(named('Deployment')).toEqual(['modelgate-api', 'modelgate-checks-worker', 'modelgate-worker']);
     expect(named('PodDisruptionBudget')).toEqual(['modelgate-api', 'modelgate-checks-worker', 'modelgate-worker']);
     expect(named('HorizontalPodAutoscaler')).toEqual(['modelgate-api']);
+    expect(named('Job')).toEqual(['modelgate-migrate']);
     const roles: Record<string, string> = {};
     for (const d of objects.filter((o) => o.kind === 'Deployment')) {
       const pod = d.spec.template.spec;
@@ -89,8 +90,9 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
       ['no liveness probe', 'checks-worker.yaml', / {10}livenessProbe:\n( {12}.*\n| {14}.*\n)+? {10}resources:/, '          resources:', /container checks-worker: has no livenessProbe/],
       ['no memory limit', 'worker.yaml', / {12}limits:\n {14}cpu: "1"\n {14}memory: 512Mi\n/, '            limits:\n              cpu: "1"\n', /container worker: sets no memory request and limit/],
       ['a budget that selects nothing', 'worker.yaml', /(kind: PodDisruptionBudget[\s\S]*?app.kubernetes.io\/name: )modelgate-worker/, '$1modelgate-wroker', /Deployment modelgate-worker: 0 PodDisruptionBudgets select its pods/],
-      ['the checks worker mounting the API secret', 'checks-worker.yaml', 'name: modelgate-checks-worker\n          env:', 'name: modelgate-api\n          env:', /Secret modelgate-api is used by more than one Deployment \(modelgate-api, modelgate-checks-worker\)/],
+      ['the checks worker mounting the API secret', 'checks-worker.yaml', 'name: modelgate-checks-worker\n          env:', 'name: modelgate-api\n          env:', /Secret modelgate-api is used by more than one workload \(modelgate-api, modelgate-checks-worker\)/],
       ['the worker holding the API token key', 'worker.yaml', '            - name: WORKER_ROLE\n', '            - name: AUTH_JWT_SECRET\n              value: leaked-key-of-at-least-32-characters\n            - name: WORKER_ROLE\n', /container worker: sets AUTH_JWT_SECRET, which belongs to the API only/],
+      ['the checks worker with the migration owner secret', 'checks-worker.yaml', 'name: modelgate-checks-worker\n          env:', 'name: modelgate-migrate\n          env:', /Secret modelgate-migrate is used by more than one workload \(modelgate-checks-worker, modelgate-migrate\)/],
       ['a probe on an undeclared port', 'api.yaml', /path: \/readyz\n {14}port: http/, 'path: /readyz\n              port: web', /readinessProbe's port web is not a port the container declares/],
       ['the API without its autoscaler', 'api.yaml', /---\napiVersion: autoscaling\/v2[\s\S]*$/, '', /Deployment modelgate-api runs the API but no HorizontalPodAutoscaler scales it/],
     ])('%s', async (_what, file, from, to, message) => {

@@ -17,6 +17,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -35,6 +36,7 @@ type rendered struct {
 	deployments []*appsv1.Deployment
 	pdbs        []*policyv1.PodDisruptionBudget
 	hpas        []*autoscalingv2.HorizontalPodAutoscaler
+	jobs        []*batchv1.Job
 }
 
 func main() {
@@ -114,6 +116,12 @@ func decode(apiVersion, kind string, data []byte, r *rendered) error {
 			return err
 		}
 		r.hpas = append(r.hpas, &h)
+	case "batch/v1/Job":
+		var j batchv1.Job
+		if err := strict(&j); err != nil {
+			return err
+		}
+		r.jobs = append(r.jobs, &j)
 	case "v1/Service":
 		return strict(&corev1.Service{})
 	case "v1/ConfigMap":
@@ -149,15 +157,7 @@ func checkRules(r *rendered) []string {
 			where := fmt.Sprintf("%s container %s", name, c.Name)
 			checkProbe(where, "readinessProbe", c.ReadinessProbe, "/readyz", c.Ports, add)
 			checkProbe(where, "livenessProbe", c.LivenessProbe, "/healthz", c.Ports, add)
-			for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-				req, hasReq := c.Resources.Requests[res]
-				lim, hasLim := c.Resources.Limits[res]
-				if !hasReq || !hasLim {
-					add("%s: sets no %s request and limit (resources.requests.%s, resources.limits.%s)", where, res, res, res)
-				} else if req.Cmp(lim) > 0 {
-					add("%s: requests more %s (%s) than its limit (%s)", where, res, req.String(), lim.String())
-				}
-			}
+			checkResources(where, c, add)
 			if isWorker(c) {
 				for _, e := range c.Env {
 					for _, v := range apiOnlyVariables {
@@ -169,8 +169,19 @@ func checkRules(r *rendered) []string {
 			}
 			checkTLSFiles(where, c, spec.Volumes, add)
 		}
+		for _, c := range spec.InitContainers {
+			checkResources(fmt.Sprintf("%s init container %s", name, c.Name), c, add)
+		}
 		for _, s := range secretsOf(spec) {
 			secretUsers[s] = appendUnique(secretUsers[s], d.Name)
+		}
+	}
+	for _, j := range r.jobs {
+		for _, c := range append(append([]corev1.Container{}, j.Spec.Template.Spec.InitContainers...), j.Spec.Template.Spec.Containers...) {
+			checkResources(fmt.Sprintf("Job %s container %s", j.Name, c.Name), c, add)
+		}
+		for _, s := range secretsOf(j.Spec.Template.Spec) {
+			secretUsers[s] = appendUnique(secretUsers[s], j.Name)
 		}
 	}
 	secrets := make([]string, 0, len(secretUsers))
@@ -181,9 +192,9 @@ func checkRules(r *rendered) []string {
 	for _, s := range secrets {
 		users := secretUsers[s]
 		if len(users) > 1 {
-			add("Secret %s is used by more than one Deployment (%s): each process gets a Secret of its own", s, strings.Join(users, ", "))
+			add("Secret %s is used by more than one workload (%s): each process gets a Secret of its own", s, strings.Join(users, ", "))
 		} else if s != users[0] && !strings.HasPrefix(s, users[0]+"-") {
-			add("Deployment %s uses Secret %s: a Deployment uses only Secrets named after it (%s or %s-…)", users[0], s, users[0], users[0])
+			add("%s uses Secret %s: a workload uses only Secrets named after it (%s or %s-…)", users[0], s, users[0], users[0])
 		}
 	}
 
@@ -236,6 +247,19 @@ func checkRules(r *rendered) []string {
 		}
 	}
 	return problems
+}
+
+// checkResources requires CPU and memory requests and limits, each request at most its limit.
+func checkResources(where string, c corev1.Container, add func(string, ...interface{})) {
+	for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		req, hasReq := c.Resources.Requests[res]
+		lim, hasLim := c.Resources.Limits[res]
+		if !hasReq || !hasLim {
+			add("%s: sets no %s request and limit (resources.requests.%s, resources.limits.%s)", where, res, res, res)
+		} else if req.Cmp(lim) > 0 {
+			add("%s: requests more %s (%s) than its limit (%s)", where, res, req.String(), lim.String())
+		}
+	}
 }
 
 // checkProbe requires an HTTP probe on path whose port is one the container declares.
@@ -318,7 +342,9 @@ func selects(selector *metav1.LabelSelector, d *appsv1.Deployment) bool {
 	return err == nil && !sel.Empty() && sel.Matches(labels.Set(d.Spec.Template.Labels))
 }
 
-func isWorker(c corev1.Container) bool { return strings.Contains(strings.Join(append(c.Command, c.Args...), " "), "dist/worker.js") }
+func isWorker(c corev1.Container) bool {
+	return strings.Contains(strings.Join(append(c.Command, c.Args...), " "), "dist/worker.js")
+}
 
 func runsAPI(d *appsv1.Deployment) bool {
 	for _, c := range d.Spec.Template.Spec.Containers {
