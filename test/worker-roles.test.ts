@@ -12,6 +12,7 @@ import { loadPolicyFile } from '../src/policy/load';
 import { startPromotion } from '../src/promotions/start';
 import { CHECK_NAMES, checkActivityName } from '../src/shared/checks';
 import { checksTaskQueueOf } from '../src/shared/task-queues';
+import { dashboardMetrics, exposedMetrics } from './support/dashboard';
 import { recordHistory } from './support/histories';
 import { writeTestManifest, waitForStatus } from './support/promotions';
 import { TEST_ARTIFACT_HOSTS, TEST_ARTIFACT_ROOTS } from './support/sources';
@@ -105,7 +106,7 @@ describe('WORKER_ROLE: the checks run on a task queue of their own', () => {
   });
 
   it('a promotion completes with a promotions worker and a checks worker in two processes, its checks scheduled on the checks queue', async () => {
-    const [promotionsHealth, checksHealth, metricsPort] = [await freePort(), await freePort(), await freePort()];
+    const [promotionsHealth, checksHealth, metricsPort, checksMetricsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     startWorker('promotions', promotionsHealth, metricsPort);
     // The promotions worker migrates the database first; the checks worker then finds it migrated.
     const ready = (port: number) => waitFor(`the worker on health port ${port} to be ready`, async () => {
@@ -135,7 +136,7 @@ describe('WORKER_ROLE: the checks run on a task queue of their own', () => {
     expect(pending.map((a) => a.attempt)).toEqual(pending.map(() => 1));
     expect(pending.every((a) => !a.lastStartedTime)).toBe(true);
 
-    startWorker('checks', checksHealth);
+    startWorker('checks', checksHealth, checksMetricsPort);
     expect(await ready(checksHealth)).toEqual({ status: 'ready', role: 'checks', workers: [{ taskQueue: checksTaskQueueOf(taskQueue), state: 'RUNNING' }] });
     await waitForStatus(handle, 'DEPLOYED', 60_000);
     await handle.result();
@@ -164,6 +165,14 @@ describe('WORKER_ROLE: the checks run on a task queue of their own', () => {
     const metrics = await get(`http://127.0.0.1:${metricsPort}/metrics`);
     expect(metrics?.status).toBe(200);
     expect(metrics?.body).toMatch(/^temporal_workflow_task_schedule_to_start_latency/m);
+    // Every worker metric the Grafana dashboard queries is one the two workers expose.
+    const checksMetrics = await get(`http://127.0.0.1:${checksMetricsPort}/metrics`);
+    expect(checksMetrics?.status).toBe(200);
+    expect(checksMetrics?.body).toMatch(/^temporal_activity_schedule_to_start_latency_bucket\{.*task_queue="[^"]*-checks"/m);
+    const exposed = new Set([...exposedMetrics(metrics!.body), ...exposedMetrics(checksMetrics!.body)]);
+    const queried = dashboardMetrics('temporal_');
+    expect(queried.length).toBeGreaterThan(4);
+    expect(queried.filter((name) => !exposed.has(name))).toEqual([]);
   }, 180_000);
 
   it('refuses an unknown role by name', async () => {

@@ -3,6 +3,7 @@ import { createAuditActivities } from '../../src/activities/audit';
 import { DURATION_HISTOGRAMS } from '../../src/metrics/durations';
 import { recordDurationObservations } from '../../src/metrics/store';
 import type { PromotionState } from '../../src/shared/promotion';
+import { dashboardMetrics, exposedMetrics } from '../support/dashboard';
 import { people, sendUpdate, waitForState, waitForStatus } from '../support/promotions';
 import { type ApiHarness, apiHarnessForSuite, buildTestApp } from './support';
 
@@ -44,6 +45,15 @@ describe('/metrics: duration histograms from what the workers recorded', () => {
     expect(res.status).toBe(200);
     return samples(res.text);
   };
+
+  it('every modelgate_ metric the Grafana dashboard (deploy/grafana) queries is one the API exposes', async () => {
+    await scrape(); // the request histogram has samples from the second scrape on
+    const res = await request(h.app).get('/metrics');
+    const exposed = exposedMetrics(res.text);
+    const queried = dashboardMetrics('modelgate_');
+    expect(queried.length).toBeGreaterThan(3);
+    expect(queried.filter((name) => !exposed.has(name))).toEqual([]);
+  });
 
   it('a promotion decided through the Temporal client directly shows in every duration histogram', async () => {
     expect(final.status).toBe('DEPLOYED');
