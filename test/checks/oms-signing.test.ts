@@ -8,6 +8,7 @@ import { runNamedCheck } from '../../src/checks';
 import { localArtifact } from '../../src/checks/artifact-source';
 import { digestArtifact } from '../../src/checks/digest';
 import { OMS_LIMITS } from '../../src/checks/oms/refusal';
+import { detectFormat } from '../../src/checks/security/format';
 import { preAuthenticationEncoding, publicKeyHint } from '../../src/checks/oms/envelope';
 import type { TrustedKey, TrustedRoot } from '../../src/checks/trusted-keys';
 import { PromotionManifestSchema } from '../../src/manifest/schema';
@@ -335,7 +336,16 @@ describe('hostile OMS bundles (statements signed by a trusted key, so the statem
   });
 });
 
-describe('the manifest and policy forms', () => {
+describe('around the bundle', () => {
+  it('the scanner leaves a JSON model.sig to the signature check, and still reads a pickle hiding behind the name', () => {
+    const bundle = Buffer.from('{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"}');
+    expect(detectFormat(bundle, 'model.sig', bundle.length, 'safetensors')).toBe('unknown');
+    expect(detectFormat(bundle, 'model.sig', bundle.length, 'pickle')).toBe('unknown');
+    const protocol0 = Buffer.from("cos\nsystem\n(S'id'\ntR.");
+    expect(detectFormat(protocol0, 'model.sig', protocol0.length, 'pickle')).toBe('pickle');
+    expect(detectFormat(protocol0, 'model.sig', protocol0.length, 'safetensors')).toBe('safetensors');
+  });
+
   it('copies of a signed directory verify wherever they are (names are relative)', async () => {
     const key = ecKey();
     const model = modelDir();
