@@ -78,7 +78,7 @@ const provider = new Provider(issuer, {
   // Public browser clients on a loopback origin may call the token and revocation endpoints.
   clientBasedCORS: (_ctx, origin, client) => client.clientAuthMethod === 'none' && /^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?$/.test(origin),
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
-  ttl: { Session: 3600, Interaction: 600, Grant: 3600, RefreshToken: 3600, DeviceCode: 600, IdToken: 600, AccessToken: (_ctx, _token, client) => realmClients.get(client.clientId)?.accessTokenTTL ?? 600, ClientCredentials: 600 },
+  ttl: { Session: 3600, Interaction: 600, Grant: 3600, RefreshToken: 3600, DeviceCode: 600, IdToken: 600, AccessToken: (_ctx, _token, client) => realmClients.get(client.clientId)?.accessTokenTTL ?? 600, ClientCredentials: (_ctx, _token, client) => realmClients.get(client.clientId)?.accessTokenTTL ?? 600 },
   features: {
     devInteractions: { enabled: false },
     revocation: { enabled: true },
