@@ -16,7 +16,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Connection } from '@temporalio/client';
+import { Connection, ScheduleClient } from '@temporalio/client';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { parse as parseYaml } from 'yaml';
 import { signDevToken } from '../src/api/auth';
@@ -165,6 +165,24 @@ jest.setTimeout(300_000);
         .setExpirationTime('5m')
         .sign(privateKey);
       await expect(describeNamespace({ token: forged })).rejects.toThrow(/Request unauthorized/);
+    });
+
+    it("the server's own system workers still work (they use the internal frontend): a schedule fires", async () => {
+      const connection = await Connection.connect({ address, tls: tlsAs('alice'), apiKey: await clientCredentialsToken(TEST_TEMPORAL_CLIENTS.admin) });
+      const schedules = new ScheduleClient({ connection, namespace: 'modelgate' });
+      const scheduleId = `trust-${randomUUID().slice(0, 8)}`;
+      try {
+        const handle = await schedules.create({
+          scheduleId,
+          spec: { intervals: [{ every: '1s' }] },
+          action: { type: 'startWorkflow', workflowType: 'NoSuchWorkflow', taskQueue: `nobody-${scheduleId}`, args: [] },
+        });
+        const described = await waitUntil(() => handle.describe(), (d) => d.info.recentActions.length > 0, 60_000);
+        expect(described.info.recentActions.length).toBeGreaterThan(0);
+        await handle.delete();
+      } finally {
+        await connection.close();
+      }
     });
 
     it('the built worker and API, each with its certificate and its own renewed token, run promotions end to end', async () => {
