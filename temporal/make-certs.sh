@@ -10,8 +10,9 @@
 #                                     matching, the internal frontend its system workers use); a
 #                                     client certificate can never reach them
 #   D/internode.pem, .key             the certificate those services present to each other
-#   D/clients/<name>.pem, .key        one client certificate per name: worker and api always, each
-#                                     --client NAME (an operator, e.g. --client alice) in addition
+#   D/clients/<name>.pem, .key        one client certificate per name: worker, api and ui (the Temporal
+#                                     UI) always, each --client NAME (an operator, e.g. --client alice,
+#                                     or admin for the setup job) in addition
 #
 # ECDSA P-256 keys; private keys are mode 0600 in 0700 folders. Leaf certificates live --days days
 # (default 90, at most 397); the CAs 3 × that, at most 1095 days. Running it again keeps the CAs and
@@ -21,7 +22,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 
-dir="" days=90 server_name="temporal" clients=(worker api)
+dir="" days=90 server_name="temporal" clients=(worker api ui)
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir) dir="${2:-}"; shift 2 ;;

@@ -218,9 +218,10 @@ jest.setTimeout(300_000);
         TEMPORAL_CLIENT_ID: client.id,
         TEMPORAL_CLIENT_SECRET_FILE: await secretFile(name, client.secret),
       });
+      const workerEnv = workerEnvironment({ ...common, ...(await as('worker', TEST_TEMPORAL_CLIENTS.worker)()) });
       const worker = new ModelgateProcess('worker', {
         entry: 'worker',
-        env: workerEnvironment({ ...common, ...(await as('worker', TEST_TEMPORAL_CLIENTS.worker)()) }),
+        env: workerEnv,
         logFile: path.join(work, 'worker.log'),
       });
       const api = new ModelgateProcess('api', {
@@ -233,6 +234,9 @@ jest.setTimeout(300_000);
       api.start();
       await waitForApiReady(server, 120_000);
 
+      // `modelgate temporal-token` prints a token of the configured client (what docker-compose's setup job uses).
+      const printed = await run(process.execPath, [path.join(REPO_ROOT, 'bin', 'modelgate.js'), 'temporal-token'], { env: workerEnv });
+      expect((await describeNamespace({ token: printed.stdout.trim() })).namespaceInfo?.name).toBe('modelgate');
       const earlyToken = await clientCredentialsToken(TEST_TEMPORAL_CLIENTS.worker);
       const dir = await mkdtemp(path.join(tmpdir(), 'modelgate-trust-examples-'));
       cpSync(path.join(REPO_ROOT, 'examples'), dir, { recursive: true });
