@@ -6,6 +6,7 @@ import { createCheckActivities } from './checks';
 import { createDeploymentActivities } from './deployment';
 import { createPolicyStoreActivities } from './policy-store';
 import { createPromotionActivities } from './promotion';
+import { createSignalCallerActivities } from './signal-caller';
 
 /** What the activities need from their process. */
 export interface ActivityDeps {
@@ -43,6 +44,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPromotionActivities(deps),
     ...createAuditActivities({ pool: deps.pool }),
     ...createPolicyStoreActivities({ policyDir: deps.policyDir }),
+    ...createSignalCallerActivities(),
     ...createDeploymentActivities({ policyDir: deps.policyDir, taskQueue: deps.taskQueue, publicUrl: deps.publicUrl, artifactStoreDir: deps.artifactStoreDir, ...(deps.artifactStoreUri ? { artifactStoreUri: deps.artifactStoreUri } : {}) }),
     /** Reads the database's version and migration count: proves worker ↔ PostgreSQL. */
     async describeStack(): Promise<StackDescription> {

@@ -337,7 +337,7 @@ export function registerPromotionCommands(program: Command, setExitCode: (code: 
           out(
             table(
               ['TIME', 'ACTOR', 'ACTION', 'GATE', 'DECISION', 'COMMENT', 'EVIDENCE', 'POLICY'],
-              timeline.events.map((e) => [e.at, e.actor, e.action, e.gate, e.decision, e.comment, e.evidenceDigest?.slice(0, 12), e.policyVersion]),
+              timeline.events.map((e) => [e.at, e.via === 'signal' ? `${e.actor} (Temporal Signal from ${e.temporalIdentity ?? '?'})` : e.actor, e.action, e.gate, e.decision, e.comment, e.evidenceDigest?.slice(0, 12), e.policyVersion]),
             ),
           );
         }
