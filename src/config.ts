@@ -99,6 +99,8 @@ export const EnvironmentSchema = z.object({
   ARTIFACT_MAX_BYTES: z.coerce.number().int().min(1).default(DEFAULT_SOURCE_LIMITS.maxArtifactBytes),
   DOCUMENT_MAX_BYTES: z.coerce.number().int().min(1).default(DEFAULT_SOURCE_LIMITS.maxDocumentBytes),
   EVIDENCE_CHROMIUM: z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path to a Chromium executable').optional(),
+  AUDIT_SIGNING_KEY_FILE: z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path to an ed25519 private key (PEM)').optional(),
+  AUDIT_CHECKPOINT_FILE: z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path to an append-only file').optional(),
 });
 
 /** A zod refinement that reports the message a parser throws. */
@@ -167,6 +169,13 @@ export interface Config {
   artifactStoreUri?: string;
   /** Chromium that prints evidence packs' report.pdf (API); unset: packs have no PDF. */
   evidenceChromium?: string;
+  /**
+   * This process's own ed25519 key that signs the heads of the audit chains it appends to, and the
+   * append-only file the signed heads go to (src/audit/seal.ts). Required when NODE_ENV is production.
+   */
+  audit?: { signingKeyFile: string; checkpointFile: string };
+  /** NODE_ENV is production (any case): settings that keep the record safe are required, not warned about. */
+  production: boolean;
 }
 
 /**
@@ -204,7 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const oidc = oidcSettingsOf(e);
-  const problems = [...devSignInProblems(e), ...issuerProblems(e), ...oidc.problems, ...temporalCredentialProblems(e)];
+  const problems = [...devSignInProblems(e), ...issuerProblems(e), ...auditSealProblems(e), ...oidc.problems, ...temporalCredentialProblems(e)];
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     temporal: {
@@ -244,7 +253,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     artifactStoreDir: e.ARTIFACT_STORE_DIR,
     ...(e.ARTIFACT_STORE_URI ? { artifactStoreUri: e.ARTIFACT_STORE_URI } : {}),
     ...(e.EVIDENCE_CHROMIUM ? { evidenceChromium: e.EVIDENCE_CHROMIUM } : {}),
+    production: isProduction(e),
+    ...(e.AUDIT_SIGNING_KEY_FILE && e.AUDIT_CHECKPOINT_FILE ? { audit: { signingKeyFile: e.AUDIT_SIGNING_KEY_FILE, checkpointFile: e.AUDIT_CHECKPOINT_FILE } } : {}),
   };
+}
+
+const isProduction = (e: Environment) => (e.NODE_ENV ?? '').trim().toLowerCase() === 'production';
+
+/**
+ * The audit seal needs both its key and its checkpoint file; a production process (NODE_ENV
+ * production, any case) without them refuses to start: its audit record could be rewritten unnoticed.
+ */
+function auditSealProblems(e: Environment): Problem[] {
+  const problems: Problem[] = [];
+  if (e.AUDIT_SIGNING_KEY_FILE && !e.AUDIT_CHECKPOINT_FILE) problems.push({ variable: 'AUDIT_CHECKPOINT_FILE', reason: 'is required with AUDIT_SIGNING_KEY_FILE (where the signed chain heads are appended)' });
+  if (e.AUDIT_CHECKPOINT_FILE && !e.AUDIT_SIGNING_KEY_FILE) problems.push({ variable: 'AUDIT_SIGNING_KEY_FILE', reason: 'is required with AUDIT_CHECKPOINT_FILE (the key that signs the chain heads)' });
+  if (isProduction(e)) {
+    for (const variable of ['AUDIT_SIGNING_KEY_FILE', 'AUDIT_CHECKPOINT_FILE'] as const) {
+      if (!e[variable]) problems.push({ variable, reason: 'is required when NODE_ENV is production (the audit chains are signed and checkpointed outside the database)' });
+    }
+  }
+  return problems;
 }
 
 type Environment = z.infer<typeof EnvironmentSchema>;

@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import type { AuditSealer } from '../audit/seal';
 import type { SourceRules } from '../sources/rules';
 import { MIGRATIONS_TABLE } from '../db/migrate';
 import { createAuditActivities } from './audit';
@@ -25,6 +26,8 @@ export interface ActivityDeps {
   artifactStoreDir: string;
   /** How deployers reach that store (ARTIFACT_STORE_URI), when they can. */
   artifactStoreUri?: string;
+  /** Signs and checkpoints the heads of the audit chains the worker archives (AUDIT_SIGNING_KEY_FILE). */
+  auditSealer?: AuditSealer;
 }
 
 /** Result of {@link createActivities}' `describeStack`: what the worker sees of its database. */
@@ -42,7 +45,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createCheckActivities({ pool: deps.pool, sources: deps.sources, artifactStoreDir: deps.artifactStoreDir }),
     ...createPromotionActivities(deps),
-    ...createAuditActivities({ pool: deps.pool }),
+    ...createAuditActivities({ pool: deps.pool, ...(deps.auditSealer ? { sealer: deps.auditSealer } : {}) }),
     ...createPolicyStoreActivities({ policyDir: deps.policyDir }),
     ...createSignalCallerActivities(),
     ...createDeploymentActivities({ policyDir: deps.policyDir, taskQueue: deps.taskQueue, publicUrl: deps.publicUrl, artifactStoreDir: deps.artifactStoreDir, ...(deps.artifactStoreUri ? { artifactStoreUri: deps.artifactStoreUri } : {}) }),

@@ -3,6 +3,7 @@ import { WorkflowIdReusePolicy } from '@temporalio/client';
 import { loadConfig } from '../config';
 import { connectTemporalClient } from '../temporal-client';
 import { ClientCredentialsTokenSource } from '../temporal-credentials';
+import { registerAuditCommands } from './audit-commands';
 import { registerCheckCommands } from './check-commands';
 import { registerEvidenceCommands } from './evidence-commands';
 import { registerLoginCommands } from './login-commands';
@@ -66,6 +67,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   registerPolicyCommands(program, setExitCode);
   registerEvidenceCommands(program, setExitCode);
   registerLoginCommands(program, setExitCode);
+  registerAuditCommands(program, setExitCode);
 
   return program;
 }
