@@ -61,7 +61,7 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
       const container = pod.containers[0];
       expect(container!.image).toBe('registry.example.com/modelgate:0.1.0');
       const env = Object.fromEntries(container!.env.map((e) => [e.name, e.value]));
-      expect(env.TEMPORAL_TLS_CERT_FILE).toBe('/etc/modelgate/temporal-tls/tls.crt');
+      expect(env.TEMPORAL_TLS_CLIENT_CERT_PATH).toBe('/etc/modelgate/temporal-tls/tls.crt');
       expect(pod.volumes.find((v) => v.name === 'temporal-tls')?.secret?.secretName).toBe(`${d.metadata.name}-temporal-tls`);
       if (env.WORKER_ROLE) roles[d.metadata.name] = env.WORKER_ROLE;
     }

@@ -279,7 +279,8 @@ func checkProbe(where, field string, p *corev1.Probe, path string, ports []corev
 	add("%s: %s's port %s is not a port the container declares", where, field, p.HTTPGet.Port.String())
 }
 
-// checkTLSFiles requires each TEMPORAL_TLS_*_FILE to lie under a mounted Secret volume.
+// checkTLSFiles requires each Temporal credential file (TEMPORAL_TLS_*_PATH, TEMPORAL_CLIENT_SECRET_FILE)
+// to lie under a mounted Secret volume.
 func checkTLSFiles(where string, c corev1.Container, volumes []corev1.Volume, add func(string, ...interface{})) {
 	secretVolumes := map[string]bool{}
 	for _, v := range volumes {
@@ -288,7 +289,8 @@ func checkTLSFiles(where string, c corev1.Container, volumes []corev1.Volume, ad
 		}
 	}
 	for _, e := range c.Env {
-		if !strings.HasPrefix(e.Name, "TEMPORAL_TLS_") || !strings.HasSuffix(e.Name, "_FILE") {
+		credential := (strings.HasPrefix(e.Name, "TEMPORAL_TLS_") && strings.HasSuffix(e.Name, "_PATH")) || e.Name == "TEMPORAL_CLIENT_SECRET_FILE"
+		if !credential {
 			continue
 		}
 		mounted := false

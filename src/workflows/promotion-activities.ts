@@ -188,7 +188,13 @@ export async function runChecks(machine: PromotionMachine): Promise<boolean> {
   const { state, policy } = machine;
   state.checkRuns += 1;
   machine.record('modelgate', 'checks_started', { run: state.checkRuns });
-  const input = { promotionId: state.promotionId, manifest: state.manifest, settings: policy.checks, trustedKeys: policy.trustedKeys };
+  const input = {
+    promotionId: state.promotionId,
+    manifest: state.manifest,
+    settings: policy.checks,
+    trustedKeys: policy.trustedKeys,
+    ...(policy.trustedRoots ? { trustedRoots: policy.trustedRoots } : {}),
+  };
   const enabled = CHECK_NAMES.filter((name) => policy.checks[name].enforcement !== 'off');
   // Promotions started before one-artifact-pass run integrity and security as two activities.
   const onePass = enabled.includes('integrity') && enabled.includes('security') && patched('one-artifact-pass');
