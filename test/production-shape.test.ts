@@ -138,8 +138,9 @@ describe('docker-compose.yml and Dockerfile (production shape)', () => {
 
     it('publishes no Temporal port; the only published ports are the API and the UI (behind OIDC)', () => {
       expect(temporal.ports ?? []).toEqual([]);
+      // The API's replicas (API_REPLICAS) take host ports from 8080 up.
       const published = Object.entries(services).flatMap(([name, s]) => (s.ports ?? []).map((p) => `${name} ${p}`));
-      expect(published.sort()).toEqual(['api 8080:8080', 'temporal-ui 8233:8080']);
+      expect(published.sort()).toEqual(['api 8080-8089:8080', 'temporal-ui 8233:8080']);
       expect(String(services['temporal-ui']!.environment!.TEMPORAL_AUTH_ENABLED)).toBe('${TEMPORAL_UI_AUTH_ENABLED:-true}');
     });
 
