@@ -9,6 +9,7 @@ import type { PolicyStoreActivities } from '../activities/policy-store';
 import type { PromotionActivities } from '../activities/promotion';
 import { CHECK_NAMES, type CheckName, type CheckResult, checkActivityName } from '../shared/checks';
 import { ownerOf, type PromotionInput } from '../shared/promotion';
+import { mlflowModelOf } from '../manifest/schema';
 import { causeOf } from './lifecycle';
 import { policyActor, type PromotionMachine, type PromotionNotice } from './promotion-machine';
 
@@ -161,6 +162,42 @@ export async function recordApproval(m: PromotionMachine): Promise<void> {
 }
 
 /**
+ * Pins a `models:/` artifact: its digest, and the metrics (when the manifest declares none) and
+ * lineage of its MLflow run, become the promotion's manifest (`source_pinned`). Returns the
+ * failure when MLflow could not be read after retries (`source_pin_failed`; the checks are then
+ * `error` results and a revision runs them, and the pin, again).
+ */
+async function pinMlflowSource(machine: PromotionMachine): Promise<{ error: unknown } | undefined> {
+  const { state } = machine;
+  const uri = state.manifest.artifact.uri;
+  try {
+    const pinned = await checkActivities('pin MLflow source').pinMlflowSource({ promotionId: state.promotionId, manifest: state.manifest });
+    const metricsFromRun = Object.keys(state.manifest.metrics).length === 0 && Object.keys(pinned.runMetrics).length > 0;
+    state.manifest = {
+      ...state.manifest,
+      artifact: { ...state.manifest.artifact, sha256: pinned.sha256 },
+      lineage: pinned.lineage,
+      ...(metricsFromRun ? { metrics: pinned.runMetrics } : {}),
+    };
+    machine.record('modelgate', 'source_pinned', {
+      uri,
+      sha256: pinned.sha256,
+      files: pinned.files,
+      bytes: pinned.bytes,
+      ...(pinned.runId ? { runId: pinned.runId } : {}),
+      metrics: metricsFromRun ? 'from the MLflow run' : 'declared',
+      datasets: pinned.datasets,
+    });
+    machine.effects.publish();
+    return undefined;
+  } catch (err) {
+    if (CancellationScope.current().consideredCancelled) throw err;
+    machine.record('modelgate', 'source_pin_failed', { uri, error: causeOf(err) });
+    return { error: err };
+  }
+}
+
+/**
  * Runs every enabled check, claims the version once integrity passed, seals the evidence.
  *
  * @returns false when the promotion ended meanwhile (withdrawn, or its version claim refused).
@@ -169,12 +206,18 @@ export async function runChecks(machine: PromotionMachine): Promise<boolean> {
   const { state, policy } = machine;
   state.checkRuns += 1;
   machine.record('modelgate', 'checks_started', { run: state.checkRuns });
-  const input = { promotionId: state.promotionId, manifest: state.manifest, settings: policy.checks, trustedKeys: policy.trustedKeys };
   const enabled = CHECK_NAMES.filter((name) => policy.checks[name].enforcement !== 'off');
+  // A models:/ artifact is pinned (downloaded, hashed, its run read) before its checks run.
+  const started = Date.now();
+  const pinFailure =
+    state.manifest.artifact.sha256 === undefined && mlflowModelOf(state.manifest.artifact.uri) && patched('mlflow-source-pin') ? await pinMlflowSource(machine) : undefined;
+  const input = { promotionId: state.promotionId, manifest: state.manifest, settings: policy.checks, trustedKeys: policy.trustedKeys };
   // Promotions started before one-artifact-pass run integrity and security as two activities.
   const onePass = enabled.includes('integrity') && enabled.includes('security') && patched('one-artifact-pass');
   const scope = new CancellationScope();
-  const results = scope
+  const results = pinFailure
+    ? Promise.resolve(errorResults(machine, enabled, pinFailure.error, started))
+    : scope
     .run(() =>
       Promise.all([
         ...(onePass ? [runCheckActivity(machine, ['integrity', 'security'], () => checkActivities('check integrity + security').runArtifactChecks(input))] : []),
