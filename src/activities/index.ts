@@ -6,6 +6,7 @@ import { createCheckActivities } from './checks';
 import { createDeploymentActivities } from './deployment';
 import { createPolicyStoreActivities } from './policy-store';
 import { createPromotionActivities } from './promotion';
+import { createMlflowActivities } from './mlflow';
 
 /** What the activities need from their process. */
 export interface ActivityDeps {
@@ -24,6 +25,8 @@ export interface ActivityDeps {
   artifactStoreDir: string;
   /** How deployers reach that store (ARTIFACT_STORE_URI), when they can. */
   artifactStoreUri?: string;
+  /** Environment → the MLflow alias Modelgate governs there (MLFLOW_ALIASES); the client is `sources.mlflow`. */
+  mlflowAliases?: Readonly<Record<string, string>>;
 }
 
 /** Result of {@link createActivities}' `describeStack`: what the worker sees of its database. */
@@ -42,6 +45,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCheckActivities({ pool: deps.pool, sources: deps.sources, artifactStoreDir: deps.artifactStoreDir }),
     ...createPromotionActivities(deps),
     ...createAuditActivities({ pool: deps.pool }),
+    ...createMlflowActivities({ ...(deps.sources.mlflow ? { client: deps.sources.mlflow } : {}), aliases: deps.mlflowAliases ?? {} }),
     ...createPolicyStoreActivities({ policyDir: deps.policyDir }),
     ...createDeploymentActivities({ policyDir: deps.policyDir, taskQueue: deps.taskQueue, publicUrl: deps.publicUrl, artifactStoreDir: deps.artifactStoreDir, ...(deps.artifactStoreUri ? { artifactStoreUri: deps.artifactStoreUri } : {}) }),
     /** Reads the database's version and migration count: proves worker ↔ PostgreSQL. */

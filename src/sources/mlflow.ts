@@ -143,7 +143,7 @@ export function parseTrackingUri(value: string): string {
 
 /** Checks one path segment of an artifact listing: no empty, `.`, `..`, separators or control characters. */
 function checkSegment(segment: string): void {
-  if (!segment || segment === '.' || segment === '..' || /[\\/\0-\x1f\x7f]/.test(segment) || segment.length > 255) {
+  if (!segment || segment === '.' || segment === '..' || /[\\/]/.test(segment) || [...segment].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f) || segment.length > 255) {
     throw new SourceRefusal('dot-segments', `artifact.uri: the MLflow artifact listing names an unsafe path segment ${JSON.stringify(segment.slice(0, 100))}`, 'artifact.uri');
   }
 }

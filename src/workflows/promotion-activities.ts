@@ -7,6 +7,7 @@ import type { AuditActivities } from '../activities/audit';
 import type { CheckActivities } from '../activities/checks';
 import type { PolicyStoreActivities } from '../activities/policy-store';
 import type { PromotionActivities } from '../activities/promotion';
+import type { MlflowActivities } from '../activities/mlflow';
 import { CHECK_NAMES, type CheckName, type CheckResult, checkActivityName } from '../shared/checks';
 import { ownerOf, type PromotionInput } from '../shared/promotion';
 import { mlflowModelOf } from '../manifest/schema';
@@ -156,9 +157,38 @@ export async function recordApproval(m: PromotionMachine): Promise<void> {
     validForMs: policy.approvalValidForMs,
     validUntil: state.approval!.validUntil,
   });
+  if (mlflowModelOf(state.manifest.artifact.uri) && patched('mlflow-write-back')) await writeBackToMlflow(m, 'approved');
   state.status = 'DEPLOYING';
   m.record('modelgate', 'deploying', { environment: state.manifest.target });
   m.effects.publish();
+}
+
+/** MLflow write-back: retried until MLflow answers (idempotent); a missing configuration is final. */
+const MLFLOW_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute', nonRetryableErrorTypes: ['MlflowNotConfigured', 'MlflowNotApplicable'] },
+};
+
+/**
+ * Writes a decision back to the MLflow Model Registry (tags; on approval the environment's alias)
+ * and records it (`mlflow_updated`), or records why it could not (`mlflow_update_failed`).
+ */
+async function writeBackToMlflow(m: PromotionMachine, decision: 'approved' | 'rejected'): Promise<void> {
+  const { state, policy } = m;
+  try {
+    const written = await proxyActivities<MlflowActivities>({ ...MLFLOW_OPTIONS, summary: `write ${decision} to MLflow` }).writeBackToMlflow({
+      promotionId: state.promotionId,
+      artifactUri: state.manifest.artifact.uri,
+      environment: state.manifest.target,
+      decision,
+      evidenceDigest: state.evidenceDigest ?? '',
+      policy: `${policy.name}@${policy.version}`,
+      decidedAt: state.approval?.at ?? new Date(Date.now()).toISOString(),
+    });
+    m.record('modelgate', 'mlflow_updated', { decision, ...(written.alias ? { alias: written.alias } : {}) });
+  } catch (err) {
+    m.record('modelgate', 'mlflow_update_failed', { decision, error: causeOf(err) });
+  }
 }
 
 /**
