@@ -302,7 +302,7 @@ export function createMlflowClient(settings: MlflowSettings, rules: SourceRules)
       }
     },
     async createWebhook(webhook) {
-      const answer = parse(z.object({ webhook: z.object({ webhook_id: z.string().max(200) }) }), await call('POST', '/api/2.0/mlflow/webhooks', undefined, { ...webhook, status: 'ACTIVE' }), 'webhook');
+      const answer = parse(z.object({ webhook: z.object({ webhook_id: z.string().max(200) }) }), await call('POST', '/api/2.0/mlflow/webhooks', undefined, { ...webhook, events: webhook.events.map((e) => ({ entity: e.entity.toUpperCase(), action: e.action.toUpperCase() })), status: 'ACTIVE' }), 'webhook');
       return answer.webhook.webhook_id;
     },
   };

@@ -245,8 +245,9 @@ describe('MLflow unreachable during the checks', () => {
       });
     });
     h = await startWorker({ trackingUri: `http://127.0.0.1:${closed}` });
+    const unreachable = `unreachable-${randomUUID().slice(0, 8)}`;
     const policy = await loadPolicyFile(POLICY_FILE);
-    const started = await startPromotion(h.client, { manifest: manifestOf('unreachable-model', '1'), submitter, policy, taskQueue: h.config.temporal.taskQueue });
+    const started = await startPromotion(h.client, { manifest: manifestOf(unreachable, '1'), submitter, policy, taskQueue: h.config.temporal.taskQueue });
     const handle = h.client.workflow.getHandle(started.promotionId);
     const failed = await waitForState(handle, (s) => s.status === 'CHECKS_FAILED', 120_000);
     const pinFailed = failed.timeline.find((e) => e.action === 'source_pin_failed');
@@ -258,7 +259,7 @@ describe('MLflow unreachable during the checks', () => {
     const pinAttempts = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes && e.activityTaskStartedEventAttributes.attempt !== undefined);
     expect(Math.max(...pinAttempts.map((e) => e.activityTaskStartedEventAttributes!.attempt ?? 0))).toBe(3);
     // Nothing was lost: the manifest still names the MLflow version, without a digest.
-    expect(failed.manifest.artifact.uri).toBe('models:/unreachable-model/1');
+    expect(failed.manifest.artifact.uri).toBe(`models:/${unreachable}/1`);
     expect(failed.manifest.artifact.sha256).toBeUndefined();
   }, 240_000);
 });
