@@ -23,6 +23,7 @@ import { MLFLOW_DELIVERY_ID_HEADER, MLFLOW_SIGNATURE_HEADER, MLFLOW_TIMESTAMP_HE
 import { createMlflowClient } from '../../src/sources/mlflow';
 import { bundleWorkflows, createModelgateWorker } from '../../src/worker';
 import { buildTestApp } from '../api/support';
+import { recordHistory } from '../support/histories';
 import { waitForState, sendUpdate } from '../support/promotions';
 import { testSources } from '../support/sources';
 import { createTestDatabase, testConfig, testStackEnv, testTemporalClient } from '../support/stack';
@@ -160,6 +161,9 @@ describe('MLflow Model Registry as the registry of record', () => {
       'modelgate.policy': `${policy.policy.name}@${policy.policy.version}`,
     });
     expect(Date.parse(tagged.tags['modelgate.approved_at']!)).not.toBeNaN();
+    // The pin before the checks and the write-back at approval, replayed by test/replay.test.ts.
+    await handle.result();
+    await recordHistory('promotion-mlflow-pinned-written-back', handle);
   }, 300_000);
 
   describe('the webhook receiver', () => {
@@ -235,7 +239,7 @@ describe('MLflow unreachable during the checks', () => {
   let h: Harness | undefined;
   afterAll(() => stopWorker(h), 60_000);
 
-  it('retries, then records error results and keeps the promotion (a revision pins again)', async () => {
+  it('retries, then records error results and keeps the promotion', async () => {
     // A port nothing listens on: every call to MLflow fails to connect.
     const closed = await new Promise<number>((resolve) => {
       const s = createServer();
