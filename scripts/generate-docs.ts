@@ -61,6 +61,7 @@ const MEANINGS: Record<string, string> = {
   // The manifest.
   'manifest:model': 'The model version being promoted.',
   'policy:submitters': 'Roles that may submit a promotion under this policy (`POST /v1/promotions` answers 403 to others). A policy that names none accepts no submission; re-certifications, started by Modelgate itself, need no role.',
+  'policy:operatorSignals': 'Roles whose messages are accepted as Temporal Signals (operators acting with the Temporal CLI or UI, e.g. while the API is down). A Signal whose actor holds none is refused and recorded; an accepted one is recorded `via: signal` with the caller’s Temporal identity. A policy that names none accepts no Signal. See [security](security.md#operator-signals).',
   'manifest:model.name': 'Name of the model; part of the promotion id `promote:<model>:<version>:<target>`.',
   'manifest:model.version': 'Version of the model; a version has one digest for ever (a second digest is refused with 409).',
   'manifest:model.owner': 'The accountable owner (an identity, as the `sub` of a token). The owner never decides, waives or forces on a promotion of their model.',

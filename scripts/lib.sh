@@ -84,7 +84,8 @@ stop_pidfile() {
 }
 
 # Starts a throwaway PostgreSQL cluster and a Temporal server on free ports in folder $1, and
-# exports TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and DATABASE_URL for them. The Temporal server is
+# exports TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DATABASE_URL (the owner), DATABASE_OWNER_URL and
+# MODELGATE_TEST_SERVICE_DATABASE_URL (the service role) for them. The Temporal server is
 # the in-memory dev server, or with MODELGATE_TEST_TEMPORAL=postgres the real server on the same
 # PostgreSQL cluster (temporal/start-postgres-server.sh, as docker-compose runs it).
 # Stop them with stop_throwaway_services $1. Used by the test and benchmark commands.
@@ -105,8 +106,12 @@ start_throwaway_services() {
   esac
   export TEMPORAL_ADDRESS="127.0.0.1:$temporal_port"
   export TEMPORAL_NAMESPACE=modelgate
+  # The tests create their databases as the owner (DATABASE_URL) and connect their workers and
+  # APIs as the service role (test/support/stack.ts: serviceRoleUrl), whose URL is exported too.
   DATABASE_URL="$("$MODELGATE_ROOT/scripts/postgres.sh" url "$pg_port")"
-  export DATABASE_URL
+  DATABASE_OWNER_URL="$DATABASE_URL"
+  MODELGATE_TEST_SERVICE_DATABASE_URL="$("$MODELGATE_ROOT/scripts/postgres.sh" service-url "$pg_port")"
+  export DATABASE_URL DATABASE_OWNER_URL MODELGATE_TEST_SERVICE_DATABASE_URL
   start_test_oidc_provider "$dir"
   start_test_mlflow "$dir"
 }

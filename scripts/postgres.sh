@@ -3,13 +3,17 @@
 #   postgres.sh install              install the server from apt when it is missing
 #   postgres.sh start DIR PORT       initdb (once) and start a cluster in DIR on 127.0.0.1:PORT
 #   postgres.sh stop DIR             stop the cluster in DIR (fast shutdown)
-#   postgres.sh url PORT             print the DATABASE_URL of a cluster started here
+#   postgres.sh url PORT             print the owner's URL (DATABASE_OWNER_URL: migrations, tests' admin)
+#   postgres.sh service-url PORT     print the service role's URL (DATABASE_URL of the API and worker)
 # initdb and pg_ctl refuse to run as root; as root they run as the 'postgres' user.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DB_NAME=modelgate
 DB_USER=modelgate
+# The services' login role: a member of modelgate_service, which the migrations grant only SELECT
+# and INSERT on the audit tables (docs/security.md#database-roles).
+SERVICE_USER=modelgate_app
 
 pg_bin_dir() {
   if command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ]; then
@@ -71,6 +75,11 @@ cmd_start() {
     "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'" | grep -q 1 \
     || as_owner "$bin/createdb" -h 127.0.0.1 -p "$port" -U "$DB_USER" "$DB_NAME" \
     || die "could not create database $DB_NAME"
+  as_owner "$bin/psql" -h 127.0.0.1 -p "$port" -U "$DB_USER" -d postgres -qtAc "
+    DO \$\$ BEGIN
+      IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'modelgate_service') THEN CREATE ROLE modelgate_service NOLOGIN; END IF;
+      IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$SERVICE_USER') THEN CREATE ROLE $SERVICE_USER LOGIN IN ROLE modelgate_service; END IF;
+    END \$\$;" >/dev/null || die "could not create the service roles"
 }
 
 cmd_stop() {
@@ -81,11 +90,13 @@ cmd_stop() {
 }
 
 cmd_url() { echo "postgres://$DB_USER@127.0.0.1:$1/$DB_NAME"; }
+cmd_service_url() { echo "postgres://$SERVICE_USER@127.0.0.1:$1/$DB_NAME"; }
 
 case "${1:-}" in
   install) cmd_install ;;
   start) [ $# -eq 3 ] || die "usage: postgres.sh start DIR PORT"; cmd_start "$2" "$3" ;;
   stop) [ $# -eq 2 ] || die "usage: postgres.sh stop DIR"; cmd_stop "$2" ;;
   url) [ $# -eq 2 ] || die "usage: postgres.sh url PORT"; cmd_url "$2" ;;
-  *) die "usage: postgres.sh install | start DIR PORT | stop DIR | url PORT" ;;
+  service-url) [ $# -eq 2 ] || die "usage: postgres.sh service-url PORT"; cmd_service_url "$2" ;;
+  *) die "usage: postgres.sh install | start DIR PORT | stop DIR | url PORT | service-url PORT" ;;
 esac

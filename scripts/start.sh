@@ -44,11 +44,35 @@ stop_all() {
 trap 'stop_all' EXIT
 trap 'exit 130' INT TERM
 
+# Database roles (docs/security.md#database-roles): the migrations run as the owner
+# (DATABASE_OWNER_URL); the worker and the API connect as the service role (DATABASE_URL), which may
+# only SELECT and INSERT the audit tables. With DATABASE_URL alone (an existing PostgreSQL), the
+# processes migrate with it and warn that their role may rewrite the audit record.
 if [ -z "${DATABASE_URL:-}" ]; then
   "$MODELGATE_ROOT/scripts/postgres.sh" start "$DATA_DIR/postgres" "$MODELGATE_PG_PORT"
   own_postgres=1
-  export DATABASE_URL="$("$MODELGATE_ROOT/scripts/postgres.sh" url "$MODELGATE_PG_PORT")"
+  export DATABASE_OWNER_URL="$("$MODELGATE_ROOT/scripts/postgres.sh" url "$MODELGATE_PG_PORT")"
+  export DATABASE_URL="$("$MODELGATE_ROOT/scripts/postgres.sh" service-url "$MODELGATE_PG_PORT")"
 fi
+if [ -n "${DATABASE_OWNER_URL:-}" ]; then
+  node "$MODELGATE_ROOT/bin/modelgate.js" migrate --database-url "$DATABASE_OWNER_URL" >/dev/null || die "the database migrations failed (as DATABASE_OWNER_URL)"
+fi
+owner_url="${DATABASE_OWNER_URL:-}"
+unset DATABASE_OWNER_URL
+
+# The audit seal (docs/operations.md#the-audit-archive): the worker and the API each sign the heads
+# of the audit chains they append to with their own ed25519 key, made once in .data/audit/, and
+# append the signed heads to their own checkpoint file there. Each process gets only its own key;
+# `modelgate audit --verify` needs only the public keys and the checkpoint files.
+AUDIT_DIR="$DATA_DIR/audit"
+mkdir -p "$AUDIT_DIR" && chmod 700 "$AUDIT_DIR"
+for p in worker api; do
+  if [ ! -s "$AUDIT_DIR/$p.key" ]; then
+    node "$MODELGATE_ROOT/bin/modelgate.js" audit-keygen --private-key "$AUDIT_DIR/$p.key" --public-key "$AUDIT_DIR/$p.pub" >/dev/null \
+      || die "could not make the $p's audit signing key in $AUDIT_DIR"
+  fi
+done
+unset AUDIT_SIGNING_KEY_FILE AUDIT_CHECKPOINT_FILE
 
 log "starting the Temporal dev server (state in $DATA_DIR/temporal/temporal.db)"
 "$MODELGATE_ROOT/temporal/start-dev.sh" --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
@@ -98,9 +122,11 @@ start_process() {
   echo $! >"$RUN_DIR/$name.pid"
 }
 # Fewer malloc arenas keep the worker's resident set small (see README, Benchmarks).
-MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" start_process worker dist/worker.js
+MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" AUDIT_SIGNING_KEY_FILE="$AUDIT_DIR/worker.key" AUDIT_CHECKPOINT_FILE="$AUDIT_DIR/worker.checkpoints.jsonl" \
+  start_process worker dist/worker.js
 # Evidence packs get their PDF report from a Chromium on PATH, when there is one.
 AUTH_JWT_SECRET="$api_secret" DASHBOARD_DEV_SIGN_IN="$api_dev_sign_in" DEV_SIGN_IN_SECRET="$api_dev_secret" NODE_ENV="$api_node_env" \
+  AUDIT_SIGNING_KEY_FILE="$AUDIT_DIR/api.key" AUDIT_CHECKPOINT_FILE="$AUDIT_DIR/api.checkpoints.jsonl" \
   EVIDENCE_CHROMIUM="${EVIDENCE_CHROMIUM:-$(command -v chromium || true)}" start_process api dist/api/server.js
 
 if ! wait_for_port "$PORT" 60 "API" "$(cat "$RUN_DIR/api.pid")"; then
@@ -118,6 +144,8 @@ cat <<TXT
     Logs           $LOG_DIR
   A dev token for the API (local users; the dev sign-in key is in $DATA_DIR/dev-sign-in-secret):
     export MODELGATE_TOKEN="\$(DEV_SIGN_IN_SECRET=\$(cat $DATA_DIR/dev-sign-in-secret) npx modelgate dev-token --user alice --roles ml-reviewer)"
+  Verify the audit record (read access, checkpoints, public keys; no secret):
+    npx modelgate audit --verify --database-url ${owner_url:-\$DATABASE_URL} --checkpoints $AUDIT_DIR/worker.checkpoints.jsonl,$AUDIT_DIR/api.checkpoints.jsonl --public-keys $AUDIT_DIR/worker.pub,$AUDIT_DIR/api.pub
   Press Ctrl-C to stop everything (data is kept in $DATA_DIR).
 
 TXT

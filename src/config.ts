@@ -97,6 +97,8 @@ export const EnvironmentSchema = z.object({
   MLFLOW_INTAKE_FORMAT: z.enum(ARTIFACT_FORMATS).default('other'),
   MLFLOW_INTAKE_ROLES: z.string().default('ml-engineer'),
   EVIDENCE_CHROMIUM: z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path to a Chromium executable').optional(),
+  AUDIT_SIGNING_KEY_FILE: z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path to an ed25519 private key (PEM)').optional(),
+  AUDIT_CHECKPOINT_FILE: z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path to an append-only file').optional(),
 });
 
 /** A zod refinement that reports the message a parser throws. */
@@ -156,6 +158,13 @@ export interface Config {
   artifactStoreUri?: string;
   /** Chromium that prints evidence packs' report.pdf (API); unset: packs have no PDF. */
   evidenceChromium?: string;
+  /**
+   * This process's own ed25519 key that signs the heads of the audit chains it appends to, and the
+   * append-only file the signed heads go to (src/audit/seal.ts). Required when NODE_ENV is production.
+   */
+  audit?: { signingKeyFile: string; checkpointFile: string };
+  /** NODE_ENV is production (any case): settings that keep the record safe are required, not warned about. */
+  production: boolean;
   /**
    * The MLflow tracking server `models:/` artifacts come from and decisions are written back to
    * (worker: MLFLOW_TRACKING_URI, MLFLOW_TRACKING_TOKEN; `aliases`: environment → governed alias).
@@ -217,7 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const oidc = oidcSettingsOf(e);
-  const problems = [...devSignInProblems(e), ...issuerProblems(e), ...oidc.problems];
+  const problems = [...devSignInProblems(e), ...issuerProblems(e), ...auditSealProblems(e), ...oidc.problems];
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     temporal: {
@@ -256,6 +265,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     artifactStoreDir: e.ARTIFACT_STORE_DIR,
     ...(e.ARTIFACT_STORE_URI ? { artifactStoreUri: e.ARTIFACT_STORE_URI } : {}),
     ...(e.EVIDENCE_CHROMIUM ? { evidenceChromium: e.EVIDENCE_CHROMIUM } : {}),
+    production: isProduction(e),
+    ...(e.AUDIT_SIGNING_KEY_FILE && e.AUDIT_CHECKPOINT_FILE ? { audit: { signingKeyFile: e.AUDIT_SIGNING_KEY_FILE, checkpointFile: e.AUDIT_CHECKPOINT_FILE } } : {}),
     ...(e.MLFLOW_TRACKING_URI
       ? { mlflow: { trackingUri: parseTrackingUri(e.MLFLOW_TRACKING_URI), ...(e.MLFLOW_TRACKING_TOKEN ? { token: e.MLFLOW_TRACKING_TOKEN } : {}), aliases: parseMlflowAliases(e.MLFLOW_ALIASES) } }
       : {}),
@@ -271,6 +282,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         }
       : {}),
   };
+}
+
+const isProduction = (e: Environment) => (e.NODE_ENV ?? '').trim().toLowerCase() === 'production';
+
+/**
+ * The audit seal needs both its key and its checkpoint file; a production process (NODE_ENV
+ * production, any case) without them refuses to start: its audit record could be rewritten unnoticed.
+ */
+function auditSealProblems(e: Environment): Problem[] {
+  const problems: Problem[] = [];
+  if (e.AUDIT_SIGNING_KEY_FILE && !e.AUDIT_CHECKPOINT_FILE) problems.push({ variable: 'AUDIT_CHECKPOINT_FILE', reason: 'is required with AUDIT_SIGNING_KEY_FILE (where the signed chain heads are appended)' });
+  if (e.AUDIT_CHECKPOINT_FILE && !e.AUDIT_SIGNING_KEY_FILE) problems.push({ variable: 'AUDIT_SIGNING_KEY_FILE', reason: 'is required with AUDIT_CHECKPOINT_FILE (the key that signs the chain heads)' });
+  if (isProduction(e)) {
+    for (const variable of ['AUDIT_SIGNING_KEY_FILE', 'AUDIT_CHECKPOINT_FILE'] as const) {
+      if (!e[variable]) problems.push({ variable, reason: 'is required when NODE_ENV is production (the audit chains are signed and checkpointed outside the database)' });
+    }
+  }
+  return problems;
 }
 
 type Environment = z.infer<typeof EnvironmentSchema>;

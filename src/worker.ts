@@ -5,10 +5,10 @@ import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBun
 import type { Pool } from 'pg';
 import { createActivities } from './activities';
 import { type Config, loadConfigOrExit } from './config';
-import { runMigrations } from './db/migrate';
-import { createPool } from './db/pool';
+import { type AuditSealer, loadProcessAuditSealer } from './audit/seal';
+import { prepareProcessDatabase } from './database-startup';
 import { createLogger } from './logger';
-import { redactUrl, runProcess, startupStep } from './startup';
+import { runProcess, startupStep } from './startup';
 
 /** Path of the module that exports every workflow type (the bundle's entry). */
 export const WORKFLOWS_PATH = require.resolve('./workflows');
@@ -32,6 +32,8 @@ export interface WorkerDeps {
   config: Config;
   connection: NativeConnection;
   pool: Pool;
+  /** Signs and checkpoints the heads of the audit chains the worker archives (absent: not sealed). */
+  auditSealer?: AuditSealer;
   /** Prebuilt bundle; when absent the worker bundles `WORKFLOWS_PATH` itself. */
   workflowBundle?: WorkflowBundleOption;
 }
@@ -63,6 +65,7 @@ export async function createModelgateWorker(deps: WorkerDeps): Promise<Worker> {
       ...(config.mlflow ? { mlflowAliases: config.mlflow.aliases } : {}),
       artifactStoreDir: config.artifactStoreDir,
       ...(config.artifactStoreUri ? { artifactStoreUri: config.artifactStoreUri } : {}),
+      ...(deps.auditSealer ? { auditSealer: deps.auditSealer } : {}),
     }),
     maxCachedWorkflows: config.worker.maxCachedWorkflows,
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
@@ -75,14 +78,8 @@ async function main(): Promise<void> {
   const log = createLogger('worker', config.logLevel);
   Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM', 'SIGQUIT'] });
 
-  const applied = await startupStep(
-    `migrating PostgreSQL at ${redactUrl(config.databaseUrl)}`,
-    'check DATABASE_URL and that PostgreSQL is running',
-    () => runMigrations(config.databaseUrl),
-  );
-  if (applied.length > 0) log.info({ applied }, 'database migrations applied');
-
-  const pool = createPool(config.databaseUrl, (err) => log.warn({ err: err.message }, 'PostgreSQL connection lost'));
+  const pool = await prepareProcessDatabase(config, log);
+  const auditSealer = await loadProcessAuditSealer(config.audit, (message) => log.warn(message));
   const connection = await startupStep(
     `connecting to Temporal at ${config.temporal.address}`,
     'check TEMPORAL_ADDRESS and that the Temporal server is running',
@@ -92,7 +89,7 @@ async function main(): Promise<void> {
     const worker = await startupStep(
       'creating the worker',
       `check that namespace ${config.temporal.namespace} exists (TEMPORAL_NAMESPACE)`,
-      () => createModelgateWorker({ config, connection, pool }),
+      () => createModelgateWorker({ config, connection, pool, ...(auditSealer ? { auditSealer } : {}) }),
     );
     log.info(
       { address: config.temporal.address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue },

@@ -44,6 +44,22 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...valid, PORT: '' }).http.port).toBe(8080);
   });
 
+  describe('the audit seal (AUDIT_SIGNING_KEY_FILE, AUDIT_CHECKPOINT_FILE)', () => {
+    const seal = { AUDIT_SIGNING_KEY_FILE: '/keys/worker.key', AUDIT_CHECKPOINT_FILE: '/audit/worker.checkpoints.jsonl' };
+    it('is required in production: a process without it refuses to start, naming both variables', () => {
+      for (const NODE_ENV of ['production', 'PRODUCTION', ' Production ']) {
+        expect(() => loadConfig({ ...valid, NODE_ENV })).toThrow(/AUDIT_SIGNING_KEY_FILE: is required when NODE_ENV is production[\s\S]*AUDIT_CHECKPOINT_FILE: is required/);
+      }
+      expect(loadConfig({ ...valid, ...seal, NODE_ENV: 'production' }).audit).toEqual({ signingKeyFile: seal.AUDIT_SIGNING_KEY_FILE, checkpointFile: seal.AUDIT_CHECKPOINT_FILE });
+    });
+    it('is optional elsewhere, but never half: the key without its checkpoint file (or the reverse) is refused', () => {
+      expect(loadConfig({ ...valid, NODE_ENV: 'development' }).audit).toBeUndefined();
+      expect(() => loadConfig({ ...valid, AUDIT_SIGNING_KEY_FILE: seal.AUDIT_SIGNING_KEY_FILE })).toThrow(/AUDIT_CHECKPOINT_FILE: is required with AUDIT_SIGNING_KEY_FILE/);
+      expect(() => loadConfig({ ...valid, AUDIT_CHECKPOINT_FILE: seal.AUDIT_CHECKPOINT_FILE })).toThrow(/AUDIT_SIGNING_KEY_FILE: is required with AUDIT_CHECKPOINT_FILE/);
+      expect(() => loadConfig({ ...valid, AUDIT_SIGNING_KEY_FILE: 'relative.key', AUDIT_CHECKPOINT_FILE: seal.AUDIT_CHECKPOINT_FILE })).toThrow(/AUDIT_SIGNING_KEY_FILE: must be an absolute path/);
+    });
+  });
+
   describe('DASHBOARD_DEV_SIGN_IN', () => {
     const dev = {
       DEV_SIGN_IN_SECRET: 'a-dev-sign-in-secret-of-32-characters-at-least',

@@ -27,7 +27,7 @@ describe('docker-compose.yml and Dockerfile (production shape)', () => {
 
   it('parses and has the services of the production shape', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['api', 'postgresql', 'temporal', 'temporal-setup', 'temporal-ui', 'worker'].sort(),
+      ['api', 'migrate', 'postgresql', 'temporal', 'temporal-setup', 'temporal-ui', 'worker'].sort(),
     );
   });
 
@@ -77,6 +77,18 @@ describe('docker-compose.yml and Dockerfile (production shape)', () => {
       expect(env.DATABASE_URL).toMatch(/^postgres:\/\/.*@postgresql:5432\//);
       expect(env.TEMPORAL_ADDRESS).toBe('temporal:7233');
     }
+  });
+
+  it('migrates as the owner in its own job; the worker and the API connect as the service role, each with its own audit key', () => {
+    expect(services.migrate!.environment!.DATABASE_OWNER_URL).toMatch(/^postgres:\/\/modelgate:/);
+    for (const name of ['api', 'worker']) {
+      const env = services[name]!.environment!;
+      expect(env.DATABASE_URL).toMatch(/^postgres:\/\/modelgate_app:/);
+      expect(Object.keys(env)).not.toContain('DATABASE_OWNER_URL');
+      expect(env.AUDIT_SIGNING_KEY_FILE).toEqual(expect.any(String));
+      expect(env.AUDIT_CHECKPOINT_FILE).toEqual(expect.any(String));
+    }
+    expect(services.api!.environment!.AUDIT_SIGNING_KEY_FILE).not.toBe(services.worker!.environment!.AUDIT_SIGNING_KEY_FILE);
   });
 
   it('gives each process only its own secrets: the token key and dev sign-in to the API alone', () => {

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { archiveAuditRecords } from '../audit/archive';
+import type { AuditSealer } from '../audit/seal';
 import { auditRecordOf } from '../audit/timeline';
 import { timelineObservations } from '../metrics/durations';
 import { recordDurationObservations } from '../metrics/store';
@@ -15,16 +16,18 @@ export interface ArchiveAuditInput {
 }
 
 /** Activities that keep the audit trail beyond Temporal's retention. */
-export function createAuditActivities(deps: { pool: Pool }) {
+export function createAuditActivities(deps: { pool: Pool; sealer?: AuditSealer }) {
   return {
     /**
      * Archives the promotion's timeline into `audit_events`, hash-chained and append-only, and
      * records the durations it shows (gate decisions, approval velocity) for `/metrics`.
-     * Idempotent: a retry adds nothing that is already there.
+     * Idempotent: a retry adds nothing that is already there. With the worker's sealer, the chain's
+     * new head is signed and checkpointed outside the database; rows found in the way with other
+     * content fail the activity (AuditChainConflict) rather than being adopted.
      */
     async archiveAudit(input: ArchiveAuditInput): Promise<{ archived: number; added: number; observed: number }> {
       const records = input.timeline.map((entry) => auditRecordOf(entry, input.policyVersion));
-      const added = await archiveAuditRecords(deps.pool, input.promotionId, records, input.executionId);
+      const added = await archiveAuditRecords(deps.pool, input.promotionId, records, input.executionId, deps.sealer);
       const observed = await recordDurationObservations(deps.pool, timelineObservations(input.promotionId, input.timeline));
       return { archived: records.length, added, observed };
     },

@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import type { AuditSealer } from '../audit/seal';
 import type { SourceRules } from '../sources/rules';
 import { MIGRATIONS_TABLE } from '../db/migrate';
 import { createAuditActivities } from './audit';
@@ -6,6 +7,7 @@ import { createCheckActivities } from './checks';
 import { createDeploymentActivities } from './deployment';
 import { createPolicyStoreActivities } from './policy-store';
 import { createPromotionActivities } from './promotion';
+import { createSignalCallerActivities } from './signal-caller';
 import { createMlflowActivities } from './mlflow';
 
 /** What the activities need from their process. */
@@ -25,6 +27,8 @@ export interface ActivityDeps {
   artifactStoreDir: string;
   /** How deployers reach that store (ARTIFACT_STORE_URI), when they can. */
   artifactStoreUri?: string;
+  /** Signs and checkpoints the heads of the audit chains the worker archives (AUDIT_SIGNING_KEY_FILE). */
+  auditSealer?: AuditSealer;
   /** Environment → the MLflow alias Modelgate governs there (MLFLOW_ALIASES); the client is `sources.mlflow`. */
   mlflowAliases?: Readonly<Record<string, string>>;
 }
@@ -44,9 +48,10 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createCheckActivities({ pool: deps.pool, sources: deps.sources, artifactStoreDir: deps.artifactStoreDir }),
     ...createPromotionActivities(deps),
-    ...createAuditActivities({ pool: deps.pool }),
+    ...createAuditActivities({ pool: deps.pool, ...(deps.auditSealer ? { sealer: deps.auditSealer } : {}) }),
     ...createMlflowActivities({ ...(deps.sources.mlflow ? { client: deps.sources.mlflow } : {}), aliases: deps.mlflowAliases ?? {} }),
     ...createPolicyStoreActivities({ policyDir: deps.policyDir }),
+    ...createSignalCallerActivities(),
     ...createDeploymentActivities({ policyDir: deps.policyDir, taskQueue: deps.taskQueue, publicUrl: deps.publicUrl, artifactStoreDir: deps.artifactStoreDir, ...(deps.artifactStoreUri ? { artifactStoreUri: deps.artifactStoreUri } : {}) }),
     /** Reads the database's version and migration count: proves worker ↔ PostgreSQL. */
     async describeStack(): Promise<StackDescription> {

@@ -158,6 +158,26 @@ export function createPromotionActivities(deps: PromotionActivityDeps) {
     },
 
     /**
+     * Whether the registry holds what a rollback to `version` needs: a still-valid approval of it
+     * for `environment`, and the version registered with the digest the rollback would deploy.
+     * The lifecycle's own list of earlier versions is not proof (a Signal can write to it).
+     */
+    async confirmRollbackTarget(input: { model: string; version: string; environment: string; sha256: string }): Promise<{ confirmed: true } | { confirmed: false; reason: string }> {
+      const { model, version, environment, sha256 } = input;
+      const approval = await registry.approvalOf(model, version, environment);
+      if (!approval) return { confirmed: false, reason: `the registry holds no approval of ${model}@${version} for ${environment}` };
+      if (approval.status !== 'approved') return { confirmed: false, reason: `the registry's approval of ${model}@${version} for ${environment} is ${approval.status}` };
+      if (!(approval.validUntil.getTime() > Date.now())) {
+        return { confirmed: false, reason: `the registry's approval of ${model}@${version} for ${environment} expired at ${approval.validUntil.toISOString()}` };
+      }
+      const registered = await registry.digestOf(model, version);
+      if (registered !== sha256) {
+        return { confirmed: false, reason: `${model}@${version} is registered with digest ${registered ?? '(none)'}, not the ${sha256.slice(0, 12)}… the rollback would deploy` };
+      }
+      return { confirmed: true };
+    },
+
+    /**
      * Moves an environment to a version in one transaction: the version serving now is
      * marked superseded (never deleted). Idempotent per promotion.
      *

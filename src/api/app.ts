@@ -24,6 +24,7 @@ import { type MlflowIntakeSettings, mlflowWebhookRoutes } from './mlflow-webhook
 import { modelRoutes } from './registry';
 import { reviewerRoutes } from './reviewer';
 import type { SourceRules } from '../sources/rules';
+import type { AuditSealer } from '../audit/seal';
 
 /** What the `/v1` routes are built from. */
 export interface ApiServices {
@@ -46,6 +47,8 @@ export interface ApiServices {
   rateLimits?: RateLimits;
   /** Chromium that prints evidence packs' report.pdf (EVIDENCE_CHROMIUM); without it packs have no PDF. */
   evidenceChromium?: string;
+  /** The API's own audit sealer: signs the heads of the refused-attempts chain and of the chains the API appends to (AUDIT_SIGNING_KEY_FILE). */
+  auditSealer?: AuditSealer;
   /** The MLflow webhook intake (MLFLOW_WEBHOOK_SECRET); without it `/v1/mlflow/webhooks` is not served. */
   mlflowIntake?: MlflowIntakeSettings;
 }
@@ -103,7 +106,7 @@ export function buildApp(deps: AppDeps): Express {
   if (!services) acceptJsonBodies();
   if (services) {
     const metrics = createApiMetrics({ client: services.client, pool: services.pool, gateNames: () => gateNamesOf(services.policies) });
-    const refusalLog = createRefusalLog({ pool: services.pool, log: deps.log });
+    const refusalLog = createRefusalLog({ pool: services.pool, log: deps.log, ...(services.auditSealer ? { sealer: services.auditSealer } : {}) });
 
     app.use((req, res, next) => {
       const started = process.hrtime.bigint();
@@ -130,7 +133,7 @@ export function buildApp(deps: AppDeps): Express {
     app.use('/v1/promotions', promotionRoutes({ ...services, metrics }));
     app.use('/v1/promotions', promotionMessageRoutes(services));
     app.use('/v1/promotions', evidenceRoutes(services));
-    app.use('/v1/models', modelRoutes(services.pool));
+    app.use('/v1/models', modelRoutes(services.pool, undefined, services.auditSealer));
     app.use('/v1/models', environmentRoutes(services));
     app.use('/v1/policies', policyRoutes(services));
     app.use('/v1/governance', governanceRoutes(services));

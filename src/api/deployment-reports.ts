@@ -5,6 +5,7 @@ import { WorkflowNotFoundError } from '@temporalio/common';
 import express, { Router } from 'express';
 import type { Pool } from 'pg';
 import { logRefusedAttempt } from '../audit/archive';
+import type { AuditSealer } from '../audit/seal';
 import { deploymentReportProblem, SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../deployment/webhook';
 import { completeDeploymentUpdate, stateQuery } from '../shared/messages';
 import { DeploymentReportRefused, PromotionEnded } from './domain-errors';
@@ -21,7 +22,7 @@ import { askWorker, WORKER_ANSWER_TIMEOUT_MS } from './worker-answer';
  * deployer's key, the variable the promotion's policy names), for the deployment id the promotion
  * awaits now. Mounted before the JSON parser (it needs the raw body).
  */
-export function deploymentReportRoutes(deps: { client: Client; pool: Pool; env?: NodeJS.ProcessEnv; workerAnswerTimeoutMs?: number }): Router {
+export function deploymentReportRoutes(deps: { client: Client; pool: Pool; env?: NodeJS.ProcessEnv; workerAnswerTimeoutMs?: number; auditSealer?: AuditSealer }): Router {
   const router = Router();
   const answerTimeoutMs = deps.workerAnswerTimeoutMs ?? WORKER_ANSWER_TIMEOUT_MS;
   const env = deps.env ?? process.env;
@@ -32,7 +33,7 @@ export function deploymentReportRoutes(deps: { client: Client; pool: Pool; env?:
     const refuse = async (error: unknown): Promise<never> => {
       const answer = asApiError(error);
       if (answer) {
-        await logRefusedAttempt(deps.pool, { actor: 'deployer', promotionId, action: 'report_deployment', statusCode: answer.status, reason: answer.message }).catch(() => undefined);
+        await logRefusedAttempt(deps.pool, { actor: 'deployer', promotionId, action: 'report_deployment', statusCode: answer.status, reason: answer.message }, deps.auditSealer).catch(() => undefined);
       }
       throw error;
     };

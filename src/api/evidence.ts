@@ -25,7 +25,7 @@ export const evidenceAuditId = (promotionId: string) => `evidence:${promotionId}
 export const EVIDENCE_EXPORTED = 'evidence_exported';
 
 /** What the evidence routes need. */
-export type EvidenceRoutesDeps = Pick<ApiServices, 'client' | 'pool' | 'policies' | 'workerAnswerTimeoutMs' | 'evidenceChromium'>;
+export type EvidenceRoutesDeps = Pick<ApiServices, 'client' | 'pool' | 'policies' | 'workerAnswerTimeoutMs' | 'evidenceChromium' | 'auditSealer'>;
 
 /** The policy a promotion ran under, with the text this API loads under that name now. */
 async function policyOf(deps: EvidenceRoutesDeps, recorded: { name: string; version: string; digest?: string } | undefined): Promise<EvidencePolicy> {
@@ -105,6 +105,7 @@ export function evidenceRoutes(deps: EvidenceRoutesDeps): Router {
         },
       ],
       randomUUID(),
+      deps.auditSealer,
     );
     const fileName = `evidence-${promotionId.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 200)}.zip`;
     res

@@ -7,6 +7,7 @@ import { errorResponses, json } from './openapi-parts';
 import express, { Router } from 'express';
 import type { Pool } from 'pg';
 import { logRefusedAttempt } from '../audit/archive';
+import type { AuditSealer } from '../audit/seal';
 import { PromotionManifestSchema, type PromotionManifest, type RiskTier, type ARTIFACT_FORMATS } from '../manifest/schema';
 import type { LoadedPolicy } from '../policy/load';
 import { startPromotion } from '../promotions/start';
@@ -40,14 +41,14 @@ export const MLFLOW_INTAKE_ACTOR = 'mlflow-webhook';
  * over `<delivery id>.<timestamp>.<body>` (the API's MLFLOW_WEBHOOK_SECRET), its timestamp must be
  * within 5 minutes, and its delivery id must be new. Mounted before the JSON parser (raw body).
  */
-export function mlflowWebhookRoutes(deps: { client: Client; pool: Pool; policies: ReadonlyMap<string, LoadedPolicy>; taskQueue: string; intake: MlflowIntakeSettings }): Router {
+export function mlflowWebhookRoutes(deps: { client: Client; pool: Pool; policies: ReadonlyMap<string, LoadedPolicy>; taskQueue: string; intake: MlflowIntakeSettings; auditSealer?: AuditSealer }): Router {
   const router = Router();
   const registry = createPgRegistry(deps.pool);
   router.post('/webhooks', express.raw({ type: () => true, limit: '256kb' }), async (req, res) => {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const refuse = async (error: ApiError): Promise<never> => {
       const answer = asApiError(error);
-      if (answer) await logRefusedAttempt(deps.pool, { actor: MLFLOW_INTAKE_ACTOR, action: 'mlflow_webhook', statusCode: answer.status, reason: answer.message }).catch(() => undefined);
+      if (answer) await logRefusedAttempt(deps.pool, { actor: MLFLOW_INTAKE_ACTOR, action: 'mlflow_webhook', statusCode: answer.status, reason: answer.message }, deps.auditSealer).catch(() => undefined);
       throw error;
     };
     const deliveryId = req.get(MLFLOW_DELIVERY_ID_HEADER);

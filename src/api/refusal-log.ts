@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler } from 'express';
 import type { Pool } from 'pg';
 import { logRefusedAttempt, type RefusedAttempt } from '../audit/archive';
+import type { AuditSealer } from '../audit/seal';
 import type { Logger } from '../logger';
 import { promotionWorkflowId } from '../shared/messages';
 import { MESSAGE_KINDS, type MessageKind, PROMOTION_MESSAGES } from '../shared/message-table';
@@ -67,9 +68,9 @@ function loggedProblems(details: unknown): Record<string, unknown> {
  * invalid input (400, 413, 415, with the field paths), 403, 409 and 422. Writing never delays
  * or fails the answer; a failed write is logged as a warning.
  */
-export function createRefusalLog(deps: { pool: Pool; log: Logger }) {
+export function createRefusalLog(deps: { pool: Pool; log: Logger; sealer?: AuditSealer }) {
   const write = (attempt: RefusedAttempt) => {
-    logRefusedAttempt(deps.pool, attempt).catch((err: unknown) => deps.log.warn({ err }, 'could not log a refused attempt'));
+    logRefusedAttempt(deps.pool, attempt, deps.sealer).catch((err: unknown) => deps.log.warn({ err }, 'could not log a refused attempt'));
   };
   const middleware: ErrorRequestHandler = (err, req, res, next) => {
     const apiError = asApiError(err);

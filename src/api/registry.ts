@@ -5,6 +5,7 @@ import { Router } from 'express';
 import type { Pool } from 'pg';
 import { z } from 'zod';
 import { archiveAuditRecords } from '../audit/archive';
+import type { AuditSealer } from '../audit/seal';
 import { createPgRegistry, type Registry } from '../registry';
 import { ApiError } from './errors';
 import { BEARER, bodyErrorResponses, errorResponses, json } from './openapi-parts';
@@ -20,9 +21,9 @@ export const modelAuditId = (model: string) => `model:${model}`;
 /**
  * Builds `GET /v1/models`, `GET /v1/models/{name}` (the registry as PostgreSQL holds it) and
  * `PUT /v1/models/{name}/owner` (admins only, audited). The audit archive is `pool`'s; the
- * registry is PostgreSQL's unless another is given.
+ * registry is PostgreSQL's unless another is given; `sealer` (the API's) signs the chain's new heads.
  */
-export function modelRoutes(pool: Pool, registry: Registry = createPgRegistry(pool)): Router {
+export function modelRoutes(pool: Pool, registry: Registry = createPgRegistry(pool), sealer?: AuditSealer): Router {
   const router = Router();
 
   // A model's owner is set when its first version is claimed; only an admin changes it, and each
@@ -40,6 +41,7 @@ export function modelRoutes(pool: Pool, registry: Registry = createPgRegistry(po
       modelAuditId(name),
       [{ occurredAt: at, actor: actor.id, action: 'owner_changed', detail: { model: name, from: previous, to: owner, reason } }],
       randomUUID(),
+      sealer,
     );
     res.json({ name, owner, previousOwner: previous, changedBy: actor.id, changedAt: at });
   });

@@ -217,6 +217,10 @@ export const AuditEventSchema = z.object({
   comment: z.string().optional(),
   evidenceDigest: z.string().optional(),
   policyVersion: z.string(),
+  /** `signal`: the message came as a Temporal Signal from an operator, not through the API. */
+  via: z.enum(['signal']).optional(),
+  /** For `via: signal`, the identity the caller's Temporal client declared, as Temporal recorded it. */
+  temporalIdentity: z.string().optional(),
   detail: z.record(z.string(), z.unknown()).optional(),
   source: z.enum(['workflow', 'refusal']),
   prevHash: z.string().optional(),

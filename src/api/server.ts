@@ -1,8 +1,8 @@
 import { loadConfigOrExit } from '../config';
-import { runMigrations } from '../db/migrate';
-import { createPool } from '../db/pool';
+import { loadProcessAuditSealer } from '../audit/seal';
+import { prepareProcessDatabase } from '../database-startup';
 import { createLogger } from '../logger';
-import { redactUrl, runProcess, startupStep } from '../startup';
+import { runProcess, startupStep } from '../startup';
 import { connectTemporalClient, pingTemporal } from '../temporal-client';
 import { loadPolicyDir } from '../policy/load';
 import { loadRoleMappingFile } from '../auth/role-mapping';
@@ -14,12 +14,8 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit('api');
   const log = createLogger('api', config.logLevel);
 
-  await startupStep(
-    `migrating PostgreSQL at ${redactUrl(config.databaseUrl)}`,
-    'check DATABASE_URL and that PostgreSQL is running',
-    () => runMigrations(config.databaseUrl),
-  );
-  const pool = createPool(config.databaseUrl, (err) => log.warn({ err: err.message }, 'PostgreSQL connection lost'));
+  const pool = await prepareProcessDatabase(config, log);
+  const auditSealer = await loadProcessAuditSealer(config.audit, (message) => log.warn(message));
   const temporal = await startupStep(
     `connecting to Temporal at ${config.temporal.address}`,
     'check TEMPORAL_ADDRESS and that the Temporal server is running',
@@ -46,6 +42,7 @@ async function main(): Promise<void> {
     services: {
       client: temporal,
       pool,
+      ...(auditSealer ? { auditSealer } : {}),
       policies,
       authenticator: createAuthenticator({ ...config.auth, ...(roleMapping ? { roleMapping } : {}) }),
       taskQueue: config.temporal.taskQueue,

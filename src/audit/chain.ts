@@ -90,3 +90,33 @@ export function verifyChain(rows: ReadonlyArray<ChainedAuditRecord>): ChainVerif
   }
   return { ok: true, events: sorted.length, head: prevHash };
 }
+
+/** A refused attempt as it is chained in `refused_attempts`. */
+export interface ChainedRefusedAttempt {
+  seq: number;
+  occurredAt: string;
+  actor: string | null;
+  promotionId: string | null;
+  action: string;
+  statusCode: number | null;
+  reason: string;
+  detail: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+/** Hash of one refused attempt's link: sha256 over the previous hash and the canonical JSON of the row. */
+export function refusedAttemptHash(prevHash: string, row: Omit<ChainedRefusedAttempt, 'prevHash' | 'hash'>): string {
+  const body = canonicalJson({
+    chain: 'refused_attempts',
+    seq: row.seq,
+    occurredAt: row.occurredAt,
+    actor: row.actor,
+    promotionId: row.promotionId,
+    action: row.action,
+    statusCode: row.statusCode,
+    reason: row.reason,
+    detail: row.detail,
+  });
+  return createHash('sha256').update(`${prevHash}\n${body}`).digest('hex');
+}

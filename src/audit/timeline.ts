@@ -13,6 +13,10 @@ export interface AuditEvent {
   comment?: string;
   evidenceDigest?: string;
   policyVersion: string;
+  /** `signal`: the message came as a Temporal Signal from an operator, not through the API. */
+  via?: 'signal';
+  /** For `via: signal`, the identity the caller's Temporal client declared, as Temporal recorded it. */
+  temporalIdentity?: string;
   detail?: Record<string, unknown>;
   /** `workflow`: recorded by the promotion itself; `refusal`: an attempt the API or the workflow refused. */
   source: 'workflow' | 'refusal';
@@ -46,6 +50,8 @@ export function renderAuditEvent(record: AuditRecord | ChainedAuditRecord, fallb
   const decision = DECISION_OF_ACTION[record.action];
   const comment = text(detail.comment) ?? text(detail.justification) ?? text(detail.reason);
   const evidenceDigest = text(detail.evidenceDigest);
+  const bySignal = detail.via === 'signal';
+  const temporalIdentity = bySignal ? text(detail.temporalIdentity) : undefined;
   return {
     ...(chained ? { seq: chained.seq } : {}),
     at: record.occurredAt,
@@ -56,6 +62,8 @@ export function renderAuditEvent(record: AuditRecord | ChainedAuditRecord, fallb
     ...(comment ? { comment } : {}),
     ...(evidenceDigest ? { evidenceDigest } : {}),
     policyVersion: text(policyVersion) ?? fallbackPolicyVersion,
+    ...(bySignal ? { via: 'signal' as const } : {}),
+    ...(temporalIdentity ? { temporalIdentity } : {}),
     ...(Object.keys(detail).length > 0 ? { detail } : {}),
     source: 'workflow',
     ...(chained ? { prevHash: chained.prevHash, hash: chained.hash } : {}),

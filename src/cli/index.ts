@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { WorkflowIdReusePolicy } from '@temporalio/client';
 import { loadConfig } from '../config';
 import { connectTemporalClient } from '../temporal-client';
+import { registerAuditCommands } from './audit-commands';
 import { registerCheckCommands } from './check-commands';
 import { registerEvidenceCommands } from './evidence-commands';
 import { registerLoginCommands } from './login-commands';
@@ -47,6 +48,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   registerPolicyCommands(program, setExitCode);
   registerEvidenceCommands(program, setExitCode);
   registerLoginCommands(program, setExitCode);
+  registerAuditCommands(program, setExitCode);
 
   return program;
 }

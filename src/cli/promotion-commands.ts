@@ -7,13 +7,13 @@ import { pathToFileURL } from 'node:url';
 import { type Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { signDevToken } from '../api/auth';
-import { type ChainedAuditRecord, verifyChain } from '../audit/chain';
 import type { ArchivedPromotion } from '../audit/timeline';
 import { MESSAGE_KINDS, type MessageKind, PROMOTION_MESSAGES } from '../shared/message-table';
 import { PROMOTION_STATUSES, type PromotionState } from '../shared/promotion';
 import { ApiCallError, ApiExitCode, type ApiTarget, apiTarget, callApi, promotionApiPath, table } from './api-client';
 import { type CommonFlags, err, out, runCommand, withCommon } from './api-command';
 import { registerEnvironmentCommands } from './environment-commands';
+import { runAuditVerify, type VerifyFlags } from './audit-commands';
 
 /** Statuses at which `submit --wait` (and `--wait-for`) stops: a decision, or the submitter must act. */
 const WAIT_STOPS = new Set(['DEPLOYED', 'REJECTED', 'EXPIRED', 'WITHDRAWN', 'SUPERSEDED', 'DEPLOY_FAILED', 'CHECKS_FAILED', 'CHANGES_REQUESTED']);
@@ -306,22 +306,22 @@ export function registerPromotionCommands(program: Command, setExitCode: (code: 
 
   registerEnvironmentCommands(program, setExitCode);
 
-  withCommon(program.command('audit <promotionId>'))
-    .description('print the audit timeline; --verify recomputes the archived hash chain')
+  withCommon(program.command('audit [promotionId]'))
+    .description('print the audit timeline; --verify compares the audit tables with the signed checkpoints and names any tampering (all chains, or the one of promotionId)')
     .option('--jsonl', 'one JSON event per line')
-    .option('--verify', 'recompute the archived chain and name the first broken link (exit 1 when broken)')
+    .option('--verify', 'verify the record (exit 1 naming each edited row, deleted row, cut tail, deleted chain or inserted rows)')
+    .option('--database-url <url>', 'with --verify: read access to the audit tables (default: $AUDIT_DATABASE_URL, then $DATABASE_URL)')
+    .option('--checkpoints <files>', 'with --verify: comma-separated checkpoint files (default: $AUDIT_CHECKPOINT_FILES)')
+    .option('--public-keys <files>', 'with --verify: comma-separated public keys (default: $AUDIT_PUBLIC_KEY_FILES)')
     .addOption(new Option('--source <source>', 'where from').choices(['auto', 'temporal', 'archive']).default('auto'))
-    .action((id: string, flags: CommonFlags & { jsonl?: boolean; verify?: boolean; source: string }) =>
+    .action((id: string | undefined, flags: CommonFlags & VerifyFlags & { jsonl?: boolean; verify?: boolean; source: string }) =>
       runCommand(setExitCode, flags, async () => {
-        const target = apiTarget(flags);
-        if (flags.verify) {
-          const archive = await callApi<{ chain: ChainedAuditRecord[] }>(target, 'GET', `${promotionApiPath(id, 'audit')}?source=archive`);
-          const result = verifyChain(archive.chain);
-          if (flags.json) out(`${JSON.stringify({ promotionId: id, ...result })}\n`);
-          else if (result.ok) out(`audit chain of ${id} intact: ${result.events} events, head ${result.head}\n`);
-          else out(`audit chain of ${id} BROKEN at event ${result.firstBrokenSeq}: ${result.reason}\n`);
-          return result.ok ? ApiExitCode.ok : ApiExitCode.failed;
+        if (flags.verify) return runAuditVerify(id, flags);
+        if (id === undefined) {
+          err('modelgate audit: name a promotion (or use --verify to verify every chain)\n');
+          return ApiExitCode.usage;
         }
+        const target = apiTarget(flags);
         if (flags.jsonl) {
           out(await callApi<string>(target, 'GET', `${promotionApiPath(id, 'audit')}?format=jsonl&source=${flags.source}`, undefined, { text: true }));
           return ApiExitCode.ok;
@@ -337,7 +337,7 @@ export function registerPromotionCommands(program: Command, setExitCode: (code: 
           out(
             table(
               ['TIME', 'ACTOR', 'ACTION', 'GATE', 'DECISION', 'COMMENT', 'EVIDENCE', 'POLICY'],
-              timeline.events.map((e) => [e.at, e.actor, e.action, e.gate, e.decision, e.comment, e.evidenceDigest?.slice(0, 12), e.policyVersion]),
+              timeline.events.map((e) => [e.at, e.via === 'signal' ? `${e.actor} (Temporal Signal from ${e.temporalIdentity ?? '?'})` : e.actor, e.action, e.gate, e.decision, e.comment, e.evidenceDigest?.slice(0, 12), e.policyVersion]),
             ),
           );
         }

@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Client } from 'pg';
 import { runner } from 'node-pg-migrate';
@@ -37,5 +38,41 @@ export async function runMigrations(databaseUrl: string): Promise<string[]> {
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY.toString()]).catch(() => undefined);
     await client.end();
+  }
+}
+
+/** Names of the migration files (as node-pg-migrate records them: without `.sql`), in order. */
+async function migrationNames(): Promise<string[]> {
+  const files = await readdir(MIGRATIONS_DIR);
+  return files.filter((f) => f.endsWith('.sql')).map((f) => f.slice(0, -'.sql'.length)).sort();
+}
+
+/**
+ * Brings the schema up to date when it is behind, as {@link runMigrations} does, and otherwise only
+ * reads: a service role (SELECT and INSERT on the audit tables, no DDL) starts against an up-to-date
+ * database; against an older one, it fails naming the owner's command (`modelgate migrate`).
+ *
+ * @returns the names of the migrations applied by this call (empty when up to date).
+ */
+export async function migrateIfBehind(databaseUrl: string): Promise<string[]> {
+  const client = new Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5_000 });
+  await client.connect();
+  let applied: string[] = [];
+  try {
+    const exists = await client.query<{ found: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS found`, [MIGRATIONS_TABLE]);
+    if (exists.rows[0]?.found) applied = (await client.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE}`)).rows.map((r) => r.name);
+  } finally {
+    await client.end();
+  }
+  const done = new Set(applied);
+  if ((await migrationNames()).every((name) => done.has(name))) return [];
+  try {
+    return await runMigrations(databaseUrl);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === '42501') {
+      throw new Error('the database schema is behind and this role may not change it: run the migrations as the owner (DATABASE_OWNER_URL=… modelgate migrate), then start again');
+    }
+    throw err;
   }
 }

@@ -149,6 +149,7 @@ export function resolvePolicy(loaded: LoadedPolicy, manifest: PromotionManifest)
     stages: resolveStages(rules.stages),
     separationOfDuties: policy.separationOfDuties,
     overrides: policy.overrides,
+    operatorSignals: policy.operatorSignals,
     expedite: {
       ...(policy.expedite.sla ? { slaMs: durationMs(policy.expedite.sla) } : {}),
       ...(policy.expedite.timeout ? { timeoutMs: durationMs(policy.expedite.timeout) } : {}),

@@ -72,6 +72,8 @@ export interface ResolvedPolicy {
   separationOfDuties: { allowSamePersonOnMultipleGates: boolean };
   /** `rollback` is absent in promotions started before rollbacks existed. */
   overrides: { waiveCheck: string[]; forceGate: string[]; expedite: string[]; withdraw: string[]; rollback?: string[] };
+  /** Roles whose messages are accepted as Temporal Signals (absent in promotions started before operator Signals were limited). */
+  operatorSignals?: string[];
   expedite: { slaMs?: number; timeoutMs?: number };
   remediationWindowMs: number;
   approvalValidForMs: number;

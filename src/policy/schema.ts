@@ -211,6 +211,13 @@ export const PolicySchema = z
      * submission (re-certifications, started by Modelgate itself, need no role).
      */
     submitters: z.array(role).default([]),
+    /**
+     * Roles whose messages are accepted as Temporal Signals: operators acting on Temporal directly
+     * (the Temporal CLI or UI), for example while the API is down. A Signal whose actor holds none
+     * is refused and recorded; an accepted one is recorded `via: signal` with the caller's Temporal
+     * identity. A policy that names none accepts no Signal.
+     */
+    operatorSignals: z.array(role).default([]),
     separationOfDuties: z
       .object({
         /** One person may sign several gates of one promotion. */

@@ -16,6 +16,14 @@ export function createPgApprovals(pool: Pool): Approvals {
         [input.model, input.version, input.environment, input.promotionId, input.decidedBy, input.policyVersion, input.evidenceDigest, String(input.validForMs), input.validUntil ?? null],
       );
     },
+    async approvalOf(model, version, environment) {
+      const { rows } = await pool.query<{ promotion_id: string; status: 'approved' | 'expired' | 'revoked'; valid_until: Date }>(
+        'SELECT promotion_id, status, valid_until FROM version_approvals WHERE model_name = $1 AND version = $2 AND environment = $3',
+        [model, version, environment],
+      );
+      const row = rows[0];
+      return row ? { promotionId: row.promotion_id, status: row.status, validUntil: row.valid_until } : undefined;
+    },
     async setApprovalStatus(input) {
       await pool.query(
         `UPDATE version_approvals SET status = $4, updated_at = now()

@@ -136,6 +136,15 @@ export interface Approvals {
    * approval sets it back to `approved`.
    */
   setApprovalStatus(change: { model: string; version: string; environment: string; status: 'expired' | 'revoked' }): Promise<void>;
+  /** The approval of `version` for `environment` as recorded, or `undefined` when none was. */
+  approvalOf(model: string, version: string, environment: string): Promise<RecordedApproval | undefined>;
+}
+
+/** An approval as the registry holds it. */
+export interface RecordedApproval {
+  promotionId: string;
+  status: 'approved' | 'expired' | 'revoked';
+  validUntil: Date;
 }
 
 /** Which version serves which environment. */

@@ -1,6 +1,6 @@
 // The activities of a model's lifecycle in an environment, each under the summary the Temporal UI
 // shows, and the rollback built on them. Workflow code: deterministic.
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import type { AuditActivities } from '../activities/audit';
 import type { DeploymentActivities } from '../activities/deployment';
 import type { PromotionActivities } from '../activities/promotion';
@@ -27,6 +27,9 @@ export const notificationActivities = (event: string) =>
     summary: `notify ${event}`,
   });
 
+/** A rollback the registry does not confirm: nothing was provisioned, so nothing is compensated. */
+class RollbackRefused extends Error {}
+
 /** Rolls the environment back to an earlier approved version: provision, move the registry, or compensate. */
 export async function rollBack(m: EnvironmentMachine, request: RollbackRequest): Promise<RollbackResult> {
   const { state } = m;
@@ -47,6 +50,11 @@ export async function rollBack(m: EnvironmentMachine, request: RollbackRequest):
   const deployment: DeploymentRequest = { deploymentId: id, action: 'rollback', promotionId: id, model, version: to.version, environment, artifact, previousVersion: from.version };
   let result: RollbackResult;
   try {
+    // Since rollback-confirmed-by-registry the registry, not the lifecycle's list, says whether the target may serve.
+    if (patched('rollback-confirmed-by-registry')) {
+      const confirmation = await lifecycleActivities('confirm rollback target').confirmRollbackTarget({ model, version: to.version, environment, sha256: artifact.sha256 });
+      if (!confirmation.confirmed) throw new RollbackRefused(`refused before provisioning: ${confirmation.reason}`);
+    }
     if (provider) {
       const outcome = await providerActivities(provider, 'provision rollback').provisionDeployment({ provider, request: deployment });
       log('modelgate', 'rollback_provisioned', { provider: provider.provider, reference: outcome.reference, detail: outcome.detail });
@@ -59,9 +67,9 @@ export async function rollBack(m: EnvironmentMachine, request: RollbackRequest):
     log(request.actor.id, 'rolled_back', { from: from.version, to: to.version });
     m.notify('rolled_back', `${request.actor.id} rolled ${environment} back from ${from.version} to ${to.version}: ${request.justification}`);
   } catch (err) {
-    const reason = causeOf(err);
+    const reason = err instanceof RollbackRefused ? err.message : causeOf(err);
     log('modelgate', 'rollback_failed', { reason });
-    if (provider) {
+    if (provider && !(err instanceof RollbackRefused)) {
       try {
         const undone = await providerActivities(provider, 'compensate rollback').compensateDeployment({ provider, request: deployment });
         log('modelgate', 'deployment_compensated', { detail: undone.detail });

@@ -34,9 +34,13 @@ export class Lifecycle<S extends { timeline: TimelineEntry[] }, R> {
     return new Date(Date.now()).toISOString();
   }
 
+  /** Added to the detail of every event recorded while a message from outside the API is applied (`via: signal`, the caller). */
+  protected attribution: Record<string, unknown> | undefined;
+
   /** Appends an event to the timeline (the audit trail's source). */
   record(actor: string, action: string, detail?: Record<string, unknown>): void {
-    this.state.timeline.push({ at: this.now(), actor, action, ...(detail ? { detail } : {}) });
+    const attributed = this.attribution ? { ...detail, ...this.attribution } : detail;
+    this.state.timeline.push({ at: this.now(), actor, action, ...(attributed ? { detail: attributed } : {}) });
     if (this.maxTimeline !== undefined && this.state.timeline.length > this.maxTimeline) this.state.timeline.shift();
   }
 

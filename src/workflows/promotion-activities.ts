@@ -1,18 +1,19 @@
 // The activities a promotion runs, each with its retry policy and the summary the Temporal UI
 // shows beside it (`check security`, `seal evidence`, `notify gate_opened`), and the checks stage
 // built on them. Workflow code: deterministic.
-import { ActivityCancellationType, CancellationScope, condition, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ActivityCancellationType, CancellationScope, condition, patched, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 import type { ActivityOptions } from '@temporalio/common';
 import type { AuditActivities } from '../activities/audit';
 import type { CheckActivities } from '../activities/checks';
 import type { PolicyStoreActivities } from '../activities/policy-store';
 import type { PromotionActivities } from '../activities/promotion';
+import type { SignalCallerActivities } from '../activities/signal-caller';
 import type { MlflowActivities } from '../activities/mlflow';
 import { CHECK_NAMES, type CheckName, type CheckResult, checkActivityName } from '../shared/checks';
 import { ownerOf, type PromotionInput } from '../shared/promotion';
 import { mlflowModelOf } from '../manifest/schema';
 import { causeOf } from './lifecycle';
-import { policyActor, type PromotionMachine, type PromotionNotice } from './promotion-machine';
+import { policyActor, type PromotionMachine, type PromotionNotice, type SignalCallerAnswer } from './promotion-machine';
 
 /** Checks: retried a few times when they cannot run; then recorded as `error`. */
 const CHECK_OPTIONS: ActivityOptions = {
@@ -44,6 +45,18 @@ export const checkActivities = (summary: string) => proxyActivities<CheckActivit
 export const recordActivities = (summary: string) => proxyActivities<PromotionActivities>({ ...RECORD_OPTIONS, summary });
 /** The audit archive activity. */
 export const auditActivities = proxyActivities<AuditActivities>({ ...AUDIT_OPTIONS, summary: 'archive audit trail' });
+
+/** Reading a Signal's caller: a local activity, a few quick attempts. */
+const signalCallerActivities = proxyLocalActivities<SignalCallerActivities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { maximumAttempts: 3, initialInterval: '500 milliseconds' },
+  summary: 'read the Signal caller',
+});
+
+/** The Temporal identity of the client that sent the Signal `kind` with `payload`, or why it could not be read. */
+export function signalCaller(kind: string, payload: unknown): Promise<SignalCallerAnswer> {
+  return signalCallerActivities.signalCaller({ name: kind, payload }).catch((err: unknown) => ({ problem: causeOf(err) }));
+}
 
 /** Sends a promotion's notice to the policy's receivers for its event; returns undefined when none listens. */
 export function sendNotice(machine: PromotionMachine, notice: PromotionNotice): Promise<unknown> | undefined {

@@ -2,7 +2,7 @@
 // whom, what it changes, which deadlines run and what happens when they pass. No Temporal
 // calls: the workflow (src/workflows/promotion.ts) gives it two effects, `notify` and
 // `publish`, and runs the activities; tests drive it directly. Deterministic.
-import { blockingChecks, evaluateAutoApproval, validApprovals } from '../policy/evaluate';
+import { blockingChecks, evaluateAutoApproval, hasAnyRole, validApprovals } from '../policy/evaluate';
 import type { ResolvedPolicy } from '../policy/resolved';
 import type { CheckName } from '../shared/checks';
 import { refusedUpdate } from '../shared/messages';
@@ -24,6 +24,9 @@ import { MESSAGE_RULES } from './promotion-rules';
 
 /** Refused signals kept in the state; more are counted in `refusedTotal`, not kept. */
 export const MAX_REFUSED_KEPT = 200;
+
+/** Who sent an accepted operator Signal, as Temporal recorded it, or why that could not be read. */
+export type SignalCallerAnswer = { temporalIdentity: string } | { problem: string };
 
 /** A notification the promotion sends to the policy's receivers for `event`. */
 export interface PromotionNotice {
@@ -173,19 +176,64 @@ export class PromotionMachine extends Lifecycle<PromotionState, MessageResult> {
   }
 
   /**
+   * Why the promotion refuses a message arriving as a Temporal Signal: its shape, an actor holding
+   * no role the policy grants operator Signals (`operatorSignals`), then the rules of the Update.
+   */
+  signalRefusalOf<K extends MessageKind>(kind: K, payload: MessagePayloads[K]): MessageRefusal | undefined {
+    const problem = payloadProblem(kind, payload);
+    if (problem) return { kind: 'invalid', reason: problem };
+    const roles = this.policy.operatorSignals ?? [];
+    if (!hasAnyRole(payload.actor, roles)) {
+      return {
+        kind: 'forbidden',
+        reason:
+          roles.length === 0
+            ? 'the policy accepts no message as a Temporal Signal (operatorSignals names no role); use the API'
+            : `${payload.actor.id} holds no role the policy grants operator Signals (needs one of: ${roles.join(', ')}); use the API`,
+      };
+    }
+    return this.refusalOf(kind, payload);
+  }
+
+  /**
+   * Screens an operator's Signal before its caller is looked up: `true` when it is a repeat
+   * (nothing to do) or refused (recorded, bounded); `false` when it may be applied.
+   */
+  screenSignal<K extends MessageKind>(kind: K, payload: MessagePayloads[K]): boolean {
+    if (this.firstResultOf(payload)) return true;
+    const refused = this.signalRefusalOf(kind, payload);
+    if (refused) this.recordRefusedSignal(kind, payload, refused.reason);
+    return refused !== undefined;
+  }
+
+  /**
    * Takes a message: a repeat answers with its first result; a refused Update throws the refusal;
    * a refused Signal is recorded (bounded) and answers `undefined`; an accepted one is applied.
+   * A Signal screened by {@link screenSignal} comes with its `caller`: the events it causes are
+   * recorded `via: signal` with the caller's Temporal identity, and one whose caller could not be
+   * read is refused.
    */
-  receive<K extends MessageKind>(kind: K, payload: MessagePayloads[K], via: 'update' | 'signal'): MessageResult | undefined {
+  receive<K extends MessageKind>(kind: K, payload: MessagePayloads[K], via: 'update' | 'signal', caller?: SignalCallerAnswer): MessageResult | undefined {
     const first = this.firstResultOf(payload);
     if (first) return first;
-    const refused = this.refusalOf(kind, payload);
+    const refused =
+      caller && 'problem' in caller
+        ? { kind: 'forbidden' as const, reason: `the Signal's caller could not be read from the promotion's history: ${caller.problem}` }
+        : caller
+          ? this.signalRefusalOf(kind, payload)
+          : this.refusalOf(kind, payload);
     if (refused) {
       if (via === 'update') throw refusedUpdate(refused);
       this.recordRefusedSignal(kind, payload, refused.reason);
       return undefined;
     }
-    const summary = (MESSAGE_EFFECTS[kind] as (m: PromotionMachine, p: MessagePayloads[K]) => string)(this, payload);
+    let summary: string;
+    this.attribution = caller && 'temporalIdentity' in caller ? { via: 'signal', temporalIdentity: caller.temporalIdentity } : undefined;
+    try {
+      summary = (MESSAGE_EFFECTS[kind] as (m: PromotionMachine, p: MessagePayloads[K]) => string)(this, payload);
+    } finally {
+      this.attribution = undefined;
+    }
     const result: MessageResult = { requestId: payload.requestId, message: kind, status: this.state.status, summary };
     this.processed[this.processedKey(payload)] = result;
     this.changed();

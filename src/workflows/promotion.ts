@@ -8,7 +8,7 @@ import { anyMessageSignal, anyMessageUpdate, completeDeploymentUpdate, refusedUp
 import type { PromotionInput, PromotionState } from '../shared/promotion';
 import { announceToEnvironment, checkDeploymentReport, runDeploymentStage } from './deployment-stage';
 import { continueAsNewWhenDue, PendingWork } from './lifecycle';
-import { auditActivities, claimVersion, recordApproval, runChecks, sendNotice, verifyStart } from './promotion-activities';
+import { auditActivities, claimVersion, recordApproval, runChecks, sendNotice, signalCaller, verifyStart } from './promotion-activities';
 import { PromotionMachine, submittedState } from './promotion-machine';
 import { publish } from './promotion-visibility';
 
@@ -40,6 +40,14 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
   );
 
   // ---- messages: each kind is an Update (answers at once) and a Signal (for operators) -------
+  // Since operator-signals a Signal is accepted only from a role the policy grants operator
+  // Signals, and is recorded with its caller's Temporal identity (read from the history).
+  const signalsFromOperators = patched('operator-signals');
+  const receiveSignal = (kind: MessageKind, payload: Parameters<typeof m.receive>[1]) => {
+    if (!signalsFromOperators) return void m.receive(kind, payload, 'signal');
+    if (m.screenSignal(kind, payload)) return;
+    pending.track(signalCaller(kind, payload).then((caller) => m.receive(kind, payload, 'signal', caller)));
+  };
   const register = (kind: MessageKind) => {
     setHandler(anyMessageUpdate(kind), (payload) => m.receive(kind, payload, 'update')!, {
       validator: (payload) => {
@@ -51,7 +59,7 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
         if (refused) throw refusedUpdate(refused);
       },
     });
-    setHandler(anyMessageSignal(kind), (payload) => void m.receive(kind, payload, 'signal'));
+    setHandler(anyMessageSignal(kind), (payload) => receiveSignal(kind, payload));
   };
   MESSAGE_KINDS.forEach(register);
   setHandler(stateQuery, () => state);

@@ -17,6 +17,12 @@ describe('audit archive and the modelgate CLI against a running API', () => {
   let url: string;
   const tokens: Record<string, string> = {};
   const as = (who: keyof typeof people) => ({ MODELGATE_URL: url, MODELGATE_TOKEN: tokens[who] });
+  /** What `audit --verify` reads: the audit tables, the checkpoint files and the public keys. */
+  const auditor = () => ({
+    AUDIT_DATABASE_URL: h.config.databaseUrl,
+    AUDIT_CHECKPOINT_FILES: h.audit.checkpointFiles.join(','),
+    AUDIT_PUBLIC_KEY_FILES: h.audit.publicKeyFiles.join(','),
+  });
 
   beforeAll(async () => {
     h = await startApiHarness({ dashboard: { devSignIn: { devSignInSecret: TEST_DEV_SECRET } } });
@@ -140,9 +146,9 @@ describe('audit archive and the modelgate CLI against a running API', () => {
     });
 
     it('audit --verify passes on the intact chain and names the first broken link of a forged one', async () => {
-      const intact = await cli(['audit', id, '--verify'], as('rita'));
+      const intact = await cli(['audit', id, '--verify'], auditor());
       expect(intact.code).toBe(0);
-      expect(intact.stdout).toMatch(/intact: \d+ events/);
+      expect(intact.stdout).toMatch(/intact: every row matches the \d+ signed head/);
 
       const rows = await readAuditArchive(h.pool, id);
       const forgedSeq = rows.length + 1;
@@ -151,9 +157,10 @@ describe('audit archive and the modelgate CLI against a running API', () => {
          VALUES ($1, $2, now(), 'mallory', 'decision_approve', '{"gate":"security"}', $3, $4)`,
         [id, forgedSeq, rows.at(-1)!.hash, 'f'.repeat(64)],
       );
-      const forged = await cli(['audit', id, '--verify'], as('rita'));
+      const forged = await cli(['audit', id, '--verify'], auditor());
       expect(forged.code).toBe(1);
-      expect(forged.stdout).toContain(`BROKEN at event ${forgedSeq}: content does not match its hash`);
+      expect(forged.stdout).toContain(`TAMPERED edited-row audit_events/${id}: event ${forgedSeq}'s content does not match its hash`);
+      expect(forged.stdout).toContain(`TAMPERED inserted-rows audit_events/${id}: event(s) ${forgedSeq} are covered by no signed head`);
 
       // A superuser who bypasses the trigger to rewrite history is caught at the row changed.
       await h.pool.query('ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete');
@@ -162,9 +169,9 @@ describe('audit archive and the modelgate CLI against a running API', () => {
       } finally {
         await h.pool.query('ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete');
       }
-      const rewritten = await cli(['audit', id, '--verify', '--json'], as('rita'));
+      const rewritten = await cli(['audit', id, '--verify', '--json'], auditor());
       expect(rewritten.code).toBe(1);
-      expect(JSON.parse(rewritten.stdout)).toMatchObject({ ok: false, firstBrokenSeq: 3 });
+      expect(JSON.parse(rewritten.stdout).findings).toContainEqual({ chain: `audit_events/${id}`, kind: 'edited-row', message: "event 3's content does not match its hash" });
     });
   });
 
@@ -185,8 +192,10 @@ describe('audit archive and the modelgate CLI against a running API', () => {
     ]);
     const missing = await request(h.app).get(promotionPath('promote:never:1:production', 'audit')).set('authorization', await h.bearer(people.rita));
     expect(missing.status).toBe(404);
-    const verify = await cli(['audit', gone, '--verify'], as('rita'));
-    expect(verify.code).toBe(0);
+    // Archived without the worker's seal: verify names the rows no signed head covers.
+    const verify = await cli(['audit', gone, '--verify'], auditor());
+    expect(verify.code).toBe(1);
+    expect(verify.stdout).toContain(`TAMPERED inserted-rows audit_events/${gone}: event(s) 1–3 are covered by no signed head`);
     const status = await cli(['status', gone], as('rita'));
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/status\s+DEPLOYED — serving production \(by modelgate\)/);

@@ -66,7 +66,8 @@ export async function startApiHarness(
   const app = buildTestApp(
     {
       client: h.client,
-      pool: h.pool,
+      pool: h.servicePool,
+      auditSealer: h.audit.api,
       policy: h.policy,
       policies: new Map([
         ['default', h.policy],

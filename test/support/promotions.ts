@@ -16,13 +16,47 @@ import { startPromotion } from '../../src/promotions/start';
 import { stateQuery } from '../../src/shared/messages';
 import type { Actor, MessageKind, MessagePayloads, PromotionState, PromotionStatus } from '../../src/shared/promotion';
 import { bundleWorkflows, createModelgateWorker } from '../../src/worker';
-import { createTestDatabase, testConfig, testStackEnv, testTemporalClient } from './stack';
+import { createTestDatabase, serviceRoleUrl, testConfig, testStackEnv, testTemporalClient } from './stack';
+import { createAuditSealer, generateAuditKeyPair, type AuditSealer } from '../../src/audit/seal';
+import { createPrivateKey } from 'node:crypto';
+
+/** The worker's and the API's audit seals in a test: each its own key and checkpoint file. */
+export interface TestAuditSeals {
+  dir: string;
+  worker: AuditSealer;
+  api: AuditSealer;
+  checkpointFiles: string[];
+  publicKeyFiles: string[];
+}
+
+/** Makes a key pair and a checkpoint file for the worker and for the API, in a folder of their own. */
+export async function createTestAuditSeals(): Promise<TestAuditSeals> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'modelgate-audit-'));
+  const seal = async (name: string) => {
+    const pair = generateAuditKeyPair();
+    await writeFile(path.join(dir, `${name}.pub`), pair.publicKeyPem);
+    await writeFile(path.join(dir, `${name}.checkpoints.jsonl`), '', { mode: 0o600 });
+    return createAuditSealer(createPrivateKey(pair.privateKeyPem), path.join(dir, `${name}.checkpoints.jsonl`));
+  };
+  return {
+    dir,
+    worker: await seal('worker'),
+    api: await seal('api'),
+    checkpointFiles: ['worker', 'api'].map((n) => path.join(dir, `${n}.checkpoints.jsonl`)),
+    publicKeyFiles: ['worker', 'api'].map((n) => path.join(dir, `${n}.pub`)),
+  };
+}
 
 /** Everything a workflow test needs: a real server, a real database, a real worker. */
 export interface PromotionHarness {
   client: Client;
   config: Config;
+  /** The database as its owner (migrations, and tests acting as someone with owner access). */
   pool: Pool;
+  /** The database as the service role, which the worker and the API use (SELECT and INSERT only on the audit tables). */
+  servicePool: Pool;
+  /** The audit seals of the worker and the API: their signers, checkpoint files and public keys. */
+  audit: TestAuditSeals;
   worker: Worker;
   policy: LoadedPolicy;
   artifactDir: string;
@@ -48,10 +82,13 @@ export async function startPromotionHarness(
   const db = await createTestDatabase();
   await runMigrations(db.url);
   const pool = createPool(db.url);
+  const serviceUrl = serviceRoleUrl(db.url);
+  const servicePool = createPool(serviceUrl);
+  const audit = await createTestAuditSeals();
   // Re-certifications load the current policy by name from the policy file's folder.
-  const config = testConfig({ databaseUrl: db.url, policyDir: path.dirname(policyFile), ...(options.namespace ? { namespace: options.namespace } : {}) });
+  const config = testConfig({ databaseUrl: serviceUrl, policyDir: path.dirname(policyFile), ...(options.namespace ? { namespace: options.namespace } : {}) });
   const connection = await NativeConnection.connect({ address: testStackEnv().temporalAddress });
-  const worker = await createModelgateWorker({ config, connection, pool, workflowBundle: sharedBundle });
+  const worker = await createModelgateWorker({ config, connection, pool: servicePool, auditSealer: audit.worker, workflowBundle: sharedBundle });
   const running = worker.run();
   const client = await testTemporalClient(config.temporal.namespace);
   const policy = await loadPolicyFile(policyFile);
@@ -61,6 +98,8 @@ export async function startPromotionHarness(
     client,
     config,
     pool,
+    servicePool,
+    audit,
     worker,
     policy,
     artifactDir,
@@ -95,7 +134,9 @@ export async function startPromotionHarness(
       await connection.close();
       await client.connection.close();
       await pool.end();
+      await servicePool.end();
       await db.drop();
+      await rm(audit.dir, { recursive: true, force: true });
       await rm(artifactDir, { recursive: true, force: true });
     },
   };

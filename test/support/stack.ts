@@ -51,6 +51,21 @@ export async function createTestDatabase(): Promise<{ url: string; drop: () => P
   };
 }
 
+/**
+ * The URL of database `databaseUrl` for the service role the API and worker connect as
+ * (`modelgate_app`, a member of `modelgate_service`, made by scripts/postgres.sh): the user of
+ * MODELGATE_TEST_SERVICE_DATABASE_URL. Without that variable, the URL as given (the owner).
+ */
+export function serviceRoleUrl(databaseUrl: string): string {
+  const service = process.env.MODELGATE_TEST_SERVICE_DATABASE_URL;
+  if (!service) return databaseUrl;
+  const url = new URL(databaseUrl);
+  const serviceUrl = new URL(service);
+  url.username = serviceUrl.username;
+  url.password = serviceUrl.password;
+  return url.toString();
+}
+
 /** A config for tests: the test stack's addresses, a task queue of its own. */
 export function testConfig(overrides: { databaseUrl?: string; taskQueue?: string; namespace?: string; policyDir?: string } = {}): Config {
   const env = testStackEnv();

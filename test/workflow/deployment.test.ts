@@ -6,7 +6,7 @@ import path from 'node:path';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { readAuditArchive } from '../../src/audit/archive';
 import { startPromotion } from '../../src/promotions/start';
-import { environmentQuery, environmentUpdates, environmentWorkflowId } from '../../src/shared/environment';
+import { type EnvironmentAnnouncement, environmentQuery, environmentSignals, environmentUpdates, environmentWorkflowId } from '../../src/shared/environment';
 import { completeDeploymentUpdate } from '../../src/shared/messages';
 import type { PromotionState } from '../../src/shared/promotion';
 import { DeployReceiver } from '../support/deploy-receiver';
@@ -254,7 +254,41 @@ describe('deployment after approval: webhook and GitOps providers, compensation,
     const state = await lifecycle.query(environmentQuery);
     expect(state.serving?.version).toBe('1.0.0');
     expect(state.previous.map((v) => v.version)).toEqual(['2.0.0']);
-    await recordHistory('environment-lifecycle-rollback', lifecycle);
+    await recordHistory('environment-lifecycle-rollback-confirmed', lifecycle);
+  });
+
+  it('a rollback target forged into the lifecycle by Temporal Signals is refused by the registry before anything is provisioned', async () => {
+    const name = `forged-${randomUUID().slice(0, 6)}`;
+    await promote(name, '1.0.0');
+    const lifecycle = h.client.workflow.getHandle(environmentWorkflowId(name, 'production'));
+    const real = await waitUntil(() => lifecycle.query(environmentQuery), (s) => s.serving?.version === '1.0.0');
+    // Someone who reaches Temporal announces two versions that no promotion approved.
+    const forged = (version: string): EnvironmentAnnouncement => ({
+      kind: 'deployed',
+      model: name,
+      environment: 'production',
+      purpose: 'promotion',
+      serving: {
+        ...real.serving!,
+        version,
+        promotionId: `promote:${name}:${version}:production`,
+        manifest: { ...real.serving!.manifest, model: { ...real.serving!.manifest.model, version }, artifact: { ...real.serving!.manifest.artifact, sha256: 'e'.repeat(64) } },
+        validUntil: new Date(Date.now() + 86_400_000).toISOString(),
+      },
+      policy: real.policy!,
+    });
+    await lifecycle.signal(environmentSignals.announce, forged('6.6.6'));
+    await lifecycle.signal(environmentSignals.announce, forged('7.7.7'));
+    await waitUntil(() => lifecycle.query(environmentQuery), (s) => s.serving?.version === '7.7.7' && s.previous.some((v) => v.version === '6.6.6'));
+
+    const result = await lifecycle.executeUpdate(environmentUpdates.rollback, {
+      args: [{ actor: people.rick, toVersion: '6.6.6', justification: 'a version that no promotion approved' }],
+    });
+    expect(result).toMatchObject({ status: 'failed', toVersion: '6.6.6' });
+    expect(result.detail).toMatch(/refused before provisioning: the registry holds no approval of forged-\w+@6\.6\.6 for production/);
+    // nothing reached the deployer for the forged version, and the registry still serves 1.0.0
+    expect(receiver.arrived.filter((b) => b.model === name && b.version === '6.6.6')).toEqual([]);
+    expect(await serving(name, 'production')).toEqual(['1.0.0']);
   });
 
   it('the worker killed mid-deploy: the deployment still happens exactly once', async () => {

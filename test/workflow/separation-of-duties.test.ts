@@ -103,19 +103,25 @@ describe('separation of duties and refused messages', () => {
   });
 
   describe('through the Signal, nothing changes and the refusal is recorded in the state', () => {
-    it('each refusal is recorded with actor, message and reason', async () => {
-      await handle.signal(promotionSignals.decide, { actor: submitter, requestId: 'sig-1', gate: 'technical', decision: 'approve' });
-      await handle.signal(promotionSignals.decide, { actor: people.olivia, requestId: 'sig-2', gate: 'technical', decision: 'approve' });
-      await handle.signal(promotionSignals.decide, { actor: people.bo, requestId: 'sig-3', gate: 'technical', decision: 'approve' });
-      await handle.signal(promotionSignals.decide, { actor: people.multi, requestId: 'sig-4', gate: 'security', decision: 'approve' });
+    // The test policy grants operator Signals to modelgate-operator.
+    const operator = (actor: Actor): Actor => ({ ...actor, roles: [...actor.roles, 'modelgate-operator'] });
+
+    it('each refusal is recorded with actor, message and reason; a reviewer without an operator role is refused', async () => {
+      await handle.signal(promotionSignals.decide, { actor: operator(submitter), requestId: 'sig-1', gate: 'technical', decision: 'approve' });
+      await handle.signal(promotionSignals.decide, { actor: operator(people.olivia), requestId: 'sig-2', gate: 'technical', decision: 'approve' });
+      await handle.signal(promotionSignals.decide, { actor: operator(people.bo), requestId: 'sig-3', gate: 'technical', decision: 'approve' });
+      await handle.signal(promotionSignals.decide, { actor: operator(people.multi), requestId: 'sig-4', gate: 'security', decision: 'approve' });
       await handle.signal(promotionSignals.decide, { nonsense: true } as never);
-      const state = await waitForState(handle, (s) => s.refused.length === 5);
+      // a security reviewer could sign the security gate through the API, but not by Signal
+      await handle.signal(promotionSignals.decide, { actor: people.sec, requestId: 'sig-6', gate: 'security', decision: 'approve' });
+      const state = await waitForState(handle, (s) => s.refused.length === 6);
       expect(state.refused.map((r) => [r.via, r.actorId ?? null, r.reason])).toEqual([
         ['signal', 'sam', 'separation of duties: sam submitted this promotion and cannot decide on it'],
         ['signal', 'olivia', expect.stringMatching(/^separation of duties: olivia owns model/)],
         ['signal', 'bo', 'bo lacks a role of gate "technical" (needs one of: ml-reviewer)'],
         ['signal', 'multi', 'separation of duties: multi already signed gate "technical"; one person counts once per promotion'],
         ['signal', null, 'actor: must be an object { id, roles }'],
+        ['signal', 'sec', 'sec holds no role the policy grants operator Signals (needs one of: modelgate-operator); use the API'],
       ]);
       expect(state.stages[0]!.gates.map((g) => g.signatures.length)).toEqual([1, 0]);
       expect(state.status).toBe('IN_REVIEW');
@@ -134,7 +140,7 @@ describe('separation of duties and refused messages', () => {
       expect(state.status).toBe('IN_REVIEW');
     });
 
-    it('a decision sent with `temporal workflow signal` from the Temporal CLI takes effect', async () => {
+    it('a decision sent by an operator with `temporal workflow signal` takes effect, recorded via signal with the caller\'s Temporal identity', async () => {
       const temporal = process.env.TEMPORAL_CLI ?? path.join(__dirname, '..', '..', '.tools', 'bin', 'temporal');
       const cli = await run(path.join(__dirname, '..', '..', 'temporal', 'install.sh')).then((r) => r.stdout.trim()).catch(() => temporal);
       const env = testStackEnv();
@@ -144,19 +150,23 @@ describe('separation of duties and refused messages', () => {
         '--namespace', env.namespace,
         '--workflow-id', handle.workflowId,
         '--name', 'decide',
-        '--input', JSON.stringify({ actor: people.sec, requestId: 'cli-1', gate: 'security', decision: 'approve', comment: 'scanned by hand' }),
+        '--identity', 'ops-console:sec@bank.example',
+        '--input', JSON.stringify({ actor: operator(people.sec), requestId: 'cli-1', gate: 'security', decision: 'approve', comment: 'scanned by hand' }),
       ]);
       const state = await waitForState(handle, (s) => s.stages[0]!.gates[1]!.status === 'approved');
       expect(state.stages[0]!.gates[1]!.signatures).toEqual([
         expect.objectContaining({ actorId: 'sec', decision: 'approve', comment: 'scanned by hand', requestId: 'cli-1' }),
       ]);
+      const signed = state.timeline.filter((t) => t.actor === 'sec' && t.action !== 'refused' && t.detail?.via === 'signal');
+      expect(signed.length).toBeGreaterThan(0);
+      for (const entry of signed) expect(entry.detail).toMatchObject({ via: 'signal', temporalIdentity: 'ops-console:sec@bank.example' });
       // a repeated signal with the same requestId changes nothing
-      await handle.signal(promotionSignals.decide, { actor: people.sec, requestId: 'cli-1', gate: 'security', decision: 'approve' });
-      await handle.signal(promotionSignals.withdraw, { actor: submitter, requestId: 'w-1', reason: 'test done' });
+      await handle.signal(promotionSignals.decide, { actor: operator(people.sec), requestId: 'cli-1', gate: 'security', decision: 'approve' });
+      await handle.signal(promotionSignals.withdraw, { actor: operator(submitter), requestId: 'w-1', reason: 'test done' });
       const final = (await handle.result()) as PromotionState;
       expect(final.stages[0]!.gates[1]!.signatures).toHaveLength(1);
       expect(final.status).toBe('WITHDRAWN');
-      await recordHistory('promotion-refusals-and-signals', handle);
+      await recordHistory('promotion-operator-signals', handle);
     });
   });
 });

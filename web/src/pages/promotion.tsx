@@ -509,7 +509,14 @@ function Timeline({ audit }: { audit: AuditTimeline }) {
                 <td>
                   <Timestamp at={event.at} />
                 </td>
-                <td>{event.actor}</td>
+                <td>
+                  {event.actor}
+                  {event.via === 'signal' ? (
+                    <span class="badge signal" title="Sent as a Temporal Signal, not through the API; the caller's Temporal identity as Temporal recorded it" data-testid="via-signal">
+                      {' '}via Temporal Signal ({event.temporalIdentity ?? 'identity not recorded'})
+                    </span>
+                  ) : null}
+                </td>
                 <td>{event.action.replace(/_/g, ' ')}</td>
                 <td>{event.gate ?? ''}</td>
                 <td>{event.comment ?? ''}</td>

@@ -8,6 +8,8 @@ CREATE TABLE mlflow_webhook_deliveries (
   received_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX mlflow_webhook_deliveries_received_at ON mlflow_webhook_deliveries (received_at);
+-- The API (the service role) remembers deliveries and forgets those older than the window.
+GRANT SELECT, INSERT, DELETE ON mlflow_webhook_deliveries TO modelgate_service;
 
 -- Down Migration
 
