@@ -8,6 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { MANIFEST_LIMITS, ModelCardFieldsSchema, PromotionManifestSchema } from '../src/manifest/schema';
+import { OMS_LIMITS, OMS_REFUSALS } from '../src/checks/oms/refusal';
 import { renderRoleMatrixMarkdown } from '../src/policy/explain';
 import { loadPolicyFile } from '../src/policy/load';
 import {
@@ -72,7 +73,13 @@ const MEANINGS: Record<string, string> = {
   'manifest:artifact.uri': 'Where the artifact is: `file:///…` under `ARTIFACT_ROOTS`, or `http(s)://` on `ARTIFACT_HOSTS` (see security.md#sources). The CLI makes `file://name` absolute against the manifest\'s folder. Or `models:/<name>/<version>`: a version in the MLflow Model Registry of the worker\'s `MLFLOW_TRACKING_URI` (README, MLflow Model Registry).',
   'manifest:artifact.sha256': 'sha256 of the file (of a folder: the root digest of its files). The integrity check recomputes it; every approval records it. Required, except for a `models:/` artifact: the worker then computes and pins it before the checks.',
   'manifest:artifact.format': 'Serialization format; decides how the security scan reads files it cannot sniff (`other`: by content only, e.g. skops).',
-  'manifest:artifact.signature': 'Optional ed25519 signature over the digest, checked against the policy\'s `trustedKeys`.',
+  'manifest:artifact.signature':
+    'Optional signature, one of two forms: an OpenSSF model signing (OMS) bundle (`format: oms`), verified offline against the policy\'s `trustedKeys` (ECDSA) or `trustedRoots` (see [policy.md](policy.md#oms-signatures)); or an ed25519 signature over the digest, checked against the policy\'s `trustedKeys`.',
+  'manifest:artifact.signature.format': '`oms`: the signature is an OMS bundle (a Sigstore bundle v0.3 with a DSSE envelope around an in-toto statement listing every file\'s sha256), as the `model-signing` package writes it.',
+  'manifest:artifact.signature.bundle':
+    'Where the OMS bundle is (`file://`, `http(s)://`, under the same source rules as the artifact). Default: `model.sig` inside the artifact directory (left out of the signed files); a one-file artifact must name it.',
+  'manifest:artifact.signature.rootDigest':
+    'Pins the signed statement\'s root digest (its subject\'s sha256: the sha256 over the listed file digests, as `model-signing` computes it); the check fails when the bundle signs another.',
   'manifest:artifact.signature.keyId': 'Id of a key in the policy\'s `trustedKeys`.',
   'manifest:artifact.signature.algorithm': 'Signature algorithm.',
   'manifest:artifact.signature.value': 'Base64 signature over the artifact digest (the 64-character lowercase hex string).',
@@ -159,11 +166,15 @@ const MEANINGS: Record<string, string> = {
   'policy:notifications[].url': 'The URL events are posted to.',
   'policy:notifications[].events': 'Event kinds delivered to this URL; `["*"]` for all.',
   'policy:notifications[].events[]': 'An event kind.',
-  'policy:trustedKeys': 'Public keys artifact signatures may be made with.',
+  'policy:trustedKeys': 'Public keys artifact signatures may be made with: ed25519 for digest signatures, ECDSA for OMS key-based bundles.',
   'policy:trustedKeys[]': 'One key.',
-  'policy:trustedKeys[].keyId': 'Id a manifest\'s `artifact.signature.keyId` names.',
+  'policy:trustedKeys[].keyId': 'Id a manifest\'s digest signature names (`artifact.signature.keyId`); OMS findings name the key that verified by it.',
   'policy:trustedKeys[].algorithm': 'Key algorithm.',
-  'policy:trustedKeys[].publicKey': 'Base64 of the raw 32-byte public key, or a PEM (SPKI) block.',
+  'policy:trustedKeys[].publicKey': 'ed25519: base64 of the raw 32-byte public key, or a PEM (SPKI) block; ECDSA: a PEM (SPKI) block on the named curve.',
+  'policy:trustedRoots': 'Certificate authorities whose certificates may sign OMS certificate-based bundles (see [OMS signatures](#oms-signatures)).',
+  'policy:trustedRoots[]': 'One root.',
+  'policy:trustedRoots[].name': 'Name findings and metrics give the root.',
+  'policy:trustedRoots[].certificate': 'The CA certificate, PEM.',
   'Environment:description': 'What the environment is.',
   'Environment:checks': 'Check settings in this environment, applied after the tier\'s.',
   'Environment:tiers': 'Per-tier replacements of the review rules in this environment.',
@@ -454,6 +465,63 @@ export function policyReference(): string {
     section('CheckSettings', 'Settings of the checks; every field optional where a policy writes them. Defaults shown are the built-in ones.'),
     section('WebhookDeployment', 'Provisioning through an HTTP deployer (signed requests, see the README\'s "After approval").'),
     section('GitOpsDeployment', 'Provisioning by committing a KServe InferenceService to a git working copy.'),
+    omsSection(),
+  ].join('\n');
+}
+
+/** The "OMS signatures" section of docs/policy.md: how the integrity check verifies them, and each refusal. */
+function omsSection(): string {
+  return [
+    '## OMS signatures',
+    '',
+    'A manifest whose `artifact.signature` is `{ format: oms }` carries an OpenSSF model signing (OMS)',
+    'signature as the `model-signing` package (PyPI; `model_signing sign key|certificate`) writes it: a',
+    'Sigstore bundle v0.3 (`model.sig`) whose DSSE envelope holds an in-toto statement (predicate',
+    '`https://model_signing/signature/v1.0`) listing every file of the model with its sha256, the paths the',
+    'signer ignored, and a subject whose digest is the sha256 over the listed digests. The integrity check',
+    'verifies it offline, on the staged copy it hashed:',
+    '',
+    '1. **The bundle**: `artifact.signature.bundle` (read under the artifact\'s source rules), else `model.sig`',
+    '   in the artifact directory (then it is left out of the signed files).',
+    '2. **The envelope\'s signature** over the DSSE pre-authentication encoding. *Key-based*: with the',
+    '   policy\'s `trustedKeys` of algorithm `ecdsa-p256`, `ecdsa-p384` or `ecdsa-p521` (ECDSA with SHA-256,',
+    '   -384, -512, as `model-signing` pairs them); the bundle\'s key hint (sha256 of the PEM public key)',
+    '   picks the key, a bundle without one is tried against each. *Certificate-based*: the signing',
+    '   certificate must chain through the bundle\'s certificates to one of the policy\'s `trustedRoots`;',
+    '   every certificate of the path is checked at the signing time, which an offline bundle does not carry',
+    '   a trusted timestamp for, so it is the signing certificate\'s notBefore (as `model-signing` checks);',
+    '   issuers must be CAs (basicConstraints, keyCertSign where key usage is stated, path length); the',
+    '   signing certificate\'s key usage must include digitalSignature and its extended key usage',
+    '   codeSigning, each where present and at least one present (stricter than `model-signing`, which',
+    '   accepts either); a critical extension the verifier does not process refuses the certificate.',
+    '3. **Sigstore keyless** bundles (one Fulcio certificate, transparency-log entries) are out of scope',
+    '   offline: the transparency log and Sigstore\'s public roots are never consulted, so such a bundle is',
+    '   refused (`oms_transparency_log_required`) unless its certificate chains to a configured',
+    '   `trustedRoots` entry, and then it is verified as a certificate-based bundle, its log entries unused.',
+    '4. **The statement**: bounded and consistent (below), serialized by files with sha256.',
+    '5. **The files**: every file of the artifact directory, as the loader reads it (regular files only:',
+    '   a symbolic link or special file already fails the integrity check, whatever `allow_symlinks` says),',
+    '   outside the statement\'s `ignore_paths` (a path ignores itself and everything under it, as',
+    '   `model-signing` does; `model-signing` adds `.git`, `.gitattributes`, `.github`, `.gitignore` and the',
+    '   signature file by default) and other than the default bundle, must be listed with its digest; every',
+    '   listed file must be present. A one-file artifact is listed as `.`. Files left out are counted',
+    '   (`unsignedFiles`) and named in an `oms_unsigned_files` info finding; they are still covered by the',
+    '   manifest\'s `artifact.sha256` and scanned.',
+    '6. **The pin**: `artifact.signature.rootDigest`, when given, must be the signed root digest. The',
+    '   manifest\'s `artifact.sha256` stays Modelgate\'s own digest of every staged file (the bundle included',
+    '   when it lies in the directory), checked as for any artifact.',
+    '',
+    `Bounds: the bundle at most ${OMS_LIMITS.bundleBytes / 1024 / 1024} MiB, JSON nested at most ${OMS_LIMITS.jsonDepth} levels, at most`,
+    `${OMS_LIMITS.resources.toLocaleString('en')} listed files, ${OMS_LIMITS.ignorePaths.toLocaleString('en')} ignored paths, ${OMS_LIMITS.certificates} certificates in the bundle; a path at most ${OMS_LIMITS.pathCharacters.toLocaleString('en')} characters.`,
+    'Not verified (refused with a reason): serialization by shards, blake2/blake3 digests, statements of',
+    '`model-signing` before v1.0 (predicate `https://model_signing/Digests/v0.1`; the v0.2 PAE encoding fails as `oms_signature_mismatch`).',
+    '',
+    'A refusal is a critical finding `oms_<reason>`:',
+    '',
+    '| finding | meaning |',
+    '| --- | --- |',
+    ...Object.entries(OMS_REFUSALS).map(([reason, meaning]) => `| \`oms_${reason}\` | ${meaning} |`),
+    '',
   ].join('\n');
 }
 

@@ -62,9 +62,10 @@ ensure_node_modules() {
 }
 
 # What the test, benchmark and fault commands need, installed once: npm dependencies,
-# PostgreSQL from apt, the Temporal CLI.
+# PostgreSQL from apt, the Temporal CLI, openssl (temporal/make-certs.sh) from apt when missing.
 ensure_stack_tools() {
   ensure_node_modules
+  command -v openssl >/dev/null 2>&1 || apt_install openssl
   "$MODELGATE_ROOT/scripts/postgres.sh" install
   "$MODELGATE_ROOT/temporal/install.sh" >/dev/null
 }

@@ -6,9 +6,10 @@
 //
 // Realm file: `resources` (API audience → its scope), `users` (id, password, name, email,
 // groups) and `clients` (client metadata, plus `resource`: the audience of its access tokens,
-// `accessTokenTTL` in seconds, and `groups` for a client-credentials client). Access tokens are
-// JWTs (RS256) naming their audience, with the user's (or client's) groups in the `groups` claim;
-// a user without groups gets no `groups` claim. Consent is implied (every client is first
+// `accessTokenTTL` in seconds, and `groups` and `permissions` for a client-credentials client).
+// Access tokens are JWTs (RS256) naming their audience, with the user's (or client's) groups in
+// the `groups` claim and a client's Temporal permissions (`<namespace>:<role>`) in the
+// `permissions` claim; a user without groups gets no `groups` claim. Consent is implied (every client is first
 // party); the login page checks the password. Keys live in memory: a restart signs anew.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -44,7 +45,7 @@ const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const signingKey = { ...privateKey.export({ format: 'jwk' }), alg: 'RS256', use: 'sig', kid: randomBytes(8).toString('hex') };
 
 const provider = new Provider(issuer, {
-  clients: realm.clients.map(({ resource: _r, accessTokenTTL: _t, groups: _g, ...metadata }) => metadata),
+  clients: realm.clients.map(({ resource: _r, accessTokenTTL: _t, groups: _g, permissions: _p, ...metadata }) => metadata),
   jwks: { keys: [signingKey] },
   cookies: { keys: [randomBytes(32).toString('hex')] },
   claims: { openid: ['sub'], profile: ['name', 'preferred_username'], email: ['email', 'email_verified'] },
@@ -60,7 +61,8 @@ const provider = new Provider(issuer, {
   },
   async extraTokenClaims(_ctx, token) {
     const groups = token.accountId ? users.get(token.accountId)?.groups : realmClients.get(token.clientId)?.groups;
-    return groups ? { groups } : undefined;
+    const permissions = token.accountId ? undefined : realmClients.get(token.clientId)?.permissions;
+    return groups || permissions ? { ...(groups ? { groups } : {}), ...(permissions ? { permissions } : {}) } : undefined;
   },
   // Every client is first party: what it asks for is granted without a consent page.
   async loadExistingGrant(ctx) {
@@ -76,7 +78,7 @@ const provider = new Provider(issuer, {
   // Public browser clients on a loopback origin may call the token and revocation endpoints.
   clientBasedCORS: (_ctx, origin, client) => client.clientAuthMethod === 'none' && /^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?$/.test(origin),
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
-  ttl: { Session: 3600, Interaction: 600, Grant: 3600, RefreshToken: 3600, DeviceCode: 600, IdToken: 600, AccessToken: (_ctx, _token, client) => realmClients.get(client.clientId)?.accessTokenTTL ?? 600, ClientCredentials: 600 },
+  ttl: { Session: 3600, Interaction: 600, Grant: 3600, RefreshToken: 3600, DeviceCode: 600, IdToken: 600, AccessToken: (_ctx, _token, client) => realmClients.get(client.clientId)?.accessTokenTTL ?? 600, ClientCredentials: (_ctx, _token, client) => realmClients.get(client.clientId)?.accessTokenTTL ?? 600 },
   features: {
     devInteractions: { enabled: false },
     revocation: { enabled: true },

@@ -6,6 +6,7 @@ import { parseDuration } from './shared/duration';
 import { DEFAULT_SOURCE_LIMITS, type SourceRules, parseHosts, parseRoots } from './sources/rules';
 import { type MlflowSettings, parseTrackingUri } from './sources/mlflow';
 import { ARTIFACT_FORMATS, type RiskTier, RiskTierSchema } from './manifest/schema';
+import type { TemporalTlsSettings, TemporalTokenSettings } from './temporal-credentials';
 
 /** Default Temporal namespace that Modelgate's promotions live in. */
 export const DEFAULT_NAMESPACE = 'modelgate';
@@ -33,12 +34,23 @@ const postgresUrl = z
     }
   }, 'must be a postgres:// or postgresql:// URL');
 
+const absolutePath = z.string().max(4096).refine((p) => path.isAbsolute(p), 'must be an absolute path');
+
 /** Schema of the environment variables Modelgate's processes read. */
 export const EnvironmentSchema = z.object({
   TEMPORAL_ADDRESS: hostPort.default('localhost:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1, 'must not be empty').default(DEFAULT_NAMESPACE),
   TEMPORAL_TASK_QUEUE: z.string().min(1, 'must not be empty').default(DEFAULT_TASK_QUEUE),
   TEMPORAL_UI_URL: z.url('must be a URL').default('http://localhost:8233'),
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: absolutePath.optional(),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: absolutePath.optional(),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: absolutePath.optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, 'must be a DNS name').optional(),
+  TEMPORAL_TOKEN_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2000).optional(),
+  TEMPORAL_CLIENT_ID: z.string().min(1).max(200).optional(),
+  TEMPORAL_CLIENT_SECRET_FILE: absolutePath.optional(),
+  TEMPORAL_TOKEN_RESOURCE: z.string().min(1).max(1000).optional(),
+  TEMPORAL_TOKEN_SCOPE: z.string().min(1).max(1000).optional(),
   DATABASE_URL: postgresUrl,
   PUBLIC_URL: z.url('must be a URL').default('http://localhost:8080'),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -114,7 +126,16 @@ function refineWith(parser: (value: string) => unknown) {
 
 /** Parsed, validated configuration shared by the worker, the API and the CLI. */
 export interface Config {
-  temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
+  temporal: {
+    address: string;
+    namespace: string;
+    taskQueue: string;
+    uiUrl: string;
+    /** TLS towards the frontend (unset: plain gRPC, local development only). */
+    tls?: TemporalTlsSettings;
+    /** Where this process gets its bearer tokens for Temporal's authorizer (unset: none sent). */
+    token?: TemporalTokenSettings;
+  };
   /** Base URL under which users reach the API (links in notifications). */
   publicUrl: string;
   databaseUrl: string;
@@ -226,7 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const oidc = oidcSettingsOf(e);
-  const problems = [...devSignInProblems(e), ...issuerProblems(e), ...auditSealProblems(e), ...oidc.problems];
+  const problems = [...devSignInProblems(e), ...issuerProblems(e), ...auditSealProblems(e), ...oidc.problems, ...temporalCredentialProblems(e)];
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     temporal: {
@@ -234,6 +255,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       namespace: e.TEMPORAL_NAMESPACE,
       taskQueue: e.TEMPORAL_TASK_QUEUE,
       uiUrl: e.TEMPORAL_UI_URL.replace(/\/$/, ''),
+      ...temporalCredentialsOf(e),
     },
     publicUrl: e.PUBLIC_URL.replace(/\/$/, ''),
     databaseUrl: e.DATABASE_URL,
@@ -336,6 +358,62 @@ function issuerProblems(e: Environment): Problem[] {
   return (['AUTH_ISSUER', 'AUTH_AUDIENCE'] as const)
     .filter((variable) => !e[variable] && !(variable === 'AUTH_ISSUER' && e.OIDC_ISSUER))
     .map((variable) => ({ variable, reason: 'is required with AUTH_JWKS_URL (tokens must name their issuer and this API as audience)' }));
+}
+
+/** Loopback host names and addresses, to which a token endpoint may be plain http. */
+const LOOPBACK_URL_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+/**
+ * Why the Temporal credentials cannot work: a certificate without its key (or the reverse), a
+ * token source missing a part, a token sent without TLS (anyone on the path could replay it), or
+ * a token endpoint in the clear on the network.
+ */
+function temporalCredentialProblems(e: Environment): Problem[] {
+  const problems: Problem[] = [];
+  if (!!e.TEMPORAL_TLS_CLIENT_CERT_PATH !== !!e.TEMPORAL_TLS_CLIENT_KEY_PATH) {
+    const missing = e.TEMPORAL_TLS_CLIENT_CERT_PATH ? 'TEMPORAL_TLS_CLIENT_KEY_PATH' : 'TEMPORAL_TLS_CLIENT_CERT_PATH';
+    problems.push({ variable: missing, reason: 'is required with the other (a client certificate and its private key go together)' });
+  }
+  const tokenParts = ['TEMPORAL_TOKEN_URL', 'TEMPORAL_CLIENT_ID', 'TEMPORAL_CLIENT_SECRET_FILE'] as const;
+  const set = tokenParts.filter((name) => e[name]);
+  if (set.length > 0 && set.length < tokenParts.length) {
+    for (const name of tokenParts.filter((n) => !e[n])) problems.push({ variable: name, reason: `is required with ${set.join(', ')} (the token source needs all three)` });
+  }
+  if (set.length > 0 && !temporalTlsOf(e)) {
+    problems.push({ variable: 'TEMPORAL_TOKEN_URL', reason: 'needs TLS towards Temporal (TEMPORAL_TLS_SERVER_CA_CERT_PATH, TEMPORAL_TLS_CLIENT_CERT_PATH, …): a bearer token is never sent in the clear' });
+  }
+  if (e.TEMPORAL_TOKEN_URL) {
+    const url = new URL(e.TEMPORAL_TOKEN_URL);
+    if (url.protocol === 'http:' && !LOOPBACK_URL_HOSTS.has(url.hostname)) {
+      problems.push({ variable: 'TEMPORAL_TOKEN_URL', reason: 'must be https (plain http only to a loopback address): the client secret is sent to it' });
+    }
+  }
+  return problems;
+}
+
+function temporalTlsOf(e: Environment): TemporalTlsSettings | undefined {
+  if (!e.TEMPORAL_TLS_SERVER_CA_CERT_PATH && !e.TEMPORAL_TLS_CLIENT_CERT_PATH && !e.TEMPORAL_TLS_SERVER_NAME) return undefined;
+  return {
+    ...(e.TEMPORAL_TLS_SERVER_CA_CERT_PATH ? { serverCaFile: e.TEMPORAL_TLS_SERVER_CA_CERT_PATH } : {}),
+    ...(e.TEMPORAL_TLS_CLIENT_CERT_PATH ? { clientCertFile: e.TEMPORAL_TLS_CLIENT_CERT_PATH } : {}),
+    ...(e.TEMPORAL_TLS_CLIENT_KEY_PATH ? { clientKeyFile: e.TEMPORAL_TLS_CLIENT_KEY_PATH } : {}),
+    ...(e.TEMPORAL_TLS_SERVER_NAME ? { serverName: e.TEMPORAL_TLS_SERVER_NAME } : {}),
+  };
+}
+
+function temporalCredentialsOf(e: Environment): { tls?: TemporalTlsSettings; token?: TemporalTokenSettings } {
+  const tls = temporalTlsOf(e);
+  const token: TemporalTokenSettings | undefined =
+    e.TEMPORAL_TOKEN_URL && e.TEMPORAL_CLIENT_ID && e.TEMPORAL_CLIENT_SECRET_FILE
+      ? {
+          tokenUrl: e.TEMPORAL_TOKEN_URL,
+          clientId: e.TEMPORAL_CLIENT_ID,
+          clientSecretFile: e.TEMPORAL_CLIENT_SECRET_FILE,
+          ...(e.TEMPORAL_TOKEN_RESOURCE ? { resource: e.TEMPORAL_TOKEN_RESOURCE } : {}),
+          ...(e.TEMPORAL_TOKEN_SCOPE ? { scope: e.TEMPORAL_TOKEN_SCOPE } : {}),
+        }
+      : undefined;
+  return { ...(tls ? { tls } : {}), ...(token ? { token } : {}) };
 }
 
 /**

@@ -1,9 +1,41 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Config } from './config';
+import { ClientCredentialsTokenSource, type TemporalTlsOption, loadTemporalTls } from './temporal-credentials';
 
-/** Connects a Temporal client for the configured address and namespace. */
-export async function connectTemporalClient(config: Config): Promise<Client> {
-  const connection = await Connection.connect({ address: config.temporal.address });
+/** How one process connects to Temporal: the `tls` option and the first bearer token, renewed in the background. */
+export interface TemporalConnectionCredentials {
+  tls?: TemporalTlsOption;
+  /** Gives the current token; renewals reach the listeners of `tokens.onToken`. */
+  tokens?: ClientCredentialsTokenSource;
+}
+
+/**
+ * Reads the configured TLS files and gets the first Temporal token (throws naming the variable or
+ * the token endpoint's answer). `onError` hears renewals that failed (retried while the token is valid).
+ */
+export async function temporalConnectionCredentials(config: Config, onError?: (message: string) => void): Promise<TemporalConnectionCredentials> {
+  const { tls, token } = config.temporal;
+  const credentials: TemporalConnectionCredentials = {};
+  if (tls) credentials.tls = await loadTemporalTls(tls);
+  if (token) {
+    const tokens = new ClientCredentialsTokenSource(token, onError ? { onError } : {});
+    await tokens.start();
+    credentials.tokens = tokens;
+  }
+  return credentials;
+}
+
+/**
+ * Connects a Temporal client for the configured address and namespace, over mTLS and with a bearer
+ * token renewed before it expires when they are configured (each call reads the current token).
+ */
+export async function connectTemporalClient(config: Config, onError?: (message: string) => void): Promise<Client> {
+  const { tls, tokens } = await temporalConnectionCredentials(config, onError);
+  const connection = await Connection.connect({
+    address: config.temporal.address,
+    ...(tls ? { tls } : {}),
+    ...(tokens ? { apiKey: () => tokens.current() } : {}),
+  });
   return new Client({ connection, namespace: config.temporal.namespace });
 }
 

@@ -9,6 +9,7 @@ import { type AuditSealer, loadProcessAuditSealer } from './audit/seal';
 import { prepareProcessDatabase } from './database-startup';
 import { createLogger } from './logger';
 import { runProcess, startupStep } from './startup';
+import { temporalConnectionCredentials } from './temporal-client';
 
 /** Path of the module that exports every workflow type (the bundle's entry). */
 export const WORKFLOWS_PATH = require.resolve('./workflows');
@@ -73,6 +74,28 @@ export async function createModelgateWorker(deps: WorkerDeps): Promise<Worker> {
   });
 }
 
+/**
+ * Connects the worker's native connection, over mTLS and with a bearer token when configured. The
+ * worker runs for weeks: each renewed token replaces the connection's `Authorization` header.
+ */
+export async function connectWorkerToTemporal(config: Config, onError?: (message: string) => void): Promise<NativeConnection> {
+  const { tls, tokens } = await temporalConnectionCredentials(config, onError);
+  const connection = await NativeConnection.connect({
+    address: config.temporal.address,
+    ...(tls ? { tls } : {}),
+    ...(tokens ? { apiKey: tokens.current() } : {}),
+  });
+  if (tokens) {
+    tokens.onToken((token) => connection.setApiKey(token));
+    const close = connection.close.bind(connection);
+    connection.close = async () => {
+      tokens.stop();
+      await close();
+    };
+  }
+  return connection;
+}
+
 async function main(): Promise<void> {
   const config = loadConfigOrExit('worker');
   const log = createLogger('worker', config.logLevel);
@@ -82,8 +105,8 @@ async function main(): Promise<void> {
   const auditSealer = await loadProcessAuditSealer(config.audit, (message) => log.warn(message));
   const connection = await startupStep(
     `connecting to Temporal at ${config.temporal.address}`,
-    'check TEMPORAL_ADDRESS and that the Temporal server is running',
-    () => NativeConnection.connect({ address: config.temporal.address }),
+    'check TEMPORAL_ADDRESS, the TEMPORAL_TLS_* files and the TEMPORAL_TOKEN_* client, and that the Temporal server is running',
+    () => connectWorkerToTemporal(config, (message) => log.warn(message)),
   );
   try {
     const worker = await startupStep(

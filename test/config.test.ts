@@ -145,3 +145,37 @@ describe('loadConfig', () => {
     });
   });
 });
+
+describe('loadConfig: credentials towards Temporal (mTLS and the token source)', () => {
+  const problemsOf = (env: Record<string, string>) => {
+    try {
+      loadConfig({ ...valid, ...env });
+      return {};
+    } catch (err) {
+      return Object.fromEntries((err as ConfigError).problems.map((p) => [p.variable, p.reason]));
+    }
+  };
+  const tls = { TEMPORAL_TLS_SERVER_CA_CERT_PATH: '/certs/ca.pem', TEMPORAL_TLS_CLIENT_CERT_PATH: '/certs/worker.pem', TEMPORAL_TLS_CLIENT_KEY_PATH: '/certs/worker.key', TEMPORAL_TLS_SERVER_NAME: 'temporal' };
+  const token = { TEMPORAL_TOKEN_URL: 'https://idp.example.com/token', TEMPORAL_CLIENT_ID: 'modelgate-worker', TEMPORAL_CLIENT_SECRET_FILE: '/run/secrets/temporal-client-secret' };
+
+  it('reads the TLS files, the server name and the client-credentials client', () => {
+    const config = loadConfig({ ...valid, ...tls, ...token, TEMPORAL_TOKEN_RESOURCE: 'urn:modelgate:temporal' });
+    expect(config.temporal.tls).toEqual({ serverCaFile: '/certs/ca.pem', clientCertFile: '/certs/worker.pem', clientKeyFile: '/certs/worker.key', serverName: 'temporal' });
+    expect(config.temporal.token).toEqual({ tokenUrl: 'https://idp.example.com/token', clientId: 'modelgate-worker', clientSecretFile: '/run/secrets/temporal-client-secret', resource: 'urn:modelgate:temporal' });
+  });
+
+  it('refuses a certificate without its key, and relative paths', () => {
+    expect(problemsOf({ TEMPORAL_TLS_CLIENT_CERT_PATH: '/certs/worker.pem' })).toEqual({ TEMPORAL_TLS_CLIENT_KEY_PATH: expect.stringContaining('go together') });
+    expect(problemsOf({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: 'certs/ca.pem' })).toEqual({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: 'must be an absolute path' });
+  });
+
+  it('refuses a token source missing a part, a token sent without TLS, and a token endpoint in the clear off this machine', () => {
+    expect(problemsOf({ ...tls, TEMPORAL_TOKEN_URL: token.TEMPORAL_TOKEN_URL })).toEqual({
+      TEMPORAL_CLIENT_ID: expect.stringContaining('needs all three'),
+      TEMPORAL_CLIENT_SECRET_FILE: expect.stringContaining('needs all three'),
+    });
+    expect(problemsOf(token)).toEqual({ TEMPORAL_TOKEN_URL: expect.stringContaining('never sent in the clear') });
+    expect(problemsOf({ ...tls, ...token, TEMPORAL_TOKEN_URL: 'http://idp.example.com/token' })).toEqual({ TEMPORAL_TOKEN_URL: expect.stringContaining('must be https') });
+    expect(problemsOf({ ...tls, ...token, TEMPORAL_TOKEN_URL: 'http://127.0.0.1:4000/token' })).toEqual({});
+  });
+});

@@ -10,6 +10,9 @@ const read = (file: string) => readFileSync(path.join(root, file), 'utf8');
 
 interface ComposeService {
   image?: string;
+  ports?: string[];
+  secrets?: Array<string | { source: string; target?: string }>;
+  healthcheck?: { test?: string[] };
   build?: string;
   command?: string[] | string;
   environment?: Record<string, unknown>;
@@ -114,6 +117,56 @@ describe('docker-compose.yml and Dockerfile (production shape)', () => {
     expect(String(ui.TEMPORAL_AUTH_SCOPES).split(',')).toContain('openid');
     // the UI's client secret is the UI's alone
     for (const name of ['api', 'worker']) expect(Object.keys(services[name]!.environment ?? {})).not.toContain('TEMPORAL_UI_OIDC_CLIENT_SECRET');
+  });
+
+  describe('Temporal is a trust boundary: mTLS and the JWT authorizer, no port in the clear', () => {
+    const temporal = services.temporal!;
+    const mounts = (name: string) => (services[name]!.volumes ?? []).map((v) => v.split(':') as [string, string, string?]);
+
+    it('publishes no Temporal port; the only published ports are the API and the UI (behind OIDC)', () => {
+      expect(temporal.ports ?? []).toEqual([]);
+      const published = Object.entries(services).flatMap(([name, s]) => (s.ports ?? []).map((p) => `${name} ${p}`));
+      expect(published.sort()).toEqual(['api 8080:8080', 'temporal-ui 8233:8080']);
+      expect(String(services['temporal-ui']!.environment!.TEMPORAL_AUTH_ENABLED)).toBe('${TEMPORAL_UI_AUTH_ENABLED:-true}');
+    });
+
+    it('lays temporal/config/secure.yaml over the server config (the same file start-postgres-server.sh --secure uses), with the internal frontend', () => {
+      expect(temporal.environment!.TEMPORAL_AVAILABILITY_ZONE).toBe('secure');
+      expect(mounts('temporal')).toContainEqual(['./temporal/config/secure.yaml', '/etc/temporal/config/docker_secure.yaml', 'ro']);
+      expect(String(temporal.environment!.SERVICES).split(':').sort()).toEqual(['frontend', 'history', 'internal-frontend', 'matching', 'worker']);
+      const overlay = read('temporal/config/secure.yaml');
+      expect(overlay.split('\n').slice(0, 3).join('\n')).toContain('# enable-template');
+      for (const setting of ['requireClientAuth: true', 'authorizer: default', 'claimMapper: default', 'permissionsClaimName: permissions', 'audience:', 'keySourceURIs:', 'internal-frontend:']) {
+        expect(overlay).toContain(setting);
+      }
+      for (const variable of ['MODELGATE_TEMPORAL_CERTS', 'MODELGATE_TEMPORAL_JWKS_URL', 'MODELGATE_TEMPORAL_AUDIENCE']) {
+        expect(Object.keys(temporal.environment!)).toContain(variable);
+      }
+      const start = read('temporal/start-postgres-server.sh');
+      expect(start).toContain('temporal/config/secure.yaml');
+      expect(start).toContain('TEMPORAL_AVAILABILITY_ZONE=secure');
+    });
+
+    it("gives the server its own certificates and keys, never a CA's private key or a client's", () => {
+      const files = mounts('temporal').filter(([host]) => host.startsWith('./certs/')).map(([host]) => host);
+      expect(files.sort()).toEqual(['ca.pem', 'frontend.key', 'frontend.pem', 'internode-ca.pem', 'internode.key', 'internode.pem'].map((f) => `./certs/${f}`));
+      expect(temporal.healthcheck!.test!.join(' ')).toContain('--tls-cert-path');
+    });
+
+    it('gives the worker, the API, the setup job and the UI each its own client certificate and client secret', () => {
+      const identities: Record<string, string> = { worker: 'worker', api: 'api', 'temporal-setup': 'admin', 'temporal-ui': 'ui' };
+      for (const [name, identity] of Object.entries(identities)) {
+        const certs = mounts(name).filter(([host]) => host.startsWith('./certs/'));
+        expect(certs.map(([host]) => host).sort()).toEqual(['./certs/ca.pem', `./certs/clients/${identity}.key`, `./certs/clients/${identity}.pem`]);
+        if (name === 'temporal-ui') continue; // the UI forwards the signed-in operator's token
+        const env = services[name]!.environment!;
+        expect(env).toMatchObject({ TEMPORAL_TLS_CLIENT_CERT_PATH: '/certs/client.pem', TEMPORAL_TLS_CLIENT_KEY_PATH: '/certs/client.key', TEMPORAL_TLS_SERVER_CA_CERT_PATH: '/certs/ca.pem', TEMPORAL_TLS_SERVER_NAME: 'temporal' });
+        expect(env.TEMPORAL_TOKEN_URL).toEqual(expect.stringContaining('TEMPORAL_TOKEN_URL'));
+        expect(env.TEMPORAL_CLIENT_SECRET_FILE).toBe('/run/secrets/temporal-client-secret');
+        expect(services[name]!.secrets).toEqual([{ source: `temporal-${identity}-client-secret`, target: 'temporal-client-secret' }]);
+      }
+      expect(String(services['temporal-setup']!.command)).toContain('modelgate.js temporal-token');
+    });
   });
 
   it('mounts the same dynamic config file the dev server reads', () => {

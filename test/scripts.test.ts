@@ -108,3 +108,49 @@ describe('the install and start scripts say plainly what is wrong', () => {
     expect(stdout.split('\n')).toEqual(expect.arrayContaining(['frontend.enableUpdateWorkflowExecution=true', 'limit.historyCount.suggestContinueAsNew=4096']));
   });
 });
+
+describe('temporal/make-certs.sh: the certificates of the Temporal trust boundary', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = path.join(await mkdtemp(path.join(tmpdir(), 'modelgate-certs-')), 'certs');
+  });
+  afterAll(async () => {
+    await rm(path.dirname(dir), { recursive: true, force: true });
+  });
+  const openssl = async (...args: string[]) => (await run('openssl', args)).stdout;
+
+  it('makes two CAs, the server and internode certificates, and one client certificate per name; keys 0600 in 0700 folders', async () => {
+    const made = await script('temporal/make-certs.sh', ['--dir', dir, '--days', '30', '--client', 'alice']);
+    expect(made.code).toBe(0);
+    const { stat } = await import('node:fs/promises');
+    const mode = async (f: string) => ((await stat(path.join(dir, f))).mode & 0o777).toString(8);
+    for (const key of ['ca.key', 'internode-ca.key', 'frontend.key', 'internode.key', 'clients/worker.key', 'clients/api.key', 'clients/ui.key', 'clients/alice.key']) {
+      expect([key, await mode(key)]).toEqual([key, '600']);
+    }
+    expect(await mode('.')).toBe('700');
+    expect(await mode('clients')).toBe('700');
+    // Clients chain to the client CA only; the internode certificate to the internode CA only.
+    expect(await openssl('verify', '-CAfile', path.join(dir, 'ca.pem'), path.join(dir, 'clients', 'alice.pem'), path.join(dir, 'frontend.pem'))).toContain('alice.pem: OK');
+    await expect(run('openssl', ['verify', '-CAfile', path.join(dir, 'internode-ca.pem'), path.join(dir, 'clients', 'alice.pem')])).rejects.toThrow();
+    const client = await openssl('x509', '-in', path.join(dir, 'clients', 'alice.pem'), '-noout', '-text');
+    expect(client).toContain('TLS Web Client Authentication');
+    expect(client).not.toContain('TLS Web Server Authentication');
+    const server = await openssl('x509', '-in', path.join(dir, 'frontend.pem'), '-noout', '-text');
+    expect(server).toContain('DNS:temporal');
+    // Bounded validity: 30 days, so not valid 31 days from now.
+    await expect(run('openssl', ['x509', '-in', path.join(dir, 'frontend.pem'), '-noout', '-checkend', String(31 * 86400)])).rejects.toThrow();
+  });
+
+  it('run again, keeps what is still fresh and adds a new operator', async () => {
+    const before = await openssl('x509', '-in', path.join(dir, 'clients', 'worker.pem'), '-noout', '-serial');
+    const again = await script('temporal/make-certs.sh', ['--dir', dir, '--days', '30', '--client', 'bob']);
+    expect(again.code).toBe(0);
+    expect(await openssl('x509', '-in', path.join(dir, 'clients', 'worker.pem'), '-noout', '-serial')).toBe(before);
+    expect(again.stderr).toContain('bob.pem');
+  });
+
+  it('refuses unbounded validity and names that are not names', async () => {
+    expect((await script('temporal/make-certs.sh', ['--dir', dir, '--days', '3650'])).stderr).toContain('--days must be a whole number from 1 to 397');
+    expect((await script('temporal/make-certs.sh', ['--dir', dir, '--client', '../x'])).stderr).toContain('--client names are');
+  });
+});

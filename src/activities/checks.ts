@@ -8,7 +8,7 @@ import type { CheckSettings } from '../policy/check-settings';
 import { type ProgressReporter, throttleProgress } from '../checks/progress';
 import { createPgRegistry, type RegistryReader } from '../registry';
 import { isConnectionError } from '../db/pool';
-import type { TrustedKey } from '../checks/trusted-keys';
+import type { TrustedKey, TrustedRoot } from '../checks/trusted-keys';
 import { ApplicationFailure } from '@temporalio/common';
 import { CheckInputError } from '../checks/errors';
 import { type PinnedMlflowSource, pinMlflowSource } from '../checks/mlflow-source';
@@ -23,6 +23,8 @@ export interface CheckActivityInput {
   manifest: PromotionManifest;
   settings: CheckSettings;
   trustedKeys: TrustedKey[];
+  /** Roots for OMS certificate-based bundles; absent when the policy names none (and in older histories). */
+  trustedRoots?: TrustedRoot[];
 }
 
 /** What the check activities need from the worker. */
@@ -111,6 +113,7 @@ export function createCheckActivities(deps: CheckActivityDeps) {
     manifest: input.manifest,
     settings: input.settings,
     trustedKeys: input.trustedKeys,
+    ...(input.trustedRoots ? { trustedRoots: input.trustedRoots } : {}),
     context: { sources: deps.sources, artifactStoreDir: deps.artifactStoreDir, registry, progress: activityHeartbeat(), ...activitySignal() },
     rethrowTransient: true,
   });

@@ -18,8 +18,8 @@ async function main(): Promise<void> {
   const auditSealer = await loadProcessAuditSealer(config.audit, (message) => log.warn(message));
   const temporal = await startupStep(
     `connecting to Temporal at ${config.temporal.address}`,
-    'check TEMPORAL_ADDRESS and that the Temporal server is running',
-    () => connectTemporalClient(config),
+    'check TEMPORAL_ADDRESS, the TEMPORAL_TLS_* files and the TEMPORAL_TOKEN_* client, and that the Temporal server is running',
+    () => connectTemporalClient(config, (message) => log.warn(message)),
   );
 
   const policies = await startupStep(`loading policies from ${config.policyDir}`, 'check POLICY_DIR and the policy files', () =>

@@ -1,16 +1,19 @@
-import type { PromotionManifest } from '../manifest/schema';
+import type { OmsSignature, PromotionManifest } from '../manifest/schema';
 import type { CheckFinding } from '../shared/checks';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type LocalArtifact, defaultStagingParent, keepVerifiedCopy, stageArtifact } from './artifact-source';
+import { type LocalArtifact, defaultStagingParent, keepVerifiedCopy, openDocumentStream, stageArtifact } from './artifact-source';
 import { type CheckContext, sourceReadOptions } from './context';
 import type { ArtifactDigest } from './digest';
-import { CheckInputError } from './errors';
+import { CheckInputError, TransientCheckError, errorMessage } from './errors';
 import type { CheckOutcome } from './result';
 import { type ArtifactScan, scanArtifact } from './security/scanner';
 import { type SecurityFinding, isDangerous } from './security/findings';
 import type { CheckSettings } from '../policy/check-settings';
 import { verifyDigestSignature } from './signature';
-import type { TrustedKey } from './trusted-keys';
+import type { TrustedKey, TrustedRoot } from './trusted-keys';
+import { OMS_LIMITS } from './oms/refusal';
+import { type OmsVerdict, verifyOmsSignature } from './oms/verify';
 
 /**
  * Fetches the manifest's artifact once into a staging folder (under the store, or a temporary
@@ -31,13 +34,17 @@ const MAX_NAMED_ENTRIES = 20;
 /** Files of a directory artifact whose digests the integrity result lists (the count is always there). */
 const MAX_MANIFEST_ENTRIES = 200;
 
-/** Judges a computed digest against the declared one, and the signature against the trusted keys. */
+/**
+ * Judges a computed digest against the declared one, and the signature: a digest signature
+ * against the trusted keys, an OMS signature by its verdict (`oms`, from {@link verifyOmsBundle}).
+ */
 export function integrityOutcome(
   manifest: PromotionManifest,
   settings: CheckSettings['integrity'],
   trustedKeys: TrustedKey[],
   digest: ArtifactDigest,
   symlinks: string[] = [],
+  oms?: OmsVerdict,
 ): CheckOutcome {
   const findings: CheckFinding[] = [];
   const declared = pinnedDigestOf(manifest);
@@ -66,7 +73,12 @@ export function integrityOutcome(
     });
   }
   const signature = manifest.artifact.signature;
-  if (signature) {
+  if (signature && 'format' in signature) {
+    const verdict = oms ?? { valid: false, findings: [{ kind: 'oms_bundle_unreadable', severity: 'critical' as const, message: 'the OMS signature was not verified' }], metrics: {} };
+    Object.assign(metrics, verdict.metrics);
+    findings.push(...verdict.findings);
+    if (!verdict.valid) failed = true;
+  } else if (signature) {
     const verdict = verifyDigestSignature(declared, signature, trustedKeys);
     metrics.signatureVerified = verdict.valid;
     metrics.signatureKeyId = verdict.keyId;
@@ -87,6 +99,70 @@ export function integrityOutcome(
     findings,
     metrics,
   };
+}
+
+const DEFAULT_OMS_BUNDLE = 'model.sig';
+
+/** Reads at most `max` bytes of a stream; `undefined` when it holds more. */
+async function readBounded(stream: AsyncIterable<Buffer>, max: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of stream) {
+    bytes += chunk.length;
+    if (bytes > max) {
+      (stream as { destroy?: () => void }).destroy?.();
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+const bundleRefusal = (reason: 'bundle_unreadable' | 'bundle_too_large', message: string): OmsVerdict => ({
+  valid: false,
+  findings: [{ kind: `oms_${reason}`, severity: 'critical', message }],
+  metrics: { signatureFormat: 'oms', signatureVerified: false },
+});
+
+/**
+ * Reads an OMS bundle — `artifact.signature.bundle` under the sources' rules, or `model.sig`
+ * in the staged artifact directory — and verifies it against the artifact's digest
+ * (docs/policy.md, "OMS signatures"). A source that cannot be read is an `oms_bundle_unreadable`
+ * finding; a passing failure (an HTTP timeout) is thrown to be retried.
+ */
+export async function verifyOmsBundle(
+  signature: OmsSignature,
+  artifact: LocalArtifact,
+  digest: ArtifactDigest,
+  trust: { keys: TrustedKey[]; roots: TrustedRoot[] },
+  context: CheckContext,
+): Promise<OmsVerdict> {
+  let bytes: Buffer | undefined;
+  const excluded: string[] = [];
+  if (signature.bundle) {
+    try {
+      bytes = await readBounded(await openDocumentStream(signature.bundle, 'artifact.signature.bundle', sourceReadOptions(context)), OMS_LIMITS.bundleBytes);
+    } catch (err) {
+      if (err instanceof TransientCheckError) throw err;
+      return bundleRefusal('bundle_unreadable', `the OMS bundle cannot be read: ${errorMessage(err)}`);
+    }
+  } else {
+    const inside = artifact.kind === 'directory' ? artifact.files.find((f) => f.relativePath === DEFAULT_OMS_BUNDLE) : undefined;
+    if (!inside) {
+      return bundleRefusal('bundle_unreadable', `the artifact ${artifact.kind === 'directory' ? 'directory has no' : 'is one file, with no'} ${DEFAULT_OMS_BUNDLE} and the manifest names no artifact.signature.bundle`);
+    }
+    excluded.push(inside.relativePath);
+    bytes = inside.size > OMS_LIMITS.bundleBytes ? undefined : await readFile(inside.absolutePath);
+  }
+  if (!bytes) return bundleRefusal('bundle_too_large', `the OMS bundle is larger than the limit of ${OMS_LIMITS.bundleBytes} bytes`);
+  return verifyOmsSignature({
+    bundleText: bytes.toString('utf8'),
+    digest,
+    keys: trust.keys,
+    roots: trust.roots,
+    excluded,
+    ...(signature.rootDigest ? { rootDigest: signature.rootDigest } : {}),
+  });
 }
 
 /** Turns a scanner finding into a check finding. */
@@ -145,6 +221,7 @@ export async function checkIntegrityAndSecurity(
   settings: CheckSettings,
   trustedKeys: TrustedKey[],
   context: CheckContext,
+  trustedRoots: TrustedRoot[] = [],
 ): Promise<{ integrity: CheckOutcome; security: CheckOutcome }> {
   const declared = pinnedDigestOf(manifest);
   if (!/^[0-9a-f]{64}$/.test(declared)) {
@@ -155,7 +232,9 @@ export async function checkIntegrityAndSecurity(
   try {
     const scan = await scanArtifact(artifact, scanOptions(manifest, settings.security, context), true);
     const digest = scan.digest!;
-    const integrity = integrityOutcome(manifest, settings.integrity, trustedKeys, digest, artifact.symlinks);
+    const signature = manifest.artifact.signature;
+    const oms = signature && 'format' in signature ? await verifyOmsBundle(signature, artifact, digest, { keys: trustedKeys, roots: trustedRoots }, context) : undefined;
+    const integrity = integrityOutcome(manifest, settings.integrity, trustedKeys, digest, artifact.symlinks, oms);
     const security = securityOutcome(manifest, settings.security, scan);
     if (digest.sha256 !== declared) {
       const finding: CheckFinding = {

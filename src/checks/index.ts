@@ -6,12 +6,12 @@ import { checkFairness, checkPerformance } from './evaluation-checks';
 import { checkLineage, checkModelCard, checkPrivacy } from './governance-checks';
 import { type CheckOutcome, runCheck, skippedResult, toCheckResult } from './result';
 import type { CheckSettings } from '../policy/check-settings';
-import type { TrustedKey } from './trusted-keys';
+import type { TrustedKey, TrustedRoot } from './trusted-keys';
 
 export type { CheckContext } from './context';
 export type { RegistryReader, RegisteredVersion, ServingVersion } from '../registry';
-export type { TrustedKey } from './trusted-keys';
-export { TrustedKeySchema } from './trusted-keys';
+export type { TrustedKey, TrustedRoot } from './trusted-keys';
+export { TrustedKeySchema, TrustedRootSchema } from './trusted-keys';
 export { CheckInputError, TransientCheckError } from './errors';
 
 /** What every check runner receives. */
@@ -19,6 +19,8 @@ export interface CheckRun {
   manifest: PromotionManifest;
   settings: CheckSettings;
   trustedKeys: TrustedKey[];
+  /** Roots for OMS certificate-based bundles (the policy's `trustedRoots`). */
+  trustedRoots?: TrustedRoot[];
   context: CheckContext;
   /** Rethrow transient errors (activities, so Temporal retries) instead of reporting `error`. */
   rethrowTransient: boolean;
@@ -28,8 +30,8 @@ type Body = (run: CheckRun) => Promise<CheckOutcome>;
 
 /** The body of each check. */
 export const CHECK_BODIES: Record<CheckName, Body> = {
-  integrity: async (r) => (await checkIntegrityAndSecurity(r.manifest, r.settings, r.trustedKeys, r.context)).integrity,
-  security: async (r) => (await checkIntegrityAndSecurity(r.manifest, r.settings, r.trustedKeys, r.context)).security,
+  integrity: async (r) => (await checkIntegrityAndSecurity(r.manifest, r.settings, r.trustedKeys, r.context, r.trustedRoots)).integrity,
+  security: async (r) => (await checkIntegrityAndSecurity(r.manifest, r.settings, r.trustedKeys, r.context, r.trustedRoots)).security,
   performance: (r) => checkPerformance(r.manifest, r.settings.performance, r.context),
   fairness: (r) => checkFairness(r.manifest, r.settings.fairness, r.context),
   modelCard: (r) => checkModelCard(r.manifest, r.settings.modelCard, r.context),
@@ -59,7 +61,7 @@ export async function runArtifactChecks(run: CheckRun): Promise<[CheckResult, Ch
   const startedAt = Date.now();
   let outcomes: { integrity: CheckOutcome; security: CheckOutcome } | undefined;
   const integrity = await runCheck('integrity', run.settings.integrity.enforcement, async () => {
-    outcomes = await checkIntegrityAndSecurity(run.manifest, run.settings, run.trustedKeys, run.context);
+    outcomes = await checkIntegrityAndSecurity(run.manifest, run.settings, run.trustedKeys, run.context, run.trustedRoots);
     return outcomes.integrity;
   }, { rethrowTransient: run.rethrowTransient });
   if (outcomes) return [integrity, toCheckResult('security', run.settings.security.enforcement, outcomes.security, startedAt)];

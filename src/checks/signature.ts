@@ -23,6 +23,9 @@ export function verifyDigestSignature(digestHex: string, signature: ArtifactSign
   if (!key) {
     return { valid: false, keyId: signature.keyId, reason: 'unknown_key', message: `key '${signature.keyId}' is not among the policy's trusted keys` };
   }
+  if (key.algorithm !== 'ed25519') {
+    return { valid: false, keyId: key.keyId, reason: 'bad_key', message: `trusted key '${key.keyId}' is an ${key.algorithm} key; a digest signature needs an ed25519 key` };
+  }
   let publicKey;
   try {
     publicKey = parseTrustedPublicKey(key);

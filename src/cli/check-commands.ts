@@ -9,7 +9,7 @@ import { errorMessage } from '../checks/errors';
 import { type SecurityFinding, isDangerous } from '../checks/security/findings';
 import { scanArtifact } from '../checks/security/scanner';
 import { type CheckSettings, CheckSettingsSchema } from '../policy/check-settings';
-import type { TrustedKey } from '../checks/trusted-keys';
+import type { TrustedKey, TrustedRoot } from '../checks/trusted-keys';
 import { type PromotionManifest, PromotionManifestSchema, describeIssues } from '../manifest/schema';
 import { loadPolicyFile, resolveCheckSettings } from '../policy';
 import type { CheckResult } from '../shared/checks';
@@ -74,13 +74,13 @@ async function readManifest(file: string): Promise<PromotionManifest> {
   return parsed.data;
 }
 
-async function settingsFor(manifest: PromotionManifest, policyFile: string | undefined): Promise<{ settings: CheckSettings; trustedKeys: TrustedKey[]; policy: string }> {
+async function settingsFor(manifest: PromotionManifest, policyFile: string | undefined): Promise<{ settings: CheckSettings; trustedKeys: TrustedKey[]; trustedRoots: TrustedRoot[]; policy: string }> {
   const file = policyFile ?? (existsSync(DEFAULT_POLICY_FILE) ? DEFAULT_POLICY_FILE : undefined);
-  if (!file) return { settings: CheckSettingsSchema.parse({}), trustedKeys: [], policy: '(built-in defaults)' };
+  if (!file) return { settings: CheckSettingsSchema.parse({}), trustedKeys: [], trustedRoots: [], policy: '(built-in defaults)' };
   try {
     const loaded = await loadPolicyFile(file);
     const resolved = resolveCheckSettings(loaded, manifest);
-    return { settings: resolved.settings, trustedKeys: resolved.trustedKeys, policy: file };
+    return { settings: resolved.settings, trustedKeys: resolved.trustedKeys, trustedRoots: resolved.trustedRoots, policy: file };
   } catch (err) {
     throw new UsageProblem(`policy ${file} cannot be used: ${errorMessage(err)}`);
   }
@@ -138,8 +138,8 @@ export function registerCheckCommands(program: Command, setExitCode: (code: numb
     .action(async (manifestFile: string, opts: { policy?: string; json?: boolean }) => {
       try {
         const manifest = await readManifest(manifestFile);
-        const { settings, trustedKeys, policy } = await settingsFor(manifest, opts.policy);
-        const checks = await runAllChecks({ manifest, settings, trustedKeys, context: { sources: cliSourceRules(path.dirname(path.resolve(manifestFile))) } });
+        const { settings, trustedKeys, trustedRoots, policy } = await settingsFor(manifest, opts.policy);
+        const checks = await runAllChecks({ manifest, settings, trustedKeys, trustedRoots, context: { sources: cliSourceRules(path.dirname(path.resolve(manifestFile))) } });
         const status = checkStatus(checks);
         if (opts.json) print(JSON.stringify({ status, checks }, null, 2));
         else {

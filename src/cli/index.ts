@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { WorkflowIdReusePolicy } from '@temporalio/client';
 import { loadConfig } from '../config';
 import { connectTemporalClient } from '../temporal-client';
+import { ClientCredentialsTokenSource } from '../temporal-credentials';
 import { registerAuditCommands } from './audit-commands';
 import { registerCheckCommands } from './check-commands';
 import { registerEvidenceCommands } from './evidence-commands';
@@ -41,6 +42,24 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       } finally {
         await client.connection.close();
       }
+    });
+
+  program
+    .command('temporal-token')
+    .description(
+      "print a token for Temporal's authorizer from the TEMPORAL_TOKEN_URL client (client credentials), " +
+        'e.g. TEMPORAL_API_KEY="$(modelgate temporal-token)" temporal operator …',
+    )
+    .action(async () => {
+      const { token } = loadConfig().temporal;
+      if (!token) throw new Error('set TEMPORAL_TOKEN_URL, TEMPORAL_CLIENT_ID and TEMPORAL_CLIENT_SECRET_FILE (the client whose token to print)');
+      const tokens = new ClientCredentialsTokenSource(token);
+      try {
+        process.stdout.write(`${await tokens.start()}\n`);
+      } finally {
+        tokens.stop();
+      }
+      setExitCode(ExitCode.ok);
     });
 
   registerCheckCommands(program, setExitCode);

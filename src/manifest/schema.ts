@@ -71,12 +71,32 @@ const identifier = z
   .max(128, 'must be at most 128 characters')
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'may contain letters, digits, ".", "_" and "-", starting with a letter or digit');
 
-export const ArtifactSignatureSchema = z.object({
+/** An Ed25519 signature over the artifact's digest by a key the policy trusts. */
+export const DigestSignatureSchema = z.object({
   keyId: shortText(),
   algorithm: z.literal('ed25519'),
   /** Base64 signature over the artifact digest (the 64-character lowercase hex string). */
   value: shortText(),
 });
+
+/**
+ * An OpenSSF model signing (OMS) signature: a Sigstore bundle holding a DSSE envelope around an
+ * in-toto statement that lists every file's digest, as the `model-signing` package writes it.
+ */
+export const OmsSignatureSchema = z
+  .object({
+    format: z.literal('oms'),
+    /** Where the bundle is (`file://`, `http(s)://`); default: `model.sig` inside the artifact directory. */
+    bundle: artifactUri.optional(),
+    /** The root digest the signed statement's subject must carry (sha256 over the listed file digests), when pinned. */
+    rootDigest: sha256Hex.optional(),
+  })
+  .strict();
+
+/** The artifact's signature: an OMS bundle, or an Ed25519 signature over the digest. */
+export const ArtifactSignatureSchema = z.union([OmsSignatureSchema, DigestSignatureSchema]);
+/** An OMS signature as the manifest names it. */
+export type OmsSignature = z.infer<typeof OmsSignatureSchema>;
 
 export const TrainingDataSchema = z.object({
   uri: text(MANIFEST_LIMITS.uri).min(1, 'must not be empty'),

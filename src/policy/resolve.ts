@@ -163,6 +163,7 @@ export function resolvePolicy(loaded: LoadedPolicy, manifest: PromotionManifest)
     ...(environment.deployment ? { deployment: resolveDeployment(environment.deployment) } : {}),
     notifications: policy.notifications,
     trustedKeys: policy.trustedKeys,
+    ...(policy.trustedRoots.length > 0 ? { trustedRoots: policy.trustedRoots } : {}),
   };
 }
 
@@ -173,7 +174,7 @@ export function resolvePolicy(loaded: LoadedPolicy, manifest: PromotionManifest)
 export function resolveCheckSettings(
   loaded: LoadedPolicy,
   manifest: PromotionManifest,
-): { settings: CheckSettings; tier: RiskTier; trustedKeys: ResolvedPolicy['trustedKeys'] } {
+): { settings: CheckSettings; tier: RiskTier; trustedKeys: ResolvedPolicy['trustedKeys']; trustedRoots: NonNullable<ResolvedPolicy['trustedRoots']> } {
   const resolved = resolvePolicy(loaded, manifest);
-  return { settings: resolved.checks, tier: resolved.effectiveTier, trustedKeys: resolved.trustedKeys };
+  return { settings: resolved.checks, tier: resolved.effectiveTier, trustedKeys: resolved.trustedKeys, trustedRoots: resolved.trustedRoots ?? [] };
 }

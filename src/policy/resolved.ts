@@ -82,5 +82,7 @@ export interface ResolvedPolicy {
   /** The target's provider; absent: an approval moves the registry only. */
   deployment?: ResolvedDeployment;
   notifications: Array<{ url: string; events: string[] }>;
-  trustedKeys: Array<{ keyId: string; algorithm: 'ed25519'; publicKey: string }>;
+  trustedKeys: Array<{ keyId: string; algorithm: 'ed25519' | 'ecdsa-p256' | 'ecdsa-p384' | 'ecdsa-p521'; publicKey: string }>;
+  /** Roots for OMS certificate-based bundles; absent in promotions started before they existed. */
+  trustedRoots?: Array<{ name: string; certificate: string }>;
 }

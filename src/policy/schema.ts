@@ -113,13 +113,28 @@ export const NotificationTargetSchema = z
   })
   .strict();
 
+/** Algorithms of trusted keys: Ed25519 (digest signatures) and the ECDSA curves OMS key-based bundles use. */
+export const TRUSTED_KEY_ALGORITHMS = ['ed25519', 'ecdsa-p256', 'ecdsa-p384', 'ecdsa-p521'] as const;
+
+/** Bounds of the policy's trust material: far above real use, low enough to bound verification work. */
+export const TRUST_LIMITS = { keys: 50, roots: 20, pemCharacters: 8_000 } as const;
+
 /** A trusted signing key for artifact signatures. */
 export const TrustedKeySchema = z
   .object({
-    keyId: z.string().min(1),
-    algorithm: z.literal('ed25519'),
-    /** Base64 of the raw 32-byte public key, or a PEM (SPKI) block. */
-    publicKey: z.string().min(1),
+    keyId: z.string().min(1).max(200),
+    algorithm: z.enum(TRUSTED_KEY_ALGORITHMS),
+    /** Ed25519: base64 of the raw 32-byte public key, or a PEM (SPKI) block; ECDSA: a PEM (SPKI) block. */
+    publicKey: z.string().min(1).max(TRUST_LIMITS.pemCharacters),
+  })
+  .strict();
+
+/** A certificate authority trusted to issue the signing certificates of OMS certificate-based bundles. */
+export const TrustedRootSchema = z
+  .object({
+    name: z.string().min(1).max(200),
+    /** The CA certificate, PEM. */
+    certificate: z.string().min(1).max(TRUST_LIMITS.pemCharacters).regex(/-----BEGIN CERTIFICATE-----/, 'must be a PEM certificate'),
   })
   .strict();
 
@@ -256,7 +271,8 @@ export const PolicySchema = z
       .strict()
       .default({ notifyBefore: '14d', requestRoles: [] }),
     notifications: z.array(NotificationTargetSchema).default([]),
-    trustedKeys: z.array(TrustedKeySchema).default([]),
+    trustedKeys: z.array(TrustedKeySchema).max(TRUST_LIMITS.keys).default([]),
+    trustedRoots: z.array(TrustedRootSchema).max(TRUST_LIMITS.roots).default([]),
   })
   .strict()
   .superRefine((policy, ctx) => {
@@ -318,5 +334,7 @@ export type AutoApproveCondition = z.infer<typeof AutoApproveSchema>;
 export type NotificationTarget = z.infer<typeof NotificationTargetSchema>;
 /** A trusted signing key. */
 export type PolicyTrustedKey = z.infer<typeof TrustedKeySchema>;
+/** A trusted root certificate authority. */
+export type PolicyTrustedRoot = z.infer<typeof TrustedRootSchema>;
 /** An environment's deployment provider as the policy defines it. */
 export type DeploymentDefinition = z.infer<typeof DeploymentSchema>;

@@ -254,7 +254,13 @@ export async function runChecks(machine: PromotionMachine): Promise<boolean> {
   const started = Date.now();
   const pinFailure =
     state.manifest.artifact.sha256 === undefined && mlflowModelOf(state.manifest.artifact.uri) && patched('mlflow-source-pin') ? await pinMlflowSource(machine) : undefined;
-  const input = { promotionId: state.promotionId, manifest: state.manifest, settings: policy.checks, trustedKeys: policy.trustedKeys };
+  const input = {
+    promotionId: state.promotionId,
+    manifest: state.manifest,
+    settings: policy.checks,
+    trustedKeys: policy.trustedKeys,
+    ...(policy.trustedRoots ? { trustedRoots: policy.trustedRoots } : {}),
+  };
   // Promotions started before one-artifact-pass run integrity and security as two activities.
   const onePass = enabled.includes('integrity') && enabled.includes('security') && patched('one-artifact-pass');
   const scope = new CancellationScope();

@@ -9,6 +9,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { unzipPack } from '../../src/evidence/bundle';
 import type { Actor } from '../../src/shared/promotion';
+import { promotionSignals } from '../../src/shared/messages';
 import { type ApiHarness, startApiHarness, TEST_DEV_SECRET } from '../api/support';
 import { chromiumPath } from '../support/chromium';
 import { REPO_ROOT } from '../support/processes';
@@ -235,6 +236,16 @@ describe('reviewer dashboard in a browser', () => {
     expect((await handle.query<{ status: string }>('state')).status).toBe('IN_REVIEW');
     // The refused attempt is in the audit timeline the page shows.
     await page.locator('[data-event="refused_decide"]').waitFor();
+  });
+
+  it("a decision an operator sent as a Temporal Signal shows in the timeline as such, with the caller's Temporal identity", async () => {
+    const handle = await inReview();
+    const operator = { id: 'rita', roles: ['ml-reviewer', 'modelgate-operator'] };
+    await handle.signal(promotionSignals.decide, { actor: operator, requestId: 'ops-1', gate: 'technical', decision: 'approve', comment: 'signed while the API was down' });
+    await waitForState(handle, (s) => s.stages[0]!.gates[0]!.status === 'approved');
+    const page = await signedIn({ id: 'ravi', roles: ['ml-reviewer'] }, promotionHash(handle.workflowId));
+    const badge = page.locator('[data-event="decision_approve"]').getByTestId('via-signal');
+    expect(await badge.innerText()).toContain(`via Temporal Signal (${h.client.options.identity})`);
   });
 
   it('override and expedite are offered only to the roles the policy allows, and they act', async () => {

@@ -21,6 +21,21 @@ export const TEST_CI_CLIENT = { id: 'modelgate-ci', secret: 'modelgate-ci-secret
 /** A client-credentials client whose tokens are for another API (audience `urn:other:api`). */
 export const TEST_OTHER_AUDIENCE_CLIENT = { id: 'other-app', secret: 'other-app-secret-of-the-tests-0123456789' };
 
+/** Audience (resource) of the test provider's tokens for Temporal's authorizer. */
+export const TEST_TEMPORAL_AUDIENCE = 'urn:modelgate:temporal';
+/** Client-credentials clients of the test realm whose tokens are for Temporal, by their `permissions` claim. */
+export const TEST_TEMPORAL_CLIENTS = {
+  /** The worker's and the API's own clients: `modelgate:write`; their tokens live 20 s. */
+  worker: { id: 'modelgate-worker', secret: 'modelgate-worker-secret-of-the-tests-0123456789' },
+  api: { id: 'modelgate-api', secret: 'modelgate-api-secret-of-the-tests-0123456789' },
+  /** `temporal-system:admin`: namespaces and search attributes. */
+  admin: { id: 'temporal-admin', secret: 'temporal-admin-secret-of-the-tests-0123456789' },
+  /** No `permissions` claim at all. */
+  noPermission: { id: 'temporal-no-permission', secret: 'temporal-no-permission-secret-of-the-tests-0123456789' },
+  /** `other:write`: another namespace only. */
+  otherNamespace: { id: 'temporal-other-namespace', secret: 'temporal-other-namespace-secret-of-the-tests-0123456789' },
+} as const;
+
 /** The issuer URL of the test provider that scripts/test.sh started. */
 export function testIssuer(): string {
   const issuer = process.env.MODELGATE_TEST_OIDC_ISSUER;

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { auditRecordOf, renderAuditEvent } from '../../src/audit/timeline';
 import { promotionSignals } from '../../src/shared/messages';
 import type { Actor, PromotionState } from '../../src/shared/promotion';
 import { recordHistory } from '../support/histories';
@@ -160,6 +161,9 @@ describe('separation of duties and refused messages', () => {
       const signed = state.timeline.filter((t) => t.actor === 'sec' && t.action !== 'refused' && t.detail?.via === 'signal');
       expect(signed.length).toBeGreaterThan(0);
       for (const entry of signed) expect(entry.detail).toMatchObject({ via: 'signal', temporalIdentity: 'ops-console:sec@bank.example' });
+      // the audit timeline (API, CLI, dashboard, archive) renders them as such
+      const rendered = signed.map((entry) => renderAuditEvent(auditRecordOf(entry, 'test-1'), 'test-1'));
+      for (const event of rendered) expect(event).toMatchObject({ actor: 'sec', via: 'signal', temporalIdentity: 'ops-console:sec@bank.example' });
       // a repeated signal with the same requestId changes nothing
       await handle.signal(promotionSignals.decide, { actor: operator(people.sec), requestId: 'cli-1', gate: 'security', decision: 'approve' });
       await handle.signal(promotionSignals.withdraw, { actor: operator(submitter), requestId: 'w-1', reason: 'test done' });

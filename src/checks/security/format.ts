@@ -37,6 +37,15 @@ function looksLikeZlib(head: Buffer): boolean {
   return head.length >= 2 && head[0] === 0x78 && ((head[0] << 8) | head[1]!) % 31 === 0;
 }
 
+/**
+ * Companion files of a model directory that the declared format does not claim: JSON configs, and
+ * OMS signature bundles (`model.sig`) whose content opens a JSON object (no pickle opcode is `{`).
+ * Their content is still recognised by its magic bytes first.
+ */
+function isCompanion(ext: string, head: Buffer): boolean {
+  return ext === '.json' || (ext === '.sig' && head[0] === 0x7b);
+}
+
 /** Decides how to read a file from its first bytes, its name and the declared format. */
 export function detectFormat(head: Buffer, fileName: string, size: number, declaredFormat?: string): DetectedFormat {
   const ext = path.extname(fileName).toLowerCase();
@@ -46,11 +55,11 @@ export function detectFormat(head: Buffer, fileName: string, size: number, decla
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
   if (looksLikeZlib(head)) return 'zlib';
   if (UNSUPPORTED_COMPRESSIONS.some((c) => head.length >= c.magic.length && head.subarray(0, c.magic.length).equals(c.magic))) return 'compressed';
-  if (ext === '.safetensors' || (declaredFormat === 'safetensors' && ext !== '.json') || looksLikeSafetensors(head, size)) return 'safetensors';
-  if (ext === '.onnx' || (declaredFormat === 'onnx' && ext !== '.data' && ext !== '.json')) return 'onnx';
+  if (ext === '.safetensors' || (declaredFormat === 'safetensors' && !isCompanion(ext, head)) || looksLikeSafetensors(head, size)) return 'safetensors';
+  if (ext === '.onnx' || (declaredFormat === 'onnx' && ext !== '.data' && !isCompanion(ext, head))) return 'onnx';
   if (head.length >= 2 && head[0] === 0x80 && head[1]! <= 5) return 'pickle';
   if (PICKLE_EXTENSIONS.has(ext)) return 'pickle';
   if (['.npz', '.keras', '.zip'].includes(ext)) return 'zip';
-  if (declaredFormat && PICKLE_FORMATS.has(declaredFormat) && !['.json', '.txt', '.md', '.yaml', '.yml'].includes(ext)) return 'pickle';
+  if (declaredFormat && PICKLE_FORMATS.has(declaredFormat) && !isCompanion(ext, head) && !['.txt', '.md', '.yaml', '.yml'].includes(ext)) return 'pickle';
   return 'unknown';
 }

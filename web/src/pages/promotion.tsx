@@ -15,6 +15,13 @@ type Loaded = { state?: PromotionDetail; audit?: AuditTimeline };
 type Outcome = { ok: true; text: string } | { ok: false; error: Error; what: string };
 
 /** A fresh idempotency key for one attempt (a retried request repeats the first answer). */
+/** How the manifest's artifact signature reads next to the digest. */
+function signatureText(signature: PromotionDetail['manifest']['artifact']['signature']): string {
+  if (!signature) return ', unsigned';
+  if ('format' in signature) return `, OMS signature bundle ${signature.bundle ?? 'model.sig in the directory'}`;
+  return `, signed with key ${signature.keyId}`;
+}
+
 function newRequestId(): string {
   if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
@@ -166,7 +173,7 @@ export function PromotionPage({ session, promotionId, policies }: { session: Ses
           <dt>Artifact</dt>
           <dd>
             <code>{manifest.artifact.uri}</code> ({manifest.artifact.format}), sha256 <Digest value={manifest.artifact.sha256} />
-            {manifest.artifact.signature ? `, signed with key ${manifest.artifact.signature.keyId}` : ', unsigned'}
+            {signatureText(manifest.artifact.signature)}
           </dd>
           <dt>Declared metrics</dt>
           <dd>
