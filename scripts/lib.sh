@@ -84,6 +84,21 @@ stop_pidfile() {
   rm -f "$pidfile"
 }
 
+# Stops the process group led by the pid in file $1 (TERM, then KILL after $2 seconds, default 10):
+# for servers that start helpers of their own (mlflow server's job consumers outlive a TERM to it).
+stop_process_group() {
+  local pidfile="$1" grace="${2:-10}" pid
+  [ -f "$pidfile" ] || return 0
+  pid="$(cat "$pidfile" 2>/dev/null || true)"
+  if [ -n "$pid" ] && kill -0 -- "-$pid" 2>/dev/null; then
+    kill -TERM -- "-$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + grace))
+    while kill -0 -- "-$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+}
+
 # Starts a throwaway PostgreSQL cluster and a Temporal server on free ports in folder $1, and
 # exports TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DATABASE_URL (the owner), DATABASE_OWNER_URL and
 # MODELGATE_TEST_SERVICE_DATABASE_URL (the service role) for them. The Temporal server is
@@ -114,6 +129,32 @@ start_throwaway_services() {
   MODELGATE_TEST_SERVICE_DATABASE_URL="$("$MODELGATE_ROOT/scripts/postgres.sh" service-url "$pg_port")"
   export DATABASE_URL DATABASE_OWNER_URL MODELGATE_TEST_SERVICE_DATABASE_URL
   start_test_oidc_provider "$dir"
+  start_test_mlflow "$dir"
+}
+
+# Starts an MLflow tracking server (from .tools/mlflow-venv, made by scripts/mlflow-env.sh) on a free
+# port in folder $1, in a process group of its own (stopped as a group): a SQLite backend store and the artifact proxy (--serve-artifacts) in that
+# folder. Its webhooks may call plain-http loopback receivers (MLFLOW_WEBHOOK_ALLOWED_SCHEMES,
+# MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS: the test API listens on 127.0.0.1) and are looked up afresh
+# every second (MLFLOW_WEBHOOK_CACHE_TTL). Exports MODELGATE_TEST_MLFLOW_URI. Skipped, with a
+# warning, when the venv is missing (the MLflow tests then fail, naming scripts/mlflow-env.sh).
+start_test_mlflow() {
+  local dir="$1" port mlflow="$MODELGATE_ROOT/.tools/mlflow-venv/bin/mlflow"
+  if [ ! -x "$mlflow" ]; then
+    warn "no MLflow at $mlflow (run scripts/mlflow-env.sh): the MLflow tests cannot run"
+    return 0
+  fi
+  port="$(free_port)"
+  log "starting the test MLflow tracking server on 127.0.0.1:$port"
+  mkdir -p "$dir/mlflow/artifacts"
+  (cd "$dir/mlflow" && MLFLOW_WEBHOOK_ALLOWED_SCHEMES=http,https MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS=true MLFLOW_WEBHOOK_CACHE_TTL=1 \
+    MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY="$(node -e "console.log(require('crypto').randomBytes(32).toString('base64').replace(/[+]/g,'-').replace(/[/]/g,'_'))")" \
+    exec setsid "$mlflow" server --host 127.0.0.1 --port "$port" --workers 1 \
+      --backend-store-uri "sqlite:///$dir/mlflow/mlflow.db" --serve-artifacts --artifacts-destination "$dir/mlflow/artifacts" \
+      >"$dir/mlflow.log" 2>&1) &
+  echo $! >"$dir/mlflow.pid"
+  wait_for_port "$port" 180 "the test MLflow server" "$!" || die "the test MLflow server did not start (see $dir/mlflow.log)"
+  export MODELGATE_TEST_MLFLOW_URI="http://127.0.0.1:$port"
 }
 
 # Starts the test OpenID Connect provider (scripts/oidc-provider.mjs: oidc-provider with the test
@@ -133,6 +174,7 @@ start_test_oidc_provider() {
 stop_throwaway_services() {
   local dir="$1"
   stop_pidfile "$dir/oidc-provider.pid" 5
+  stop_process_group "$dir/mlflow.pid" 10
   stop_pidfile "$dir/temporal.pid" 10
   "$MODELGATE_ROOT/scripts/postgres.sh" stop "$dir/postgres" || true
 }

@@ -8,6 +8,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$MODELGATE_ROOT"
 
 ensure_stack_tools
+log "the test MLflow tracking server and client (mlflow, scikit-learn)"
+"$MODELGATE_ROOT/scripts/mlflow-env.sh" >/dev/null
 
 use_throwaway_services test-run
 export MODELGATE_TEST_RUN_DIR="$RUN_DIR"

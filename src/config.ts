@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { DEFAULT_OIDC_SCOPES, type OidcClientSettings, oidcSettingsOf } from './auth/oidc-settings';
 import { parseDuration } from './shared/duration';
 import { DEFAULT_SOURCE_LIMITS, type SourceRules, parseHosts, parseRoots } from './sources/rules';
+import { type MlflowSettings, parseTrackingUri } from './sources/mlflow';
+import { ARTIFACT_FORMATS, type RiskTier, RiskTierSchema } from './manifest/schema';
 import type { TemporalTlsSettings, TemporalTokenSettings } from './temporal-credentials';
 
 /** Default Temporal namespace that Modelgate's promotions live in. */
@@ -111,6 +113,14 @@ export const EnvironmentSchema = z.object({
   ARTIFACT_STORE_URI: z.string().regex(/^[a-z][a-z0-9+.-]*:\/\/\S+$/i, 'must be a URI such as pvc://modelgate-artifact-store').optional(),
   ARTIFACT_MAX_BYTES: z.coerce.number().int().min(1).default(DEFAULT_SOURCE_LIMITS.maxArtifactBytes),
   DOCUMENT_MAX_BYTES: z.coerce.number().int().min(1).default(DEFAULT_SOURCE_LIMITS.maxDocumentBytes),
+  MLFLOW_TRACKING_URI: z.string().superRefine(refineWith(parseTrackingUri)).optional(),
+  MLFLOW_TRACKING_TOKEN: z.string().max(4_096).optional(),
+  MLFLOW_ALIASES: z.string().default('').superRefine(refineWith(parseMlflowAliases)),
+  MLFLOW_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  MLFLOW_PROMOTE_TAG: z.string().min(1).max(250).default('modelgate.target'),
+  MLFLOW_INTAKE_RISK_TIER: RiskTierSchema.default('high'),
+  MLFLOW_INTAKE_FORMAT: z.enum(ARTIFACT_FORMATS).default('other'),
+  MLFLOW_INTAKE_ROLES: z.string().default('ml-engineer'),
   EVIDENCE_CHROMIUM: z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path to a Chromium executable').optional(),
   AUDIT_SIGNING_KEY_FILE: z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path to an ed25519 private key (PEM)').optional(),
   AUDIT_CHECKPOINT_FILE: z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path to an append-only file').optional(),
@@ -198,6 +208,30 @@ export interface Config {
   audit?: { signingKeyFile: string; checkpointFile: string };
   /** NODE_ENV is production (any case): settings that keep the record safe are required, not warned about. */
   production: boolean;
+  /**
+   * The MLflow tracking server `models:/` artifacts come from and decisions are written back to
+   * (worker: MLFLOW_TRACKING_URI, MLFLOW_TRACKING_TOKEN; `aliases`: environment → governed alias).
+   */
+  mlflow?: MlflowSettings & { aliases: Record<string, string> };
+  /**
+   * MLflow webhook intake (API): the HMAC secret deliveries are signed with, the tag that starts a
+   * promotion (its value names the target), and the manifest fields and roles of such promotions.
+   */
+  mlflowWebhook?: { secret: string; promoteTag: string; riskTier: RiskTier; format: (typeof ARTIFACT_FORMATS)[number]; roles: string[] };
+}
+
+/**
+ * Parses MLFLOW_ALIASES: `environment=alias` pairs, comma-separated (`production=champion`).
+ * @throws Error naming the bad entry.
+ */
+export function parseMlflowAliases(value: string): Record<string, string> {
+  const aliases: Record<string, string> = {};
+  for (const entry of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const match = /^([A-Za-z0-9][A-Za-z0-9._-]{0,127})=([A-Za-z_][A-Za-z0-9_-]{0,255})$/.exec(entry);
+    if (!match) throw new Error(`'${entry.slice(0, 100)}' is not environment=alias`);
+    aliases[match[1]!] = match[2]!;
+  }
+  return aliases;
 }
 
 /**
@@ -283,6 +317,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...(e.EVIDENCE_CHROMIUM ? { evidenceChromium: e.EVIDENCE_CHROMIUM } : {}),
     production: isProduction(e),
     ...(e.AUDIT_SIGNING_KEY_FILE && e.AUDIT_CHECKPOINT_FILE ? { audit: { signingKeyFile: e.AUDIT_SIGNING_KEY_FILE, checkpointFile: e.AUDIT_CHECKPOINT_FILE } } : {}),
+    ...(e.MLFLOW_TRACKING_URI
+      ? { mlflow: { trackingUri: parseTrackingUri(e.MLFLOW_TRACKING_URI), ...(e.MLFLOW_TRACKING_TOKEN ? { token: e.MLFLOW_TRACKING_TOKEN } : {}), aliases: parseMlflowAliases(e.MLFLOW_ALIASES) } }
+      : {}),
+    ...(e.MLFLOW_WEBHOOK_SECRET
+      ? {
+          mlflowWebhook: {
+            secret: e.MLFLOW_WEBHOOK_SECRET,
+            promoteTag: e.MLFLOW_PROMOTE_TAG,
+            riskTier: e.MLFLOW_INTAKE_RISK_TIER,
+            format: e.MLFLOW_INTAKE_FORMAT,
+            roles: e.MLFLOW_INTAKE_ROLES.split(',').map((r) => r.trim()).filter(Boolean),
+          },
+        }
+      : {}),
   };
 }
 

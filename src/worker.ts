@@ -1,3 +1,4 @@
+import { createMlflowClient } from './sources/mlflow';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle, type WorkflowBundleOption } from '@temporalio/worker';
@@ -113,7 +114,9 @@ export async function createModelgateWorker(deps: WorkerDeps): Promise<Modelgate
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     policyDir: config.policyDir,
-    sources: config.sources,
+    // models:/ artifacts are read from, and decisions written back to, the configured MLflow only.
+    sources: config.mlflow ? { ...config.sources, mlflow: createMlflowClient(config.mlflow, config.sources) } : config.sources,
+    ...(config.mlflow ? { mlflowAliases: config.mlflow.aliases } : {}),
     artifactStoreDir: config.artifactStoreDir,
     ...(config.artifactStoreUri ? { artifactStoreUri: config.artifactStoreUri } : {}),
     ...(deps.auditSealer ? { auditSealer: deps.auditSealer } : {}),

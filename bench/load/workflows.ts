@@ -111,7 +111,7 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<{ status
     model: manifest.model.name,
     version: manifest.model.version,
     environment: manifest.target,
-    artifact: { uri: manifest.artifact.uri, sha256: manifest.artifact.sha256, format: manifest.artifact.format },
+    artifact: { uri: manifest.artifact.uri, sha256: manifest.artifact.sha256 ?? '', format: manifest.artifact.format },
   };
   if (policy.deployment) await providerActivities(policy.deployment, 'provision deployment').provisionDeployment({ provider: policy.deployment, request });
   await records.activateVersion({ promotionId, model: manifest.model.name, version: manifest.model.version, environment: manifest.target });

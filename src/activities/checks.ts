@@ -9,6 +9,9 @@ import { type ProgressReporter, throttleProgress } from '../checks/progress';
 import { createPgRegistry, type RegistryReader } from '../registry';
 import { isConnectionError } from '../db/pool';
 import type { TrustedKey, TrustedRoot } from '../checks/trusted-keys';
+import { ApplicationFailure } from '@temporalio/common';
+import { CheckInputError } from '../checks/errors';
+import { type PinnedMlflowSource, pinMlflowSource } from '../checks/mlflow-source';
 import { checkObservation } from '../metrics/durations';
 import { recordDurationObservations } from '../metrics/store';
 
@@ -128,6 +131,19 @@ export function createCheckActivities(deps: CheckActivityDeps) {
     return result;
   };
   return {
+    /**
+     * Pins a `models:/` artifact before its checks: downloads its files through the MLflow
+     * artifact proxy, computes their digest and reads the source run (metrics, lineage). A refused
+     * or missing version fails at once; an unreachable MLflow is retried.
+     */
+    async pinMlflowSource(input: { promotionId: string; manifest: PromotionManifest }): Promise<PinnedMlflowSource> {
+      try {
+        return await pinMlflowSource(input.manifest, { sources: deps.sources, artifactStoreDir: deps.artifactStoreDir, progress: activityHeartbeat(), ...activitySignal() });
+      } catch (err) {
+        if (err instanceof CheckInputError) throw ApplicationFailure.nonRetryable(err.message, 'CheckInputError');
+        throw new Error(`pinning the MLflow source of ${input.promotionId}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    },
     /**
      * Integrity and security in one activity: fetches the artifact once into the store, hashes
      * and scans that copy in one pass and keeps it under its digest for deployment.

@@ -8,6 +8,7 @@ import { createDeploymentActivities } from './deployment';
 import { createPolicyStoreActivities } from './policy-store';
 import { createPromotionActivities } from './promotion';
 import { createSignalCallerActivities } from './signal-caller';
+import { createMlflowActivities } from './mlflow';
 
 /** What the activities need from their process. */
 export interface ActivityDeps {
@@ -28,6 +29,8 @@ export interface ActivityDeps {
   artifactStoreUri?: string;
   /** Signs and checkpoints the heads of the audit chains the worker archives (AUDIT_SIGNING_KEY_FILE). */
   auditSealer?: AuditSealer;
+  /** Environment → the MLflow alias Modelgate governs there (MLFLOW_ALIASES); the client is `sources.mlflow`. */
+  mlflowAliases?: Readonly<Record<string, string>>;
 }
 
 /** Result of {@link createActivities}' `describeStack`: what the worker sees of its database. */
@@ -46,6 +49,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCheckActivities({ pool: deps.pool, sources: deps.sources, artifactStoreDir: deps.artifactStoreDir }),
     ...createPromotionActivities(deps),
     ...createAuditActivities({ pool: deps.pool, ...(deps.auditSealer ? { sealer: deps.auditSealer } : {}) }),
+    ...createMlflowActivities({ ...(deps.sources.mlflow ? { client: deps.sources.mlflow } : {}), aliases: deps.mlflowAliases ?? {} }),
     ...createPolicyStoreActivities({ policyDir: deps.policyDir }),
     ...createSignalCallerActivities(),
     ...createDeploymentActivities({ policyDir: deps.policyDir, taskQueue: deps.taskQueue, publicUrl: deps.publicUrl, artifactStoreDir: deps.artifactStoreDir, ...(deps.artifactStoreUri ? { artifactStoreUri: deps.artifactStoreUri } : {}) }),

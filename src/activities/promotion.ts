@@ -29,7 +29,7 @@ export function sealEvidence(input: { manifest: PromotionManifest; checks: Check
         .map(({ durationMs: _durationMs, ...rest }) => rest),
     ),
   );
-  const evidenceDigest = sha256(`${input.manifest.artifact.sha256}\n${manifestDigest}\n${checksDigest}`);
+  const evidenceDigest = sha256(`${input.manifest.artifact.sha256 ?? ''}\n${manifestDigest}\n${checksDigest}`);
   return { evidenceDigest, manifestDigest, checksDigest };
 }
 

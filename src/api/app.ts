@@ -20,6 +20,7 @@ import type { ReadinessProbe } from './readiness';
 import { DEFAULT_RATE_LIMITS, type RateLimits, refusedReportLimiter, refusedTokenLimiter } from './rate-limits';
 import { createRefusalLog } from './refusal-log';
 import { jsonDepthGuard, methodGuard } from './request-guards';
+import { type MlflowIntakeSettings, mlflowWebhookRoutes } from './mlflow-webhooks';
 import { modelRoutes } from './registry';
 import { reviewerRoutes } from './reviewer';
 import type { SourceRules } from '../sources/rules';
@@ -48,6 +49,8 @@ export interface ApiServices {
   evidenceChromium?: string;
   /** The API's own audit sealer: signs the heads of the refused-attempts chain and of the chains the API appends to (AUDIT_SIGNING_KEY_FILE). */
   auditSealer?: AuditSealer;
+  /** The MLflow webhook intake (MLFLOW_WEBHOOK_SECRET); without it `/v1/mlflow/webhooks` is not served. */
+  mlflowIntake?: MlflowIntakeSettings;
 }
 
 /** What the API is built from; tests pass their own. */
@@ -119,6 +122,11 @@ export function buildApp(deps: AppDeps): Express {
     // Deployers' completion reports: signed over the raw body, no bearer token (before both).
     app.use('/v1/promotions/:id/deployment', refusedReportLimiter(rateLimits));
     app.use('/v1/promotions', deploymentReportRoutes(services));
+    // MLflow's webhooks: signed over the raw body with MLflow's scheme, no bearer token.
+    if (services.mlflowIntake) {
+      app.use('/v1/mlflow/webhooks', refusedReportLimiter(rateLimits));
+      app.use('/v1/mlflow', mlflowWebhookRoutes({ ...services, intake: services.mlflowIntake }));
+    }
     // The caller is known before the body is read, so that invalid input is logged with its actor.
     app.use('/v1', refusedTokenLimiter(rateLimits), requireActor(services.authenticator, refusalLog.tokenRefused));
     acceptJsonBodies();

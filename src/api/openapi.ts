@@ -11,6 +11,7 @@ import { registerOperationalPaths } from './operational';
 import { registerPolicyPaths } from './policies';
 import { registerPromotionMessagePaths } from './promotion-messages';
 import { registerPromotionPaths } from './promotions';
+import { registerMlflowWebhookPaths } from './mlflow-webhooks';
 import { registerModelPaths } from './registry';
 import { registerReviewerPaths } from './reviewer';
 
@@ -27,6 +28,7 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
     registerEnvironmentPaths,
     registerPolicyPaths,
     registerDeploymentReportPaths,
+    registerMlflowWebhookPaths,
     registerReviewerPaths,
     registerGovernancePaths,
     registerOperationalPaths,

@@ -49,6 +49,7 @@ async function main(): Promise<void> {
       temporalUiUrl: config.temporal.uiUrl,
       sources: config.sources,
       ...(config.evidenceChromium ? { evidenceChromium: config.evidenceChromium } : {}),
+      ...(config.mlflowWebhook ? { mlflowIntake: config.mlflowWebhook } : {}),
       dashboard: { ...(devSignIn ? { devSignIn } : {}), ...(config.oidc ? { oidc: config.oidc } : {}) },
     },
     readinessProbes: [

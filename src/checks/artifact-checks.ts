@@ -47,7 +47,7 @@ export function integrityOutcome(
   oms?: OmsVerdict,
 ): CheckOutcome {
   const findings: CheckFinding[] = [];
-  const declared = manifest.artifact.sha256.toLowerCase();
+  const declared = pinnedDigestOf(manifest);
   const metrics: Record<string, unknown> = { sha256: digest.sha256, kind: digest.kind, files: digest.files.length, bytes: digest.bytes };
   // The per-file manifest travels in the promotion's state: listed in full only while it is small.
   if (digest.kind === 'directory' && digest.files.length <= MAX_MANIFEST_ENTRIES) metrics.manifest = digest.files;
@@ -223,8 +223,9 @@ export async function checkIntegrityAndSecurity(
   context: CheckContext,
   trustedRoots: TrustedRoot[] = [],
 ): Promise<{ integrity: CheckOutcome; security: CheckOutcome }> {
-  if (!/^[0-9a-f]{64}$/i.test(manifest.artifact.sha256)) {
-    throw new CheckInputError(`declared digest has ${manifest.artifact.sha256.length} characters; a sha256 digest has 64 hexadecimal characters`);
+  const declared = pinnedDigestOf(manifest);
+  if (!/^[0-9a-f]{64}$/.test(declared)) {
+    throw new CheckInputError(`declared digest has ${declared.length} characters; a sha256 digest has 64 hexadecimal characters`);
   }
   const artifact = await openManifestArtifact(manifest, context);
   let kept = false;
@@ -235,7 +236,7 @@ export async function checkIntegrityAndSecurity(
     const oms = signature && 'format' in signature ? await verifyOmsBundle(signature, artifact, digest, { keys: trustedKeys, roots: trustedRoots }, context) : undefined;
     const integrity = integrityOutcome(manifest, settings.integrity, trustedKeys, digest, artifact.symlinks, oms);
     const security = securityOutcome(manifest, settings.security, scan);
-    if (digest.sha256 !== manifest.artifact.sha256.toLowerCase()) {
+    if (digest.sha256 !== declared) {
       const finding: CheckFinding = {
         kind: 'scanned_bytes_not_declared',
         severity: 'critical',
@@ -260,3 +261,12 @@ export async function checkIntegrityAndSecurity(
 
 /** True when a scanner finding makes the scan fail. */
 export { isDangerous };
+
+/**
+ * The digest the artifact must have: the manifest's, or the one pinned from a `models:/` source.
+ * @throws {CheckInputError} when a `models:/` artifact's digest was not pinned yet (fail closed).
+ */
+export function pinnedDigestOf(manifest: PromotionManifest): string {
+  if (manifest.artifact.sha256 === undefined) throw new CheckInputError('the artifact has no digest: a models:/ artifact is checked only once its digest is pinned', 'artifact.sha256');
+  return manifest.artifact.sha256.toLowerCase();
+}

@@ -7,6 +7,8 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { httpFileName, listLocalDirectory, openDocumentSource, openHttpSource, openLocalFile, openLocalSource } from '../sources/read';
 import { type SourceRules, SourceRefusal, SourceUnavailable, sourceRules } from '../sources/rules';
+import { MlflowError, isPassingMlflowError } from '../sources/mlflow';
+import { mlflowModelOf } from '../manifest/schema';
 import { type ArtifactDigest, digestArtifact } from './digest';
 import { CheckInputError, TransientCheckError, errorMessage } from './errors';
 import { type ProgressReporter, noProgress } from './progress';
@@ -138,6 +140,8 @@ export async function stageArtifact(uri: string, stagingParent: string, options:
         const size = await writeStaged(await openHttpSource(uri, sources, field, { maxBytes: sources.maxArtifactBytes, ...(options.signal ? { signal: options.signal } : {}) }), target, budget, progress, field);
         return { kind: 'file', root: target, files: [{ relativePath: path.basename(target), absolutePath: target, size }], symlinks: [], cleanup, displayName: path.basename(target) };
       }
+      const mlflowModel = mlflowModelOf(uri);
+      if (mlflowModel) return await stageMlflowVersion(mlflowModel, path.join(dir, 'content'), options, budget, cleanup);
       if (!uri.startsWith('file://')) throw new SourceRefusal('scheme', `${field}: only file://, http:// and https:// sources are allowed`, field);
       const source = await openLocalSource(uri, sources, field);
       if (source.kind === 'file') {
@@ -165,6 +169,56 @@ export async function stageArtifact(uri: string, stagingParent: string, options:
     });
   } catch (err) {
     await cleanup();
+    throw err;
+  }
+}
+
+/**
+ * Downloads every file of an MLflow model version through the configured tracking server's
+ * artifact proxy into `root` (a directory artifact), one file at a time and streamed to disk, under
+ * the same bounds as any artifact: total size, file count, depth, safe path segments, time.
+ */
+async function stageMlflowVersion(
+  { model, version }: { model: string; version: string },
+  root: string,
+  options: SourceOptions,
+  budget: { remaining: number; copied: number },
+  cleanup: () => Promise<void>,
+): Promise<LocalArtifact> {
+  const field = 'artifact.uri';
+  const client = options.sources.mlflow;
+  if (!client) throw new SourceRefusal('scheme', `${field}: models:/ artifacts need an MLflow tracking server (MLFLOW_TRACKING_URI is not set on the worker)`, field);
+  const progress = options.progress ?? noProgress;
+  await asMlflowSourceErrors(async () => {
+    const found = await client.getModelVersion(model, version);
+    if (found.status && found.status !== 'READY') throw new SourceUnavailable(`${field}: MLflow version ${version} of ${model} is ${found.status}, not READY`);
+  });
+  const { root: remoteRoot, files: listed } = await asMlflowSourceErrors(() => client.listVersionFiles(model, version));
+  const declared = listed.reduce((sum, f) => sum + (f.size ?? 0), 0);
+  if (declared > options.sources.maxArtifactBytes) throw new SourceRefusal('too-large', `${field}: the MLflow version is larger than the limit of ${options.sources.maxArtifactBytes} bytes`, field);
+  const files: ArtifactFile[] = [];
+  await mkdir(root, { recursive: true });
+  for (const file of listed) {
+    const target = path.join(root, ...file.relativePath.split('/'));
+    // Segments were checked by the client; the joined path must still be inside the root.
+    if (path.relative(root, target).startsWith('..')) throw new SourceRefusal('dot-segments', `${field}: an MLflow artifact path leaves the version's folder`, field);
+    await mkdir(path.dirname(target), { recursive: true });
+    const body = await asMlflowSourceErrors(() => client.openVersionFile(remoteRoot, file.relativePath, { maxBytes: Math.max(0, budget.remaining), ...(options.signal ? { signal: options.signal } : {}) }));
+    const size = await writeStaged(body, target, budget, progress, field);
+    files.push({ relativePath: file.relativePath, absolutePath: target, size });
+  }
+  return { kind: 'directory', root, files: sortFiles(files), symlinks: [], cleanup };
+}
+
+/** Turns the MLflow client's failures into the sources' errors (passing ones are retried). */
+async function asMlflowSourceErrors<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    if (err instanceof MlflowError) {
+      if (isPassingMlflowError(err)) throw new SourceUnavailable(`artifact.uri: ${err.message}`);
+      throw new SourceRefusal('http-status', `artifact.uri: ${err.message}`, 'artifact.uri');
+    }
     throw err;
   }
 }

@@ -217,7 +217,7 @@ export async function checkLineage(manifest: PromotionManifest, settings: CheckS
   } else {
     const existing = await context.registry.findVersion(manifest.model.name, manifest.model.version);
     metrics.versionRegistered = existing !== undefined;
-    if (existing && existing.sha256 !== manifest.artifact.sha256.toLowerCase()) {
+    if (existing && existing.sha256 !== manifest.artifact.sha256?.toLowerCase()) {
       findings.push({
         kind: 'version_digest_conflict',
         severity: 'critical',

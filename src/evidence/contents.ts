@@ -103,7 +103,7 @@ export function promotionFacts(input: EvidenceInput): PromotionFacts {
       status: state.status,
       model: { name: m.model.name, version: m.model.version, owner: m.model.owner, riskTier: m.model.riskTier, description: m.model.description },
       target: m.target,
-      artifact: { uri: m.artifact.uri, sha256: m.artifact.sha256, format: m.artifact.format },
+      artifact: { uri: m.artifact.uri, sha256: m.artifact.sha256 ?? '', format: m.artifact.format },
       submitter: state.submitter.id,
       submittedAt: state.submittedAt,
       declaredTier: state.declaredTier,

@@ -46,6 +46,24 @@ const sha256Hex = z
 
 const artifactUri = text(MANIFEST_LIMITS.uri).regex(/^(file|https?):\/\//, 'must be a file://, http:// or https:// URI');
 
+/**
+ * A version in an MLflow Model Registry: `models:/<registered model>/<version number>`. The
+ * tracking server is the worker's configured one (MLFLOW_TRACKING_URI), never named here.
+ */
+export const MLFLOW_MODEL_URI = /^models:\/([A-Za-z0-9][A-Za-z0-9._-]{0,127})\/([1-9][0-9]{0,9})$/;
+
+/** The registered model and version a `models:/` URI names, or undefined for any other URI. */
+export function mlflowModelOf(uri: string): { model: string; version: string } | undefined {
+  const parts = MLFLOW_MODEL_URI.exec(uri);
+  return parts ? { model: parts[1]!, version: parts[2]! } : undefined;
+}
+
+/** Where a model's artifact comes from: a file or HTTP source, or a version in the MLflow registry. */
+const modelArtifactUri = text(MANIFEST_LIMITS.uri).refine(
+  (uri) => /^(file|https?):\/\//.test(uri) || MLFLOW_MODEL_URI.test(uri),
+  'must be a file://, http:// or https:// URI, or models:/<name>/<version> (a version in the MLflow Model Registry)',
+);
+
 /** Name of a model or environment: readable in workflow ids and URLs. */
 const identifier = z
   .string()
@@ -148,12 +166,18 @@ export const PromotionManifestSchema = z
       description: text(10_000).default(''),
     }),
     target: identifier,
-    artifact: z.object({
-      uri: artifactUri,
-      sha256: sha256Hex,
-      format: z.enum(ARTIFACT_FORMATS),
-      signature: ArtifactSignatureSchema.optional(),
-    }),
+    artifact: z
+      .object({
+        uri: modelArtifactUri,
+        /**
+         * The artifact's digest. Optional only for a `models:/` artifact: MLflow keeps no digest, so
+         * the worker computes it from the downloaded files and pins it (the `source_pinned` event).
+         */
+        sha256: sha256Hex.optional(),
+        format: z.enum(ARTIFACT_FORMATS),
+        signature: ArtifactSignatureSchema.optional(),
+      })
+      .refine((a) => a.sha256 !== undefined || MLFLOW_MODEL_URI.test(a.uri), { message: 'must be a sha256 digest (only a models:/ artifact may leave it out)', path: ['sha256'] }),
     lineage: LineageSchema.default({}),
     metrics: metricValues('must be a number').default({}),
     evaluation: EvaluationSchema.optional(),

@@ -150,7 +150,7 @@ export async function startPromotion(client: Client, request: StartPromotionRequ
       staticSummary: `${request.recertification ? 'Re-certify' : 'Promote'} ${manifest.model.name}@${manifest.model.version} → ${manifest.target} (${policy.effectiveTier} risk)`,
       staticDetails: [
         `**Model** ${manifest.model.name}@${manifest.model.version}, owner ${manifest.model.owner}`,
-        `**Artifact** ${manifest.artifact.uri} (${manifest.artifact.format}), sha256 ${manifest.artifact.sha256}`,
+        `**Artifact** ${manifest.artifact.uri} (${manifest.artifact.format}), sha256 ${manifest.artifact.sha256 ?? 'pinned by the worker from MLflow'}`,
         `**Submitted by** ${submitter.id} under policy ${policy.name}@${policy.version} (${policy.digest.slice(0, 12)})`,
         `**Tier** declared ${policy.declaredTier}, effective ${policy.effectiveTier}${policy.tierReasons.length ? ` — ${policy.tierReasons.join('; ')}` : ''}`,
       ].join('\n\n'),
@@ -184,7 +184,7 @@ async function resolveAndCheckRegistry({ manifest, policy, registry }: StartProm
   }
   const [digest, owner] = (await registered) ?? [];
   if (owner !== undefined && owner !== manifest.model.owner) throw new ModelOwnerConflict(name, owner, manifest.model.owner);
-  if (digest && digest !== manifest.artifact.sha256) throw new VersionDigestConflict(name, version, digest);
+  if (digest && manifest.artifact.sha256 !== undefined && digest !== manifest.artifact.sha256) throw new VersionDigestConflict(name, version, digest);
   return resolved;
 }
 

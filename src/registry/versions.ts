@@ -60,6 +60,8 @@ export function createPgVersionClaims(pool: Pool): VersionClaims {
           const model = await client.query<{ owner: string }>('SELECT owner FROM models WHERE name = $1 FOR SHARE', [manifest.model.name]);
           const owner = model.rows[0]!.owner;
           if (owner !== manifest.model.owner) throw new ClaimRefused({ status: 'owner_conflict', registeredOwner: owner });
+          // A models:/ artifact's digest is pinned before any claim; a claim without one is refused.
+          if (manifest.artifact.sha256 === undefined) throw new ClaimRefused({ status: 'digest_conflict', registeredDigest: undefined });
           const inserted = await client.query(
             `INSERT INTO model_versions (model_name, version, artifact_sha256, artifact_uri, artifact_format, risk_tier, metrics, lineage, first_promotion_id)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)

@@ -186,6 +186,8 @@ export interface HttpReadOptions {
   maxBytes: number;
   /** Aborts the download (an activity's cancellation); the total timeout applies besides. */
   signal?: AbortSignal;
+  /** Extra request headers (the MLflow token; only for a configured server, never a manifest's URI). */
+  headers?: Record<string, string>;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -196,11 +198,11 @@ function abortReason(signal: AbortSignal, rules: SourceRules, field: string): So
   return new SourceUnavailable(timedOut ? `${field}: the download took longer than ${rules.httpTotalTimeoutMs} ms` : `${field}: the download was cancelled`);
 }
 
-function requestOnce(url: URL, rules: SourceRules, field: string, signal: AbortSignal): Promise<http.IncomingMessage> {
+function requestOnce(url: URL, rules: SourceRules, field: string, signal: AbortSignal, extraHeaders: Record<string, string> = {}): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(abortReason(signal, rules, field));
     const client = url.protocol === 'https:' ? https : http;
-    const req = client.get(url, { lookup: checkedLookup(rules.hosts, field), timeout: rules.httpIdleTimeoutMs, agent: false, headers: { 'user-agent': 'modelgate-worker', accept: '*/*' } });
+    const req = client.get(url, { lookup: checkedLookup(rules.hosts, field), timeout: rules.httpIdleTimeoutMs, agent: false, headers: { ...extraHeaders, 'user-agent': 'modelgate-worker', accept: '*/*' } });
     const onAbort = () => req.destroy(abortReason(signal, rules, field));
     signal.addEventListener('abort', onAbort, { once: true });
     req.on('close', () => signal.removeEventListener('abort', onAbort));
@@ -224,7 +226,7 @@ export async function openHttpSource(uri: string, rules: SourceRules, field: str
   const signal = options.signal ? AbortSignal.any([total, options.signal]) : total;
   let response: http.IncomingMessage;
   for (let redirects = 0; ; redirects++) {
-    response = await requestOnce(url, rules, field, signal);
+    response = await requestOnce(url, rules, field, signal, options.headers);
     const status = response.statusCode ?? 0;
     if (!REDIRECTS.has(status)) break;
     response.destroy();

@@ -1,5 +1,7 @@
 import { BlockList, isIP } from 'node:net';
 import path from 'node:path';
+import { MLFLOW_MODEL_URI } from '../manifest/schema';
+import type { MlflowClient } from './mlflow';
 
 /**
  * Where a manifest's sources (artifact, evaluation file, model card, training data) may be read
@@ -26,6 +28,11 @@ export interface SourceRules {
    * manifest's folder on the user's own machine); the worker and the API refuse relative URIs.
    */
   relativeBase?: string;
+  /**
+   * The configured MLflow tracking server (MLFLOW_TRACKING_URI) that `models:/<name>/<version>`
+   * artifacts are read from. Absent: `models:/` artifacts are refused where they are read.
+   */
+  mlflow?: MlflowClient;
 }
 
 /** Parsed `ARTIFACT_HOSTS`: host names (with an optional port) and IP addresses or networks. */
@@ -292,6 +299,8 @@ export function checkSourceUri(uri: string, rules: SourceRules, field: string): 
     checkHttpUrl(uri, rules.hosts, field);
     return;
   }
+  // A version on the configured MLflow server (the worker refuses it when none is configured).
+  if (field === 'artifact.uri' && MLFLOW_MODEL_URI.test(uri)) return;
   throw new SourceRefusal('scheme', `${field}: only file://, http:// and https:// sources are allowed`, field);
 }
 

@@ -91,7 +91,8 @@ export async function runDeploymentStage(m: PromotionMachine, options: Deploymen
     environment,
     artifact: {
       uri: state.manifest.artifact.uri,
-      sha256: state.manifest.artifact.sha256,
+      // Pinned before any check ran (a models:/ artifact's digest is computed by the worker).
+      sha256: state.manifest.artifact.sha256 ?? '',
       format: state.manifest.artifact.format,
       ...verifiedCopyOf(state.checks),
     },

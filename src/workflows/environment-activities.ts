@@ -46,7 +46,7 @@ export async function rollBack(m: EnvironmentMachine, request: RollbackRequest):
   log(request.actor.id, 'rollback_requested', { from: from.version, to: to.version, justification: request.justification, breakGlass: true });
   const provider = state.policy?.deployment;
   const { model, environment } = state;
-  const artifact = { uri: to.manifest.artifact.uri, sha256: to.manifest.artifact.sha256, format: to.manifest.artifact.format };
+  const artifact = { uri: to.manifest.artifact.uri, sha256: to.manifest.artifact.sha256 ?? '', format: to.manifest.artifact.format };
   const deployment: DeploymentRequest = { deploymentId: id, action: 'rollback', promotionId: id, model, version: to.version, environment, artifact, previousVersion: from.version };
   let result: RollbackResult;
   try {

@@ -8,8 +8,10 @@ import type { CheckActivities } from '../activities/checks';
 import type { PolicyStoreActivities } from '../activities/policy-store';
 import type { PromotionActivities } from '../activities/promotion';
 import type { SignalCallerActivities } from '../activities/signal-caller';
+import type { MlflowActivities } from '../activities/mlflow';
 import { CHECK_NAMES, type CheckName, type CheckResult, checkActivityName } from '../shared/checks';
 import { ownerOf, type PromotionInput } from '../shared/promotion';
+import { mlflowModelOf } from '../manifest/schema';
 import { checksTaskQueueOf } from '../shared/task-queues';
 import { causeOf } from './lifecycle';
 import { policyActor, type PromotionMachine, type PromotionNotice, type SignalCallerAnswer } from './promotion-machine';
@@ -174,9 +176,74 @@ export async function recordApproval(m: PromotionMachine): Promise<void> {
     validForMs: policy.approvalValidForMs,
     validUntil: state.approval!.validUntil,
   });
+  if (mlflowModelOf(state.manifest.artifact.uri) && patched('mlflow-write-back')) await writeBackToMlflow(m, 'approved');
   state.status = 'DEPLOYING';
   m.record('modelgate', 'deploying', { environment: state.manifest.target });
   m.effects.publish();
+}
+
+/** MLflow write-back: retried until MLflow answers (idempotent); a missing configuration is final. */
+const MLFLOW_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute', nonRetryableErrorTypes: ['MlflowNotConfigured', 'MlflowNotApplicable'] },
+};
+
+/**
+ * Writes a decision back to the MLflow Model Registry (tags; on approval the environment's alias)
+ * and records it (`mlflow_updated`), or records why it could not (`mlflow_update_failed`).
+ */
+async function writeBackToMlflow(m: PromotionMachine, decision: 'approved' | 'rejected'): Promise<void> {
+  const { state, policy } = m;
+  try {
+    const written = await proxyActivities<MlflowActivities>({ ...MLFLOW_OPTIONS, summary: `write ${decision} to MLflow` }).writeBackToMlflow({
+      promotionId: state.promotionId,
+      artifactUri: state.manifest.artifact.uri,
+      environment: state.manifest.target,
+      decision,
+      evidenceDigest: state.evidenceDigest ?? '',
+      policy: `${policy.name}@${policy.version}`,
+      decidedAt: state.approval?.at ?? new Date(Date.now()).toISOString(),
+    });
+    m.record('modelgate', 'mlflow_updated', { decision, ...(written.alias ? { alias: written.alias } : {}) });
+  } catch (err) {
+    m.record('modelgate', 'mlflow_update_failed', { decision, error: causeOf(err) });
+  }
+}
+
+/**
+ * Pins a `models:/` artifact: its digest, and the metrics (when the manifest declares none) and
+ * lineage of its MLflow run, become the promotion's manifest (`source_pinned`). Returns the
+ * failure when MLflow could not be read after retries (`source_pin_failed`; the checks are then
+ * `error` results and a revision runs them, and the pin, again).
+ */
+async function pinMlflowSource(machine: PromotionMachine): Promise<{ error: unknown } | undefined> {
+  const { state } = machine;
+  const uri = state.manifest.artifact.uri;
+  try {
+    const pinned = await checkActivities('pin MLflow source').pinMlflowSource({ promotionId: state.promotionId, manifest: state.manifest });
+    const metricsFromRun = Object.keys(state.manifest.metrics).length === 0 && Object.keys(pinned.runMetrics).length > 0;
+    state.manifest = {
+      ...state.manifest,
+      artifact: { ...state.manifest.artifact, sha256: pinned.sha256 },
+      lineage: pinned.lineage,
+      ...(metricsFromRun ? { metrics: pinned.runMetrics } : {}),
+    };
+    machine.record('modelgate', 'source_pinned', {
+      uri,
+      sha256: pinned.sha256,
+      files: pinned.files,
+      bytes: pinned.bytes,
+      ...(pinned.runId ? { runId: pinned.runId } : {}),
+      metrics: metricsFromRun ? 'from the MLflow run' : 'declared',
+      datasets: pinned.datasets,
+    });
+    machine.effects.publish();
+    return undefined;
+  } catch (err) {
+    if (CancellationScope.current().consideredCancelled) throw err;
+    machine.record('modelgate', 'source_pin_failed', { uri, error: causeOf(err) });
+    return { error: err };
+  }
 }
 
 /**
@@ -188,6 +255,11 @@ export async function runChecks(machine: PromotionMachine): Promise<boolean> {
   const { state, policy } = machine;
   state.checkRuns += 1;
   machine.record('modelgate', 'checks_started', { run: state.checkRuns });
+  const enabled = CHECK_NAMES.filter((name) => policy.checks[name].enforcement !== 'off');
+  // A models:/ artifact is pinned (downloaded, hashed, its run read) before its checks run.
+  const started = Date.now();
+  const pinFailure =
+    state.manifest.artifact.sha256 === undefined && mlflowModelOf(state.manifest.artifact.uri) && patched('mlflow-source-pin') ? await pinMlflowSource(machine) : undefined;
   const input = {
     promotionId: state.promotionId,
     manifest: state.manifest,
@@ -195,13 +267,14 @@ export async function runChecks(machine: PromotionMachine): Promise<boolean> {
     trustedKeys: policy.trustedKeys,
     ...(policy.trustedRoots ? { trustedRoots: policy.trustedRoots } : {}),
   };
-  const enabled = CHECK_NAMES.filter((name) => policy.checks[name].enforcement !== 'off');
   // Promotions started before one-artifact-pass run integrity and security as two activities.
   const onePass = enabled.includes('integrity') && enabled.includes('security') && patched('one-artifact-pass');
   // Promotions started before checks-task-queue schedule their checks on their own task queue.
   const ownQueue = !patched('checks-task-queue');
   const scope = new CancellationScope();
-  const results = scope
+  const results = pinFailure
+    ? Promise.resolve(errorResults(machine, enabled, pinFailure.error, started))
+    : scope
     .run(() =>
       Promise.all([
         ...(onePass ? [runCheckActivity(machine, ['integrity', 'security'], () => checkActivities('check integrity + security', ownQueue).runArtifactChecks(input))] : []),

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Creates (or refreshes) the Python virtual environment of the test MLflow tracking server and
+# client, at .tools/mlflow-venv, with the packages of test/mlflow-requirements.txt, and prints the
+# path of its python (`mlflow` is beside it).
+# It installs only when the venv is missing or the requirements file changed since the last
+# install (a stamp file holds the requirements' digest), so calling it again is cheap.
+# Set MODELGATE_PYTHON_BASE to choose the interpreter the venv is made from (default python3.11,
+# else python3).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.tools/mlflow-venv"
+REQUIREMENTS="$ROOT/test/mlflow-requirements.txt"
+STAMP="$VENV/.requirements.sha256"
+
+base="${MODELGATE_PYTHON_BASE:-}"
+if [ -z "$base" ]; then
+  if command -v python3.11 >/dev/null 2>&1; then base=python3.11; else base=python3; fi
+fi
+
+wanted="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
+if [ ! -x "$VENV/bin/python" ] || [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$wanted" ]; then
+  printf '[modelgate] preparing the MLflow test environment in %s\n' "$VENV" >&2
+  mkdir -p "$ROOT/.tools"
+  [ -x "$VENV/bin/python" ] || "$base" -m venv "$VENV" >&2
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS" >&2
+  printf '%s\n' "$wanted" >"$STAMP"
+fi
+printf '%s\n' "$VENV/bin/python"

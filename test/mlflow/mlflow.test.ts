@@ -1,0 +1,269 @@
+// MLflow Model Registry as the registry of record, against a real MLflow tracking server (started
+// by scripts/lib.sh with a SQLite backend and the artifact proxy) and a scikit-learn model logged
+// with the MLflow client: a promotion of models:/… pins the digest and the run's metrics and
+// lineage and, approved, moves the alias and tags the version; MLflow's webhooks are verified
+// (signature, timestamp, delivery id) and a tagged version starts its promotion; an unreachable
+// MLflow gives `error` results after retries, with the promotion's state kept.
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import { type AddressInfo, createServer } from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { NativeConnection } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import type { Pool } from 'pg';
+import type { Config } from '../../src/config';
+import { runMigrations } from '../../src/db/migrate';
+import { createPool } from '../../src/db/pool';
+import { PromotionManifestSchema, type PromotionManifest } from '../../src/manifest/schema';
+import { type LoadedPolicy, loadPolicyFile } from '../../src/policy/load';
+import { startPromotion } from '../../src/promotions/start';
+import { MLFLOW_DELIVERY_ID_HEADER, MLFLOW_SIGNATURE_HEADER, MLFLOW_TIMESTAMP_HEADER, signMlflowDelivery } from '../../src/registry/mlflow-webhooks';
+import { createMlflowClient } from '../../src/sources/mlflow';
+import { bundleWorkflows, createModelgateWorker, type ModelgateWorker } from '../../src/worker';
+import { buildTestApp } from '../api/support';
+import { recordHistory } from '../support/histories';
+import { waitForState, sendUpdate } from '../support/promotions';
+import { testSources } from '../support/sources';
+import { createTestDatabase, testConfig, testStackEnv, testTemporalClient } from '../support/stack';
+
+const run = promisify(execFile);
+const ROOT = path.join(__dirname, '..', '..');
+const POLICY_FILE = path.join(ROOT, 'test', 'fixtures', 'policies', 'mlflow-test.yaml');
+const WEBHOOK_SECRET = 'mlflow-webhook-secret-of-the-tests-0123456789';
+
+function mlflowUri(): string {
+  const uri = process.env.MODELGATE_TEST_MLFLOW_URI;
+  if (!uri) throw new Error('MODELGATE_TEST_MLFLOW_URI is not set: run the tests with ./scripts/test.sh, which starts an MLflow tracking server (scripts/mlflow-env.sh installs it)');
+  return uri;
+}
+
+/** Logs `count` versions of a scikit-learn model with the MLflow client; returns their lines. */
+async function logModel(name: string, count: number): Promise<Array<{ model: string; version: string; runId: string; commit: string; dataset: string }>> {
+  const python = path.join(ROOT, '.tools', 'mlflow-venv', 'bin', 'python');
+  const { stdout } = await run(python, [path.join(__dirname, 'log-model.py'), name, String(count)], {
+    env: { ...process.env, MLFLOW_TRACKING_URI: mlflowUri(), GIT_PYTHON_REFRESH: 'quiet' },
+    cwd: ROOT,
+    timeout: 600_000,
+    maxBuffer: 10 * 1024 * 1024,
+  });
+  return stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { model: string; version: string; runId: string; commit: string; dataset: string });
+}
+
+interface Harness {
+  client: Client;
+  pool: Pool;
+  config: Config;
+  worker: ModelgateWorker;
+  running: Promise<void>;
+  connection: NativeConnection;
+  drop: () => Promise<void>;
+}
+
+async function startWorker(mlflow: { trackingUri: string }): Promise<Harness> {
+  const db = await createTestDatabase();
+  await runMigrations(db.url);
+  const pool = createPool(db.url);
+  const base = testConfig({ databaseUrl: db.url, policyDir: path.dirname(POLICY_FILE) });
+  const config: Config = { ...base, mlflow: { trackingUri: mlflow.trackingUri, aliases: { production: 'champion' } } };
+  const connection = await NativeConnection.connect({ address: testStackEnv().temporalAddress });
+  const worker = await createModelgateWorker({ config, connection, pool, workflowBundle: await bundleWorkflows() });
+  const running = worker.run();
+  const client = await testTemporalClient(config.temporal.namespace);
+  return { client, pool, config, worker, running, connection, drop: db.drop };
+}
+
+async function stopWorker(h: Harness | undefined): Promise<void> {
+  if (!h) return;
+  if (h.worker.getState() === 'RUNNING') h.worker.shutdown();
+  await h.running;
+  await h.connection.close();
+  await h.client.connection.close();
+  await h.pool.end();
+  await h.drop();
+}
+
+function manifestOf(model: string, version: string, overrides: Partial<PromotionManifest> = {}): PromotionManifest {
+  return PromotionManifestSchema.parse({
+    model: { name: model, version, owner: 'olivia', riskTier: 'low' },
+    target: 'production',
+    artifact: { uri: `models:/${model}/${version}`, format: 'other' },
+    ...overrides,
+  });
+}
+
+const reviewer = { id: 'rita', roles: ['ml-reviewer'] };
+const submitter = { id: 'sam', roles: ['data-scientist'] };
+
+describe('MLflow Model Registry as the registry of record', () => {
+  const model = `credit-${randomUUID().slice(0, 8)}`;
+  let versions: Awaited<ReturnType<typeof logModel>>;
+  let h: Harness;
+  let policy: LoadedPolicy;
+  let server: Server;
+  let apiUrl: string;
+  const mlflow = () => createMlflowClient({ trackingUri: mlflowUri() }, testSources());
+
+  beforeAll(async () => {
+    versions = await logModel(model, 2);
+    h = await startWorker({ trackingUri: mlflowUri() });
+    policy = await loadPolicyFile(POLICY_FILE);
+    const app = buildTestApp({
+      client: h.client,
+      pool: h.pool,
+      policy,
+      taskQueue: h.config.temporal.taskQueue,
+      mlflowIntake: { secret: WEBHOOK_SECRET, promoteTag: 'modelgate.target', riskTier: 'low', format: 'other', roles: ['ml-engineer'] },
+    });
+    server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }, 900_000);
+
+  afterAll(async () => {
+    await new Promise((r) => server?.close(r));
+    await stopWorker(h);
+  }, 60_000);
+
+  it('promotes models:/name/1 through approval: digest pinned, run metrics and lineage taken, alias and tags written back', async () => {
+    expect(versions.map((v) => v.version)).toEqual(['1', '2']);
+    const started = await startPromotion(h.client, { manifest: manifestOf(model, '1'), submitter, policy, taskQueue: h.config.temporal.taskQueue });
+    const handle = h.client.workflow.getHandle(started.promotionId);
+    const inReview = await waitForState(handle, (s) => s.status === 'IN_REVIEW' || s.status === 'CHECKS_FAILED', 180_000);
+    expect(inReview.checks.filter((c) => c.status !== 'pass').map((c) => `${c.name}: ${c.summary}`)).toEqual([]);
+    expect(inReview.status).toBe('IN_REVIEW');
+    const pinned = inReview.timeline.find((e) => e.action === 'source_pinned');
+    expect(inReview.manifest.artifact.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(pinned?.detail).toMatchObject({ uri: `models:/${model}/1`, sha256: inReview.manifest.artifact.sha256, runId: versions[0]!.runId, metrics: 'from the MLflow run' });
+    expect((pinned?.detail as { datasets: Array<{ name: string }> }).datasets.map((d) => d.name)).toEqual(['credit-train']);
+    expect(inReview.manifest.metrics.accuracy).toBeGreaterThan(0.8);
+    expect(inReview.manifest.metrics.auc).toBe(0.91);
+    expect(inReview.manifest.lineage).toMatchObject({ codeCommit: versions[0]!.commit, runId: versions[0]!.runId });
+    // The integrity check verified the pinned digest over a second download.
+    expect(inReview.checks.find((c) => c.name === 'integrity')?.metrics.sha256).toBe(inReview.manifest.artifact.sha256);
+
+    await sendUpdate(handle, 'decide', { actor: reviewer, gate: 'technical', decision: 'approve' });
+    const done = await waitForState(handle, (s) => s.status === 'DEPLOYED' || s.status === 'DEPLOY_FAILED', 60_000);
+    expect(done.status).toBe('DEPLOYED');
+    expect(done.timeline.find((e) => e.action === 'mlflow_updated')?.detail).toEqual({ decision: 'approved', alias: 'champion' });
+
+    expect(await mlflow().versionOfAlias(model, 'champion')).toBe('1');
+    const tagged = await mlflow().getModelVersion(model, '1');
+    expect(tagged.tags).toMatchObject({
+      'modelgate.status': 'approved',
+      'modelgate.promotion_id': started.promotionId,
+      'modelgate.environment': 'production',
+      'modelgate.evidence_digest': done.evidenceDigest,
+      'modelgate.policy': `${policy.policy.name}@${policy.policy.version}`,
+    });
+    expect(Date.parse(tagged.tags['modelgate.approved_at']!)).not.toBeNaN();
+    // The pin before the checks and the write-back at approval, replayed by test/replay.test.ts.
+    await handle.result();
+    await recordHistory('promotion-mlflow-pinned-written-back', handle);
+  }, 300_000);
+
+  describe('the webhook receiver', () => {
+    const body = JSON.stringify({ entity: 'model_version_tag', action: 'set', timestamp: new Date().toISOString(), data: { name: 'nobody', version: '1', key: 'other', value: 'x' } });
+    const post = (headers: Record<string, string>, payload = body) =>
+      fetch(`${apiUrl}/v1/mlflow/webhooks`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: payload });
+    const signed = (deliveryId: string, timestamp: string, payload = body, secret = WEBHOOK_SECRET) => ({
+      [MLFLOW_DELIVERY_ID_HEADER]: deliveryId,
+      [MLFLOW_TIMESTAMP_HEADER]: timestamp,
+      [MLFLOW_SIGNATURE_HEADER]: signMlflowDelivery(secret, deliveryId, timestamp, payload),
+    });
+    const now = () => String(Math.floor(Date.now() / 1000));
+
+    it('refuses a wrong signature, a signature over another body, an old timestamp and no signature, naming the problem', async () => {
+      const wrongKey = await post(signed(randomUUID(), now(), body, 'another-secret-entirely-0123456789'));
+      expect(wrongKey.status).toBe(401);
+      expect(((await wrongKey.json()) as { error: { message: string } }).error.message).toMatch(/wrong X-MLflow-Signature/);
+      const otherBody = await post(signed(randomUUID(), now(), body.replace('"x"', '"y"')));
+      expect(otherBody.status).toBe(401);
+      const old = await post(signed(randomUUID(), String(Math.floor(Date.now() / 1000) - 600)));
+      expect(old.status).toBe(401);
+      expect(((await old.json()) as { error: { message: string } }).error.message).toMatch(/outside the window/);
+      const unsigned = await post({ [MLFLOW_DELIVERY_ID_HEADER]: randomUUID(), [MLFLOW_TIMESTAMP_HEADER]: now() });
+      expect(unsigned.status).toBe(401);
+    });
+
+    it('accepts a delivery once and refuses its replay', async () => {
+      const headers = signed(randomUUID(), now());
+      const first = await post(headers);
+      expect(first.status).toBe(200);
+      expect(await first.json()).toEqual({ accepted: true, action: 'ignored' });
+      const replay = await post(headers);
+      expect(replay.status).toBe(409);
+    });
+
+    it('starts the promotion of a version tagged modelgate.target=production, delivered by MLflow itself', async () => {
+      // Registered by MLflow 3.x (its webhook API), which signs each delivery with this secret.
+      await mlflow().createWebhook({
+        name: `modelgate-${model}`,
+        url: `${apiUrl}/v1/mlflow/webhooks`,
+        events: [{ entity: 'model_version_tag', action: 'set' }],
+        secret: WEBHOOK_SECRET,
+      });
+      // MLflow looks its webhooks up through a cache (MLFLOW_WEBHOOK_CACHE_TTL=1 in the tests).
+      await new Promise((r) => setTimeout(r, 1_500));
+      await mlflow().setModelVersionTag(model, '2', 'modelgate.target', 'production');
+      const handle = h.client.workflow.getHandle(`promote:${model}:2:production`);
+      const state = await waitForStartedState(handle, 60_000);
+      expect(state.submitter.id).toBe('mlflow-webhook');
+      expect(state.manifest.artifact.uri).toBe(`models:/${model}/2`);
+      expect(state.manifest.model.owner).toBe('olivia');
+      const reviewed = await waitForState(handle, (s) => s.status === 'IN_REVIEW' || s.status === 'CHECKS_FAILED', 180_000);
+      expect(reviewed.status).toBe('IN_REVIEW');
+      expect(reviewed.manifest.artifact.sha256).toMatch(/^[0-9a-f]{64}$/);
+    }, 300_000);
+  });
+});
+
+/** Polls until the promotion exists and answers its state query. */
+async function waitForStartedState(handle: ReturnType<Client['workflow']['getHandle']>, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await waitForState(handle, () => true, 5_000);
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+describe('MLflow unreachable during the checks', () => {
+  let h: Harness | undefined;
+  afterAll(() => stopWorker(h), 60_000);
+
+  it('retries, then records error results and keeps the promotion', async () => {
+    // A port nothing listens on: every call to MLflow fails to connect.
+    const closed = await new Promise<number>((resolve) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => {
+        const port = (s.address() as AddressInfo).port;
+        s.close(() => resolve(port));
+      });
+    });
+    h = await startWorker({ trackingUri: `http://127.0.0.1:${closed}` });
+    const unreachable = `unreachable-${randomUUID().slice(0, 8)}`;
+    const policy = await loadPolicyFile(POLICY_FILE);
+    const started = await startPromotion(h.client, { manifest: manifestOf(unreachable, '1'), submitter, policy, taskQueue: h.config.temporal.taskQueue });
+    const handle = h.client.workflow.getHandle(started.promotionId);
+    const failed = await waitForState(handle, (s) => s.status === 'CHECKS_FAILED', 120_000);
+    const pinFailed = failed.timeline.find((e) => e.action === 'source_pin_failed');
+    expect(String((pinFailed?.detail as { error: string }).error)).toMatch(/cannot be reached/);
+    expect(failed.checks.length).toBeGreaterThan(0);
+    expect(failed.checks.every((c) => c.status === 'error')).toBe(true);
+    // The pin activity ran three attempts before giving up.
+    const history = await handle.fetchHistory();
+    const pinAttempts = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes && e.activityTaskStartedEventAttributes.attempt !== undefined);
+    expect(Math.max(...pinAttempts.map((e) => e.activityTaskStartedEventAttributes!.attempt ?? 0))).toBe(3);
+    // Nothing was lost: the manifest still names the MLflow version, without a digest.
+    expect(failed.manifest.artifact.uri).toBe(`models:/${unreachable}/1`);
+    expect(failed.manifest.artifact.sha256).toBeUndefined();
+  }, 240_000);
+});
