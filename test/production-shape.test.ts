@@ -11,6 +11,7 @@ const read = (file: string) => readFileSync(path.join(root, file), 'utf8');
 interface ComposeService {
   image?: string;
   ports?: string[];
+  profiles?: string[];
   secrets?: Array<string | { source: string; target?: string }>;
   healthcheck?: { test?: string[] };
   build?: string;
@@ -31,8 +32,10 @@ describe('docker-compose.yml and Dockerfile (production shape)', () => {
 
   it('parses and has the services of the production shape', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['api', 'checks-worker', 'migrate', 'postgresql', 'temporal', 'temporal-setup', 'temporal-ui', 'worker'].sort(),
+      ['api', 'checks-worker', 'migrate', 'mlflow', 'postgresql', 'temporal', 'temporal-setup', 'temporal-ui', 'worker'].sort(),
     );
+    // MLflow is optional (its own profile), not part of what `docker compose up` starts.
+    expect(services.mlflow!.profiles).toEqual(['mlflow']);
   });
 
   it('pins the Temporal server to the version line the pinned CLI embeds', () => {
@@ -140,7 +143,8 @@ describe('docker-compose.yml and Dockerfile (production shape)', () => {
       expect(temporal.ports ?? []).toEqual([]);
       // The API's replicas (API_REPLICAS) take host ports from 8080 up.
       const published = Object.entries(services).flatMap(([name, s]) => (s.ports ?? []).map((p) => `${name} ${p}`));
-      expect(published.sort()).toEqual(['api 8080-8089:8080', 'temporal-ui 8233:8080']);
+      // The optional MLflow (no sign-in of its own here) is reachable from this machine only.
+      expect(published.sort()).toEqual(['api 8080-8089:8080', 'mlflow 127.0.0.1:5000:5000', 'temporal-ui 8233:8080']);
       expect(String(services['temporal-ui']!.environment!.TEMPORAL_AUTH_ENABLED)).toBe('${TEMPORAL_UI_AUTH_ENABLED:-true}');
     });
 
