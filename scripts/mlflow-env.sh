@@ -6,24 +6,6 @@
 # install (a stamp file holds the requirements' digest), so calling it again is cheap.
 # Set MODELGATE_PYTHON_BASE to choose the interpreter the venv is made from (default python3.11,
 # else python3).
+# The same steps as the checks' venv: scripts/python-env.sh with this venv's name and requirements.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="$ROOT/.tools/mlflow-venv"
-REQUIREMENTS="$ROOT/test/mlflow-requirements.txt"
-STAMP="$VENV/.requirements.sha256"
-
-base="${MODELGATE_PYTHON_BASE:-}"
-if [ -z "$base" ]; then
-  if command -v python3.11 >/dev/null 2>&1; then base=python3.11; else base=python3; fi
-fi
-
-wanted="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
-if [ ! -x "$VENV/bin/python" ] || [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$wanted" ]; then
-  printf '[modelgate] preparing the MLflow test environment in %s\n' "$VENV" >&2
-  mkdir -p "$ROOT/.tools"
-  [ -x "$VENV/bin/python" ] || "$base" -m venv "$VENV" >&2
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS" >&2
-  printf '%s\n' "$wanted" >"$STAMP"
-fi
-printf '%s\n' "$VENV/bin/python"
+exec "$(dirname "${BASH_SOURCE[0]}")/python-env.sh" mlflow-venv test/mlflow-requirements.txt "MLflow test"

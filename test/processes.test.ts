@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createTestDatabase, testStackEnv } from './support/stack';
+import { freePort } from './support/processes';
 
 const root = path.resolve(__dirname, '..');
 
@@ -32,15 +33,6 @@ function runEntry(entry: string, env: Record<string, string>, untilOutput?: RegE
   return { child, exited, sawOutput };
 }
 
-/** A port nothing listens on right now: the system picks it, then it is released. */
-async function freePort(): Promise<number> {
-  const net = await import('node:net');
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('process entry points (built in dist/)', () => {
   it.each([['dist/worker.js'], ['dist/api/server.js']])(

@@ -14,6 +14,7 @@ import { CHECK_NAMES, checkActivityName } from '../src/shared/checks';
 import { checksTaskQueueOf } from '../src/shared/task-queues';
 import { dashboardMetrics, exposedMetrics } from './support/dashboard';
 import { recordHistory } from './support/histories';
+import { freePort } from './support/processes';
 import { writeTestManifest, waitForStatus } from './support/promotions';
 import { TEST_ARTIFACT_HOSTS, TEST_ARTIFACT_ROOTS } from './support/sources';
 import { createTestDatabase, testStackEnv, testTemporalClient } from './support/stack';
@@ -21,15 +22,6 @@ import { createTestDatabase, testStackEnv, testTemporalClient } from './support/
 const root = path.resolve(__dirname, '..');
 const policyFile = path.join(__dirname, 'fixtures', 'policies', 'workflow-test.yaml');
 
-/** A port nothing listens on right now. */
-async function freePort(): Promise<number> {
-  const net = await import('node:net');
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** GETs a URL on loopback; status and body, or undefined while nothing listens. */
 async function get(url: string): Promise<{ status: number; body: string } | undefined> {
