@@ -44,6 +44,24 @@ export const WORKER_ROLES = ['all', 'promotions', 'checks'] as const;
 /** One of {@link WORKER_ROLES}. */
 export type WorkerRole = (typeof WORKER_ROLES)[number];
 
+/**
+ * What a versioned worker's workflows do when a newer version becomes current: `auto-upgrade`
+ * (running promotions move to the new version at their next workflow task; the code keeps
+ * replaying them, with `patched()` where it changed) or `pinned` (each stays on the version that
+ * started it, so that version's workers keep running until its promotions are done).
+ */
+export const WORKER_VERSIONING_BEHAVIORS = ['auto-upgrade', 'pinned'] as const;
+
+/** The Worker Deployment version a worker polls as (Temporal's Worker Versioning). */
+export interface WorkerDeploymentSettings {
+  /** WORKER_DEPLOYMENT_NAME: the same for every release of one Modelgate installation. */
+  name: string;
+  /** WORKER_BUILD_ID: one per release (e.g. the image tag). */
+  buildId: string;
+  /** WORKER_VERSIONING_BEHAVIOR. */
+  versioningBehavior: (typeof WORKER_VERSIONING_BEHAVIORS)[number];
+}
+
 const absolutePath = z.string().max(4096).refine((p) => path.isAbsolute(p), 'must be an absolute path');
 
 /** Schema of the environment variables Modelgate's processes read. */
@@ -72,6 +90,9 @@ export const EnvironmentSchema = z.object({
   WORKER_ROLE: z.enum(WORKER_ROLES, { error: `must be one of ${WORKER_ROLES.join(', ')}` }).default('all'),
   WORKER_HEALTH_PORT: port.optional(),
   WORKER_METRICS_ADDRESS: hostPort.optional(),
+  WORKER_DEPLOYMENT_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'must be 1-100 letters, digits, _ or -').optional(),
+  WORKER_BUILD_ID: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$/, 'must be 1-100 letters, digits, ., _, + or -, starting with a letter or digit').optional(),
+  WORKER_VERSIONING_BEHAVIOR: z.enum(WORKER_VERSIONING_BEHAVIORS, { error: `must be one of ${WORKER_VERSIONING_BEHAVIORS.join(', ')}` }).default('auto-upgrade'),
   SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).default(10),
   AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters (an HS256 key)').optional(),
   AUTH_JWKS_URL: z.url('must be a URL').optional(),
@@ -164,6 +185,8 @@ export interface Config {
     healthPort?: number;
     /** host:port the SDK's Prometheus metrics are served on (WORKER_METRICS_ADDRESS); unset: none. */
     metricsAddress?: string;
+    /** The Worker Deployment version this worker belongs to (WORKER_DEPLOYMENT_NAME, WORKER_BUILD_ID); unset: unversioned. */
+    deployment?: WorkerDeploymentSettings;
   };
   shutdownGraceMs: number;
   /**
@@ -269,7 +292,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const oidc = oidcSettingsOf(e);
-  const problems = [...devSignInProblems(e), ...issuerProblems(e), ...auditSealProblems(e), ...oidc.problems, ...temporalCredentialProblems(e)];
+  const problems = [...devSignInProblems(e), ...issuerProblems(e), ...auditSealProblems(e), ...workerDeploymentProblems(e), ...oidc.problems, ...temporalCredentialProblems(e)];
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     temporal: {
@@ -290,6 +313,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       role: e.WORKER_ROLE,
       ...(e.WORKER_HEALTH_PORT !== undefined ? { healthPort: e.WORKER_HEALTH_PORT } : {}),
       ...(e.WORKER_METRICS_ADDRESS ? { metricsAddress: e.WORKER_METRICS_ADDRESS } : {}),
+      ...(e.WORKER_DEPLOYMENT_NAME && e.WORKER_BUILD_ID
+        ? { deployment: { name: e.WORKER_DEPLOYMENT_NAME, buildId: e.WORKER_BUILD_ID, versioningBehavior: e.WORKER_VERSIONING_BEHAVIOR } }
+        : {}),
     },
     shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
     auth: {
@@ -332,6 +358,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         }
       : {}),
   };
+}
+
+/** A worker is versioned with both its deployment name and its build id, or with neither. */
+function workerDeploymentProblems(e: Environment): Problem[] {
+  if (e.WORKER_DEPLOYMENT_NAME && !e.WORKER_BUILD_ID) return [{ variable: 'WORKER_BUILD_ID', reason: 'is required with WORKER_DEPLOYMENT_NAME (the release this worker runs)' }];
+  if (e.WORKER_BUILD_ID && !e.WORKER_DEPLOYMENT_NAME) return [{ variable: 'WORKER_DEPLOYMENT_NAME', reason: 'is required with WORKER_BUILD_ID (the Worker Deployment the release belongs to)' }];
+  return [];
 }
 
 const isProduction = (e: Environment) => (e.NODE_ENV ?? '').trim().toLowerCase() === 'production';

@@ -1,11 +1,11 @@
 import { createMlflowClient } from './sources/mlflow';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle, type WorkflowBundleOption } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkerOptions, type WorkflowBundle, type WorkflowBundleOption } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { type ActivityDeps, createActivities } from './activities';
 import { createCheckActivities } from './activities/checks';
-import { type Config, loadConfigOrExit } from './config';
+import { type Config, type WorkerDeploymentSettings, loadConfigOrExit } from './config';
 import { type AuditSealer, loadProcessAuditSealer } from './audit/seal';
 import { prepareProcessDatabase } from './database-startup';
 import { createLogger } from './logger';
@@ -103,6 +103,23 @@ export class ModelgateWorker {
   }
 }
 
+/**
+ * Temporal's Worker Versioning options for a worker of `deployment` (every task queue of one
+ * release polls as the same version); none for an unversioned worker. The versioning behaviour is
+ * the workers' default for every workflow type, so unversioned workers (development, tests) run
+ * the same workflow code unchanged.
+ */
+export function workerDeploymentOptionsOf(deployment: WorkerDeploymentSettings | undefined): Pick<WorkerOptions, 'workerDeploymentOptions'> {
+  if (!deployment) return {};
+  return {
+    workerDeploymentOptions: {
+      version: { deploymentName: deployment.name, buildId: deployment.buildId },
+      useWorkerVersioning: true,
+      defaultVersioningBehavior: deployment.versioningBehavior === 'pinned' ? 'PINNED' : 'AUTO_UPGRADE',
+    },
+  };
+}
+
 /** Creates (without running) the Temporal workers of `deps.config.worker.role` (WORKER_ROLE). */
 export async function createModelgateWorker(deps: WorkerDeps): Promise<ModelgateWorker> {
   const { config } = deps;
@@ -123,6 +140,7 @@ export async function createModelgateWorker(deps: WorkerDeps): Promise<Modelgate
   };
   const common = {
     connection: deps.connection,
+    ...workerDeploymentOptionsOf(config.worker.deployment),
     namespace: config.temporal.namespace,
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     shutdownGraceTime: config.shutdownGraceMs,
@@ -196,7 +214,7 @@ async function main(): Promise<void> {
       () => createModelgateWorker({ config, connection, pool, ...(auditSealer ? { auditSealer } : {}) }),
     );
     log.info(
-      { address: config.temporal.address, namespace: config.temporal.namespace, role: config.worker.role, taskQueues: worker.workers.map((w) => w.taskQueue) },
+      { address: config.temporal.address, namespace: config.temporal.namespace, role: config.worker.role, taskQueues: worker.workers.map((w) => w.taskQueue), ...(config.worker.deployment ? { deployment: config.worker.deployment } : {}) },
       'worker polling',
     );
     const health =

@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import type { Pool } from 'pg';
-import type { Config } from '../../src/config';
+import type { Config, WorkerDeploymentSettings } from '../../src/config';
 import { runMigrations } from '../../src/db/migrate';
 import { createPool } from '../../src/db/pool';
 import { type PromotionManifestInput, PromotionManifestSchema } from '../../src/manifest/schema';
@@ -70,15 +70,21 @@ export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartia
 
 let sharedBundle: WorkflowBundle | undefined;
 
+/** The workflow bundle every harness of this test file shares (bundled once). */
+export async function sharedWorkflowBundle(): Promise<WorkflowBundle> {
+  sharedBundle ??= await bundleWorkflows();
+  return sharedBundle;
+}
+
 /**
  * Starts a worker (all real activities) on a task queue of its own, with a fresh database, in the
  * test namespace or `options.namespace`.
  */
 export async function startPromotionHarness(
   policyFile = path.join(__dirname, '..', 'fixtures', 'policies', 'workflow-test.yaml'),
-  options: { namespace?: string } = {},
+  options: { namespace?: string; deployment?: WorkerDeploymentSettings } = {},
 ): Promise<PromotionHarness> {
-  sharedBundle ??= await bundleWorkflows();
+  const workflowBundle = await sharedWorkflowBundle();
   const db = await createTestDatabase();
   await runMigrations(db.url);
   const pool = createPool(db.url);
@@ -87,8 +93,9 @@ export async function startPromotionHarness(
   const audit = await createTestAuditSeals();
   // Re-certifications load the current policy by name from the policy file's folder.
   const config = testConfig({ databaseUrl: serviceUrl, policyDir: path.dirname(policyFile), ...(options.namespace ? { namespace: options.namespace } : {}) });
+  if (options.deployment) config.worker.deployment = options.deployment;
   const connection = await NativeConnection.connect({ address: testStackEnv().temporalAddress });
-  const worker = await createModelgateWorker({ config, connection, pool: servicePool, auditSealer: audit.worker, workflowBundle: sharedBundle });
+  const worker = await createModelgateWorker({ config, connection, pool: servicePool, auditSealer: audit.worker, workflowBundle });
   const running = worker.run();
   const client = await testTemporalClient(config.temporal.namespace);
   const policy = await loadPolicyFile(policyFile);
