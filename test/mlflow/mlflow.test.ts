@@ -350,6 +350,8 @@ describe('MLflow Model Registry as the registry of record', () => {
       const rows = await eventually(() => auditRows('3'), (r) => r.length > 0);
       expect(rows[0]!.detail).toMatchObject({ found: '3', restoreTo: '1' });
       expect(await eventually(async () => notifications.some((n) => n.model.version === '3'), Boolean)).toBe(true);
+      // A round that found, audited, restored and notified, replayed by test/replay.test.ts.
+      await recordHistory('mlflow-alias-guard-reverted', h.client.workflow.getHandle(mlflowAliasGuardId(h.config.temporal.taskQueue)));
     }, 120_000);
   });
 });
