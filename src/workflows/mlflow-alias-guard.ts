@@ -45,7 +45,8 @@ export async function MlflowAliasGuardWorkflow(input: MlflowAliasGuardInput): Pr
     if (!isMlflowAliasSet(report) || queued.length >= MAX_QUEUED_ALIAS_REPORTS) return;
     if (!queued.some((q) => q.model === report.model && q.alias === report.alias)) queued.push({ model: report.model, alias: report.alias, version: report.version });
   });
-  const chain = workflowInfo().firstExecutionRunId.slice(0, 8);
+  // The whole run id: UUIDv7 ids of runs started close together share their first characters.
+  const chain = workflowInfo().firstExecutionRunId;
 
   for (let round = 0; round < ROUNDS_PER_RUN && workflowInfo().historyLength < HISTORY_EVENT_LIMIT; round++) {
     const reported = (await condition(() => queued.length > 0, input.reconcileIntervalMs)) ? queued.splice(0) : undefined;
