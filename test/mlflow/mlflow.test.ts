@@ -15,6 +15,7 @@ import { type AddressInfo, createServer } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { NativeConnection } from '@temporalio/worker';
+import request from 'supertest';
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { runMlflowConnect } from '../../src/cli/mlflow-commands';
@@ -228,6 +229,20 @@ describe('MLflow Model Registry as the registry of record', () => {
       expect(((await old.json()) as { error: { message: string } }).error.message).toMatch(/outside the window/);
       const unsigned = await post({ [MLFLOW_DELIVERY_ID_HEADER]: randomUUID(), [MLFLOW_TIMESTAMP_HEADER]: now() });
       expect(unsigned.status).toBe(401);
+    });
+
+    it('refuses an alias report with 503 when no alias guard runs for the task queue (the reconciliation is then the only check)', async () => {
+      const unguarded = buildTestApp({
+        client: h.client,
+        pool: h.pool,
+        policy,
+        taskQueue: `unguarded-${randomUUID().slice(0, 8)}`,
+        mlflowIntake: { secret: WEBHOOK_SECRET, promoteTag: 'modelgate.target', riskTier: 'low', format: 'other', roles: ['ml-engineer'] },
+      });
+      const alias = JSON.stringify({ entity: 'model_version_alias', action: 'created', timestamp: new Date().toISOString(), data: { name: model, alias: 'champion', version: '2' } });
+      const res = await request(unguarded).post('/v1/mlflow/webhooks').set(signed(randomUUID(), now(), alias)).set('content-type', 'application/json').send(alias);
+      expect(res.status).toBe(503);
+      expect((res.body as { error: { message: string } }).error.message).toMatch(/the MLflow alias guard is not running/);
     });
 
     it('accepts a delivery once and refuses its replay', async () => {
