@@ -137,6 +137,17 @@ export const EnvironmentSchema = z.object({
   MLFLOW_TRACKING_URI: z.string().superRefine(refineWith(parseTrackingUri)).optional(),
   MLFLOW_TRACKING_TOKEN: z.string().max(4_096).optional(),
   MLFLOW_ALIASES: z.string().default('').superRefine(refineWith(parseMlflowAliases)),
+  MLFLOW_ALIAS_RECONCILE_INTERVAL: z
+    .string()
+    .default('5m')
+    .transform((value, ctx) => {
+      const ms = parseDuration(value);
+      if (ms === undefined || ms < 1_000 || ms > 24 * 3_600_000) {
+        ctx.addIssue({ code: 'custom', message: 'must be a duration from 1s to 24h, e.g. 5m' });
+        return z.NEVER;
+      }
+      return ms;
+    }),
   MLFLOW_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   MLFLOW_PROMOTE_TAG: z.string().min(1).max(250).default('modelgate.target'),
   MLFLOW_INTAKE_RISK_TIER: RiskTierSchema.default('high'),
@@ -235,7 +246,11 @@ export interface Config {
    * The MLflow tracking server `models:/` artifacts come from and decisions are written back to
    * (worker: MLFLOW_TRACKING_URI, MLFLOW_TRACKING_TOKEN; `aliases`: environment → governed alias).
    */
-  mlflow?: MlflowSettings & { aliases: Record<string, string> };
+  mlflow?: MlflowSettings & {
+    aliases: Record<string, string>;
+    /** Time between two reconciliations of the governed aliases by the alias guard (MLFLOW_ALIAS_RECONCILE_INTERVAL, default 5m). */
+    reconcileIntervalMs?: number;
+  };
   /**
    * MLflow webhook intake (API): the HMAC secret deliveries are signed with, the tag that starts a
    * promotion (its value names the target), and the manifest fields and roles of such promotions.
@@ -344,7 +359,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     production: isProduction(e),
     ...(e.AUDIT_SIGNING_KEY_FILE && e.AUDIT_CHECKPOINT_FILE ? { audit: { signingKeyFile: e.AUDIT_SIGNING_KEY_FILE, checkpointFile: e.AUDIT_CHECKPOINT_FILE } } : {}),
     ...(e.MLFLOW_TRACKING_URI
-      ? { mlflow: { trackingUri: parseTrackingUri(e.MLFLOW_TRACKING_URI), ...(e.MLFLOW_TRACKING_TOKEN ? { token: e.MLFLOW_TRACKING_TOKEN } : {}), aliases: parseMlflowAliases(e.MLFLOW_ALIASES) } }
+      ? { mlflow: { trackingUri: parseTrackingUri(e.MLFLOW_TRACKING_URI), ...(e.MLFLOW_TRACKING_TOKEN ? { token: e.MLFLOW_TRACKING_TOKEN } : {}), aliases: parseMlflowAliases(e.MLFLOW_ALIASES), reconcileIntervalMs: e.MLFLOW_ALIAS_RECONCILE_INTERVAL } }
       : {}),
     ...(e.MLFLOW_WEBHOOK_SECRET
       ? {

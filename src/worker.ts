@@ -2,6 +2,7 @@ import { createMlflowClient } from './sources/mlflow';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkerOptions, type WorkflowBundle, type WorkflowBundleOption } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { type ActivityDeps, createActivities } from './activities';
 import { createCheckActivities } from './activities/checks';
@@ -9,6 +10,7 @@ import { type Config, type WorkerDeploymentSettings, loadConfigOrExit } from './
 import { type AuditSealer, loadProcessAuditSealer } from './audit/seal';
 import { prepareProcessDatabase } from './database-startup';
 import { createLogger } from './logger';
+import { MLFLOW_ALIAS_GUARD_WORKFLOW, type MlflowAliasGuardInput, mlflowAliasGuardId } from './shared/mlflow-alias-guard';
 import { checksTaskQueueOf } from './shared/task-queues';
 import { runProcess, startupStep } from './startup';
 import { temporalConnectionCredentials } from './temporal-client';
@@ -160,11 +162,32 @@ export async function createModelgateWorker(deps: WorkerDeps): Promise<Modelgate
       }),
     });
   }
+  if ((role === 'all' || role === 'promotions') && config.mlflow && Object.keys(config.mlflow.aliases).length > 0) {
+    await startMlflowAliasGuard(new Client({ connection: deps.connection, namespace: config.temporal.namespace }), config.temporal.taskQueue, config.mlflow.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS);
+  }
   if (role === 'all' || role === 'checks') {
     const taskQueue = checksTaskQueueOf(config.temporal.taskQueue);
     workers.push({ taskQueue, worker: await Worker.create({ ...common, taskQueue, activities: createCheckActivities(activityDeps) }) });
   }
   return new ModelgateWorker(workers);
+}
+
+/** MLFLOW_ALIAS_RECONCILE_INTERVAL's default. */
+const DEFAULT_RECONCILE_INTERVAL_MS = 5 * 60_000;
+
+/**
+ * Starts the guard of the governed MLflow aliases of the promotions on `taskQueue`, unless it runs
+ * already (one per task queue: every worker of the queue asks, the first one starts it).
+ */
+export async function startMlflowAliasGuard(client: Client, taskQueue: string, reconcileIntervalMs: number): Promise<void> {
+  const input: MlflowAliasGuardInput = { reconcileIntervalMs };
+  await client.workflow.start(MLFLOW_ALIAS_GUARD_WORKFLOW, {
+    workflowId: mlflowAliasGuardId(taskQueue),
+    taskQueue,
+    args: [input],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    staticSummary: 'moves governed MLflow aliases back when they leave the approved version',
+  });
 }
 
 /**

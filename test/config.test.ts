@@ -128,6 +128,15 @@ describe('loadConfig', () => {
     });
   });
 
+  it('MLFLOW_ALIAS_RECONCILE_INTERVAL: 5m by default, a duration from 1s to 24h, anything else refused naming it', () => {
+    const mlflow = { ...valid, MLFLOW_TRACKING_URI: 'http://127.0.0.1:5000', MLFLOW_ALIASES: 'production=champion' };
+    expect(loadConfig(mlflow).mlflow).toMatchObject({ aliases: { production: 'champion' }, reconcileIntervalMs: 300_000 });
+    expect(loadConfig({ ...mlflow, MLFLOW_ALIAS_RECONCILE_INTERVAL: '30s' }).mlflow?.reconcileIntervalMs).toBe(30_000);
+    for (const bad of ['0s', '500ms', '2d', 'often']) {
+      expect(() => loadConfig({ ...mlflow, MLFLOW_ALIAS_RECONCILE_INTERVAL: bad })).toThrow(/MLFLOW_ALIAS_RECONCILE_INTERVAL: must be a duration from 1s to 24h/);
+    }
+  });
+
   describe('token rules', () => {
     it('default to a 12h maximum lifetime and 60s of clock skew, and take other values', () => {
       expect(loadConfig(valid).auth).toMatchObject({ maxTokenLifetimeSeconds: 12 * 3600, clockSkewSeconds: 60 });

@@ -49,7 +49,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCheckActivities({ pool: deps.pool, sources: deps.sources, artifactStoreDir: deps.artifactStoreDir }),
     ...createPromotionActivities(deps),
     ...createAuditActivities({ pool: deps.pool, ...(deps.auditSealer ? { sealer: deps.auditSealer } : {}) }),
-    ...createMlflowActivities({ ...(deps.sources.mlflow ? { client: deps.sources.mlflow } : {}), aliases: deps.mlflowAliases ?? {} }),
+    ...createMlflowActivities({ ...(deps.sources.mlflow ? { client: deps.sources.mlflow } : {}), aliases: deps.mlflowAliases ?? {}, pool: deps.pool, policyDir: deps.policyDir }),
     ...createPolicyStoreActivities({ policyDir: deps.policyDir }),
     ...createSignalCallerActivities(),
     ...createDeploymentActivities({ policyDir: deps.policyDir, taskQueue: deps.taskQueue, publicUrl: deps.publicUrl, artifactStoreDir: deps.artifactStoreDir, ...(deps.artifactStoreUri ? { artifactStoreUri: deps.artifactStoreUri } : {}) }),
