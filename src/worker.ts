@@ -1,8 +1,10 @@
 import { createMlflowClient } from './sources/mlflow';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { Context } from '@temporalio/activity';
 import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle, type WorkflowBundleOption } from '@temporalio/worker';
 import type { Pool } from 'pg';
+import { OpenTelemetryActivityInboundInterceptor, makeWorkflowExporter } from '@temporalio/interceptors-opentelemetry/lib/worker';
 import { type ActivityDeps, createActivities } from './activities';
 import { createCheckActivities } from './activities/checks';
 import { type Config, loadConfigOrExit } from './config';
@@ -13,13 +15,28 @@ import { checksTaskQueueOf } from './shared/task-queues';
 import { runProcess, startupStep } from './startup';
 import { temporalConnectionCredentials } from './temporal-client';
 import { startWorkerHealthServer } from './worker-health';
+import { type Tracing, startTracing } from './tracing';
 
 /** Path of the module that exports every workflow type (the bundle's entry). */
 export const WORKFLOWS_PATH = require.resolve('./workflows');
 
-/** Bundles the workflow code once; tests share one bundle across workers. */
-export async function bundleWorkflows(): Promise<WorkflowBundle> {
-  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
+/**
+ * The Temporal SDK's workflow interceptors for OpenTelemetry (a span for the workflow run, each
+ * Update, Signal and activity it schedules; the activity's trace context goes in its headers).
+ * Bundled only into the traced bundle.
+ */
+export const WORKFLOW_TRACING_INTERCEPTORS = require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
+
+/**
+ * Bundles the workflow code once; tests share one bundle across workers. `traced`: with the
+ * OpenTelemetry workflow interceptors (the bundle a worker with tracing on runs).
+ */
+export async function bundleWorkflows(options: { traced?: boolean } = {}): Promise<WorkflowBundle> {
+  return bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    logger: quietBundlerLogger,
+    ...(options.traced ? { workflowInterceptorModules: [WORKFLOW_TRACING_INTERCEPTORS] } : {}),
+  });
 }
 
 const quietBundlerLogger = {
@@ -38,13 +55,21 @@ export interface WorkerDeps {
   pool: Pool;
   /** Signs and checkpoints the heads of the audit chains the worker archives (absent: not sealed). */
   auditSealer?: AuditSealer;
-  /** Prebuilt bundle; when absent the worker bundles `WORKFLOWS_PATH` itself. */
+  /**
+   * Prebuilt bundle; when absent the worker bundles `WORKFLOWS_PATH` itself. With `tracing`, it
+   * must be the traced bundle (`bundleWorkflows({ traced: true })`).
+   */
   workflowBundle?: WorkflowBundleOption;
+  /** Traces (src/tracing.ts): the activity and workflow interceptors, the workflow spans' sink. Absent: none. */
+  tracing?: Tracing;
 }
 
-/** Path of the bundle written by the build (`dist/workflow-bundle.js`), when it exists. */
-function prebuiltBundle(): WorkflowBundleOption | undefined {
-  const codePath = path.resolve(__dirname, 'workflow-bundle.js');
+/** File names of the bundles the build writes beside this file: plain, and with the tracing interceptors. */
+export const WORKFLOW_BUNDLE_FILES = { plain: 'workflow-bundle.js', traced: 'workflow-bundle-traced.js' } as const;
+
+/** Path of the bundle written by the build (`dist/workflow-bundle.js` or its traced twin), when it exists. */
+function prebuiltBundle(traced: boolean): WorkflowBundleOption | undefined {
+  const codePath = path.resolve(__dirname, WORKFLOW_BUNDLE_FILES[traced ? 'traced' : 'plain']);
   return __filename.endsWith('.js') && existsSync(codePath) ? { codePath } : undefined;
 }
 
@@ -121,22 +146,30 @@ export async function createModelgateWorker(deps: WorkerDeps): Promise<Modelgate
     ...(config.artifactStoreUri ? { artifactStoreUri: config.artifactStoreUri } : {}),
     ...(deps.auditSealer ? { auditSealer: deps.auditSealer } : {}),
   };
+  const { tracing } = deps;
   const common = {
     connection: deps.connection,
     namespace: config.temporal.namespace,
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     shutdownGraceTime: config.shutdownGraceMs,
+    // Each activity runs in a span, child of the workflow's span that scheduled it (from its headers).
+    ...(tracing ? { interceptors: { activity: [(ctx: Context) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx) })] } } : {}),
   };
   const workers: Array<{ taskQueue: string; worker: Worker }> = [];
   if (role === 'all' || role === 'promotions') {
-    const workflowBundle = deps.workflowBundle ?? prebuiltBundle();
+    const workflowBundle = deps.workflowBundle ?? prebuiltBundle(tracing !== undefined);
     const taskQueue = config.temporal.taskQueue;
+    const workflowCode = workflowBundle
+      ? { workflowBundle }
+      : { workflowsPath: WORKFLOWS_PATH, ...(tracing ? { interceptors: { ...common.interceptors, workflowModules: [WORKFLOW_TRACING_INTERCEPTORS] } } : {}) };
     workers.push({
       taskQueue,
       worker: await Worker.create({
         ...common,
         taskQueue,
-        ...(workflowBundle ? { workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+        ...workflowCode,
+        // The workflows' spans leave the sandbox through this sink, into the process's span processor.
+        ...(tracing ? { sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) } } : {}),
         activities: createActivities(activityDeps),
         maxCachedWorkflows: config.worker.maxCachedWorkflows,
       }),
@@ -174,6 +207,8 @@ export async function connectWorkerToTemporal(config: Config, onError?: (message
 async function main(): Promise<void> {
   const config = loadConfigOrExit('worker');
   const log = createLogger('worker', config.logLevel);
+  const tracing = await startTracing(config.tracing, 'modelgate-worker');
+  if (tracing) log.info({ exporter: config.tracing.exporter }, 'traces on');
   Runtime.install({
     shutdownSignals: ['SIGINT', 'SIGTERM', 'SIGQUIT'],
     // The SDK's own metrics (task slots, schedule-to-start latency, sticky cache) for Prometheus.
@@ -193,7 +228,7 @@ async function main(): Promise<void> {
     const worker = await startupStep(
       'creating the worker',
       `check that namespace ${config.temporal.namespace} exists (TEMPORAL_NAMESPACE)`,
-      () => createModelgateWorker({ config, connection, pool, ...(auditSealer ? { auditSealer } : {}) }),
+      () => createModelgateWorker({ config, connection, pool, ...(auditSealer ? { auditSealer } : {}), ...(tracing ? { tracing } : {}) }),
     );
     log.info(
       { address: config.temporal.address, namespace: config.temporal.namespace, role: config.worker.role, taskQueues: worker.workers.map((w) => w.taskQueue) },
@@ -217,6 +252,7 @@ async function main(): Promise<void> {
   } finally {
     await connection.close();
     await pool.end();
+    await tracing?.shutdown();
   }
 }
 

@@ -17,6 +17,8 @@ import { stateQuery } from '../../src/shared/messages';
 import type { Actor, MessageKind, MessagePayloads, PromotionState, PromotionStatus } from '../../src/shared/promotion';
 import { bundleWorkflows, createModelgateWorker, type ModelgateWorker } from '../../src/worker';
 import { createTestDatabase, serviceRoleUrl, testConfig, testStackEnv, testTemporalClient } from './stack';
+import { tracingClientInterceptors } from '../../src/temporal-client';
+import type { Tracing } from '../../src/tracing';
 import { createAuditSealer, generateAuditKeyPair, type AuditSealer } from '../../src/audit/seal';
 import { createPrivateKey } from 'node:crypto';
 
@@ -69,16 +71,18 @@ export interface PromotionHarness {
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
 let sharedBundle: WorkflowBundle | undefined;
+let sharedTracedBundle: WorkflowBundle | undefined;
 
 /**
  * Starts a worker (all real activities) on a task queue of its own, with a fresh database, in the
- * test namespace or `options.namespace`.
+ * test namespace or `options.namespace`; traced (worker and client) when `options.tracing` is given.
  */
 export async function startPromotionHarness(
   policyFile = path.join(__dirname, '..', 'fixtures', 'policies', 'workflow-test.yaml'),
-  options: { namespace?: string } = {},
+  options: { namespace?: string; tracing?: Tracing } = {},
 ): Promise<PromotionHarness> {
-  sharedBundle ??= await bundleWorkflows();
+  const { tracing } = options;
+  const bundle = tracing ? (sharedTracedBundle ??= await bundleWorkflows({ traced: true })) : (sharedBundle ??= await bundleWorkflows());
   const db = await createTestDatabase();
   await runMigrations(db.url);
   const pool = createPool(db.url);
@@ -88,9 +92,9 @@ export async function startPromotionHarness(
   // Re-certifications load the current policy by name from the policy file's folder.
   const config = testConfig({ databaseUrl: serviceUrl, policyDir: path.dirname(policyFile), ...(options.namespace ? { namespace: options.namespace } : {}) });
   const connection = await NativeConnection.connect({ address: testStackEnv().temporalAddress });
-  const worker = await createModelgateWorker({ config, connection, pool: servicePool, auditSealer: audit.worker, workflowBundle: sharedBundle });
+  const worker = await createModelgateWorker({ config, connection, pool: servicePool, auditSealer: audit.worker, workflowBundle: bundle, ...(tracing ? { tracing } : {}) });
   const running = worker.run();
-  const client = await testTemporalClient(config.temporal.namespace);
+  const client = await testTemporalClient(config.temporal.namespace, tracingClientInterceptors(tracing));
   const policy = await loadPolicyFile(policyFile);
   const artifactDir = await mkdtemp(path.join(tmpdir(), 'modelgate-artifacts-'));
 
