@@ -2,9 +2,10 @@ import { createMlflowClient } from './sources/mlflow';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Context } from '@temporalio/activity';
-import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle, type WorkflowBundleOption } from '@temporalio/worker';
+import { type InjectedSink, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle, type WorkflowBundleOption } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { OpenTelemetryActivityInboundInterceptor, makeWorkflowExporter } from '@temporalio/interceptors-opentelemetry/lib/worker';
+import type { OpenTelemetryWorkflowExporter } from '@temporalio/interceptors-opentelemetry/lib/workflow/definitions';
 import { type ActivityDeps, createActivities } from './activities';
 import { createCheckActivities } from './activities/checks';
 import { type Config, loadConfigOrExit } from './config';
@@ -22,22 +23,21 @@ export const WORKFLOWS_PATH = require.resolve('./workflows');
 
 /**
  * The Temporal SDK's workflow interceptors for OpenTelemetry (a span for the workflow run, each
- * Update, Signal and activity it schedules; the activity's trace context goes in its headers).
- * Bundled only into the traced bundle.
+ * Update, Signal and activity it schedules; the trace context goes to activities in their headers).
+ * Always in the workflow code, traces on or off: they change when an Update completes relative to
+ * the commands around it, so a history made with them replays only with them, and a setting must
+ * not change what a running promotion replays to. With traces off their spans go to a sink that
+ * discards them ({@link DISCARDED_WORKFLOW_SPANS}).
  */
 export const WORKFLOW_TRACING_INTERCEPTORS = require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
 
-/**
- * Bundles the workflow code once; tests share one bundle across workers. `traced`: with the
- * OpenTelemetry workflow interceptors (the bundle a worker with tracing on runs).
- */
-export async function bundleWorkflows(options: { traced?: boolean } = {}): Promise<WorkflowBundle> {
-  return bundleWorkflowCode({
-    workflowsPath: WORKFLOWS_PATH,
-    logger: quietBundlerLogger,
-    ...(options.traced ? { workflowInterceptorModules: [WORKFLOW_TRACING_INTERCEPTORS] } : {}),
-  });
+/** Bundles the workflow code (with {@link WORKFLOW_TRACING_INTERCEPTORS}) once; tests share one bundle across workers. */
+export async function bundleWorkflows(): Promise<WorkflowBundle> {
+  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: [WORKFLOW_TRACING_INTERCEPTORS], logger: quietBundlerLogger });
 }
+
+/** The workflow-span sink of a worker with traces off: the spans are dropped in the worker, never exported. */
+export const DISCARDED_WORKFLOW_SPANS: InjectedSink<OpenTelemetryWorkflowExporter> = { export: { fn: () => undefined } };
 
 const quietBundlerLogger = {
   log: () => undefined,
@@ -55,21 +55,15 @@ export interface WorkerDeps {
   pool: Pool;
   /** Signs and checkpoints the heads of the audit chains the worker archives (absent: not sealed). */
   auditSealer?: AuditSealer;
-  /**
-   * Prebuilt bundle; when absent the worker bundles `WORKFLOWS_PATH` itself. With `tracing`, it
-   * must be the traced bundle (`bundleWorkflows({ traced: true })`).
-   */
+  /** Prebuilt bundle (from {@link bundleWorkflows}); when absent the worker bundles `WORKFLOWS_PATH` itself. */
   workflowBundle?: WorkflowBundleOption;
   /** Traces (src/tracing.ts): the activity and workflow interceptors, the workflow spans' sink. Absent: none. */
   tracing?: Tracing;
 }
 
-/** File names of the bundles the build writes beside this file: plain, and with the tracing interceptors. */
-export const WORKFLOW_BUNDLE_FILES = { plain: 'workflow-bundle.js', traced: 'workflow-bundle-traced.js' } as const;
-
-/** Path of the bundle written by the build (`dist/workflow-bundle.js` or its traced twin), when it exists. */
-function prebuiltBundle(traced: boolean): WorkflowBundleOption | undefined {
-  const codePath = path.resolve(__dirname, WORKFLOW_BUNDLE_FILES[traced ? 'traced' : 'plain']);
+/** Path of the bundle written by the build (`dist/workflow-bundle.js`), when it exists. */
+function prebuiltBundle(): WorkflowBundleOption | undefined {
+  const codePath = path.resolve(__dirname, 'workflow-bundle.js');
   return __filename.endsWith('.js') && existsSync(codePath) ? { codePath } : undefined;
 }
 
@@ -157,11 +151,11 @@ export async function createModelgateWorker(deps: WorkerDeps): Promise<Modelgate
   };
   const workers: Array<{ taskQueue: string; worker: Worker }> = [];
   if (role === 'all' || role === 'promotions') {
-    const workflowBundle = deps.workflowBundle ?? prebuiltBundle(tracing !== undefined);
+    const workflowBundle = deps.workflowBundle ?? prebuiltBundle();
     const taskQueue = config.temporal.taskQueue;
     const workflowCode = workflowBundle
       ? { workflowBundle }
-      : { workflowsPath: WORKFLOWS_PATH, ...(tracing ? { interceptors: { ...common.interceptors, workflowModules: [WORKFLOW_TRACING_INTERCEPTORS] } } : {}) };
+      : { workflowsPath: WORKFLOWS_PATH, interceptors: { ...common.interceptors, workflowModules: [WORKFLOW_TRACING_INTERCEPTORS] } };
     workers.push({
       taskQueue,
       worker: await Worker.create({
@@ -169,7 +163,7 @@ export async function createModelgateWorker(deps: WorkerDeps): Promise<Modelgate
         taskQueue,
         ...workflowCode,
         // The workflows' spans leave the sandbox through this sink, into the process's span processor.
-        ...(tracing ? { sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) } } : {}),
+        sinks: { exporter: tracing ? makeWorkflowExporter(tracing.spanProcessor, tracing.resource) : DISCARDED_WORKFLOW_SPANS },
         activities: createActivities(activityDeps),
         maxCachedWorkflows: config.worker.maxCachedWorkflows,
       }),

@@ -1,9 +1,6 @@
 import path from 'node:path';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { bundleWorkflowCode, Worker, type WorkflowBundle } from '@temporalio/worker';
-import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { Resource } from '@opentelemetry/resources';
-import { makeWorkflowExporter } from '@temporalio/interceptors-opentelemetry/lib/worker';
 import { bundleWorkflows } from '../src/worker';
 import { loadRecordedHistories, type RecordedHistory } from './support/histories';
 
@@ -29,19 +26,6 @@ describe('replay of recorded histories', () => {
     const failures: string[] = [];
     for await (const result of Worker.runReplayHistories(
       { workflowBundle: bundle },
-      histories.map((h) => ({ workflowId: h.workflowId, history: h.history })),
-    )) {
-      if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
-    }
-    expect(failures).toEqual([]);
-  });
-
-  it('with the tracing interceptors (traces on), every recorded history replays too', async () => {
-    const traced = await bundleWorkflows({ traced: true });
-    const sinks = { exporter: makeWorkflowExporter(new SimpleSpanProcessor(new InMemorySpanExporter()), Resource.default()) };
-    const failures: string[] = [];
-    for await (const result of Worker.runReplayHistories(
-      { workflowBundle: traced, sinks },
       histories.map((h) => ({ workflowId: h.workflowId, history: h.history })),
     )) {
       if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);

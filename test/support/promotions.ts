@@ -71,7 +71,6 @@ export interface PromotionHarness {
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
 let sharedBundle: WorkflowBundle | undefined;
-let sharedTracedBundle: WorkflowBundle | undefined;
 
 /**
  * Starts a worker (all real activities) on a task queue of its own, with a fresh database, in the
@@ -82,7 +81,7 @@ export async function startPromotionHarness(
   options: { namespace?: string; tracing?: Tracing } = {},
 ): Promise<PromotionHarness> {
   const { tracing } = options;
-  const bundle = tracing ? (sharedTracedBundle ??= await bundleWorkflows({ traced: true })) : (sharedBundle ??= await bundleWorkflows());
+  sharedBundle ??= await bundleWorkflows();
   const db = await createTestDatabase();
   await runMigrations(db.url);
   const pool = createPool(db.url);
@@ -92,7 +91,7 @@ export async function startPromotionHarness(
   // Re-certifications load the current policy by name from the policy file's folder.
   const config = testConfig({ databaseUrl: serviceUrl, policyDir: path.dirname(policyFile), ...(options.namespace ? { namespace: options.namespace } : {}) });
   const connection = await NativeConnection.connect({ address: testStackEnv().temporalAddress });
-  const worker = await createModelgateWorker({ config, connection, pool: servicePool, auditSealer: audit.worker, workflowBundle: bundle, ...(tracing ? { tracing } : {}) });
+  const worker = await createModelgateWorker({ config, connection, pool: servicePool, auditSealer: audit.worker, workflowBundle: sharedBundle, ...(tracing ? { tracing } : {}) });
   const running = worker.run();
   const client = await testTemporalClient(config.temporal.namespace, tracingClientInterceptors(tracing));
   const policy = await loadPolicyFile(policyFile);
