@@ -5,7 +5,9 @@ import { loadConfig } from '../../src/config';
 import { type Tracing, startTracing } from '../../src/tracing';
 import { DISCARDED_WORKFLOW_SPANS, bundleWorkflows } from '../../src/worker';
 import { type ApiHarness, promotionPath, startApiHarness } from '../api/support';
-import { people, waitForStatus } from '../support/promotions';
+import { TERMINAL_STATUSES } from '../../src/shared/promotion';
+import { recordHistory } from '../support/histories';
+import { people, waitForState, waitForStatus } from '../support/promotions';
 
 /**
  * One promotion, API and worker in this process, traced into memory: the spans of its submission,
@@ -27,11 +29,19 @@ describe('traces', () => {
     expect(submitted.status).toBe(201);
     promotionId = submitted.body.promotionId;
     await waitForStatus(h.client.workflow.getHandle(promotionId), 'IN_REVIEW');
-    const decided = await request(h.app)
-      .post(promotionPath(promotionId, 'decisions'))
-      .set('authorization', await h.bearer(people.rita))
-      .send({ gate: 'technical', decision: 'approve', requestId: 'rita-1' });
-    expect(decided.status).toBe(200);
+    // Both gates of the stage (technical, then the business owner's): each decision is a request of its own.
+    for (const [actor, gate] of [[people.rita, 'technical'], [people.bo, 'business']] as const) {
+      const decided = await request(h.app)
+        .post(promotionPath(promotionId, 'decisions'))
+        .set('authorization', await h.bearer(actor))
+        .send({ gate, decision: 'approve', requestId: `${actor.id}-1` });
+      expect(decided.status).toBe(200);
+    }
+    // Every gate approved: the promotion runs to its end (the workflow's own span ends with it).
+    const handle = h.client.workflow.getHandle(promotionId);
+    await waitForState(handle, (s) => TERMINAL_STATUSES.has(s.status));
+    await handle.result();
+    await recordHistory('promotion-traced', handle);
     await tracing.spanProcessor.forceFlush();
     spans = exporter.getFinishedSpans();
   }, 120_000);
@@ -62,6 +72,13 @@ describe('traces', () => {
     expect(start.parentSpanId).toBe(submit.spanContext().spanId);
   });
 
+  it('the workflow run is a child of its start', () => {
+    const start = one('StartWorkflow:PromotionWorkflow');
+    const run = one('RunWorkflow:PromotionWorkflow');
+    expect(traceOf(run)).toBe(traceOf(start));
+    expect(run.parentSpanId).toBe(start.spanContext().spanId);
+  });
+
   it('each check activity runs in the submission trace, under the workflow span that scheduled it', () => {
     const trace = traceOf(one('POST /v1/promotions'));
     const checks = named(/^RunActivity:run\w+Checks?$/);
@@ -74,16 +91,28 @@ describe('traces', () => {
     }
   });
 
-  it('the decision joins the submission trace, linked to its own request', () => {
+  it('each decision joins the submission trace, linked to its own request', () => {
     const trace = traceOf(one('POST /v1/promotions'));
-    const request = one('POST /v1/promotions/:id/decisions');
-    const message = one('PromotionMessage:decide');
-    expect(traceOf(message)).toBe(trace);
-    expect(message.links.map((l) => l.context.spanId)).toEqual([request.spanContext().spanId]);
-    const update = one('StartWorkflowUpdate:decide');
-    expect(update.parentSpanId).toBe(message.spanContext().spanId);
-    // In the workflow: the Update's handler ran in the same trace.
-    expect(traceOf(one('HandleUpdate:decide'))).toBe(trace);
+    const requests = named('POST /v1/promotions/:id/decisions');
+    const messages = named('PromotionMessage:decide');
+    expect(requests).toHaveLength(2);
+    expect(messages).toHaveLength(2);
+    for (const message of messages) {
+      expect(traceOf(message)).toBe(trace);
+      // The request is a trace of its own, linked from the message span.
+      expect(message.links).toHaveLength(1);
+      const linked = requests.find((r) => r.spanContext().spanId === message.links[0]!.context.spanId);
+      expect(linked).toBeDefined();
+      expect(traceOf(linked!)).not.toBe(trace);
+    }
+    const messageIds = messages.map((m) => m.spanContext().spanId);
+    const updates = named('StartWorkflowUpdate:decide');
+    expect(updates).toHaveLength(2);
+    for (const update of updates) expect(messageIds).toContain(update.parentSpanId);
+    // In the workflow: each Update's handler ran in the same trace.
+    const handled = named('HandleUpdate:decide');
+    expect(handled).toHaveLength(2);
+    for (const span of handled) expect(traceOf(span)).toBe(trace);
   });
 
   it('request spans name route templates, never paths; the workflow start names the promotion', () => {
@@ -92,7 +121,7 @@ describe('traces', () => {
     expect(Object.values(one('StartWorkflow:PromotionWorkflow').attributes)).toContain(promotionId);
   });
 
-  it('the traced history (trace headers, the memo) replays with the one workflow bundle, as a worker with traces off replays it', async () => {
+  it('the traced history (trace headers, the memo) replays with the one workflow bundle, as a worker with traces off replays it (recorded: promotion-traced)', async () => {
     const history = await h.client.workflow.getHandle(promotionId).fetchHistory();
     await Worker.runReplayHistory({ workflowBundle: await bundleWorkflows(), sinks: { exporter: DISCARDED_WORKFLOW_SPANS } }, history, promotionId);
   });
