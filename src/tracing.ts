@@ -105,6 +105,11 @@ export function traceContextOfMemo(memo: Record<string, unknown> | undefined): C
   return trace.getSpanContext(extracted) ? extracted : undefined;
 }
 
+/** True while a recording span is active (tracing on, inside a traced request). */
+export function insideRecordingSpan(): boolean {
+  return trace.getSpan(context.active())?.isRecording() === true;
+}
+
 /**
  * Runs `fn` in a span named `name` whose parent is `parent` (a promotion's submission), linked to
  * the span that was active (the request that caused it). Without a parent, `fn` runs as it is.

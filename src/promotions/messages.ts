@@ -2,7 +2,7 @@ import { type WorkflowExecutionDescription, type WorkflowHandle, WorkflowUpdateF
 import { ApplicationFailure } from '@temporalio/common';
 import { REPEATED_REQUEST, updateOf } from '../shared/messages';
 import type { MessageKind, MessagePayloads, MessageResult } from '../shared/promotion';
-import { inTraceOf, traceContextOfMemo } from '../tracing';
+import { inTraceOf, insideRecordingSpan, traceContextOfMemo } from '../tracing';
 
 /** The first result carried by the refusal of a repeated request, or undefined for any other error. */
 export function firstResultOfRepeat(err: unknown): MessageResult | undefined {
@@ -51,4 +51,14 @@ export async function sendPromotionMessage<K extends MessageKind>(handle: Workfl
     if (first) return first;
     throw err;
   }
+}
+
+/**
+ * Sends a message to a promotion (`send`) in a span `name` of the promotion's trace (see
+ * {@link sendPromotionMessage}); reads the promotion's memo only while tracing, else just sends.
+ */
+export async function inPromotionTrace<T>(handle: WorkflowHandle, name: string, send: () => Promise<T>): Promise<T> {
+  if (!insideRecordingSpan()) return send();
+  const { memo } = await handle.describe();
+  return inTraceOf(traceContextOfMemo(memo), name, send);
 }
