@@ -7,6 +7,7 @@ import { DEFAULT_SOURCE_LIMITS, type SourceRules, parseHosts, parseRoots } from 
 import { type MlflowSettings, parseTrackingUri } from './sources/mlflow';
 import { ARTIFACT_FORMATS, type RiskTier, RiskTierSchema } from './manifest/schema';
 import type { TemporalTlsSettings, TemporalTokenSettings } from './temporal-credentials';
+import { DEFAULT_OTLP_ENDPOINT, TRACES_EXPORTERS, type TracingSettings } from './tracing';
 
 /** Default Temporal namespace that Modelgate's promotions live in. */
 export const DEFAULT_NAMESPACE = 'modelgate';
@@ -156,6 +157,13 @@ export const EnvironmentSchema = z.object({
   EVIDENCE_CHROMIUM: z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path to a Chromium executable').optional(),
   AUDIT_SIGNING_KEY_FILE: z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path to an ed25519 private key (PEM)').optional(),
   AUDIT_CHECKPOINT_FILE: z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path to an append-only file').optional(),
+  OTEL_TRACES_EXPORTER: z.enum(TRACES_EXPORTERS, { error: `must be one of ${TRACES_EXPORTERS.join(', ')}` }).default('none'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://localhost:4318' }).max(2000).default(DEFAULT_OTLP_ENDPOINT),
+  OTEL_SERVICE_NAME: z
+    .string()
+    .max(200, 'must be at most 200 characters')
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be letters, digits, dots, dashes and underscores, e.g. modelgate-api')
+    .optional(),
 });
 
 /** A zod refinement that reports the message a parser throws. */
@@ -229,6 +237,8 @@ export interface Config {
   oidc?: OidcClientSettings;
   /** Where manifests' sources may be read from, and how much of them (worker and API). */
   sources: SourceRules;
+  /** OpenTelemetry traces (OTEL_TRACES_EXPORTER, default `none`: off; src/tracing.ts). */
+  tracing: TracingSettings;
   /** Content-addressed store of verified artifacts: `<dir>/sha256/<digest>` (worker). */
   artifactStoreDir: string;
   /** How deployers reach that store, when they can (deployment requests then carry `verifiedUri`). */
@@ -352,6 +362,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       hosts: parseHosts(e.ARTIFACT_HOSTS),
       maxArtifactBytes: e.ARTIFACT_MAX_BYTES,
       maxDocumentBytes: e.DOCUMENT_MAX_BYTES,
+    },
+    tracing: {
+      exporter: e.OTEL_TRACES_EXPORTER,
+      otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+      ...(e.OTEL_SERVICE_NAME ? { serviceName: e.OTEL_SERVICE_NAME } : {}),
     },
     artifactStoreDir: e.ARTIFACT_STORE_DIR,
     ...(e.ARTIFACT_STORE_URI ? { artifactStoreUri: e.ARTIFACT_STORE_URI } : {}),

@@ -17,6 +17,8 @@ import { stateQuery } from '../../src/shared/messages';
 import type { Actor, MessageKind, MessagePayloads, PromotionState, PromotionStatus } from '../../src/shared/promotion';
 import { bundleWorkflows, createModelgateWorker, type ModelgateWorker } from '../../src/worker';
 import { createTestDatabase, serviceRoleUrl, testConfig, testStackEnv, testTemporalClient } from './stack';
+import { tracingClientInterceptors } from '../../src/temporal-client';
+import type { Tracing } from '../../src/tracing';
 import { createAuditSealer, generateAuditKeyPair, type AuditSealer } from '../../src/audit/seal';
 import { createPrivateKey } from 'node:crypto';
 
@@ -78,12 +80,13 @@ export async function sharedWorkflowBundle(): Promise<WorkflowBundle> {
 
 /**
  * Starts a worker (all real activities) on a task queue of its own, with a fresh database, in the
- * test namespace or `options.namespace`.
+ * test namespace or `options.namespace`; traced (worker and client) when `options.tracing` is given.
  */
 export async function startPromotionHarness(
   policyFile = path.join(__dirname, '..', 'fixtures', 'policies', 'workflow-test.yaml'),
-  options: { namespace?: string; deployment?: WorkerDeploymentSettings } = {},
+  options: { namespace?: string; deployment?: WorkerDeploymentSettings; tracing?: Tracing } = {},
 ): Promise<PromotionHarness> {
+  const { tracing } = options;
   const workflowBundle = await sharedWorkflowBundle();
   const db = await createTestDatabase();
   await runMigrations(db.url);
@@ -95,9 +98,9 @@ export async function startPromotionHarness(
   const config = testConfig({ databaseUrl: serviceUrl, policyDir: path.dirname(policyFile), ...(options.namespace ? { namespace: options.namespace } : {}) });
   if (options.deployment) config.worker.deployment = options.deployment;
   const connection = await NativeConnection.connect({ address: testStackEnv().temporalAddress });
-  const worker = await createModelgateWorker({ config, connection, pool: servicePool, auditSealer: audit.worker, workflowBundle });
+  const worker = await createModelgateWorker({ config, connection, pool: servicePool, auditSealer: audit.worker, workflowBundle, ...(tracing ? { tracing } : {}) });
   const running = worker.run();
-  const client = await testTemporalClient(config.temporal.namespace);
+  const client = await testTemporalClient(config.temporal.namespace, tracingClientInterceptors(tracing));
   const policy = await loadPolicyFile(policyFile);
   const artifactDir = await mkdtemp(path.join(tmpdir(), 'modelgate-artifacts-'));
 
