@@ -12,8 +12,7 @@ import { startPromotion } from '../../src/promotions/start';
 import type { PromotionState } from '../../src/shared/promotion';
 import { ModelgateProcess, freePort, waitForApiReady } from '../support/processes';
 import { people, sendUpdate, waitForStatus, writeTestManifest } from '../support/promotions';
-import { TEST_ARTIFACT_HOSTS, TEST_ARTIFACT_ROOTS } from '../support/sources';
-import { createTestDatabase, testStackEnv, testTemporalClient } from '../support/stack';
+import { createTestDatabase, testTemporalClient, testWorkerProcessEnv } from '../support/stack';
 
 const policyFile = path.join(__dirname, '..', 'fixtures', 'policies', 'workflow-test.yaml');
 const PROMOTIONS = 4;
@@ -31,24 +30,10 @@ describe('scaling out: a worker SIGKILLed mid-run', () => {
 
   /** A worker process (role all: promotions and checks) on the test's task queue, ready. */
   async function startWorker(name: string): Promise<ModelgateProcess> {
-    const { temporalAddress, namespace } = testStackEnv();
     const healthPort = await freePort();
     const worker = new ModelgateProcess(name, {
       entry: 'worker',
-      env: {
-        PATH: process.env.PATH ?? '',
-        TEMPORAL_ADDRESS: temporalAddress,
-        TEMPORAL_NAMESPACE: namespace,
-        TEMPORAL_TASK_QUEUE: taskQueue,
-        DATABASE_URL: db.url,
-        POLICY_DIR: path.dirname(policyFile),
-        ARTIFACT_ROOTS: TEST_ARTIFACT_ROOTS,
-        ARTIFACT_HOSTS: TEST_ARTIFACT_HOSTS,
-        ARTIFACT_STORE_DIR: store,
-        SHUTDOWN_GRACE_SECONDS: '1',
-        HOST: '127.0.0.1',
-        WORKER_HEALTH_PORT: String(healthPort),
-      },
+      env: testWorkerProcessEnv({ taskQueue, databaseUrl: db.url, policyDir: path.dirname(policyFile), artifactStoreDir: store, healthPort }),
       logFile: path.join(logDir, `${name}.log`),
     }).start();
     workers.push(worker);
