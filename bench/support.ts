@@ -43,7 +43,8 @@ export const waitReady = (url: string): Promise<void> => waitForApiReady(url, 30
 
 /**
  * A policy named `default` whose every tier has one `technical` gate for `ml-reviewer`, with
- * the integrity and security checks only, so promotions wait in IN_REVIEW for a reviewer.
+ * the integrity and security checks only, so promotions wait in IN_REVIEW for a reviewer; data
+ * scientists submit.
  */
 export function oneGatePolicyYaml(gate: { quorum: number; timeout?: string }): string {
   const gateYaml = `{ name: technical, roles: [ml-reviewer], quorum: ${gate.quorum}${gate.timeout ? `, timeout: ${gate.timeout}` : ''} }`;
@@ -54,6 +55,7 @@ kind: PromotionPolicy
 name: default
 version: "bench-1"
 environments: { production: {} }
+submitters: [data-scientist]
 checks:
   integrity: { enforcement: required }
   security: { enforcement: required }
