@@ -101,10 +101,10 @@ export interface ScaleResults {
 export const DEFAULT_SCALE_OPTIONS: ScaleOptions = {
   workerCounts: [1, 2, 4],
   apiProcesses: 2,
-  promotions: 40,
-  concurrency: 8,
-  warmup: 4,
-  killPromotions: 24,
+  promotions: 100,
+  concurrency: 16,
+  warmup: 6,
+  killPromotions: 40,
   killWorkers: 2,
   killTimeoutMs: 300_000,
 };

@@ -5,8 +5,8 @@
 // approve, wait for DEPLOYED): promotions per second, decision → answer p50/p95, CPU seconds per
 // promotion of each process (/proc/<pid>/stat) and how many cores were busy. Then a kill phase: one
 // of 2 workers SIGKILLed mid-run; every promotion must still complete (lost = 0).
-// Sizes (environment): SCALE_WORKERS (default 1,2,4) SCALE_APIS (2) SCALE_PROMOTIONS (40 per phase)
-// SCALE_CONCURRENCY (8) SCALE_WARMUP (4) SCALE_KILL_PROMOTIONS (24; 0: no kill phase)
+// Sizes (environment): SCALE_WORKERS (default 1,2,4) SCALE_APIS (2) SCALE_PROMOTIONS (100 per phase)
+// SCALE_CONCURRENCY (16) SCALE_WARMUP (6) SCALE_KILL_PROMOTIONS (40; 0: no kill phase)
 // SCALE_KILL_WORKERS (2) SCALE_KILL_TIMEOUT_SECONDS (300).
 // Writes bench/results/scale-<commit>.json (commit, machine, date, figures with their samples).
 import { execFileSync } from 'node:child_process';
