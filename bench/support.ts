@@ -43,7 +43,8 @@ export const waitReady = (url: string): Promise<void> => waitForApiReady(url, 30
 
 /**
  * A policy named `default` whose every tier has one `technical` gate for `ml-reviewer`, with
- * the integrity and security checks only, so promotions wait in IN_REVIEW for a reviewer.
+ * the integrity and security checks only, so promotions wait in IN_REVIEW for a reviewer; data
+ * scientists submit.
  */
 export function oneGatePolicyYaml(gate: { quorum: number; timeout?: string }): string {
   const gateYaml = `{ name: technical, roles: [ml-reviewer], quorum: ${gate.quorum}${gate.timeout ? `, timeout: ${gate.timeout}` : ''} }`;
@@ -54,6 +55,7 @@ kind: PromotionPolicy
 name: default
 version: "bench-1"
 environments: { production: {} }
+submitters: [data-scientist]
 checks:
   integrity: { enforcement: required }
   security: { enforcement: required }
@@ -69,10 +71,10 @@ tiers:
 `;
 }
 
-/** The environment of a worker or API process of a benchmark (its task queue, policies, HS256 secret and port). */
-export function benchProcessEnv(settings: { taskQueue: string; policyDir: string; secret: string; port: number }): NodeJS.ProcessEnv {
+/** The environment of a worker or API process of a benchmark (its task queue, policies, HS256 secret and port) over `base` (default: this process's). */
+export function benchProcessEnv(settings: { taskQueue: string; policyDir: string; secret: string; port: number; base?: NodeJS.ProcessEnv }): NodeJS.ProcessEnv {
   return {
-    ...process.env,
+    ...(settings.base ?? process.env),
     TEMPORAL_TASK_QUEUE: settings.taskQueue,
     POLICY_DIR: settings.policyDir,
     AUTH_JWT_SECRET: settings.secret,
@@ -111,12 +113,31 @@ export async function processUsage(pid: number): Promise<{ cpuSeconds: number; c
 }
 
 /**
+ * CPU seconds so far of the throwaway services that `scripts/bench.sh` started in `runDir`
+ * (MODELGATE_BENCH_RUN_DIR): the Temporal server, and PostgreSQL (the postmaster, its live
+ * backends and the ones that exited). `undefined` for each without a run folder (a test run).
+ */
+export async function servicesCpuSeconds(runDir: string | undefined): Promise<{ temporal?: number; postgres?: number }> {
+  if (!runDir) return {};
+  const temporalPid = Number((await readFile(path.join(runDir, 'temporal.pid'), 'utf8')).trim());
+  const postmaster = Number((await readFile(path.join(runDir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  const own = await processUsage(postmaster);
+  const children = (await readFile(`/proc/${postmaster}/task/${postmaster}/children`, 'utf8')).split(/\s+/).filter(Boolean).map(Number);
+  const live = await Promise.all(children.map((pid) => processUsage(pid).then((u) => u.cpuSeconds).catch(() => 0)));
+  return {
+    temporal: (await processUsage(temporalPid)).cpuSeconds,
+    postgres: own.cpuSeconds + own.childrenCpuSeconds + live.reduce((a, b) => a + b, 0),
+  };
+}
+
+/**
  * What a benchmark run starts from: the configuration of the throwaway services, the database
  * migrated, a task queue of its own (`bench-<name>-…`), the policy parsed and written as
  * `default.yaml` into `<dir>/policies` (the worker's and the API's POLICY_DIR), a Temporal client.
+ * `env` holds the services' addresses (default: this process's environment).
  */
-export async function prepareBenchRun(name: string, policyYaml: string) {
-  const base = loadConfig();
+export async function prepareBenchRun(name: string, policyYaml: string, env: NodeJS.ProcessEnv = process.env) {
+  const base = loadConfig(env);
   const taskQueue = `bench-${name}-${randomUUID().slice(0, 8)}`;
   await runMigrations(base.databaseUrl);
   const policy = parsePolicy(policyYaml, 'bench-policy.yaml');

@@ -16,8 +16,7 @@ import { dashboardMetrics, exposedMetrics } from './support/dashboard';
 import { recordHistory } from './support/histories';
 import { freePort } from './support/processes';
 import { writeTestManifest, waitForStatus } from './support/promotions';
-import { TEST_ARTIFACT_HOSTS, TEST_ARTIFACT_ROOTS } from './support/sources';
-import { createTestDatabase, testStackEnv, testTemporalClient } from './support/stack';
+import { createTestDatabase, testTemporalClient, testWorkerProcessEnv } from './support/stack';
 
 const root = path.resolve(__dirname, '..');
 const policyFile = path.join(__dirname, 'fixtures', 'policies', 'workflow-test.yaml');
@@ -52,22 +51,10 @@ describe('WORKER_ROLE: the checks run on a task queue of their own', () => {
   let store: string;
 
   function startWorker(role: string, healthPort: number, metricsPort?: number) {
-    const { temporalAddress, namespace } = testStackEnv();
     const child = spawn(process.execPath, [path.join(root, 'dist', 'worker.js')], {
       env: {
-        PATH: process.env.PATH ?? '',
-        TEMPORAL_ADDRESS: temporalAddress,
-        TEMPORAL_NAMESPACE: namespace,
-        TEMPORAL_TASK_QUEUE: taskQueue,
-        DATABASE_URL: db.url,
-        POLICY_DIR: path.dirname(policyFile),
-        ARTIFACT_ROOTS: TEST_ARTIFACT_ROOTS,
-        ARTIFACT_HOSTS: TEST_ARTIFACT_HOSTS,
-        ARTIFACT_STORE_DIR: store,
-        SHUTDOWN_GRACE_SECONDS: '1',
-        HOST: '127.0.0.1',
+        ...testWorkerProcessEnv({ taskQueue, databaseUrl: db.url, policyDir: path.dirname(policyFile), artifactStoreDir: store, healthPort }),
         WORKER_ROLE: role,
-        WORKER_HEALTH_PORT: String(healthPort),
         ...(metricsPort ? { WORKER_METRICS_ADDRESS: `127.0.0.1:${metricsPort}` } : {}),
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -27,7 +27,7 @@ import type { MessageResult } from '../../src/shared/promotion';
 import { DeployReceiver } from '../../test/support/deploy-receiver';
 import { ModelgateProcess, REPO_ROOT, freePort, waitForApiReady } from '../../test/support/processes';
 import { writeManifest } from '../../test/faults/drivers';
-import { percentile, processUsage, sleep } from '../support';
+import { percentile, processUsage, servicesCpuSeconds, sleep } from '../support';
 import { workerEnvironment } from '../../src/config';
 
 const args = process.argv.slice(2);
@@ -121,20 +121,6 @@ async function main() {
       metrics: { accuracy: 0.95 },
       modelCard: Object.fromEntries(CARD_FIELDS.map((f) => [f, `The ${f} of a load-benchmark model, described at length.`])),
     };
-  };
-
-  const pids = async () => {
-    const temporal = runDir ? Number((await readFile(path.join(runDir, 'temporal.pid'), 'utf8')).trim()) : undefined;
-    const postmaster = runDir ? Number((await readFile(path.join(runDir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0]) : undefined;
-    return { temporal, postmaster };
-  };
-  /** CPU seconds of PostgreSQL: the postmaster, its live backends and the ones that exited. */
-  const postgresCpu = async (postmaster: number | undefined) => {
-    if (!postmaster) return 0;
-    const own = await processUsage(postmaster);
-    const children = (await readFile(`/proc/${postmaster}/task/${postmaster}/children`, 'utf8')).split(/\s+/).filter(Boolean).map(Number);
-    const live = await Promise.all(children.map((pid) => processUsage(pid).then((u) => u.cpuSeconds).catch(() => 0)));
-    return own.cpuSeconds + own.childrenCpuSeconds + live.reduce((a, b) => a + b, 0);
   };
 
   const runPhase = async (workflow: 'modelgate' | 'floor'): Promise<PhaseResult> => {
@@ -271,12 +257,10 @@ async function main() {
     lowTierLatencies.length = 0;
     decisions = 0;
 
-    const { temporal, postmaster } = await pids();
     const before = {
       worker: (await processUsage(worker.pid!)).cpuSeconds,
       api: (await processUsage(api.pid!)).cpuSeconds,
-      temporal: temporal ? (await processUsage(temporal)).cpuSeconds : 0,
-      postgres: await postgresCpu(postmaster),
+      services: await servicesCpuSeconds(runDir),
       bench: process.cpuUsage(),
     };
     const rss: number[] = [];
@@ -300,8 +284,7 @@ async function main() {
     const after = {
       worker: await processUsage(worker.pid!),
       api: (await processUsage(api.pid!)).cpuSeconds,
-      temporal: temporal ? (await processUsage(temporal)).cpuSeconds : 0,
-      postgres: await postgresCpu(postmaster),
+      services: await servicesCpuSeconds(runDir),
     };
     done = true;
     await Promise.all([...watchers]);
@@ -327,8 +310,8 @@ async function main() {
       cpuSecondsPerPromotion: {
         worker: perPromotion(after.worker.cpuSeconds - before.worker),
         api: perPromotion(after.api - before.api),
-        temporal: perPromotion(after.temporal - before.temporal),
-        postgres: perPromotion(after.postgres - before.postgres),
+        temporal: perPromotion((after.services.temporal ?? 0) - (before.services.temporal ?? 0)),
+        postgres: perPromotion((after.services.postgres ?? 0) - (before.services.postgres ?? 0)),
         benchmarkClients: perPromotion((benchCpu.user + benchCpu.system) / 1e6),
       },
       workerRssMb: { peak: ms(after.worker.peakRssMb), median: ms(sortedRss[Math.floor(sortedRss.length / 2)] ?? 0), end: ms(after.worker.rssMb) },

@@ -82,6 +82,28 @@ export function testConfig(overrides: { databaseUrl?: string; taskQueue?: string
   });
 }
 
+/**
+ * The whole environment of a worker process (dist/worker.js) on the test stack: its task queue,
+ * database, policies, the test artifact sources and store, health checks on `healthPort`.
+ */
+export function testWorkerProcessEnv(settings: { taskQueue: string; databaseUrl: string; policyDir: string; artifactStoreDir: string; healthPort: number }): NodeJS.ProcessEnv {
+  const { temporalAddress, namespace } = testStackEnv();
+  return {
+    PATH: process.env.PATH ?? '',
+    TEMPORAL_ADDRESS: temporalAddress,
+    TEMPORAL_NAMESPACE: namespace,
+    TEMPORAL_TASK_QUEUE: settings.taskQueue,
+    DATABASE_URL: settings.databaseUrl,
+    POLICY_DIR: settings.policyDir,
+    ARTIFACT_ROOTS: TEST_ARTIFACT_ROOTS,
+    ARTIFACT_HOSTS: TEST_ARTIFACT_HOSTS,
+    ARTIFACT_STORE_DIR: settings.artifactStoreDir,
+    SHUTDOWN_GRACE_SECONDS: '1',
+    HOST: '127.0.0.1',
+    WORKER_HEALTH_PORT: String(settings.healthPort),
+  };
+}
+
 /** A Temporal client on the test server (in the test namespace, or `namespace`), with `interceptors` when given. */
 export async function testTemporalClient(namespace?: string, interceptors?: ClientInterceptors): Promise<Client> {
   const env = testStackEnv();
