@@ -8,6 +8,7 @@ import { createCheckActivities } from './activities/checks';
 import { type Config, loadConfigOrExit } from './config';
 import { type AuditSealer, loadProcessAuditSealer } from './audit/seal';
 import { prepareProcessDatabase } from './database-startup';
+import { auditedRegistryOfRecord, policyDirRecords } from './promotions/registry-of-record';
 import { createLogger } from './logger';
 import { checksTaskQueueOf } from './shared/task-queues';
 import { runProcess, startupStep } from './startup';
@@ -107,6 +108,7 @@ export class ModelgateWorker {
 export async function createModelgateWorker(deps: WorkerDeps): Promise<ModelgateWorker> {
   const { config } = deps;
   const { role } = config.worker;
+  const mlflow = config.mlflow ? createMlflowClient(config.mlflow, config.sources) : undefined;
   const activityDeps: ActivityDeps = {
     pool: deps.pool,
     publicUrl: config.publicUrl,
@@ -115,11 +117,17 @@ export async function createModelgateWorker(deps: WorkerDeps): Promise<Modelgate
     taskQueue: config.temporal.taskQueue,
     policyDir: config.policyDir,
     // models:/ artifacts are read from, and decisions written back to, the configured MLflow only.
-    sources: config.mlflow ? { ...config.sources, mlflow: createMlflowClient(config.mlflow, config.sources) } : config.sources,
+    sources: mlflow ? { ...config.sources, mlflow } : config.sources,
     ...(config.mlflow ? { mlflowAliases: config.mlflow.aliases } : {}),
     artifactStoreDir: config.artifactStoreDir,
     ...(config.artifactStoreUri ? { artifactStoreUri: config.artifactStoreUri } : {}),
     ...(deps.auditSealer ? { auditSealer: deps.auditSealer } : {}),
+    registryOfRecord: auditedRegistryOfRecord({
+      pool: deps.pool,
+      ...(mlflow && config.mlflow ? { mlflow: { client: mlflow, aliases: config.mlflow.aliases } } : {}),
+      records: policyDirRecords(config.policyDir, config.mlflow),
+      ...(deps.auditSealer ? { sealer: deps.auditSealer } : {}),
+    }),
   };
   const common = {
     connection: deps.connection,
@@ -182,6 +190,11 @@ async function main(): Promise<void> {
       : {}),
   });
 
+  await startupStep(
+    "checking each environment's registry of record in the policies",
+    'a policy naming registry: mlflow needs MLFLOW_TRACKING_URI and an MLFLOW_ALIASES entry for the environment; policies must agree on an environment\'s record',
+    () => policyDirRecords(config.policyDir, config.mlflow)(),
+  );
   const pool = await prepareProcessDatabase(config, log);
   const auditSealer = await loadProcessAuditSealer(config.audit, (message) => log.warn(message));
   const connection = await startupStep(

@@ -3,17 +3,9 @@
 // its policy. Idempotent (setting a tag or an alias twice changes nothing), so retried freely.
 import { ApplicationFailure } from '@temporalio/common';
 import { mlflowModelOf } from '../manifest/schema';
-import type { MlflowClient } from '../sources/mlflow';
+import { MLFLOW_TAGS, type MlflowClient } from '../sources/mlflow';
 
-/** Tags Modelgate sets on an MLflow model version. */
-export const MLFLOW_TAGS = {
-  status: 'modelgate.status',
-  promotionId: 'modelgate.promotion_id',
-  evidenceDigest: 'modelgate.evidence_digest',
-  policy: 'modelgate.policy',
-  approvedAt: 'modelgate.approved_at',
-  environment: 'modelgate.environment',
-} as const;
+export { MLFLOW_TAGS };
 
 /** What the MLflow activities need from the worker. */
 export interface MlflowActivityDeps {
