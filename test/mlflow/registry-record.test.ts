@@ -2,7 +2,8 @@
 // against a real MLflow tracking server, real PostgreSQL and real Temporal: an approved promotion
 // makes the record answer the approved version (the alias, confirmed by PostgreSQL's approval and
 // the pinned digest tag); an alias moved by hand to a version nobody approved makes the read fail
-// closed, audited as `registry_disagreement`, and the next promotion's checks refuse to use it.
+// closed, audited as `registry_disagreement`, and neither the next promotion's checks nor a rollback
+// act on it.
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { readAuditArchive } from '../../src/audit/archive';
@@ -13,6 +14,7 @@ import { auditedRegistryOfRecord, policyDirRecords } from '../../src/promotions/
 import { startPromotion } from '../../src/promotions/start';
 import { RegistryDisagreement, type RegistryOfRecord } from '../../src/registry';
 import { createMlflowClient, MLFLOW_TAGS } from '../../src/sources/mlflow';
+import { environmentQuery, environmentUpdates, environmentWorkflowId } from '../../src/shared/environment';
 import { sendUpdate, waitForState } from '../support/promotions';
 import { testSources } from '../support/sources';
 import { type Harness, logModel, manifestOf, mlflowUri, startWorker, stopWorker } from './support';
@@ -29,7 +31,7 @@ describe('MLflow as the registry of record of production', () => {
   let registryOf: RegistryOfRecord;
 
   beforeAll(async () => {
-    await logModel(model, 2);
+    await logModel(model, 3);
     h = await startWorker({ trackingUri: mlflowUri() }, POLICY_DIR);
     policy = await loadPolicyFile(path.join(POLICY_DIR, 'mlflow-record.yaml'));
     // The same factory as the worker's, over the same policies, MLflow and database.
@@ -108,4 +110,34 @@ describe('MLflow as the registry of record of production', () => {
       await mlflow().setModelVersionTag(model, '1', MLFLOW_TAGS.artifactSha256, pinned);
     }
   }, 120_000);
+
+  it('a rollback while the alias points at an unapproved version is refused naming the disagreement; nothing moves', async () => {
+    // Version 3 is approved and deployed: production serves 3, version 1 is the rollback target.
+    const started = await startPromotion(h.client, { manifest: manifestOf(model, '3'), submitter, policy, taskQueue: h.config.temporal.taskQueue });
+    const handle = h.client.workflow.getHandle(started.promotionId);
+    await waitForState(handle, (s) => s.status === 'IN_REVIEW', 180_000);
+    await sendUpdate(handle, 'decide', { actor: reviewer, gate: 'technical', decision: 'approve' });
+    expect((await waitForState(handle, (s) => s.status === 'DEPLOYED' || s.status === 'DEPLOY_FAILED', 60_000)).status).toBe('DEPLOYED');
+    const lifecycle = h.client.workflow.getHandle(environmentWorkflowId(model, 'production'));
+    for (let i = 0; (await lifecycle.query(environmentQuery).catch(() => undefined))?.serving?.version !== '3'; i++) {
+      if (i > 200) throw new Error('the lifecycle never served version 3');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await mlflow().versionOfAlias(model, 'champion')).toBe('3');
+
+    await mlflow().setAlias(model, 'champion', '2');
+    try {
+      const before = (await disagreements()).length;
+      const result = await lifecycle.executeUpdate(environmentUpdates.rollback, {
+        args: [{ actor: { id: 'rick', roles: ['risk-manager'] }, justification: 'latency doubled', toVersion: '1' }],
+      });
+      expect(result.status).toBe('failed');
+      expect(result.detail).toContain(`the registry of record of production disagrees with Modelgate: MLflow's alias champion of ${model} points at version 2`);
+      expect((await lifecycle.query(environmentQuery)).serving?.version).toBe('3');
+      expect((await (await registryOf('production')).findVersion(model, '3'))?.sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect((await disagreements()).length).toBeGreaterThan(before);
+    } finally {
+      await mlflow().setAlias(model, 'champion', '3');
+    }
+  }, 300_000);
 });
