@@ -6,6 +6,8 @@ import { evaluateAutoApproval, blockingChecks } from '../src/policy/evaluate';
 import { loadPolicyDir, loadPolicyFile, parsePolicy, PolicyLoadError } from '../src/policy/load';
 import { PolicyRefusal, resolvePolicy } from '../src/policy/resolve';
 import { explainPolicy } from '../src/policy/explain';
+import { createPolicyStoreActivities } from '../src/activities/policy-store';
+import { policyDirRecords } from '../src/promotions/registry-of-record';
 import { RegistryRecordsError, registryRecordsOf } from '../src/policy/registry-records';
 import type { CheckResult } from '../src/shared/checks';
 import { parseDuration } from '../src/shared/duration';
@@ -272,5 +274,21 @@ tiers:
     expect(() => registryRecordsOf([mlflow, builtin], mlflowConfigured)).toThrow(
       new RegistryRecordsError('policies p and q name different registries of record for environment production (mlflow, builtin); an environment has one record'),
     );
+  });
+
+  it('the worker refuses the policy folder, and its policy store a promotion, when MLflow is named but not configured', async () => {
+    const dir = path.join(__dirname, 'fixtures', 'policies-mlflow-record');
+    await expect(policyDirRecords(dir, undefined)()).rejects.toThrow(
+      'policy default names MLflow as the registry of record of environment production, but MLFLOW_TRACKING_URI is not set on this process',
+    );
+    expect(await policyDirRecords(dir, { aliases: { production: 'champion' } })()).toEqual(new Map([['production', 'mlflow']]));
+    const loaded = await loadPolicyFile(path.join(dir, 'mlflow-record.yaml'));
+    const models = manifest({ artifact: { uri: 'models:/fraud/2', sha256: 'a'.repeat(64), format: 'onnx' } });
+    const input = { policy: resolvePolicy(loaded, models), manifest: models };
+    expect(await createPolicyStoreActivities({ policyDir: dir }).verifyPolicy(input)).toEqual({
+      verified: false,
+      reason: 'the policy default@mlflow-record-1 names MLflow as the registry of record of production, but this worker has no MLflow tracking server or no MLFLOW_ALIASES entry for it',
+    });
+    expect(await createPolicyStoreActivities({ policyDir: dir, mlflowAliases: { production: 'champion' } }).verifyPolicy(input)).toEqual({ verified: true });
   });
 });
