@@ -11,7 +11,8 @@ import { auditedRegistryOfRecord } from '../promotions/registry-of-record';
 import { isConnectionError } from '../db/pool';
 import type { TrustedKey, TrustedRoot } from '../checks/trusted-keys';
 import { ApplicationFailure } from '@temporalio/common';
-import { CheckInputError } from '../checks/errors';
+import { CheckInputError, TransientCheckError } from '../checks/errors';
+import { MlflowError } from '../sources/mlflow';
 import { type PinnedMlflowSource, pinMlflowSource } from '../checks/mlflow-source';
 import { checkObservation } from '../metrics/durations';
 import { recordDurationObservations } from '../metrics/store';
@@ -106,7 +107,8 @@ export function waitingRegistryReader(reader: RegistryReader, backoffCapMs = 30_
 
 /**
  * The registry reader of a promotion's target: its registry of record, a disagreement between
- * that record and PostgreSQL reported as the check's `error` (its message, audited already).
+ * that record and PostgreSQL reported as the check's `error` (its message, audited already), an
+ * unreachable MLflow retried like any source that may pass.
  */
 function targetRegistryReader(registryOfRecord: RegistryOfRecord, target: string): RegistryReader {
   const refusing =
@@ -116,6 +118,11 @@ function targetRegistryReader(registryOfRecord: RegistryOfRecord, target: string
         return await read(await registryOfRecord(target), ...args);
       } catch (err) {
         if (err instanceof RegistryDisagreement) throw new CheckInputError(`the registry of record of ${target} disagrees with Modelgate: ${err.message}`);
+        // MLflow unreachable may pass (the activity is retried); another failure of it will not.
+        if (err instanceof MlflowError) {
+          if (err.code === 'unavailable') throw new TransientCheckError(`the registry of record of ${target} cannot be read now: ${err.message}`);
+          throw new CheckInputError(`the registry of record of ${target} cannot be read: ${err.message}`);
+        }
         throw err;
       }
     };
