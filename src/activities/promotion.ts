@@ -66,6 +66,8 @@ export interface PromotionActivityDeps {
 
 /** Thrown by {@link createPromotionActivities}' `registerSubmission` when a version's digest would change. */
 export const DIGEST_CONFLICT = 'VersionDigestConflict';
+/** Thrown by {@link createPromotionActivities}' `activateVersion` when the environment's registry of record disagrees with PostgreSQL. */
+export const REGISTRY_DISAGREEMENT = 'RegistryDisagreement';
 /** Thrown by {@link createPromotionActivities}' `registerSubmission` when the manifest names another owner than the registered one. */
 export const OWNER_CONFLICT = 'ModelOwnerConflict';
 
@@ -194,12 +196,21 @@ export function createPromotionActivities(deps: PromotionActivityDeps) {
 
     /**
      * Moves an environment to a version in one transaction: the version serving now is
-     * marked superseded (never deleted). Idempotent per promotion.
+     * marked superseded (never deleted). Idempotent per promotion. Refused ({@link REGISTRY_DISAGREEMENT},
+     * not retried) while the environment's registry of record disagrees with PostgreSQL.
      *
      * @returns the version that served before (if any).
      */
     async activateVersion(input: { promotionId: string; model: string; version: string; environment: string }): Promise<{ previousVersion?: string }> {
-      return registry.activateVersion(input);
+      const record = await registryOf(input.environment);
+      try {
+        // No deployment moves an environment whose record disagrees with PostgreSQL (the read audits it).
+        await record.servingVersion(input.model, input.environment);
+      } catch (err) {
+        if (!(err instanceof RegistryDisagreement)) throw err;
+        throw ApplicationFailure.create({ type: REGISTRY_DISAGREEMENT, nonRetryable: true, message: `the registry of record of ${input.environment} disagrees with Modelgate: ${err.message}` });
+      }
+      return record.activateVersion(input);
     },
   };
 }

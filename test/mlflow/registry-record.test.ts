@@ -2,10 +2,12 @@
 // against a real MLflow tracking server, real PostgreSQL and real Temporal: an approved promotion
 // makes the record answer the approved version (the alias, confirmed by PostgreSQL's approval and
 // the pinned digest tag); an alias moved by hand to a version nobody approved makes the read fail
-// closed, audited as `registry_disagreement`, and neither the next promotion's checks nor a rollback
-// act on it.
+// closed, audited as `registry_disagreement`, and neither the next promotion's checks, a rollback
+// nor a deployment act on it.
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { createPromotionActivities, REGISTRY_DISAGREEMENT } from '../../src/activities/promotion';
 import { readAuditArchive } from '../../src/audit/archive';
 import { modelAuditId } from '../../src/audit/model-chain';
 import { verifyChain } from '../../src/audit/chain';
@@ -140,4 +142,20 @@ describe('MLflow as the registry of record of production', () => {
       await mlflow().setAlias(model, 'champion', '3');
     }
   }, 300_000);
+
+  it('no deployment moves the environment while the alias points at an unapproved version', async () => {
+    const activities = createPromotionActivities({ pool: h.pool, publicUrl: 'http://localhost', temporalUiUrl: 'http://localhost', namespace: 'default', registryOfRecord: registryOf });
+    await mlflow().setAlias(model, 'champion', '2');
+    try {
+      const refused = await activities.activateVersion({ promotionId: `deploy-${randomUUID()}`, model, version: '1', environment: 'production' }).catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(ApplicationFailure);
+      expect((refused as ApplicationFailure).type).toBe(REGISTRY_DISAGREEMENT);
+      expect((refused as ApplicationFailure).nonRetryable).toBe(true);
+      expect((refused as Error).message).toContain(`the registry of record of production disagrees with Modelgate: MLflow's alias champion of ${model} points at version 2`);
+      const serving = await h.pool.query('SELECT version FROM environment_deployments WHERE model_name = $1 AND environment = $2 AND superseded_at IS NULL', [model, 'production']);
+      expect(serving.rows).toEqual([{ version: '3' }]);
+    } finally {
+      await mlflow().setAlias(model, 'champion', '3');
+    }
+  }, 120_000);
 });
