@@ -7,6 +7,7 @@ import { DEFAULT_SOURCE_LIMITS, type SourceRules, parseHosts, parseRoots } from 
 import { type MlflowSettings, parseTrackingUri } from './sources/mlflow';
 import { ARTIFACT_FORMATS, type RiskTier, RiskTierSchema } from './manifest/schema';
 import type { TemporalTlsSettings, TemporalTokenSettings } from './temporal-credentials';
+import { DEFAULT_OTLP_ENDPOINT, TRACES_EXPORTERS, type TracingSettings } from './tracing';
 
 /** Default Temporal namespace that Modelgate's promotions live in. */
 export const DEFAULT_NAMESPACE = 'modelgate';
@@ -44,6 +45,24 @@ export const WORKER_ROLES = ['all', 'promotions', 'checks'] as const;
 /** One of {@link WORKER_ROLES}. */
 export type WorkerRole = (typeof WORKER_ROLES)[number];
 
+/**
+ * What a versioned worker's workflows do when a newer version becomes current: `auto-upgrade`
+ * (running promotions move to the new version at their next workflow task; the code keeps
+ * replaying them, with `patched()` where it changed) or `pinned` (each stays on the version that
+ * started it, so that version's workers keep running until its promotions are done).
+ */
+export const WORKER_VERSIONING_BEHAVIORS = ['auto-upgrade', 'pinned'] as const;
+
+/** The Worker Deployment version a worker polls as (Temporal's Worker Versioning). */
+export interface WorkerDeploymentSettings {
+  /** WORKER_DEPLOYMENT_NAME: the same for every release of one Modelgate installation. */
+  name: string;
+  /** WORKER_BUILD_ID: one per release (e.g. the image tag). */
+  buildId: string;
+  /** WORKER_VERSIONING_BEHAVIOR. */
+  versioningBehavior: (typeof WORKER_VERSIONING_BEHAVIORS)[number];
+}
+
 const absolutePath = z.string().max(4096).refine((p) => path.isAbsolute(p), 'must be an absolute path');
 
 /** Schema of the environment variables Modelgate's processes read. */
@@ -72,6 +91,9 @@ export const EnvironmentSchema = z.object({
   WORKER_ROLE: z.enum(WORKER_ROLES, { error: `must be one of ${WORKER_ROLES.join(', ')}` }).default('all'),
   WORKER_HEALTH_PORT: port.optional(),
   WORKER_METRICS_ADDRESS: hostPort.optional(),
+  WORKER_DEPLOYMENT_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'must be 1-100 letters, digits, _ or -').optional(),
+  WORKER_BUILD_ID: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$/, 'must be 1-100 letters, digits, ., _, + or -, starting with a letter or digit').optional(),
+  WORKER_VERSIONING_BEHAVIOR: z.enum(WORKER_VERSIONING_BEHAVIORS, { error: `must be one of ${WORKER_VERSIONING_BEHAVIORS.join(', ')}` }).default('auto-upgrade'),
   SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).default(10),
   AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters (an HS256 key)').optional(),
   AUTH_JWKS_URL: z.url('must be a URL').optional(),
@@ -116,6 +138,17 @@ export const EnvironmentSchema = z.object({
   MLFLOW_TRACKING_URI: z.string().superRefine(refineWith(parseTrackingUri)).optional(),
   MLFLOW_TRACKING_TOKEN: z.string().max(4_096).optional(),
   MLFLOW_ALIASES: z.string().default('').superRefine(refineWith(parseMlflowAliases)),
+  MLFLOW_ALIAS_RECONCILE_INTERVAL: z
+    .string()
+    .default('5m')
+    .transform((value, ctx) => {
+      const ms = parseDuration(value);
+      if (ms === undefined || ms < 1_000 || ms > 24 * 3_600_000) {
+        ctx.addIssue({ code: 'custom', message: 'must be a duration from 1s to 24h, e.g. 5m' });
+        return z.NEVER;
+      }
+      return ms;
+    }),
   MLFLOW_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   MLFLOW_PROMOTE_TAG: z.string().min(1).max(250).default('modelgate.target'),
   MLFLOW_INTAKE_RISK_TIER: RiskTierSchema.default('high'),
@@ -124,6 +157,13 @@ export const EnvironmentSchema = z.object({
   EVIDENCE_CHROMIUM: z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path to a Chromium executable').optional(),
   AUDIT_SIGNING_KEY_FILE: z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path to an ed25519 private key (PEM)').optional(),
   AUDIT_CHECKPOINT_FILE: z.string().refine((p) => path.isAbsolute(p), 'must be an absolute path to an append-only file').optional(),
+  OTEL_TRACES_EXPORTER: z.enum(TRACES_EXPORTERS, { error: `must be one of ${TRACES_EXPORTERS.join(', ')}` }).default('none'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://localhost:4318' }).max(2000).default(DEFAULT_OTLP_ENDPOINT),
+  OTEL_SERVICE_NAME: z
+    .string()
+    .max(200, 'must be at most 200 characters')
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be letters, digits, dots, dashes and underscores, e.g. modelgate-api')
+    .optional(),
 });
 
 /** A zod refinement that reports the message a parser throws. */
@@ -164,6 +204,8 @@ export interface Config {
     healthPort?: number;
     /** host:port the SDK's Prometheus metrics are served on (WORKER_METRICS_ADDRESS); unset: none. */
     metricsAddress?: string;
+    /** The Worker Deployment version this worker belongs to (WORKER_DEPLOYMENT_NAME, WORKER_BUILD_ID); unset: unversioned. */
+    deployment?: WorkerDeploymentSettings;
   };
   shutdownGraceMs: number;
   /**
@@ -195,6 +237,8 @@ export interface Config {
   oidc?: OidcClientSettings;
   /** Where manifests' sources may be read from, and how much of them (worker and API). */
   sources: SourceRules;
+  /** OpenTelemetry traces (OTEL_TRACES_EXPORTER, default `none`: off; src/tracing.ts). */
+  tracing: TracingSettings;
   /** Content-addressed store of verified artifacts: `<dir>/sha256/<digest>` (worker). */
   artifactStoreDir: string;
   /** How deployers reach that store, when they can (deployment requests then carry `verifiedUri`). */
@@ -212,7 +256,11 @@ export interface Config {
    * The MLflow tracking server `models:/` artifacts come from and decisions are written back to
    * (worker: MLFLOW_TRACKING_URI, MLFLOW_TRACKING_TOKEN; `aliases`: environment → governed alias).
    */
-  mlflow?: MlflowSettings & { aliases: Record<string, string> };
+  mlflow?: MlflowSettings & {
+    aliases: Record<string, string>;
+    /** Time between two reconciliations of the governed aliases by the alias guard (MLFLOW_ALIAS_RECONCILE_INTERVAL, default 5m). */
+    reconcileIntervalMs?: number;
+  };
   /**
    * MLflow webhook intake (API): the HMAC secret deliveries are signed with, the tag that starts a
    * promotion (its value names the target), and the manifest fields and roles of such promotions.
@@ -269,7 +317,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const oidc = oidcSettingsOf(e);
-  const problems = [...devSignInProblems(e), ...issuerProblems(e), ...auditSealProblems(e), ...oidc.problems, ...temporalCredentialProblems(e)];
+  const problems = [...devSignInProblems(e), ...issuerProblems(e), ...auditSealProblems(e), ...workerDeploymentProblems(e), ...oidc.problems, ...temporalCredentialProblems(e)];
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     temporal: {
@@ -290,6 +338,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       role: e.WORKER_ROLE,
       ...(e.WORKER_HEALTH_PORT !== undefined ? { healthPort: e.WORKER_HEALTH_PORT } : {}),
       ...(e.WORKER_METRICS_ADDRESS ? { metricsAddress: e.WORKER_METRICS_ADDRESS } : {}),
+      ...(e.WORKER_DEPLOYMENT_NAME && e.WORKER_BUILD_ID
+        ? { deployment: { name: e.WORKER_DEPLOYMENT_NAME, buildId: e.WORKER_BUILD_ID, versioningBehavior: e.WORKER_VERSIONING_BEHAVIOR } }
+        : {}),
     },
     shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
     auth: {
@@ -312,13 +363,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxArtifactBytes: e.ARTIFACT_MAX_BYTES,
       maxDocumentBytes: e.DOCUMENT_MAX_BYTES,
     },
+    tracing: {
+      exporter: e.OTEL_TRACES_EXPORTER,
+      otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+      ...(e.OTEL_SERVICE_NAME ? { serviceName: e.OTEL_SERVICE_NAME } : {}),
+    },
     artifactStoreDir: e.ARTIFACT_STORE_DIR,
     ...(e.ARTIFACT_STORE_URI ? { artifactStoreUri: e.ARTIFACT_STORE_URI } : {}),
     ...(e.EVIDENCE_CHROMIUM ? { evidenceChromium: e.EVIDENCE_CHROMIUM } : {}),
     production: isProduction(e),
     ...(e.AUDIT_SIGNING_KEY_FILE && e.AUDIT_CHECKPOINT_FILE ? { audit: { signingKeyFile: e.AUDIT_SIGNING_KEY_FILE, checkpointFile: e.AUDIT_CHECKPOINT_FILE } } : {}),
     ...(e.MLFLOW_TRACKING_URI
-      ? { mlflow: { trackingUri: parseTrackingUri(e.MLFLOW_TRACKING_URI), ...(e.MLFLOW_TRACKING_TOKEN ? { token: e.MLFLOW_TRACKING_TOKEN } : {}), aliases: parseMlflowAliases(e.MLFLOW_ALIASES) } }
+      ? { mlflow: { trackingUri: parseTrackingUri(e.MLFLOW_TRACKING_URI), ...(e.MLFLOW_TRACKING_TOKEN ? { token: e.MLFLOW_TRACKING_TOKEN } : {}), aliases: parseMlflowAliases(e.MLFLOW_ALIASES), reconcileIntervalMs: e.MLFLOW_ALIAS_RECONCILE_INTERVAL } }
       : {}),
     ...(e.MLFLOW_WEBHOOK_SECRET
       ? {
@@ -332,6 +388,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         }
       : {}),
   };
+}
+
+/** A worker is versioned with both its deployment name and its build id, or with neither. */
+function workerDeploymentProblems(e: Environment): Problem[] {
+  if (e.WORKER_DEPLOYMENT_NAME && !e.WORKER_BUILD_ID) return [{ variable: 'WORKER_BUILD_ID', reason: 'is required with WORKER_DEPLOYMENT_NAME (the release this worker runs)' }];
+  if (e.WORKER_BUILD_ID && !e.WORKER_DEPLOYMENT_NAME) return [{ variable: 'WORKER_DEPLOYMENT_NAME', reason: 'is required with WORKER_BUILD_ID (the Worker Deployment the release belongs to)' }];
+  return [];
 }
 
 const isProduction = (e: Environment) => (e.NODE_ENV ?? '').trim().toLowerCase() === 'production';

@@ -1,5 +1,7 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, type ClientInterceptors, Connection } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry/lib/client';
 import type { Config } from './config';
+import type { Tracing } from './tracing';
 import { ClientCredentialsTokenSource, type TemporalTlsOption, loadTemporalTls } from './temporal-credentials';
 
 /** How one process connects to Temporal: the `tls` option and the first bearer token, renewed in the background. */
@@ -26,17 +28,27 @@ export async function temporalConnectionCredentials(config: Config, onError?: (m
 }
 
 /**
- * Connects a Temporal client for the configured address and namespace, over mTLS and with a bearer
- * token renewed before it expires when they are configured (each call reads the current token).
+ * The client interceptors of a traced process: each workflow start, Update, Signal and query is a
+ * span, and its trace context travels to the workflow in the call's headers. None when tracing is off.
  */
-export async function connectTemporalClient(config: Config, onError?: (message: string) => void): Promise<Client> {
+export function tracingClientInterceptors(tracing: Tracing | undefined): ClientInterceptors | undefined {
+  return tracing ? { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } : undefined;
+}
+
+/**
+ * Connects a Temporal client for the configured address and namespace, over mTLS and with a bearer
+ * token renewed before it expires when they are configured (each call reads the current token);
+ * traced when `tracing` is given.
+ */
+export async function connectTemporalClient(config: Config, onError?: (message: string) => void, tracing?: Tracing): Promise<Client> {
   const { tls, tokens } = await temporalConnectionCredentials(config, onError);
   const connection = await Connection.connect({
     address: config.temporal.address,
     ...(tls ? { tls } : {}),
     ...(tokens ? { apiKey: () => tokens.current() } : {}),
   });
-  return new Client({ connection, namespace: config.temporal.namespace });
+  const interceptors = tracingClientInterceptors(tracing);
+  return new Client({ connection, namespace: config.temporal.namespace, ...(interceptors ? { interceptors } : {}) });
 }
 
 /** Resolves when the Temporal frontend answers for the namespace within `timeoutMs`. */

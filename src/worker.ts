@@ -1,27 +1,46 @@
 import { createMlflowClient } from './sources/mlflow';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle, type WorkflowBundleOption } from '@temporalio/worker';
+import type { Context } from '@temporalio/activity';
+import { type InjectedSink, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkerOptions, type WorkflowBundle, type WorkflowBundleOption } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
+import { OpenTelemetryActivityInboundInterceptor, makeWorkflowExporter } from '@temporalio/interceptors-opentelemetry/lib/worker';
+import type { OpenTelemetryWorkflowExporter } from '@temporalio/interceptors-opentelemetry/lib/workflow/definitions';
 import { type ActivityDeps, createActivities } from './activities';
 import { createCheckActivities } from './activities/checks';
-import { type Config, loadConfigOrExit } from './config';
+import { type Config, type WorkerDeploymentSettings, loadConfigOrExit } from './config';
 import { type AuditSealer, loadProcessAuditSealer } from './audit/seal';
 import { prepareProcessDatabase } from './database-startup';
 import { auditedRegistryOfRecord, policyDirRecords } from './promotions/registry-of-record';
 import { createLogger } from './logger';
+import { MLFLOW_ALIAS_GUARD_WORKFLOW, type MlflowAliasGuardInput, mlflowAliasGuardId } from './shared/mlflow-alias-guard';
 import { checksTaskQueueOf } from './shared/task-queues';
 import { runProcess, startupStep } from './startup';
 import { temporalConnectionCredentials } from './temporal-client';
 import { startWorkerHealthServer } from './worker-health';
+import { type Tracing, startTracing } from './tracing';
 
 /** Path of the module that exports every workflow type (the bundle's entry). */
 export const WORKFLOWS_PATH = require.resolve('./workflows');
 
-/** Bundles the workflow code once; tests share one bundle across workers. */
+/**
+ * The Temporal SDK's workflow interceptors for OpenTelemetry (a span for the workflow run, each
+ * Update, Signal and activity it schedules; the trace context goes to activities in their headers).
+ * Always in the workflow code, traces on or off: they change when an Update completes relative to
+ * the commands around it, so a history made with them replays only with them, and a setting must
+ * not change what a running promotion replays to. With traces off their spans go to a sink that
+ * discards them ({@link DISCARDED_WORKFLOW_SPANS}).
+ */
+export const WORKFLOW_TRACING_INTERCEPTORS = require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
+
+/** Bundles the workflow code (with {@link WORKFLOW_TRACING_INTERCEPTORS}) once; tests share one bundle across workers. */
 export async function bundleWorkflows(): Promise<WorkflowBundle> {
-  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
+  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: [WORKFLOW_TRACING_INTERCEPTORS], logger: quietBundlerLogger });
 }
+
+/** The workflow-span sink of a worker with traces off: the spans are dropped in the worker, never exported. */
+export const DISCARDED_WORKFLOW_SPANS: InjectedSink<OpenTelemetryWorkflowExporter> = { export: { fn: () => undefined } };
 
 const quietBundlerLogger = {
   log: () => undefined,
@@ -39,8 +58,10 @@ export interface WorkerDeps {
   pool: Pool;
   /** Signs and checkpoints the heads of the audit chains the worker archives (absent: not sealed). */
   auditSealer?: AuditSealer;
-  /** Prebuilt bundle; when absent the worker bundles `WORKFLOWS_PATH` itself. */
+  /** Prebuilt bundle (from {@link bundleWorkflows}); when absent the worker bundles `WORKFLOWS_PATH` itself. */
   workflowBundle?: WorkflowBundleOption;
+  /** Traces (src/tracing.ts): the activity and workflow interceptors, the workflow spans' sink. Absent: none. */
+  tracing?: Tracing;
 }
 
 /** Path of the bundle written by the build (`dist/workflow-bundle.js`), when it exists. */
@@ -104,6 +125,23 @@ export class ModelgateWorker {
   }
 }
 
+/**
+ * Temporal's Worker Versioning options for a worker of `deployment` (every task queue of one
+ * release polls as the same version); none for an unversioned worker. The versioning behaviour is
+ * the workers' default for every workflow type, so unversioned workers (development, tests) run
+ * the same workflow code unchanged.
+ */
+export function workerDeploymentOptionsOf(deployment: WorkerDeploymentSettings | undefined): Pick<WorkerOptions, 'workerDeploymentOptions'> {
+  if (!deployment) return {};
+  return {
+    workerDeploymentOptions: {
+      version: { deploymentName: deployment.name, buildId: deployment.buildId },
+      useWorkerVersioning: true,
+      defaultVersioningBehavior: deployment.versioningBehavior === 'pinned' ? 'PINNED' : 'AUTO_UPGRADE',
+    },
+  };
+}
+
 /** Creates (without running) the Temporal workers of `deps.config.worker.role` (WORKER_ROLE). */
 export async function createModelgateWorker(deps: WorkerDeps): Promise<ModelgateWorker> {
   const { config } = deps;
@@ -129,32 +167,62 @@ export async function createModelgateWorker(deps: WorkerDeps): Promise<Modelgate
       ...(deps.auditSealer ? { sealer: deps.auditSealer } : {}),
     }),
   };
+  const { tracing } = deps;
   const common = {
     connection: deps.connection,
+    ...workerDeploymentOptionsOf(config.worker.deployment),
     namespace: config.temporal.namespace,
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     shutdownGraceTime: config.shutdownGraceMs,
+    // Each activity runs in a span, child of the workflow's span that scheduled it (from its headers).
+    ...(tracing ? { interceptors: { activity: [(ctx: Context) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx) })] } } : {}),
   };
   const workers: Array<{ taskQueue: string; worker: Worker }> = [];
   if (role === 'all' || role === 'promotions') {
     const workflowBundle = deps.workflowBundle ?? prebuiltBundle();
     const taskQueue = config.temporal.taskQueue;
+    const workflowCode = workflowBundle
+      ? { workflowBundle }
+      : { workflowsPath: WORKFLOWS_PATH, interceptors: { ...common.interceptors, workflowModules: [WORKFLOW_TRACING_INTERCEPTORS] } };
     workers.push({
       taskQueue,
       worker: await Worker.create({
         ...common,
         taskQueue,
-        ...(workflowBundle ? { workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+        ...workflowCode,
+        // The workflows' spans leave the sandbox through this sink, into the process's span processor.
+        sinks: { exporter: tracing ? makeWorkflowExporter(tracing.spanProcessor, tracing.resource) : DISCARDED_WORKFLOW_SPANS },
         activities: createActivities(activityDeps),
         maxCachedWorkflows: config.worker.maxCachedWorkflows,
       }),
     });
+  }
+  if ((role === 'all' || role === 'promotions') && config.mlflow && Object.keys(config.mlflow.aliases).length > 0) {
+    await startMlflowAliasGuard(new Client({ connection: deps.connection, namespace: config.temporal.namespace }), config.temporal.taskQueue, config.mlflow.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS);
   }
   if (role === 'all' || role === 'checks') {
     const taskQueue = checksTaskQueueOf(config.temporal.taskQueue);
     workers.push({ taskQueue, worker: await Worker.create({ ...common, taskQueue, activities: createCheckActivities(activityDeps) }) });
   }
   return new ModelgateWorker(workers);
+}
+
+/** MLFLOW_ALIAS_RECONCILE_INTERVAL's default. */
+const DEFAULT_RECONCILE_INTERVAL_MS = 5 * 60_000;
+
+/**
+ * Starts the guard of the governed MLflow aliases of the promotions on `taskQueue`, unless it runs
+ * already (one per task queue: every worker of the queue asks, the first one starts it).
+ */
+export async function startMlflowAliasGuard(client: Client, taskQueue: string, reconcileIntervalMs: number): Promise<void> {
+  const input: MlflowAliasGuardInput = { reconcileIntervalMs };
+  await client.workflow.start(MLFLOW_ALIAS_GUARD_WORKFLOW, {
+    workflowId: mlflowAliasGuardId(taskQueue),
+    taskQueue,
+    args: [input],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    staticSummary: 'moves governed MLflow aliases back when they leave the approved version',
+  });
 }
 
 /**
@@ -182,6 +250,8 @@ export async function connectWorkerToTemporal(config: Config, onError?: (message
 async function main(): Promise<void> {
   const config = loadConfigOrExit('worker');
   const log = createLogger('worker', config.logLevel);
+  const tracing = await startTracing(config.tracing, 'modelgate-worker');
+  if (tracing) log.info({ exporter: config.tracing.exporter }, 'traces on');
   Runtime.install({
     shutdownSignals: ['SIGINT', 'SIGTERM', 'SIGQUIT'],
     // The SDK's own metrics (task slots, schedule-to-start latency, sticky cache) for Prometheus.
@@ -206,10 +276,10 @@ async function main(): Promise<void> {
     const worker = await startupStep(
       'creating the worker',
       `check that namespace ${config.temporal.namespace} exists (TEMPORAL_NAMESPACE)`,
-      () => createModelgateWorker({ config, connection, pool, ...(auditSealer ? { auditSealer } : {}) }),
+      () => createModelgateWorker({ config, connection, pool, ...(auditSealer ? { auditSealer } : {}), ...(tracing ? { tracing } : {}) }),
     );
     log.info(
-      { address: config.temporal.address, namespace: config.temporal.namespace, role: config.worker.role, taskQueues: worker.workers.map((w) => w.taskQueue) },
+      { address: config.temporal.address, namespace: config.temporal.namespace, role: config.worker.role, taskQueues: worker.workers.map((w) => w.taskQueue), ...(config.worker.deployment ? { deployment: config.worker.deployment } : {}) },
       'worker polling',
     );
     const health =
@@ -230,6 +300,7 @@ async function main(): Promise<void> {
   } finally {
     await connection.close();
     await pool.end();
+    await tracing?.shutdown();
   }
 }
 

@@ -44,6 +44,16 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...valid, PORT: '' }).http.port).toBe(8080);
   });
 
+  it('versions a worker with both WORKER_DEPLOYMENT_NAME and WORKER_BUILD_ID, never one alone, and names a bad value', () => {
+    expect(loadConfig(valid).worker.deployment).toBeUndefined();
+    expect(loadConfig({ ...valid, WORKER_DEPLOYMENT_NAME: 'modelgate', WORKER_BUILD_ID: '0.2.0' }).worker.deployment).toEqual({ name: 'modelgate', buildId: '0.2.0', versioningBehavior: 'auto-upgrade' });
+    expect(loadConfig({ ...valid, WORKER_DEPLOYMENT_NAME: 'modelgate', WORKER_BUILD_ID: '0.2.0', WORKER_VERSIONING_BEHAVIOR: 'pinned' }).worker.deployment?.versioningBehavior).toBe('pinned');
+    expect(() => loadConfig({ ...valid, WORKER_BUILD_ID: '0.2.0' })).toThrow(/WORKER_DEPLOYMENT_NAME: is required with WORKER_BUILD_ID/);
+    expect(() => loadConfig({ ...valid, WORKER_DEPLOYMENT_NAME: 'modelgate' })).toThrow(/WORKER_BUILD_ID: is required with WORKER_DEPLOYMENT_NAME/);
+    expect(() => loadConfig({ ...valid, WORKER_DEPLOYMENT_NAME: 'model.gate', WORKER_BUILD_ID: '1' })).toThrow(/WORKER_DEPLOYMENT_NAME: must be/);
+    expect(() => loadConfig({ ...valid, WORKER_DEPLOYMENT_NAME: 'm', WORKER_BUILD_ID: '1', WORKER_VERSIONING_BEHAVIOR: 'sometimes' })).toThrow(/WORKER_VERSIONING_BEHAVIOR: must be one of auto-upgrade, pinned/);
+  });
+
   describe('the audit seal (AUDIT_SIGNING_KEY_FILE, AUDIT_CHECKPOINT_FILE)', () => {
     const seal = { AUDIT_SIGNING_KEY_FILE: '/keys/worker.key', AUDIT_CHECKPOINT_FILE: '/audit/worker.checkpoints.jsonl' };
     it('is required in production: a process without it refuses to start, naming both variables', () => {
@@ -116,6 +126,15 @@ describe('loadConfig', () => {
     it('the worker refuses the dev sign-in secret too', () => {
       expect(API_ONLY_VARIABLES).toContain('DEV_SIGN_IN_SECRET');
     });
+  });
+
+  it('MLFLOW_ALIAS_RECONCILE_INTERVAL: 5m by default, a duration from 1s to 24h, anything else refused naming it', () => {
+    const mlflow = { ...valid, MLFLOW_TRACKING_URI: 'http://127.0.0.1:5000', MLFLOW_ALIASES: 'production=champion' };
+    expect(loadConfig(mlflow).mlflow).toMatchObject({ aliases: { production: 'champion' }, reconcileIntervalMs: 300_000 });
+    expect(loadConfig({ ...mlflow, MLFLOW_ALIAS_RECONCILE_INTERVAL: '30s' }).mlflow?.reconcileIntervalMs).toBe(30_000);
+    for (const bad of ['0s', '500ms', '2d', 'often']) {
+      expect(() => loadConfig({ ...mlflow, MLFLOW_ALIAS_RECONCILE_INTERVAL: bad })).toThrow(/MLFLOW_ALIAS_RECONCILE_INTERVAL: must be a duration from 1s to 24h/);
+    }
   });
 
   describe('token rules', () => {

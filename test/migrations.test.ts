@@ -1,5 +1,6 @@
 import { Client } from 'pg';
-import { MIGRATIONS_TABLE, runMigrations } from '../src/db/migrate';
+import { MIGRATION_LOCK_KEY, MIGRATIONS_TABLE, runMigrations } from '../src/db/migrate';
+import { waitUntil } from './support/wait';
 import { createTestDatabase } from './support/stack';
 
 describe('database migrations against the real PostgreSQL', () => {
@@ -60,5 +61,28 @@ describe('database migrations against the real PostgreSQL', () => {
          VALUES ('m', '1', 'abc', 'file:///x', 'onnx', 'low', 'p')`,
       ),
     ).rejects.toThrow(/check constraint/);
+  });
+
+  it('a migration whose connection PostgreSQL ends fails with the reason, and the process carries on', async () => {
+    // Another session holds the migration lock, so the migration waits on it; then its backend is ended.
+    const holder = new Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY.toString()]);
+      const migrating = runMigrations(db.url).then(
+        () => 'finished',
+        (err: unknown) => (err instanceof Error ? err.message : String(err)),
+      );
+      const waiting = await waitUntil(
+        async () => (await holder.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%pg_advisory_lock%' AND pid <> pg_backend_pid()`)).rows,
+        (rows) => rows.length === 1,
+      );
+      await holder.query('SELECT pg_terminate_backend($1)', [waiting[0]!.pid]);
+      expect(await migrating).toMatch(/terminat/i);
+      // The client's own 'error' event, emitted as the connection closes, must not end the process.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    } finally {
+      await holder.end();
+    }
   });
 });

@@ -24,6 +24,7 @@ import { CHECK_NAMES, type CheckResult, checkActivityName } from '../../src/shar
 import { promotionUpdates, stateQuery } from '../../src/shared/messages';
 import type { PromotionInput } from '../../src/shared/promotion';
 import { checksTaskQueueOf } from '../../src/shared/task-queues';
+import { DISCARDED_WORKFLOW_SPANS, WORKFLOW_TRACING_INTERCEPTORS } from '../../src/worker';
 import { floorDecide, floorPending } from './workflows';
 import { percentile, safetensorsArtifact, sleep } from '../support';
 
@@ -84,9 +85,10 @@ async function main() {
     ...createActivities({ pool, publicUrl: config.publicUrl, temporalUiUrl: config.temporal.uiUrl, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, policyDir: config.policyDir, sources: config.sources, artifactStoreDir: config.artifactStoreDir }),
     ...Object.fromEntries(CHECK_NAMES.map((n) => [checkActivityName(n), noOpCheck(n)])),
   };
-  const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
+  // The workflow code as the worker runs it: with the tracing interceptors, their spans discarded (traces off).
+  const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), workflowInterceptorModules: [WORKFLOW_TRACING_INTERCEPTORS], logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
   const connection = await NativeConnection.connect({ address: config.temporal.address });
-  const worker = await Worker.create({ connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, workflowBundle: bundle, activities, maxCachedWorkflows: 500 });
+  const worker = await Worker.create({ connection, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, workflowBundle: bundle, sinks: { exporter: DISCARDED_WORKFLOW_SPANS }, activities, maxCachedWorkflows: 500 });
   // The check activities run on the checks task queue (the same activities as before: no-op named checks).
   const checksWorker = await Worker.create({ connection, namespace: config.temporal.namespace, taskQueue: checksTaskQueueOf(config.temporal.taskQueue), activities });
   const running = Promise.all([worker.run(), checksWorker.run()]);

@@ -52,7 +52,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCheckActivities({ pool: deps.pool, sources: deps.sources, artifactStoreDir: deps.artifactStoreDir, ...(deps.registryOfRecord ? { registryOfRecord: deps.registryOfRecord } : {}) }),
     ...createPromotionActivities(deps),
     ...createAuditActivities({ pool: deps.pool, ...(deps.auditSealer ? { sealer: deps.auditSealer } : {}) }),
-    ...createMlflowActivities({ ...(deps.sources.mlflow ? { client: deps.sources.mlflow } : {}), aliases: deps.mlflowAliases ?? {} }),
+    ...createMlflowActivities({ ...(deps.sources.mlflow ? { client: deps.sources.mlflow } : {}), aliases: deps.mlflowAliases ?? {}, pool: deps.pool, policyDir: deps.policyDir }),
     ...createPolicyStoreActivities({ policyDir: deps.policyDir, ...(deps.sources.mlflow && deps.mlflowAliases ? { mlflowAliases: deps.mlflowAliases } : {}) }),
     ...createSignalCallerActivities(),
     ...createDeploymentActivities({ policyDir: deps.policyDir, taskQueue: deps.taskQueue, publicUrl: deps.publicUrl, artifactStoreDir: deps.artifactStoreDir, ...(deps.artifactStoreUri ? { artifactStoreUri: deps.artifactStoreUri } : {}) }),

@@ -23,6 +23,7 @@ import { jsonDepthGuard, methodGuard } from './request-guards';
 import { type MlflowIntakeSettings, mlflowWebhookRoutes } from './mlflow-webhooks';
 import { modelRoutes } from './registry';
 import { reviewerRoutes } from './reviewer';
+import { requestSpans } from './request-spans';
 import type { SourceRules } from '../sources/rules';
 import type { AuditSealer } from '../audit/seal';
 
@@ -64,6 +65,8 @@ export interface AppDeps {
   bodyLimit?: string;
   /** The API's services; without them only the probes and the error handling are served. */
   services?: ApiServices;
+  /** One span per request (tracing on: src/tracing.ts); off by default, then nothing is traced. */
+  traceRequests?: boolean;
 }
 
 /** All gate names of the loaded policies (metrics per gate). */
@@ -88,6 +91,8 @@ export function buildApp(deps: AppDeps): Express {
 
   // Liveness and readiness (not counted in the request metrics).
   app.use(probeRoutes(deps.readinessProbes, deps.readinessTimeoutMs ?? 2_000));
+  // Spans for every other request (the probes would only add noise).
+  if (deps.traceRequests) app.use(requestSpans());
 
   /** JSON bodies of `/v1`: parsed (nesting bounded), and refused with 415 when of another type. */
   const acceptJsonBodies = () => {

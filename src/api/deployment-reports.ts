@@ -7,6 +7,7 @@ import type { Pool } from 'pg';
 import { logRefusedAttempt } from '../audit/archive';
 import type { AuditSealer } from '../audit/seal';
 import { deploymentReportProblem, SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../deployment/webhook';
+import { inPromotionTrace } from '../promotions/messages';
 import { completeDeploymentUpdate, stateQuery } from '../shared/messages';
 import { DeploymentReportRefused, PromotionEnded } from './domain-errors';
 import { ApiError, asApiError } from './errors';
@@ -61,7 +62,9 @@ export function deploymentReportRoutes(deps: { client: Client; pool: Pool; env?:
     if (report.deploymentId !== awaited) {
       return refuse(new ApiError('conflict', `the report is for deployment ${report.deploymentId}; promotion ${promotionId} awaits ${awaited}`));
     }
-    await askWorker(deps.client, `promotion ${promotionId}`, answerTimeoutMs, () => handle.executeUpdate(completeDeploymentUpdate, { args: [report] })).catch(
+    await askWorker(deps.client, `promotion ${promotionId}`, answerTimeoutMs, () =>
+      inPromotionTrace(handle, 'PromotionMessage:completeDeployment', () => handle.executeUpdate(completeDeploymentUpdate, { args: [report] })),
+    ).catch(
       (err: unknown) => {
         if (err instanceof WorkflowUpdateFailedError) return refuse(new DeploymentReportRefused(err.cause?.message ?? err.message));
         if (err instanceof WorkflowNotFoundError || /already completed/i.test(err instanceof Error ? err.message : '')) {

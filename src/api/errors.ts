@@ -125,6 +125,18 @@ export function isNoWorkerAnswer(err: unknown): boolean {
   return false;
 }
 
+/**
+ * True when Temporal refused a query or Update because the workflow's last workflow task failed
+ * and is being retried (a worker died or lost its database mid-task): the workflow has not
+ * answered yet, and will once a task succeeds.
+ */
+export function isWorkflowTaskRetrying(err: unknown): boolean {
+  for (const e of causesOf(err)) {
+    if (isGrpcServiceError(e) && e.code === 9 /* FAILED_PRECONDITION */ && /workflow task in failed state/i.test(e.details)) return true;
+  }
+  return false;
+}
+
 /** An error and its causes, outermost first (at most 8: a cause chain can be cyclic). */
 function* causesOf(err: unknown): Generator<unknown> {
   for (let e: unknown = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) yield e;

@@ -1,5 +1,6 @@
 // `POST /v1/mlflow/webhooks`: MLflow's registry webhooks (MLflow 3.x). A version tagged with the
-// promote tag (`modelgate.target=production`) starts the promotion of `models:/<name>/<version>`.
+// promote tag (`modelgate.target=production`) starts the promotion of `models:/<name>/<version>`;
+// an alias set is reported to the alias guard of the task queue (a Signal).
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
@@ -20,6 +21,7 @@ import {
   parseMlflowWebhook,
   rememberMlflowDelivery,
 } from '../registry/mlflow-webhooks';
+import { mlflowAliasGuardId, mlflowAliasGuardSignals } from '../shared/mlflow-alias-guard';
 import { ApiError, asApiError } from './errors';
 
 /** The intake's settings (MLFLOW_WEBHOOK_SECRET and the MLFLOW_INTAKE_* variables). */
@@ -67,6 +69,16 @@ export function mlflowWebhookRoutes(deps: { client: Client; pool: Pool; policies
       res.json({ accepted: true, action: 'ignored' });
       return;
     }
+    if (event.kind === 'model_version_alias.created') {
+      // MLflow does not say who set the alias: the guard checks it against the registry.
+      try {
+        await deps.client.workflow.getHandle(mlflowAliasGuardId(deps.taskQueue)).signal(mlflowAliasGuardSignals.aliasSet, { model: event.name, alias: event.alias, version: event.version });
+      } catch {
+        throw new ApiError('not_ready', 'the MLflow alias guard is not running (a worker with MLFLOW_TRACKING_URI and MLFLOW_ALIASES starts it); the alias is checked at its next reconciliation');
+      }
+      res.json({ accepted: true, action: 'alias_guard_signalled' });
+      return;
+    }
     const target =
       event.kind === 'model_version_tag.set' ? (event.key === deps.intake.promoteTag ? event.value : undefined) : event.kind === 'model_version.created' ? event.tags[deps.intake.promoteTag] : undefined;
     if (target === undefined) {
@@ -105,12 +117,12 @@ export function registerMlflowWebhookPaths(registry: OpenAPIRegistry): void {
     method: 'post',
     path: '/v1/mlflow/webhooks',
     summary:
-      'MLflow registry webhooks (no bearer token: `X-MLflow-Delivery-Id`, `X-MLflow-Timestamp`, `X-MLflow-Signature: v1,<base64 HMAC-SHA256 of <delivery id>.<timestamp>.<body>>`); a version tagged with MLFLOW_PROMOTE_TAG starts its promotion',
+      'MLflow registry webhooks (no bearer token: `X-MLflow-Delivery-Id`, `X-MLflow-Timestamp`, `X-MLflow-Signature: v1,<base64 HMAC-SHA256 of <delivery id>.<timestamp>.<body>>`); a version tagged with MLFLOW_PROMOTE_TAG starts its promotion; an alias set (`model_version_alias.created`) is reported to the alias guard',
     request: { body: { required: true, content: json(z.object({ entity: z.string(), action: z.string(), timestamp: z.string().optional(), data: z.record(z.string(), z.unknown()) })) } },
     responses: {
-      200: { description: 'accepted (ignored, or the promotion it names already exists)' },
+      200: { description: 'accepted (ignored, reported to the alias guard, or the promotion it names already exists)' },
       201: { description: 'a promotion was started' },
-      ...errorResponses(400, 401, 403, 404, 409, 413, 422),
+      ...errorResponses(400, 401, 403, 404, 409, 413, 422, 503),
     },
   });
 }

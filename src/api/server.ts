@@ -9,17 +9,20 @@ import { loadRoleMappingFile } from '../auth/role-mapping';
 import { buildApp } from './app';
 import { createAuthenticator } from './auth';
 import { listenHttp } from './http-server';
+import { startTracing } from '../tracing';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit('api');
   const log = createLogger('api', config.logLevel);
+  const tracing = await startTracing(config.tracing, 'modelgate-api');
+  if (tracing) log.info({ exporter: config.tracing.exporter }, 'traces on');
 
   const pool = await prepareProcessDatabase(config, log);
   const auditSealer = await loadProcessAuditSealer(config.audit, (message) => log.warn(message));
   const temporal = await startupStep(
     `connecting to Temporal at ${config.temporal.address}`,
     'check TEMPORAL_ADDRESS, the TEMPORAL_TLS_* files and the TEMPORAL_TOKEN_* client, and that the Temporal server is running',
-    () => connectTemporalClient(config, (message) => log.warn(message)),
+    () => connectTemporalClient(config, (message) => log.warn(message), tracing),
   );
 
   const policies = await startupStep(`loading policies from ${config.policyDir}`, 'check POLICY_DIR and the policy files', () =>
@@ -39,6 +42,7 @@ async function main(): Promise<void> {
 
   const app = buildApp({
     log,
+    traceRequests: tracing !== undefined,
     services: {
       client: temporal,
       pool,
@@ -78,6 +82,7 @@ async function main(): Promise<void> {
   });
   await temporal.connection.close();
   await pool.end();
+  await tracing?.shutdown();
   log.info('API stopped');
 }
 

@@ -2,7 +2,7 @@
 // them (or, once the queue has had no poller for a while, refuses them), so the API bounds the
 // wait and answers 503 with what did not answer.
 import type { Client } from '@temporalio/client';
-import { ApiError, isNoWorkerAnswer } from './errors';
+import { ApiError, isNoWorkerAnswer, isWorkflowTaskRetrying } from './errors';
 
 /**
  * How long the API waits for a worker to answer a message or a state read of a running workflow
@@ -20,6 +20,9 @@ export async function askWorker<T>(client: Client, what: string, timeoutMs: numb
   try {
     return await client.withDeadline(Date.now() + timeoutMs, call);
   } catch (err) {
+    if (isWorkflowTaskRetrying(err)) {
+      throw new ApiError('not_ready', `${what} cannot answer yet: its last workflow task failed and Temporal is retrying it; retry shortly (a message retried with the same requestId is applied once)`);
+    }
     if (!isNoWorkerAnswer(err)) throw err;
     throw new ApiError(
       'not_ready',

@@ -7,6 +7,7 @@ import { registerAuditCommands } from './audit-commands';
 import { registerCheckCommands } from './check-commands';
 import { registerEvidenceCommands } from './evidence-commands';
 import { registerLoginCommands } from './login-commands';
+import { registerMlflowCommands } from './mlflow-commands';
 import { registerPolicyCommands } from './policy-commands';
 import { registerPromotionCommands } from './promotion-commands';
 
@@ -68,6 +69,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   registerEvidenceCommands(program, setExitCode);
   registerLoginCommands(program, setExitCode);
   registerAuditCommands(program, setExitCode);
+  registerMlflowCommands(program, setExitCode);
 
   return program;
 }

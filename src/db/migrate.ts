@@ -10,7 +10,19 @@ export const MIGRATIONS_DIR = path.resolve(__dirname, '..', '..', 'migrations');
 export const MIGRATIONS_TABLE = 'modelgate_migrations';
 
 /** Advisory lock key that serializes migrations across processes ('mgmigr' in ASCII). */
-const MIGRATION_LOCK_KEY = 0x6d676d69677200n;
+export const MIGRATION_LOCK_KEY = 0x6d676d69677200n;
+
+/**
+ * A connection of its own for migrating. When PostgreSQL ends it (a restart, an administrator),
+ * the statement in flight or the next one fails with the reason; the `error` event the client also
+ * emits is handled here, so it cannot end the process as an unhandled error.
+ */
+async function connectMigrationClient(databaseUrl: string): Promise<Client> {
+  const client = new Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5_000 });
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}
 
 /**
  * Brings the database schema up to date. Safe to run again, and from several
@@ -20,8 +32,7 @@ const MIGRATION_LOCK_KEY = 0x6d676d69677200n;
  * @returns the names of the migrations applied by this call (empty when up to date).
  */
 export async function runMigrations(databaseUrl: string): Promise<string[]> {
-  const client = new Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5_000 });
-  await client.connect();
+  const client = await connectMigrationClient(databaseUrl);
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY.toString()]);
     const applied = await runner({
@@ -55,8 +66,7 @@ async function migrationNames(): Promise<string[]> {
  * @returns the names of the migrations applied by this call (empty when up to date).
  */
 export async function migrateIfBehind(databaseUrl: string): Promise<string[]> {
-  const client = new Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5_000 });
-  await client.connect();
+  const client = await connectMigrationClient(databaseUrl);
   let applied: string[] = [];
   try {
     const exists = await client.query<{ found: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS found`, [MIGRATIONS_TABLE]);

@@ -16,6 +16,7 @@ import type { Actor, PromotionInput, RecertificationRequest } from '../shared/pr
 import { SearchAttributes } from '../shared/search-attributes';
 import { hasAnyRole } from '../policy/evaluate';
 import { modelOwnerConflictMessage, type VersionDigests, versionDigestConflictMessage } from '../registry';
+import { traceContextMemo } from '../tracing';
 
 /** A submission of the same model version and target with a different manifest, while one runs. */
 export class PromotionConflict extends Error {
@@ -136,7 +137,8 @@ export async function startPromotion(client: Client, request: StartPromotionRequ
       taskQueue: request.taskQueue,
       args: [input],
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
-      ...(request.submissionKey ? { memo: { [SUBMISSION_KEY_MEMO]: request.submissionKey } } : {}),
+      // The submission's trace context (tracing on) is kept so that later messages join its trace.
+      ...memoOf({ ...(request.submissionKey ? { [SUBMISSION_KEY_MEMO]: request.submissionKey } : {}), ...traceContextMemo() }),
       // A re-certification runs once per sequence number, even if its start is retried.
       workflowIdReusePolicy: request.recertification ? WorkflowIdReusePolicy.REJECT_DUPLICATE : WorkflowIdReusePolicy.ALLOW_DUPLICATE,
       typedSearchAttributes: [
@@ -202,3 +204,5 @@ async function startedWithKey(client: Client, promotionId: string, key: string):
     throw err;
   }
 }
+
+const memoOf = (memo: Record<string, string>) => (Object.keys(memo).length > 0 ? { memo } : {});

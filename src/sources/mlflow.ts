@@ -35,6 +35,7 @@ export const MLFLOW_TAGS = {
   policy: 'modelgate.policy',
   approvedAt: 'modelgate.approved_at',
   environment: 'modelgate.environment',
+  rollbackId: 'modelgate.rollback_id',
   /** The artifact digest Modelgate pinned for the version (set when an environment whose record is MLflow approves it). */
   artifactSha256: 'modelgate.artifact_sha256',
 } as const;

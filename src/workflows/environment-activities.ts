@@ -3,7 +3,9 @@
 import { patched, proxyActivities } from '@temporalio/workflow';
 import type { AuditActivities } from '../activities/audit';
 import type { DeploymentActivities } from '../activities/deployment';
+import type { MlflowActivities } from '../activities/mlflow';
 import type { PromotionActivities } from '../activities/promotion';
+import { mlflowModelOf } from '../manifest/schema';
 import type { DeploymentRequest } from '../shared/deployment';
 import { type RollbackRequest, type RollbackResult, rollbackId } from '../shared/environment';
 import type { TimelineEntry } from '../shared/promotion';
@@ -65,6 +67,8 @@ export async function rollBack(m: EnvironmentMachine, request: RollbackRequest):
     state.serving = restored;
     result = { rollbackId: id, fromVersion: from.version, toVersion: to.version, status: 'rolled_back', detail: `${to.version} serves ${environment} again (was ${from.version})` };
     log(request.actor.id, 'rolled_back', { from: from.version, to: to.version });
+    // Since mlflow-write-back-rollback the governed MLflow alias follows a models:/ version rolled back to.
+    if (mlflowModelOf(to.manifest.artifact.uri) && patched('mlflow-write-back-rollback')) await writeRollbackToMlflow(id, environment, from.manifest.artifact.uri, to.manifest.artifact.uri, log);
     m.notify('rolled_back', `${request.actor.id} rolled ${environment} back from ${from.version} to ${to.version}: ${request.justification}`);
   } catch (err) {
     const reason = err instanceof RollbackRefused ? err.message : causeOf(err);
@@ -84,4 +88,24 @@ export async function rollBack(m: EnvironmentMachine, request: RollbackRequest):
   state.rollingBack = undefined;
   m.done(request.requestId, result);
   return result;
+}
+
+/** MLflow write-back of a rollback: retried until MLflow answers (idempotent); recorded either way, never failing the rollback. */
+async function writeRollbackToMlflow(
+  rollbackId: string,
+  environment: string,
+  fromArtifactUri: string,
+  toArtifactUri: string,
+  log: (actor: string, action: string, detail: Record<string, unknown>) => void,
+): Promise<void> {
+  try {
+    const written = await proxyActivities<MlflowActivities>({
+      startToCloseTimeout: '1 minute',
+      retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: ['MlflowNotConfigured', 'MlflowNotApplicable'] },
+      summary: 'write rollback to MLflow',
+    }).writeRollbackToMlflow({ rollbackId, environment, fromArtifactUri, toArtifactUri });
+    log('modelgate', 'mlflow_updated', { decision: 'rolled_back', ...(written.alias ? { alias: written.alias } : {}) });
+  } catch (err) {
+    log('modelgate', 'mlflow_update_failed', { decision: 'rolled_back', error: causeOf(err) });
+  }
 }

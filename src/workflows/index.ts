@@ -2,3 +2,4 @@
 export { ModelEnvironmentWorkflow } from './model-environment';
 export { PromotionWorkflow } from './promotion';
 export { StackSelfTestWorkflow } from './stack-self-test';
+export { MlflowAliasGuardWorkflow } from './mlflow-alias-guard';

@@ -2,7 +2,7 @@
 // results of processed requests, a change counter that wakes their waits, the work they wait for
 // and how they continue as new. Workflow code: deterministic.
 import { ActivityFailure, type Workflow } from '@temporalio/common';
-import { allHandlersFinished, condition, continueAsNew, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, type ContinueAsNewOptions, makeContinueAsNewFunc, workflowInfo } from '@temporalio/workflow';
 import type { TimelineEntry } from '../shared/promotion';
 
 /** The words of an activity failure's cause (what the activity threw), or the error itself. */
@@ -78,7 +78,15 @@ export class PendingWork {
 }
 
 /**
- * Continues as new when the server suggests it or the history reached `eventLimit`, once the
+ * How a workflow that never ends (an environment's lifecycle, the MLflow alias guard) continues as
+ * new: its next run starts on the deployment's current version. Under `WORKER_VERSIONING_BEHAVIOR=
+ * pinned` it would otherwise stay on the release that first started it, and need that release's
+ * workers for ever. Unversioned workers ignore it.
+ */
+export const NEVER_ENDING_CONTINUE_AS_NEW: ContinueAsNewOptions = { initialVersioningBehavior: 'AUTO_UPGRADE' };
+
+/**
+ * Continues as new (with `options`) when the server suggests it or the history reached `eventLimit`, once the
  * handlers and `pending` work have finished; `carry` gives the input of the next run.
  *
  * @returns when it is not time yet (or `stillRunning` says the lifecycle ended meanwhile).
@@ -88,10 +96,11 @@ export async function continueAsNewWhenDue<F extends Workflow>(
   pending: PendingWork,
   carry: (historyLength: number) => Parameters<F>,
   stillRunning: () => boolean = () => true,
+  options?: ContinueAsNewOptions,
 ): Promise<void> {
   const info = workflowInfo();
   if (!info.continueAsNewSuggested && info.historyLength < eventLimit) return;
   await pending.settled();
   if (!stillRunning()) return;
-  await continueAsNew<F>(...carry(info.historyLength));
+  await makeContinueAsNewFunc<F>(options)(...carry(info.historyLength));
 }

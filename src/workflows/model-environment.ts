@@ -18,7 +18,7 @@ import {
 import { refusedUpdate } from '../shared/messages';
 import { lifecycleActivities, notificationActivities, rollBack } from './environment-activities';
 import { EnvironmentMachine } from './environment-machine';
-import { causeOf, continueAsNewWhenDue, PendingWork } from './lifecycle';
+import { causeOf, continueAsNewWhenDue, NEVER_ENDING_CONTINUE_AS_NEW, PendingWork } from './lifecycle';
 
 export { MAX_ENVIRONMENT_EVENTS, MAX_PREVIOUS_VERSIONS } from './environment-machine';
 
@@ -114,7 +114,7 @@ export async function ModelEnvironmentWorkflow(input: EnvironmentInput): Promise
     await continueAsNewWhenDue<typeof ModelEnvironmentWorkflow>(HISTORY_EVENT_LIMIT + 1, pending, () => {
       const kept = Object.entries(m.processed).slice(-500);
       return [{ ...input, carried: { state, processed: Object.fromEntries(kept) } }];
-    });
+    }, undefined, NEVER_ENDING_CONTINUE_AS_NEW);
     await m.waitForChange(step.kind === 'wait' ? step.ms : undefined, step.kind === 'wait' ? step.summary : 'lifecycle');
   }
 }

@@ -189,10 +189,10 @@ const MLFLOW_OPTIONS: ActivityOptions = {
 };
 
 /**
- * Writes a decision back to the MLflow Model Registry (tags; on approval the environment's alias)
- * and records it (`mlflow_updated`), or records why it could not (`mlflow_update_failed`).
+ * Writes a decision back to the MLflow Model Registry (tags; on approval the environment's alias
+ * moves to the version, on rejection an alias pointing at it moves back) and records it (`mlflow_updated`), or records why it could not (`mlflow_update_failed`).
  */
-async function writeBackToMlflow(m: PromotionMachine, decision: 'approved' | 'rejected'): Promise<void> {
+export async function writeBackToMlflow(m: PromotionMachine, decision: 'approved' | 'rejected'): Promise<void> {
   const { state, policy } = m;
   try {
     const written = await proxyActivities<MlflowActivities>({ ...MLFLOW_OPTIONS, summary: `write ${decision} to MLflow` }).writeBackToMlflow({
@@ -204,7 +204,7 @@ async function writeBackToMlflow(m: PromotionMachine, decision: 'approved' | 're
       policy: `${policy.name}@${policy.version}`,
       decidedAt: state.approval?.at ?? new Date(Date.now()).toISOString(),
     });
-    m.record('modelgate', 'mlflow_updated', { decision, ...(written.alias ? { alias: written.alias } : {}) });
+    m.record('modelgate', 'mlflow_updated', { decision, ...(written.alias ? { alias: written.alias } : {}), ...(written.aliasRestored ? { aliasRestored: written.aliasRestored } : {}) });
   } catch (err) {
     m.record('modelgate', 'mlflow_update_failed', { decision, error: causeOf(err) });
   }

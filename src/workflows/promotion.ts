@@ -2,13 +2,14 @@
 // state are the PromotionMachine's; this file registers the message handlers and runs the
 // lifecycle loop: checks, review, approval, deployment. Workflow code: deterministic.
 import { ApplicationFailure, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import { mlflowModelOf } from '../manifest/schema';
 import type { DeploymentCompletion } from '../shared/deployment';
 import { MESSAGE_KINDS, type MessageKind } from '../shared/message-table';
 import { anyMessageSignal, anyMessageUpdate, completeDeploymentUpdate, refusedUpdate, repeatedRequest, stateQuery } from '../shared/messages';
 import type { PromotionInput, PromotionState } from '../shared/promotion';
 import { announceToEnvironment, checkDeploymentReport, runDeploymentStage } from './deployment-stage';
 import { continueAsNewWhenDue, PendingWork } from './lifecycle';
-import { auditActivities, claimVersion, recordApproval, runChecks, sendNotice, signalCaller, verifyStart } from './promotion-activities';
+import { auditActivities, claimVersion, recordApproval, runChecks, sendNotice, signalCaller, verifyStart, writeBackToMlflow } from './promotion-activities';
 import { PromotionMachine, submittedState } from './promotion-machine';
 import { publish } from './promotion-visibility';
 
@@ -130,6 +131,11 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
     publish(m);
   }
 
+  // Since mlflow-write-back-rejection a rejected models:/ version that was checked (its evidence
+  // sealed) is tagged in MLflow, and the governed alias leaves it.
+  if (state.status === 'REJECTED' && state.evidenceDigest && mlflowModelOf(state.manifest.artifact.uri) && patched('mlflow-write-back-rejection')) {
+    await writeBackToMlflow(m, 'rejected');
+  }
   // Let running handlers and notifications finish before the promotion closes.
   await pending.settled();
   publish(m);

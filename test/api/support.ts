@@ -7,6 +7,7 @@ import type { LoadedPolicy } from '../../src/policy/load';
 import type { Actor } from '../../src/shared/promotion';
 import { type PromotionHarness, startPromotionHarness } from '../support/promotions';
 import { testSources } from '../support/sources';
+import type { Tracing } from '../../src/tracing';
 
 /** HS256 secret of the API tests. */
 export const TEST_SECRET = 'test-secret-of-the-modelgate-api-tests-0123456789';
@@ -28,11 +29,13 @@ export interface ApiHarness extends PromotionHarness {
 export function buildTestApp(
   services: Pick<ApiServices, 'client' | 'pool' | 'taskQueue'> & Partial<ApiServices> & { policy: LoadedPolicy },
   log: Logger = createLogger('test', 'silent'),
+  options: { traceRequests?: boolean } = {},
 ): Express {
   const { policy, ...rest } = services;
   return buildApp({
     log,
     readinessProbes: [],
+    ...(options.traceRequests ? { traceRequests: true } : {}),
     services: {
       policies: new Map([['default', policy]]),
       authenticator: createAuthenticator({
@@ -50,7 +53,8 @@ export function buildTestApp(
  * Starts the harness and builds the API on it (the harness's policy serves as `default`).
  * Options: the API's logger (default silent), the policy file (default the workflow tests'),
  * the Temporal namespace (default the test namespace), more policies the API knows, how
- * the dashboard (`/ui/`) is served, and how long the API waits for a worker's answer.
+ * the dashboard (`/ui/`) is served, how long the API waits for a worker's answer, and the
+ * process's tracing (then the worker, the client and the API's requests are traced).
  */
 export async function startApiHarness(
   options: {
@@ -60,9 +64,13 @@ export async function startApiHarness(
     extraPolicies?: LoadedPolicy[];
     dashboard?: DashboardOptions;
     workerAnswerTimeoutMs?: number;
+    tracing?: Tracing;
   } = {},
 ): Promise<ApiHarness> {
-  const h = await startPromotionHarness(options.policyFile, options.namespace ? { namespace: options.namespace } : {});
+  const h = await startPromotionHarness(options.policyFile, {
+    ...(options.namespace ? { namespace: options.namespace } : {}),
+    ...(options.tracing ? { tracing: options.tracing } : {}),
+  });
   const app = buildTestApp(
     {
       client: h.client,
@@ -79,6 +87,7 @@ export async function startApiHarness(
       ...(options.workerAnswerTimeoutMs ? { workerAnswerTimeoutMs: options.workerAnswerTimeoutMs } : {}),
     },
     options.log,
+    { traceRequests: options.tracing !== undefined },
   );
   return Object.assign(h, {
     app,

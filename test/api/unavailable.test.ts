@@ -6,7 +6,8 @@ import { Client, Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
 import request from 'supertest';
 import { signDevToken } from '../../src/api/auth';
-import { isNoWorkerAnswer, unavailableService } from '../../src/api/errors';
+import { ApiError, isNoWorkerAnswer, unavailableService } from '../../src/api/errors';
+import { askWorker } from '../../src/api/worker-answer';
 import { createPool } from '../../src/db/pool';
 import { loadPolicyFile } from '../../src/policy/load';
 import { freePort } from '../support/processes';
@@ -106,6 +107,19 @@ describe('the API while a service it needs is unreachable', () => {
     expect(isNoWorkerAnswer(grpc(9, 'Workflow Task in failed state'))).toBe(false);
     expect(isNoWorkerAnswer(grpc(3, 'query handler not found'))).toBe(false);
     expect(isNoWorkerAnswer(new Error('no poller seen'))).toBe(false);
+  });
+
+  it('answers 503 while the workflow task of a promotion is being retried, and nothing else as unavailable', async () => {
+    const grpc = (code: number, details: string) => Object.assign(new Error(details), { code, details, metadata: {} });
+    const client = { withDeadline: (_deadline: number, call: () => Promise<unknown>) => call() } as unknown as Client;
+    const retrying = new Error('Failed to query Workflow', { cause: grpc(9, 'Workflow Task in failed state.') });
+    const answer = await askWorker(client, 'promotion promote:x', 1_000, () => Promise.reject(retrying)).catch((err: unknown) => err);
+    expect(answer).toBeInstanceOf(ApiError);
+    expect((answer as ApiError).code).toBe('not_ready');
+    expect((answer as ApiError).message).toMatch(/^promotion promote:x cannot answer yet: its last workflow task failed/);
+    // any other failed precondition is not unavailability
+    const other = grpc(9, 'something else');
+    await expect(askWorker(client, 'promotion promote:x', 1_000, () => Promise.reject(other))).rejects.toBe(other);
   });
 });
 

@@ -57,7 +57,8 @@ export async function startWorker(mlflow: { trackingUri: string }, policyDir = p
   await runMigrations(db.url);
   const pool = createPool(db.url);
   const base = testConfig({ databaseUrl: db.url, policyDir });
-  const config: Config = { ...base, mlflow: { trackingUri: mlflow.trackingUri, aliases: { production: 'champion' } } };
+  // The alias guard reconciles rarely here: the tests that need it say when (webhook, or a restart with a short interval).
+  const config: Config = { ...base, mlflow: { trackingUri: mlflow.trackingUri, aliases: { production: 'champion' }, reconcileIntervalMs: 3_600_000 } };
   const connection = await NativeConnection.connect({ address: testStackEnv().temporalAddress });
   const worker = await createModelgateWorker({ config, connection, pool, workflowBundle: await bundleWorkflows() });
   const running = worker.run();

@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import type { Pool } from 'pg';
-import type { Config } from '../../src/config';
+import type { Config, WorkerDeploymentSettings } from '../../src/config';
 import { runMigrations } from '../../src/db/migrate';
 import { createPool } from '../../src/db/pool';
 import { type PromotionManifestInput, PromotionManifestSchema } from '../../src/manifest/schema';
@@ -17,6 +17,8 @@ import { stateQuery } from '../../src/shared/messages';
 import type { Actor, MessageKind, MessagePayloads, PromotionState, PromotionStatus } from '../../src/shared/promotion';
 import { bundleWorkflows, createModelgateWorker, type ModelgateWorker } from '../../src/worker';
 import { createTestDatabase, serviceRoleUrl, testConfig, testStackEnv, testTemporalClient } from './stack';
+import { tracingClientInterceptors } from '../../src/temporal-client';
+import type { Tracing } from '../../src/tracing';
 import { createAuditSealer, generateAuditKeyPair, type AuditSealer } from '../../src/audit/seal';
 import { createPrivateKey } from 'node:crypto';
 
@@ -70,15 +72,22 @@ export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartia
 
 let sharedBundle: WorkflowBundle | undefined;
 
+/** The workflow bundle every harness of this test file shares (bundled once). */
+export async function sharedWorkflowBundle(): Promise<WorkflowBundle> {
+  sharedBundle ??= await bundleWorkflows();
+  return sharedBundle;
+}
+
 /**
  * Starts a worker (all real activities) on a task queue of its own, with a fresh database, in the
- * test namespace or `options.namespace`.
+ * test namespace or `options.namespace`; traced (worker and client) when `options.tracing` is given.
  */
 export async function startPromotionHarness(
   policyFile = path.join(__dirname, '..', 'fixtures', 'policies', 'workflow-test.yaml'),
-  options: { namespace?: string } = {},
+  options: { namespace?: string; deployment?: WorkerDeploymentSettings; tracing?: Tracing } = {},
 ): Promise<PromotionHarness> {
-  sharedBundle ??= await bundleWorkflows();
+  const { tracing } = options;
+  const workflowBundle = await sharedWorkflowBundle();
   const db = await createTestDatabase();
   await runMigrations(db.url);
   const pool = createPool(db.url);
@@ -87,10 +96,11 @@ export async function startPromotionHarness(
   const audit = await createTestAuditSeals();
   // Re-certifications load the current policy by name from the policy file's folder.
   const config = testConfig({ databaseUrl: serviceUrl, policyDir: path.dirname(policyFile), ...(options.namespace ? { namespace: options.namespace } : {}) });
+  if (options.deployment) config.worker.deployment = options.deployment;
   const connection = await NativeConnection.connect({ address: testStackEnv().temporalAddress });
-  const worker = await createModelgateWorker({ config, connection, pool: servicePool, auditSealer: audit.worker, workflowBundle: sharedBundle });
+  const worker = await createModelgateWorker({ config, connection, pool: servicePool, auditSealer: audit.worker, workflowBundle, ...(tracing ? { tracing } : {}) });
   const running = worker.run();
-  const client = await testTemporalClient(config.temporal.namespace);
+  const client = await testTemporalClient(config.temporal.namespace, tracingClientInterceptors(tracing));
   const policy = await loadPolicyFile(policyFile);
   const artifactDir = await mkdtemp(path.join(tmpdir(), 'modelgate-artifacts-'));
 

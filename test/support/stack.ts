@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, type ClientInterceptors, Connection } from '@temporalio/client';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { msToTs } from '@temporalio/common/lib/time';
 import { Client as PgClient } from 'pg';
@@ -82,11 +82,11 @@ export function testConfig(overrides: { databaseUrl?: string; taskQueue?: string
   });
 }
 
-/** A Temporal client on the test server (in the test namespace, or `namespace`). */
-export async function testTemporalClient(namespace?: string): Promise<Client> {
+/** A Temporal client on the test server (in the test namespace, or `namespace`), with `interceptors` when given. */
+export async function testTemporalClient(namespace?: string, interceptors?: ClientInterceptors): Promise<Client> {
   const env = testStackEnv();
   const connection = await Connection.connect({ address: env.temporalAddress });
-  return new Client({ connection, namespace: namespace ?? env.namespace });
+  return new Client({ connection, namespace: namespace ?? env.namespace, ...(interceptors ? { interceptors } : {}) });
 }
 
 /**
