@@ -11,6 +11,7 @@ import { MANIFEST_LIMITS, ModelCardFieldsSchema, PromotionManifestSchema } from 
 import { OMS_LIMITS, OMS_REFUSALS } from '../src/checks/oms/refusal';
 import { renderRoleMatrixMarkdown } from '../src/policy/explain';
 import { loadPolicyFile } from '../src/policy/load';
+import { MLFLOW_TAGS } from '../src/sources/mlflow';
 import {
   EnvironmentSchema,
   GateSchema,
@@ -180,6 +181,7 @@ const MEANINGS: Record<string, string> = {
   'Environment:tiers': 'Per-tier replacements of the review rules in this environment.',
   'Environment:tiers.<key>': 'Replaces the policy\'s rules of that tier for this environment (its checks still merge).',
   'Environment:deployment': 'How an approved version is provisioned; without it an approval moves the registry only.',
+  'Environment:registry': 'The environment\'s registry of record: `builtin` (PostgreSQL) or `mlflow` (the environment\'s MLflow alias, believed only for a version PostgreSQL holds a valid approval of and whose digest tag is the pinned digest; needs the worker\'s `MLFLOW_TRACKING_URI` and an `MLFLOW_ALIASES` entry; takes `models:/` artifacts only). See [Registry of record](#registry-of-record).',
   'TierRules:checks': 'Check settings of this tier (applied after the policy\'s `checks`).',
   'TierRules:autoApprove': 'When no human gate is needed; absent: every promotion goes through the stages.',
   'TierRules:autoApprove.allChecksPass': 'Every check that ran passed (no fail, error or warn; waived checks do not count as passed).',
@@ -465,7 +467,42 @@ export function policyReference(): string {
     section('CheckSettings', 'Settings of the checks; every field optional where a policy writes them. Defaults shown are the built-in ones.'),
     section('WebhookDeployment', 'Provisioning through an HTTP deployer (signed requests, see the README\'s "After approval").'),
     section('GitOpsDeployment', 'Provisioning by committing a KServe InferenceService to a git working copy.'),
+    registryOfRecordSection(),
     omsSection(),
+  ].join('\n');
+}
+
+/** The "Registry of record" section of docs/policy.md: what `environments.<env>.registry` changes. */
+function registryOfRecordSection(): string {
+  return [
+    '## Registry of record',
+    '',
+    'Each environment names its registry of record (`registry`, default `builtin`): the registry that',
+    'answers "which version serves this environment" and "what is this version\'s registration" for the',
+    'performance check\'s baseline, the lineage check, approvals and rollbacks.',
+    '',
+    '- `builtin`: PostgreSQL (`src/registry/`), as without the field.',
+    '- `mlflow`: the MLflow Model Registry of the worker\'s `MLFLOW_TRACKING_URI`. The version serving the',
+    '  environment is the target of its governed alias (`MLFLOW_ALIASES`), believed only when PostgreSQL',
+    '  holds a valid approval of that version for the environment and the version\'s',
+    `  \`${MLFLOW_TAGS.artifactSha256}\` tag (written when the approval is recorded) is the digest Modelgate pinned.`,
+    '  Approvals, decisions and the audit stay in PostgreSQL: MLflow holds none. Anything else (an alias',
+    '  on an unapproved version, another digest, a version missing in MLflow or in Modelgate, an alias',
+    '  removed while Modelgate deployed a version) is appended as `registry_disagreement` to the model\'s',
+    '  chain of the audit archive (`model:<name>`, where its owner changes are) and the read fails: a check',
+    '  that needed it reports `error`, a rollback is refused naming it, a deployment does not move the',
+    '  environment (`DEPLOY_FAILED`). Such an environment takes `models:/` artifacts only.',
+    '',
+    'A worker refuses to start when a policy names `mlflow` and `MLFLOW_TRACKING_URI` or the environment\'s',
+    '`MLFLOW_ALIASES` entry is missing, or when two policies name different records for one environment; a',
+    'promotion started under such a policy on a worker without them is refused by the policy store.',
+    '',
+    '```yaml',
+    'environments:',
+    '  staging: {}',
+    '  production: { registry: mlflow }   # with MLFLOW_ALIASES=production=champion on the worker',
+    '```',
+    '',
   ].join('\n');
 }
 

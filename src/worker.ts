@@ -12,6 +12,7 @@ import { createCheckActivities } from './activities/checks';
 import { type Config, type WorkerDeploymentSettings, loadConfigOrExit } from './config';
 import { type AuditSealer, loadProcessAuditSealer } from './audit/seal';
 import { prepareProcessDatabase } from './database-startup';
+import { auditedRegistryOfRecord, policyDirRecords } from './promotions/registry-of-record';
 import { createLogger } from './logger';
 import { MLFLOW_ALIAS_GUARD_WORKFLOW, type MlflowAliasGuardInput, mlflowAliasGuardId } from './shared/mlflow-alias-guard';
 import { checksTaskQueueOf } from './shared/task-queues';
@@ -145,6 +146,7 @@ export function workerDeploymentOptionsOf(deployment: WorkerDeploymentSettings |
 export async function createModelgateWorker(deps: WorkerDeps): Promise<ModelgateWorker> {
   const { config } = deps;
   const { role } = config.worker;
+  const mlflow = config.mlflow ? createMlflowClient(config.mlflow, config.sources) : undefined;
   const activityDeps: ActivityDeps = {
     pool: deps.pool,
     publicUrl: config.publicUrl,
@@ -153,11 +155,17 @@ export async function createModelgateWorker(deps: WorkerDeps): Promise<Modelgate
     taskQueue: config.temporal.taskQueue,
     policyDir: config.policyDir,
     // models:/ artifacts are read from, and decisions written back to, the configured MLflow only.
-    sources: config.mlflow ? { ...config.sources, mlflow: createMlflowClient(config.mlflow, config.sources) } : config.sources,
+    sources: mlflow ? { ...config.sources, mlflow } : config.sources,
     ...(config.mlflow ? { mlflowAliases: config.mlflow.aliases } : {}),
     artifactStoreDir: config.artifactStoreDir,
     ...(config.artifactStoreUri ? { artifactStoreUri: config.artifactStoreUri } : {}),
     ...(deps.auditSealer ? { auditSealer: deps.auditSealer } : {}),
+    registryOfRecord: auditedRegistryOfRecord({
+      pool: deps.pool,
+      ...(mlflow && config.mlflow ? { mlflow: { client: mlflow, aliases: config.mlflow.aliases } } : {}),
+      records: policyDirRecords(config.policyDir, config.mlflow),
+      ...(deps.auditSealer ? { sealer: deps.auditSealer } : {}),
+    }),
   };
   const { tracing } = deps;
   const common = {
@@ -252,6 +260,11 @@ async function main(): Promise<void> {
       : {}),
   });
 
+  await startupStep(
+    "checking each environment's registry of record in the policies",
+    'a policy naming registry: mlflow needs MLFLOW_TRACKING_URI and an MLFLOW_ALIASES entry for the environment; policies must agree on an environment\'s record',
+    () => policyDirRecords(config.policyDir, config.mlflow)(),
+  );
   const pool = await prepareProcessDatabase(config, log);
   const auditSealer = await loadProcessAuditSealer(config.audit, (message) => log.warn(message));
   const connection = await startupStep(

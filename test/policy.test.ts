@@ -5,6 +5,10 @@ import { PromotionManifestSchema, type PromotionManifestInput } from '../src/man
 import { evaluateAutoApproval, blockingChecks } from '../src/policy/evaluate';
 import { loadPolicyDir, loadPolicyFile, parsePolicy, PolicyLoadError } from '../src/policy/load';
 import { PolicyRefusal, resolvePolicy } from '../src/policy/resolve';
+import { explainPolicy } from '../src/policy/explain';
+import { createPolicyStoreActivities } from '../src/activities/policy-store';
+import { policyDirRecords } from '../src/promotions/registry-of-record';
+import { RegistryRecordsError, registryRecordsOf } from '../src/policy/registry-records';
 import type { CheckResult } from '../src/shared/checks';
 import { parseDuration } from '../src/shared/duration';
 
@@ -227,5 +231,64 @@ describe('policy evaluation', () => {
     expect(parseDuration('500ms')).toBe(500);
     expect(parseDuration('2 days')).toBeUndefined();
     expect(parseDuration('0s')).toBeUndefined();
+  });
+});
+
+describe('registry of record per environment', () => {
+  const withRecord = (registry: string, name = 'p') => `
+apiVersion: modelgate/v1
+kind: PromotionPolicy
+name: ${name}
+version: "1"
+environments: { staging: {}, production: { registry: ${registry} } }
+tiers:
+  low: { stages: [{ name: review, gates: [{ name: technical, roles: [r], quorum: 1 }] }] }
+  medium: { stages: [{ name: review, gates: [{ name: technical, roles: [r], quorum: 1 }] }] }
+  high: { stages: [{ name: review, gates: [{ name: technical, roles: [r], quorum: 1 }] }] }
+`;
+  const mlflowConfigured = { configured: true, aliases: { production: 'champion' } };
+
+  it('is builtin by default; an unknown registry is refused naming the path and the choices', () => {
+    const { policy } = parsePolicy(withRecord('builtin'), 'ok.yaml');
+    expect(policy.environments.staging!.registry).toBe('builtin');
+    expect(problemsOf(withRecord('unity'))).toEqual([{ path: 'environments.production.registry', message: 'must be one of builtin, mlflow' }]);
+  });
+
+  it('a builtin environment resolves exactly as before (no registry field); an MLflow one names it and takes models:/ artifacts only', () => {
+    const builtin = resolvePolicy(parsePolicy(withRecord('builtin'), 'b.yaml'), manifest());
+    expect(builtin).not.toHaveProperty('registry');
+    const loaded = parsePolicy(withRecord('mlflow'), 'm.yaml');
+    expect(resolvePolicy(loaded, manifest({ artifact: { uri: 'models:/fraud/2', sha256: 'a'.repeat(64), format: 'onnx' } })).registry).toBe('mlflow');
+    expect(() => resolvePolicy(loaded, manifest())).toThrow(new PolicyRefusal('the registry of record of "production" is MLflow (policy p@1): its artifact must be a models:/<name>/<version> URI', 'artifact.uri'));
+    expect(explainPolicy(loaded, manifest({ artifact: { uri: 'models:/fraud/2', sha256: 'a'.repeat(64), format: 'onnx' } })).environment.registry).toBe('mlflow');
+  });
+
+  it('MLflow named without MLflow configured, without an alias, or two policies disagreeing: refused with the reason', () => {
+    const mlflow = parsePolicy(withRecord('mlflow'), 'm.yaml').policy;
+    expect(registryRecordsOf([mlflow], mlflowConfigured)).toEqual(new Map([['staging', 'builtin'], ['production', 'mlflow']]));
+    expect(() => registryRecordsOf([mlflow], { configured: false, aliases: {} })).toThrow(
+      new RegistryRecordsError('policy p names MLflow as the registry of record of environment production, but MLFLOW_TRACKING_URI is not set on this process'),
+    );
+    expect(() => registryRecordsOf([mlflow], { configured: true, aliases: { staging: 'candidate' } })).toThrow(/MLFLOW_ALIASES names no alias for it/);
+    const builtin = parsePolicy(withRecord('builtin', 'q'), 'q.yaml').policy;
+    expect(() => registryRecordsOf([mlflow, builtin], mlflowConfigured)).toThrow(
+      new RegistryRecordsError('policies p and q name different registries of record for environment production (mlflow, builtin); an environment has one record'),
+    );
+  });
+
+  it('the worker refuses the policy folder, and its policy store a promotion, when MLflow is named but not configured', async () => {
+    const dir = path.join(__dirname, 'fixtures', 'policies-mlflow-record');
+    await expect(policyDirRecords(dir, undefined)()).rejects.toThrow(
+      'policy default names MLflow as the registry of record of environment production, but MLFLOW_TRACKING_URI is not set on this process',
+    );
+    expect(await policyDirRecords(dir, { aliases: { production: 'champion' } })()).toEqual(new Map([['production', 'mlflow']]));
+    const loaded = await loadPolicyFile(path.join(dir, 'mlflow-record.yaml'));
+    const models = manifest({ artifact: { uri: 'models:/fraud/2', sha256: 'a'.repeat(64), format: 'onnx' } });
+    const input = { policy: resolvePolicy(loaded, models), manifest: models };
+    expect(await createPolicyStoreActivities({ policyDir: dir }).verifyPolicy(input)).toEqual({
+      verified: false,
+      reason: 'the policy default@mlflow-record-1 names MLflow as the registry of record of production, but this worker has no MLflow tracking server or no MLFLOW_ALIASES entry for it',
+    });
+    expect(await createPolicyStoreActivities({ policyDir: dir, mlflowAliases: { production: 'champion' } }).verifyPolicy(input)).toEqual({ verified: true });
   });
 });

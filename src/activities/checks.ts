@@ -6,11 +6,13 @@ import { type CheckRun, runArtifactChecks, runNamedCheck } from '../checks';
 import type { SourceRules } from '../sources/rules';
 import type { CheckSettings } from '../policy/check-settings';
 import { type ProgressReporter, throttleProgress } from '../checks/progress';
-import { createPgRegistry, type RegistryReader } from '../registry';
+import { RegistryDisagreement, type RegistryOfRecord, type RegistryReader } from '../registry';
+import { auditedRegistryOfRecord } from '../promotions/registry-of-record';
 import { isConnectionError } from '../db/pool';
 import type { TrustedKey, TrustedRoot } from '../checks/trusted-keys';
 import { ApplicationFailure } from '@temporalio/common';
-import { CheckInputError } from '../checks/errors';
+import { CheckInputError, TransientCheckError } from '../checks/errors';
+import { MlflowError } from '../sources/mlflow';
 import { type PinnedMlflowSource, pinMlflowSource } from '../checks/mlflow-source';
 import { checkObservation } from '../metrics/durations';
 import { recordDurationObservations } from '../metrics/store';
@@ -34,6 +36,8 @@ export interface CheckActivityDeps {
   sources: SourceRules;
   /** Content-addressed store of verified artifacts (ARTIFACT_STORE_DIR). */
   artifactStoreDir: string;
+  /** Each environment's registry of record (absent: PostgreSQL for every environment). */
+  registryOfRecord?: RegistryOfRecord;
 }
 
 /** Heartbeats when running inside an activity; does nothing elsewhere (tests calling the functions directly). */
@@ -102,19 +106,46 @@ export function waitingRegistryReader(reader: RegistryReader, backoffCapMs = 30_
 }
 
 /**
+ * The registry reader of a promotion's target: its registry of record, a disagreement between
+ * that record and PostgreSQL reported as the check's `error` (its message, audited already), an
+ * unreachable MLflow retried like any source that may pass.
+ */
+function targetRegistryReader(registryOfRecord: RegistryOfRecord, target: string): RegistryReader {
+  const refusing =
+    <A extends unknown[], R>(read: (registry: RegistryReader, ...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await read(await registryOfRecord(target), ...args);
+      } catch (err) {
+        if (err instanceof RegistryDisagreement) throw new CheckInputError(`the registry of record of ${target} disagrees with Modelgate: ${err.message}`);
+        // MLflow unreachable may pass (the activity is retried); another failure of it will not.
+        if (err instanceof MlflowError) {
+          if (err.code === 'unavailable') throw new TransientCheckError(`the registry of record of ${target} cannot be read now: ${err.message}`);
+          throw new CheckInputError(`the registry of record of ${target} cannot be read: ${err.message}`);
+        }
+        throw err;
+      }
+    };
+  return waitingRegistryReader({
+    findVersion: refusing((registry, model: string, version: string) => registry.findVersion(model, version)),
+    servingVersion: refusing((registry, model: string, environment: string) => registry.servingVersion(model, environment)),
+  });
+}
+
+/**
  * Builds the check activities (docs/policy.md#checksettings). Each returns the uniform result; a problem that
  * retrying cannot fix (malformed file, missing column) is a result with status `error`; a
  * transient one (an HTTP artifact that times out or answers 5xx) throws a plain Error so that
  * Temporal retries the activity.
  */
 export function createCheckActivities(deps: CheckActivityDeps) {
-  const registry = waitingRegistryReader(createPgRegistry(deps.pool));
+  const registryOfRecord = deps.registryOfRecord ?? auditedRegistryOfRecord({ pool: deps.pool });
   const checkRun = (input: CheckActivityInput): CheckRun => ({
     manifest: input.manifest,
     settings: input.settings,
     trustedKeys: input.trustedKeys,
     ...(input.trustedRoots ? { trustedRoots: input.trustedRoots } : {}),
-    context: { sources: deps.sources, artifactStoreDir: deps.artifactStoreDir, registry, progress: activityHeartbeat(), ...activitySignal() },
+    context: { sources: deps.sources, artifactStoreDir: deps.artifactStoreDir, registry: targetRegistryReader(registryOfRecord, input.manifest.target), progress: activityHeartbeat(), ...activitySignal() },
     rethrowTransient: true,
   });
   /** Transient failures become a plain Error (retryable by default) with the cause's message. */

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import type { AuditSealer } from '../audit/seal';
+import type { RegistryOfRecord } from '../registry';
 import type { SourceRules } from '../sources/rules';
 import { MIGRATIONS_TABLE } from '../db/migrate';
 import { createAuditActivities } from './audit';
@@ -31,6 +32,8 @@ export interface ActivityDeps {
   auditSealer?: AuditSealer;
   /** Environment → the MLflow alias Modelgate governs there (MLFLOW_ALIASES); the client is `sources.mlflow`. */
   mlflowAliases?: Readonly<Record<string, string>>;
+  /** Each environment's registry of record (absent: PostgreSQL for every environment). */
+  registryOfRecord?: RegistryOfRecord;
 }
 
 /** Result of {@link createActivities}' `describeStack`: what the worker sees of its database. */
@@ -46,11 +49,11 @@ export interface StackDescription {
  */
 export function createActivities(deps: ActivityDeps) {
   return {
-    ...createCheckActivities({ pool: deps.pool, sources: deps.sources, artifactStoreDir: deps.artifactStoreDir }),
+    ...createCheckActivities({ pool: deps.pool, sources: deps.sources, artifactStoreDir: deps.artifactStoreDir, ...(deps.registryOfRecord ? { registryOfRecord: deps.registryOfRecord } : {}) }),
     ...createPromotionActivities(deps),
     ...createAuditActivities({ pool: deps.pool, ...(deps.auditSealer ? { sealer: deps.auditSealer } : {}) }),
     ...createMlflowActivities({ ...(deps.sources.mlflow ? { client: deps.sources.mlflow } : {}), aliases: deps.mlflowAliases ?? {}, pool: deps.pool, policyDir: deps.policyDir }),
-    ...createPolicyStoreActivities({ policyDir: deps.policyDir }),
+    ...createPolicyStoreActivities({ policyDir: deps.policyDir, ...(deps.sources.mlflow && deps.mlflowAliases ? { mlflowAliases: deps.mlflowAliases } : {}) }),
     ...createSignalCallerActivities(),
     ...createDeploymentActivities({ policyDir: deps.policyDir, taskQueue: deps.taskQueue, publicUrl: deps.publicUrl, artifactStoreDir: deps.artifactStoreDir, ...(deps.artifactStoreUri ? { artifactStoreUri: deps.artifactStoreUri } : {}) }),
     /** Reads the database's version and migration count: proves worker ↔ PostgreSQL. */

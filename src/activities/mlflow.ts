@@ -11,18 +11,9 @@ import { mlflowModelOf } from '../manifest/schema';
 import { loadPolicyDir } from '../policy/load';
 import { governedAliasStates } from '../registry/mlflow-aliases';
 import type { MlflowAliasSet } from '../shared/mlflow-alias-guard';
-import type { MlflowClient } from '../sources/mlflow';
+import { MLFLOW_TAGS, type MlflowClient } from '../sources/mlflow';
 
-/** Tags Modelgate sets on an MLflow model version. */
-export const MLFLOW_TAGS = {
-  status: 'modelgate.status',
-  promotionId: 'modelgate.promotion_id',
-  evidenceDigest: 'modelgate.evidence_digest',
-  policy: 'modelgate.policy',
-  approvedAt: 'modelgate.approved_at',
-  environment: 'modelgate.environment',
-  rollbackId: 'modelgate.rollback_id',
-} as const;
+export { MLFLOW_TAGS };
 
 /** The notification event of an alias moved outside Modelgate. */
 export const UNAUTHORIZED_ALIAS_MOVE = 'unauthorized_alias_move';

@@ -12,7 +12,11 @@ import { canonicalJson } from '../shared/canonical-json';
 export type PolicyVerdict = { verified: true } | { verified: false; reason: string };
 
 /** Builds the policy-store activities over the policy folder the worker was given. */
-export function createPolicyStoreActivities(deps: { policyDir: string }) {
+export function createPolicyStoreActivities(deps: {
+  policyDir: string;
+  /** The worker's governed MLflow aliases (MLFLOW_ALIASES), absent when it has no MLflow (MLFLOW_TRACKING_URI). */
+  mlflowAliases?: Readonly<Record<string, string>>;
+}) {
   return {
     /**
      * Whether `policy` is the store's policy of that name and digest, resolved for `manifest`.
@@ -34,6 +38,9 @@ export function createPolicyStoreActivities(deps: { policyDir: string }) {
       }
       if (canonicalJson(resolved) !== canonicalJson(policy)) {
         return { verified: false, reason: `the policy it was started with differs from the store's ${label} resolved for this manifest (forged or altered)` };
+      }
+      if (resolved.registry === 'mlflow' && !(deps.mlflowAliases && Object.hasOwn(deps.mlflowAliases, manifest.target))) {
+        return { verified: false, reason: `the policy ${label} names MLflow as the registry of record of ${manifest.target}, but this worker has no MLflow tracking server or no MLFLOW_ALIASES entry for it` };
       }
       return { verified: true };
     },

@@ -3,7 +3,8 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import type { PromotionManifest } from '../manifest/schema';
 import type { CheckResult } from '../shared/checks';
-import { type ApprovalRecord, createPgRegistry, modelOwnerConflictMessage, type VersionClaim, versionDigestConflictMessage } from '../registry';
+import { type ApprovalRecord, createPgRegistry, modelOwnerConflictMessage, RegistryDisagreement, type RegistryOfRecord, type VersionClaim, versionDigestConflictMessage } from '../registry';
+import { auditedRegistryOfRecord } from '../promotions/registry-of-record';
 import { canonicalJson } from '../shared/canonical-json';
 
 /** Identifies exactly what a reviewer saw: the artifact, the manifest and the check results. */
@@ -59,16 +60,21 @@ export interface PromotionActivityDeps {
   namespace: string;
   /** Timeout of one webhook POST. */
   webhookTimeoutMs?: number;
+  /** Each environment's registry of record (absent: PostgreSQL for every environment). */
+  registryOfRecord?: RegistryOfRecord;
 }
 
 /** Thrown by {@link createPromotionActivities}' `registerSubmission` when a version's digest would change. */
 export const DIGEST_CONFLICT = 'VersionDigestConflict';
+/** Thrown by {@link createPromotionActivities}' `activateVersion` when the environment's registry of record disagrees with PostgreSQL. */
+export const REGISTRY_DISAGREEMENT = 'RegistryDisagreement';
 /** Thrown by {@link createPromotionActivities}' `registerSubmission` when the manifest names another owner than the registered one. */
 export const OWNER_CONFLICT = 'ModelOwnerConflict';
 
 /** Activities of the promotion lifecycle other than the checks. */
 export function createPromotionActivities(deps: PromotionActivityDeps) {
   const registry = createPgRegistry(deps.pool);
+  const registryOf = deps.registryOfRecord ?? auditedRegistryOfRecord({ pool: deps.pool });
   return {
     /** See {@link sealEvidence}. */
     async sealEvidence(input: { manifest: PromotionManifest; checks: CheckResult[] }): Promise<EvidenceSeal> {
@@ -144,9 +150,12 @@ export function createPromotionActivities(deps: PromotionActivityDeps) {
       return { owner: claim.owner };
     },
 
-    /** Records the approval of a version for an environment (idempotent upsert). */
+    /**
+     * Records the approval of a version for an environment (idempotent upsert) in the
+     * environment's registry of record (MLflow's: the version is tagged with its pinned digest too).
+     */
     async recordApproval(input: ApprovalRecord): Promise<void> {
-      await registry.recordApproval(input);
+      await (await registryOf(input.environment)).recordApproval(input);
     },
 
     /**
@@ -164,27 +173,44 @@ export function createPromotionActivities(deps: PromotionActivityDeps) {
      */
     async confirmRollbackTarget(input: { model: string; version: string; environment: string; sha256: string }): Promise<{ confirmed: true } | { confirmed: false; reason: string }> {
       const { model, version, environment, sha256 } = input;
-      const approval = await registry.approvalOf(model, version, environment);
-      if (!approval) return { confirmed: false, reason: `the registry holds no approval of ${model}@${version} for ${environment}` };
-      if (approval.status !== 'approved') return { confirmed: false, reason: `the registry's approval of ${model}@${version} for ${environment} is ${approval.status}` };
-      if (!(approval.validUntil.getTime() > Date.now())) {
-        return { confirmed: false, reason: `the registry's approval of ${model}@${version} for ${environment} expired at ${approval.validUntil.toISOString()}` };
+      try {
+        const record = await registryOf(environment);
+        // No rollback acts on a record that disagrees with PostgreSQL (the read audits it).
+        await record.servingVersion(model, environment);
+        const approval = await record.approvalOf(model, version, environment);
+        if (!approval) return { confirmed: false, reason: `the registry holds no approval of ${model}@${version} for ${environment}` };
+        if (approval.status !== 'approved') return { confirmed: false, reason: `the registry's approval of ${model}@${version} for ${environment} is ${approval.status}` };
+        if (!(approval.validUntil.getTime() > Date.now())) {
+          return { confirmed: false, reason: `the registry's approval of ${model}@${version} for ${environment} expired at ${approval.validUntil.toISOString()}` };
+        }
+        const registered = await record.digestOf(model, version);
+        if (registered !== sha256) {
+          return { confirmed: false, reason: `${model}@${version} is registered with digest ${registered ?? '(none)'}, not the ${sha256.slice(0, 12)}… the rollback would deploy` };
+        }
+        return { confirmed: true };
+      } catch (err) {
+        if (err instanceof RegistryDisagreement) return { confirmed: false, reason: `the registry of record of ${environment} disagrees with Modelgate: ${err.message}` };
+        throw err;
       }
-      const registered = await registry.digestOf(model, version);
-      if (registered !== sha256) {
-        return { confirmed: false, reason: `${model}@${version} is registered with digest ${registered ?? '(none)'}, not the ${sha256.slice(0, 12)}… the rollback would deploy` };
-      }
-      return { confirmed: true };
     },
 
     /**
      * Moves an environment to a version in one transaction: the version serving now is
-     * marked superseded (never deleted). Idempotent per promotion.
+     * marked superseded (never deleted). Idempotent per promotion. Refused ({@link REGISTRY_DISAGREEMENT},
+     * not retried) while the environment's registry of record disagrees with PostgreSQL.
      *
      * @returns the version that served before (if any).
      */
     async activateVersion(input: { promotionId: string; model: string; version: string; environment: string }): Promise<{ previousVersion?: string }> {
-      return registry.activateVersion(input);
+      const record = await registryOf(input.environment);
+      try {
+        // No deployment moves an environment whose record disagrees with PostgreSQL (the read audits it).
+        await record.servingVersion(input.model, input.environment);
+      } catch (err) {
+        if (!(err instanceof RegistryDisagreement)) throw err;
+        throw ApplicationFailure.create({ type: REGISTRY_DISAGREEMENT, nonRetryable: true, message: `the registry of record of ${input.environment} disagrees with Modelgate: ${err.message}` });
+      }
+      return record.activateVersion(input);
     },
   };
 }

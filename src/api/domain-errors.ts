@@ -5,6 +5,8 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import { PolicyRefusal } from '../policy/resolve';
 import { ModelOwnerConflict, PromotionConflict, SubmitterRefusal, VersionDigestConflict } from '../promotions/start';
+import { RegistryDisagreement } from '../registry';
+import { MlflowError } from '../sources/mlflow';
 import type { ApiErrorCode } from './errors';
 import { apiCodeOfRefusal } from './message-refusals';
 
@@ -83,6 +85,12 @@ export function domainAnswerOf(err: unknown): DomainAnswer | undefined {
   if (err instanceof PromotionEnded) return { code: 'conflict', message: err.message };
   if (err instanceof DeploymentReportRefused) return { code: 'conflict', message: err.message };
   if (err instanceof LifecycleNotFound) return { code: 'not_found', message: err.message };
+  // An environment's registry of record that PostgreSQL does not confirm, or cannot be asked.
+  if (err instanceof RegistryDisagreement) {
+    const { kind, environment, version } = err.detail;
+    return { code: 'conflict', message: `the registry of record of ${environment} disagrees with Modelgate: ${err.message}`, details: { kind, environment, ...(version ? { version } : {}) } };
+  }
+  if (err instanceof MlflowError && err.code === 'unavailable') return { code: 'not_ready', message: `the registry of record cannot be read now: ${err.message}` };
   // A workflow Temporal does not know: the routes of lifecycles say LifecycleNotFound, so a promotion.
   if (err instanceof WorkflowNotFoundError) return { code: 'not_found', message: `no promotion ${err.workflowId}` };
   return updateRefusalOf(err);

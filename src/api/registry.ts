@@ -5,6 +5,7 @@ import { Router } from 'express';
 import type { Pool } from 'pg';
 import { z } from 'zod';
 import { archiveAuditRecords } from '../audit/archive';
+import { modelAuditId } from '../audit/model-chain';
 import type { AuditSealer } from '../audit/seal';
 import { createPgRegistry, type Registry } from '../registry';
 import { ApiError } from './errors';
@@ -15,8 +16,7 @@ import { ChangeOwnerRequestSchema, ListModelsQuerySchema, ModelDetailSchema, Mod
 /** The role that may change a model's owner. */
 export const MODEL_ADMIN_ROLE = 'admin';
 
-/** The audit archive's chain of a model's owner changes (`audit_events.promotion_id`). */
-export const modelAuditId = (model: string) => `model:${model}`;
+export { modelAuditId };
 
 /**
  * Builds `GET /v1/models`, `GET /v1/models/{name}` (the registry as PostgreSQL holds it) and

@@ -6,7 +6,7 @@ import { DATA_CLASSIFICATIONS, type PromotionManifest, RISK_TIERS, type RiskTier
 import type { LoadedPolicy } from './load';
 import { resolvePolicy } from './resolve';
 import type { ResolvedDeployment, ResolvedPolicy, ResolvedStage } from './resolved';
-import type { Policy } from './schema';
+import type { Policy, RegistryKind } from './schema';
 
 /** One `tierRaise` rule of the policy and whether it applied to the manifest. */
 export interface TierRaiseExplanation {
@@ -24,7 +24,7 @@ export interface TierRaiseExplanation {
 export interface PolicyExplanation {
   policy: { name: string; version: string; digest: string; file: string };
   promotion: { model: string; version: string; target: string; owner: string };
-  environment: { name: string; description?: string; deployment?: ResolvedDeployment; tierRulesFrom: 'tier' | 'environment' };
+  environment: { name: string; description?: string; registry: RegistryKind; deployment?: ResolvedDeployment; tierRulesFrom: 'tier' | 'environment' };
   declaredTier: RiskTier;
   effectiveTier: RiskTier;
   tierRaises: TierRaiseExplanation[];
@@ -114,6 +114,7 @@ export function explainPolicy(loaded: LoadedPolicy, manifest: PromotionManifest)
     environment: {
       name: manifest.target,
       ...(environment.description ? { description: environment.description } : {}),
+      registry: resolved.registry ?? 'builtin',
       ...(resolved.deployment ? { deployment: resolved.deployment } : {}),
       tierRulesFrom: environment.tiers?.[resolved.effectiveTier] ? 'environment' : 'tier',
     },
@@ -143,6 +144,12 @@ function settingText(value: unknown): string {
   return String(value);
 }
 
+function registryText(registry: RegistryKind): string {
+  return registry === 'mlflow'
+    ? "mlflow: the environment's MLflow alias, honoured only for a version PostgreSQL holds a valid approval of"
+    : 'builtin: PostgreSQL';
+}
+
 function deploymentText(deployment: ResolvedDeployment | undefined): string {
   if (!deployment) return 'none: an approval moves the registry only';
   if (deployment.provider === 'webhook') return `webhook ${deployment.url} (${deployment.completion}, key in $${deployment.secretEnv})`;
@@ -155,6 +162,7 @@ export function renderPolicyExplanation(e: PolicyExplanation): string {
   lines.push(`policy      ${e.policy.name}@${e.policy.version} (${e.policy.file}, sha256 ${e.policy.digest.slice(0, 12)}…)`);
   lines.push(`promotion   ${e.promotion.model}@${e.promotion.version} → ${e.promotion.target}, owner ${e.promotion.owner}`);
   lines.push(`environment ${e.environment.name}${e.environment.description ? `: ${e.environment.description}` : ''}`);
+  lines.push(`registry    ${registryText(e.environment.registry)}`);
   lines.push(`deployment  ${deploymentText(e.environment.deployment)}`);
   lines.push('');
   const raised = e.tierRaises.filter((r) => r.outcome === 'raised');

@@ -3,3 +3,4 @@ export * from './schema';
 export * from './load';
 export * from './resolve';
 export type * from './resolved';
+export * from './registry-records';

@@ -1,5 +1,5 @@
 import { type CheckSettings, CheckSettingsSchema } from './check-settings';
-import { DATA_CLASSIFICATIONS, type PromotionManifest, RISK_TIERS, type RiskTier } from '../manifest/schema';
+import { DATA_CLASSIFICATIONS, mlflowModelOf, type PromotionManifest, RISK_TIERS, type RiskTier } from '../manifest/schema';
 import { durationMs } from '../shared/duration';
 import type { LoadedPolicy } from './load';
 import type { ResolvedDeployment, ResolvedPolicy, ResolvedRetry, ResolvedStage } from './resolved';
@@ -125,6 +125,12 @@ export function resolvePolicy(loaded: LoadedPolicy, manifest: PromotionManifest)
       'target',
     );
   }
+  if (environment.registry === 'mlflow' && !mlflowModelOf(manifest.artifact.uri)) {
+    throw new PolicyRefusal(
+      `the registry of record of "${manifest.target}" is MLflow (policy ${policy.name}@${policy.version}): its artifact must be a models:/<name>/<version> URI`,
+      'artifact.uri',
+    );
+  }
   const { tier, reasons } = effectiveRiskTier(policy, manifest);
   const tierRules = policy.tiers[tier];
   const environmentTierRules = environment.tiers?.[tier];
@@ -160,6 +166,7 @@ export function resolvePolicy(loaded: LoadedPolicy, manifest: PromotionManifest)
       notifyBeforeMs: durationMs(policy.recertification.notifyBefore),
       requestRoles: policy.recertification.requestRoles,
     },
+    ...(environment.registry !== 'builtin' ? { registry: environment.registry } : {}),
     ...(environment.deployment ? { deployment: resolveDeployment(environment.deployment) } : {}),
     notifications: policy.notifications,
     trustedKeys: policy.trustedKeys,

@@ -2,6 +2,7 @@
 // of these at start and decides only by it, for its whole life.
 import type { CheckSettings } from './check-settings';
 import type { RiskTier } from '../manifest/schema';
+import type { RegistryKind } from './schema';
 
 /** A gate as resolved for a promotion (durations in milliseconds). */
 export interface ResolvedGate {
@@ -79,6 +80,8 @@ export interface ResolvedPolicy {
   approvalValidForMs: number;
   /** Absent in promotions started before re-certification existed. */
   recertification?: { notifyBeforeMs: number; requestRoles: string[] };
+  /** The target's registry of record when it is not the built-in one (absent: `builtin`). */
+  registry?: Exclude<RegistryKind, 'builtin'>;
   /** The target's provider; absent: an approval moves the registry only. */
   deployment?: ResolvedDeployment;
   notifications: Array<{ url: string; events: string[] }>;

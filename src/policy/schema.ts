@@ -195,6 +195,15 @@ export const GitOpsDeploymentSchema = z
 /** How an approved version reaches an environment's serving infrastructure. */
 export const DeploymentSchema = z.discriminatedUnion('provider', [WebhookDeploymentSchema, GitOpsDeploymentSchema]);
 
+/**
+ * Which registry is the record of an environment: `builtin` (PostgreSQL) or `mlflow` (the MLflow
+ * Model Registry's alias, cross-checked with the approvals in PostgreSQL; docs/policy.md#registry).
+ */
+export const REGISTRY_KINDS = ['builtin', 'mlflow'] as const;
+
+/** One of {@link REGISTRY_KINDS}. */
+export type RegistryKind = (typeof REGISTRY_KINDS)[number];
+
 /** A target environment the policy governs. */
 export const EnvironmentSchema = z
   .object({
@@ -205,6 +214,8 @@ export const EnvironmentSchema = z
     tiers: z.partialRecord(z.enum(RISK_TIERS), TierRulesSchema).optional(),
     /** Provisioning on approval; without it an approval moves the registry only. */
     deployment: DeploymentSchema.optional(),
+    /** The environment's registry of record (default `builtin`). */
+    registry: z.enum(REGISTRY_KINDS, { error: `must be one of ${REGISTRY_KINDS.join(', ')}` }).default('builtin'),
   })
   .strict();
 

@@ -1,27 +1,9 @@
 // The model registry: the one module that reads and writes the registry's tables.
-import type { Pool } from 'pg';
-import { createPgApprovals } from './approvals';
-import { createPgEnvironmentDeployments } from './environments';
-import { createPgModelCatalog } from './models';
-import type { Registry } from './port';
-import { createPgVersionClaims, createPgVersionReader, createVersionDigests } from './versions';
 
 export type * from './port';
+export { createPgRegistry } from './pg';
 export { modelOwnerConflictMessage, versionDigestConflictMessage } from './conflicts';
 export { createVersionDigests } from './versions';
-
-/**
- * The built-in {@link Registry}: PostgreSQL's `models`, `model_versions`, `version_approvals` and
- * `environment_deployments` (migrations/). Found version digests are cached per registry (see
- * {@link createVersionDigests}).
- */
-export function createPgRegistry(pool: Pool): Registry {
-  return {
-    ...createVersionDigests(pool),
-    ...createPgVersionReader(pool),
-    ...createPgVersionClaims(pool),
-    ...createPgModelCatalog(pool),
-    ...createPgApprovals(pool),
-    ...createPgEnvironmentDeployments(pool),
-  };
-}
+export { REGISTRY_DISAGREEMENT_KINDS, RegistryDisagreement, type RegistryDisagreementDetail } from './disagreement';
+export { createMlflowRecordRegistry, type MlflowRecordDeps } from './mlflow-record';
+export { createRegistryOfRecord, type RegistryOfRecord, type RegistryOfRecordDeps } from './record';

@@ -27,6 +27,19 @@ export const MLFLOW_LIMITS = {
   requestTimeoutMs: 30_000,
 } as const;
 
+/** Tags Modelgate sets on an MLflow model version. */
+export const MLFLOW_TAGS = {
+  status: 'modelgate.status',
+  promotionId: 'modelgate.promotion_id',
+  evidenceDigest: 'modelgate.evidence_digest',
+  policy: 'modelgate.policy',
+  approvedAt: 'modelgate.approved_at',
+  environment: 'modelgate.environment',
+  rollbackId: 'modelgate.rollback_id',
+  /** The artifact digest Modelgate pinned for the version (set when an environment whose record is MLflow approves it). */
+  artifactSha256: 'modelgate.artifact_sha256',
+} as const;
+
 /** A model version as MLflow describes it (the fields Modelgate reads). */
 export interface MlflowModelVersion {
   name: string;

@@ -6,104 +6,29 @@
 // id), a tagged version starts its promotion, `modelgate mlflow connect` registers them; an alias
 // moved by hand is moved back by the alias guard (webhook and reconciliation), audited and
 // notified; an unreachable MLflow gives `error` results after retries, with the promotion's state kept.
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { type AddressInfo, createServer } from 'node:net';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { NativeConnection } from '@temporalio/worker';
 import request from 'supertest';
 import type { Client } from '@temporalio/client';
-import type { Pool } from 'pg';
 import { runMlflowConnect } from '../../src/cli/mlflow-commands';
-import type { Config } from '../../src/config';
-import { runMigrations } from '../../src/db/migrate';
-import { createPool } from '../../src/db/pool';
-import { PromotionManifestSchema, type PromotionManifest } from '../../src/manifest/schema';
 import { type LoadedPolicy, loadPolicyFile } from '../../src/policy/load';
 import { startPromotion } from '../../src/promotions/start';
 import { MLFLOW_DELIVERY_ID_HEADER, MLFLOW_SIGNATURE_HEADER, MLFLOW_TIMESTAMP_HEADER, signMlflowDelivery } from '../../src/registry/mlflow-webhooks';
 import { environmentUpdates, environmentWorkflowId } from '../../src/shared/environment';
 import { mlflowAliasGuardId } from '../../src/shared/mlflow-alias-guard';
 import { createMlflowClient } from '../../src/sources/mlflow';
-import { bundleWorkflows, createModelgateWorker, type ModelgateWorker, startMlflowAliasGuard } from '../../src/worker';
+import { startMlflowAliasGuard } from '../../src/worker';
 import { buildTestApp } from '../api/support';
 import { recordHistory } from '../support/histories';
 import { waitForState, sendUpdate } from '../support/promotions';
 import { testSources } from '../support/sources';
-import { createTestDatabase, testConfig, testStackEnv, testTemporalClient } from '../support/stack';
+import { type Harness, logModel, manifestOf, MLFLOW_TEST_POLICY as POLICY_FILE, mlflowUri, startWorker, stopWorker } from './support';
 
-const run = promisify(execFile);
-const ROOT = path.join(__dirname, '..', '..');
-const POLICY_FILE = path.join(ROOT, 'test', 'fixtures', 'policies', 'mlflow-test.yaml');
 const WEBHOOK_SECRET = 'mlflow-webhook-secret-of-the-tests-0123456789';
-
-function mlflowUri(): string {
-  const uri = process.env.MODELGATE_TEST_MLFLOW_URI;
-  if (!uri) throw new Error('MODELGATE_TEST_MLFLOW_URI is not set: run the tests with ./scripts/test.sh, which starts an MLflow tracking server (scripts/mlflow-env.sh installs it)');
-  return uri;
-}
-
-/** Logs `count` versions of a scikit-learn model with the MLflow client; returns their lines. */
-async function logModel(name: string, count: number): Promise<Array<{ model: string; version: string; runId: string; commit: string; dataset: string }>> {
-  const python = path.join(ROOT, '.tools', 'mlflow-venv', 'bin', 'python');
-  const { stdout } = await run(python, [path.join(__dirname, 'log-model.py'), name, String(count)], {
-    env: { ...process.env, MLFLOW_TRACKING_URI: mlflowUri(), GIT_PYTHON_REFRESH: 'quiet' },
-    cwd: ROOT,
-    timeout: 600_000,
-    maxBuffer: 10 * 1024 * 1024,
-  });
-  return stdout
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { model: string; version: string; runId: string; commit: string; dataset: string });
-}
-
-interface Harness {
-  client: Client;
-  pool: Pool;
-  config: Config;
-  worker: ModelgateWorker;
-  running: Promise<void>;
-  connection: NativeConnection;
-  drop: () => Promise<void>;
-}
-
-async function startWorker(mlflow: { trackingUri: string }, policyDir = path.dirname(POLICY_FILE)): Promise<Harness> {
-  const db = await createTestDatabase();
-  await runMigrations(db.url);
-  const pool = createPool(db.url);
-  const base = testConfig({ databaseUrl: db.url, policyDir });
-  // The alias guard reconciles rarely here: the tests that need it say when (webhook, or a restart with a short interval).
-  const config: Config = { ...base, mlflow: { trackingUri: mlflow.trackingUri, aliases: { production: 'champion' }, reconcileIntervalMs: 3_600_000 } };
-  const connection = await NativeConnection.connect({ address: testStackEnv().temporalAddress });
-  const worker = await createModelgateWorker({ config, connection, pool, workflowBundle: await bundleWorkflows() });
-  const running = worker.run();
-  const client = await testTemporalClient(config.temporal.namespace);
-  return { client, pool, config, worker, running, connection, drop: db.drop };
-}
-
-async function stopWorker(h: Harness | undefined): Promise<void> {
-  if (!h) return;
-  if (h.worker.getState() === 'RUNNING') h.worker.shutdown();
-  await h.running;
-  await h.connection.close();
-  await h.client.connection.close();
-  await h.pool.end();
-  await h.drop();
-}
-
-function manifestOf(model: string, version: string, overrides: Partial<PromotionManifest> = {}): PromotionManifest {
-  return PromotionManifestSchema.parse({
-    model: { name: model, version, owner: 'olivia', riskTier: 'low' },
-    target: 'production',
-    artifact: { uri: `models:/${model}/${version}`, format: 'other' },
-    ...overrides,
-  });
-}
 
 const reviewer = { id: 'rita', roles: ['ml-reviewer'] };
 const riskManager = { id: 'rick', roles: ['risk-manager'] };
