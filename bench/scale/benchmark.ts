@@ -293,7 +293,7 @@ export async function runScaleBenchmark(options: ScaleOptions): Promise<ScaleRes
       await driveMany(stack.server, `warm-kill-${randomUUID().slice(0, 6)}`, options.warmup);
       const count = options.killPromotions;
       let killedAfterSubmitted = 0;
-      let killing: Promise<void> | undefined;
+      let killing: Promise<boolean> | undefined;
       const t0 = performance.now();
       const { results, failures } = await driveMany(
         stack.server,
@@ -308,7 +308,8 @@ export async function runScaleBenchmark(options: ScaleOptions): Promise<ScaleRes
         },
         Date.now() + options.killTimeoutMs,
       );
-      await killing;
+      // A kill counts only when the worker was running and is seen gone.
+      if ((await killing) !== true) throw new Error('kill phase: the worker was not running when it was to be killed');
       const seconds = (performance.now() - t0) / 1000;
       for (const failure of failures) log(`kill phase: ${failure.model} did not complete: ${failure.error}`);
       // Read every outcome back: from the API (the promotion's state) and from Temporal (the execution).

@@ -47,8 +47,12 @@ type FaultTarget = (typeof FAULT_TARGETS)[number];
 export interface FaultRunReport {
   promotions: number;
   seed: number;
+  /** How the promotions ended, as read back from Temporal at the end (not as planned). */
   outcomes: Record<string, number>;
+  /** Kills that found the component running and saw it gone, by component. */
   kills: Record<FaultTarget, number>;
+  /** Kills planned while the component was down already (not counted as kills). */
+  killsOfStoppedComponents: number;
   /** Exits of the worker and API that no kill caused (e.g. a start while PostgreSQL was down), each restarted. */
   unplannedExits: { worker: number; api: number };
   driving: { requests: number; retries: number; repeats: number; confirmedAfterConflict: number };
@@ -140,6 +144,8 @@ export async function runFaultScenario(options: FaultRunOptions): Promise<FaultR
   let client: Client | undefined;
   const pool = createPool(postgres.url);
   const kills: Record<FaultTarget, number> = { worker: 0, api: 0, temporal: 0, postgres: 0 };
+  let killsOfStoppedComponents = 0;
+  let outcomes: Record<string, number> = {};
   const violations: string[] = [];
   const stats = { requests: 0, retries: 0, repeats: 0, confirmedAfterConflict: 0 };
   let chaosSeconds = 0;
@@ -177,7 +183,7 @@ export async function runFaultScenario(options: FaultRunOptions): Promise<FaultR
       temporal: () => retrying('Temporal', () => temporal.start()),
       postgres: () => retrying('PostgreSQL', () => postgres.start()),
     };
-    const kill: Record<FaultTarget, () => Promise<void>> = {
+    const kill: Record<FaultTarget, () => Promise<boolean>> = {
       worker: () => worker.kill('SIGKILL'),
       api: () => api.kill('SIGKILL'),
       temporal: () => temporal.kill(),
@@ -192,8 +198,8 @@ export async function runFaultScenario(options: FaultRunOptions): Promise<FaultR
         const target = round.pop()!;
         const down = between(options.downMs);
         log(`chaos: SIGKILL ${target}, down ${Math.round(down)} ms`);
-        await kill[target]();
-        kills[target] += 1;
+        if (await kill[target]()) kills[target] += 1;
+        else killsOfStoppedComponents += 1;
         await sleep(down);
         await restart[target]();
       }
@@ -224,7 +230,9 @@ export async function runFaultScenario(options: FaultRunOptions): Promise<FaultR
     settleSeconds = (Date.now() - settleStart) / 1000;
     for (const id of open) violations.push(`${id} had not closed ${Math.round(settleSeconds)} s after the faults stopped`);
     log(`settled in ${settleSeconds.toFixed(1)} s; verifying`);
-    violations.push(...(await verifyPromotions({ client, pool, receiver, server, token: tokens.sam! }, plans)));
+    const verified = await verifyPromotions({ client, pool, receiver, server, token: tokens.sam! }, plans);
+    violations.push(...verified.problems);
+    outcomes = verified.outcomes;
   } finally {
     process.off('exit', leaveNothing);
     await Promise.allSettled([worker.stop(2_000), api.stop(2_000)]);
@@ -238,13 +246,12 @@ export async function runFaultScenario(options: FaultRunOptions): Promise<FaultR
     else await rm(artifactDir, { recursive: true, force: true });
   }
 
-  const outcomes: Record<string, number> = {};
-  for (const plan of plans) outcomes[plan.expected] = (outcomes[plan.expected] ?? 0) + 1;
   return {
     promotions: plans.length,
     seed: options.seed,
     outcomes,
     kills,
+    killsOfStoppedComponents,
     unplannedExits: { worker: worker.unexpectedExits.length, api: api.unexpectedExits.length },
     driving: stats,
     chaosSeconds: +chaosSeconds.toFixed(1),

@@ -106,12 +106,13 @@ export class TemporalDevServer {
     return pidFromFile(this.pidFile);
   }
 
-  /** SIGKILL, as a crash: no shutdown, whatever was in flight is lost. */
-  async kill(): Promise<void> {
+  /** SIGKILL, as a crash: no shutdown, whatever was in flight is lost. True when it was running and is seen gone. */
+  async kill(): Promise<boolean> {
     const pid = await this.pid();
-    if (!pid || !(await processAlive(pid))) return;
+    if (!pid || !(await processAlive(pid))) return false;
     process.kill(pid, 'SIGKILL');
     await waitGone([pid]);
+    return true;
   }
 
   /** A clean stop (SIGTERM, then SIGKILL). */
@@ -154,10 +155,11 @@ export class PostgresCluster {
   /**
    * SIGKILL of the postmaster and of every backend at once, as when its machine or container
    * dies; waits until all are gone so that a restart finds the port and shared memory free.
+   * True when the postmaster was running and every process is seen gone.
    */
-  async kill(): Promise<void> {
+  async kill(): Promise<boolean> {
     const pid = await this.pid();
-    if (!pid || !(await processAlive(pid))) return;
+    if (!pid || !(await processAlive(pid))) return false;
     const children = await childrenOf(pid);
     for (const p of [pid, ...children]) {
       try {
@@ -167,6 +169,7 @@ export class PostgresCluster {
       }
     }
     await waitGone([pid, ...children]);
+    return true;
   }
 
   async stop(): Promise<void> {

@@ -55,8 +55,8 @@ async function whenAWorkerAnswers<T>(query: () => Promise<T>, forMs = 60_000): P
   }
 }
 
-/** Checks one promotion; returns its problems. */
-async function verifyPromotion(ctx: VerifyContext, plan: PromotionPlan): Promise<string[]> {
+/** Checks one promotion; returns its problems and the status Temporal gives as its result. */
+async function verifyPromotion(ctx: VerifyContext, plan: PromotionPlan): Promise<{ problems: string[]; status: string }> {
   const id = promotionWorkflowId(plan.model, '1.0.0', 'production');
   const problems: string[] = [];
   const fail = (what: string) => problems.push(`${id} (${plan.tier}, expected ${plan.expected}): ${what}`);
@@ -120,16 +120,23 @@ async function verifyPromotion(ctx: VerifyContext, plan: PromotionPlan): Promise
   if (chain.length !== state.timeline.length || chain.some((row, i) => row.action !== state.timeline[i]!.action)) {
     fail(`archive has ${chain.length} events (${chain.map((r) => r.action).join(',')}), the timeline ${state.timeline.length}`);
   }
-  return problems;
+  return { problems, status: state.status };
 }
 
-/** Checks every promotion of the run; returns the problems found. */
-export async function verifyPromotions(ctx: VerifyContext, plans: PromotionPlan[]): Promise<string[]> {
+/**
+ * Checks every promotion of the run; returns the problems found and the outcomes observed (each
+ * promotion's status as its workflow result gives it; `unverified` when it could not be read).
+ */
+export async function verifyPromotions(ctx: VerifyContext, plans: PromotionPlan[]): Promise<{ problems: string[]; outcomes: Record<string, number> }> {
   const problems: string[] = [];
+  const outcomes: Record<string, number> = {};
   for (const plan of plans) {
     try {
-      problems.push(...(await verifyPromotion(ctx, plan)));
+      const verified = await verifyPromotion(ctx, plan);
+      problems.push(...verified.problems);
+      outcomes[verified.status] = (outcomes[verified.status] ?? 0) + 1;
     } catch (err) {
+      outcomes.unverified = (outcomes.unverified ?? 0) + 1;
       const causes: string[] = [];
       for (let e: unknown = err; e instanceof Error; e = (e as { cause?: unknown }).cause) causes.push(`${e.name}: ${e.message}`);
       problems.push(`${plan.model}: could not be verified: ${causes.join(' <- ')}`);
@@ -140,5 +147,5 @@ export async function verifyPromotions(ctx: VerifyContext, plans: PromotionPlan[
   for (const [key, body] of ctx.receiver.deployed) {
     if (!ids.has(String(body.promotionId))) problems.push(`the deployer deployed ${key}, which no promotion of the run asked for`);
   }
-  return problems;
+  return { problems, outcomes };
 }

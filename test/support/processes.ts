@@ -78,16 +78,20 @@ export class ModelgateProcess {
     return this;
   }
 
-  /** Sends `signal` (default SIGKILL) and waits until the process has exited; it stays down until {@link start}. */
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  /**
+   * Sends `signal` (default SIGKILL) and waits until the process has exited; it stays down until
+   * {@link start}. True when it was running and has now exited; false when it was down already.
+   */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<boolean> {
     this.down = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
     const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return false;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill(signal);
     await exited;
+    return true;
   }
 
   /** SIGTERM, then SIGKILL after `graceMs`; closes the log. */
