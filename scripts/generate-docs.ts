@@ -71,7 +71,7 @@ const MEANINGS: Record<string, string> = {
   'manifest:model.description': 'What the model does, for reviewers.',
   'manifest:target': 'Environment to promote to; must be one the policy defines.',
   'manifest:artifact': 'The model file or folder, and how to verify it.',
-  'manifest:artifact.uri': 'Where the artifact is: `file:///…` under `ARTIFACT_ROOTS`, or `http(s)://` on `ARTIFACT_HOSTS` (see security.md#sources). The CLI makes `file://name` absolute against the manifest\'s folder. Or `models:/<name>/<version>`: a version in the MLflow Model Registry of the worker\'s `MLFLOW_TRACKING_URI` (README, MLflow Model Registry).',
+  'manifest:artifact.uri': 'Where the artifact is: `file:///…` under `ARTIFACT_ROOTS`, or `http(s)://` on `ARTIFACT_HOSTS` (see security.md#sources). The CLI makes `file://name` absolute against the manifest\'s folder. Or `models:/<name>/<version>`: a version in the MLflow Model Registry of the worker\'s `MLFLOW_TRACKING_URI` (README, MLflow Model Registry), whose name and version must be the manifest\'s `model.name` and `model.version`.',
   'manifest:artifact.sha256': 'sha256 of the file (of a folder: the root digest of its files). The integrity check recomputes it; every approval records it. Required, except for a `models:/` artifact: the worker then computes and pins it before the checks.',
   'manifest:artifact.format': 'Serialization format; decides how the security scan reads files it cannot sniff (`other`: by content only, e.g. skops).',
   'manifest:artifact.signature':

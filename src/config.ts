@@ -269,7 +269,8 @@ export interface Config {
 }
 
 /**
- * Parses MLFLOW_ALIASES: `environment=alias` pairs, comma-separated (`production=champion`).
+ * Parses MLFLOW_ALIASES: `environment=alias` pairs, comma-separated (`production=champion`); each
+ * environment and each alias at most once.
  * @throws Error naming the bad entry.
  */
 export function parseMlflowAliases(value: string): Record<string, string> {
@@ -277,7 +278,11 @@ export function parseMlflowAliases(value: string): Record<string, string> {
   for (const entry of value.split(',').map((s) => s.trim()).filter(Boolean)) {
     const match = /^([A-Za-z0-9][A-Za-z0-9._-]{0,127})=([A-Za-z_][A-Za-z0-9_-]{0,255})$/.exec(entry);
     if (!match) throw new Error(`'${entry.slice(0, 100)}' is not environment=alias`);
-    aliases[match[1]!] = match[2]!;
+    const [environment, alias] = [match[1]!, match[2]!];
+    if (environment in aliases) throw new Error(`environment ${environment} is named twice`);
+    // One alias, two environments: the guard would move each environment's version away in turn.
+    if (Object.values(aliases).includes(alias)) throw new Error(`alias ${alias} is named for two environments`);
+    aliases[environment] = alias;
   }
   return aliases;
 }

@@ -137,6 +137,13 @@ describe('loadConfig', () => {
     }
   });
 
+  it('MLFLOW_ALIASES: one alias per environment and one environment per alias', () => {
+    const mlflow = { ...valid, MLFLOW_TRACKING_URI: 'http://127.0.0.1:5000' };
+    expect(loadConfig({ ...mlflow, MLFLOW_ALIASES: 'production=champion,staging=challenger' }).mlflow?.aliases).toEqual({ production: 'champion', staging: 'challenger' });
+    expect(() => loadConfig({ ...mlflow, MLFLOW_ALIASES: 'production=champion,staging=champion' })).toThrow(/MLFLOW_ALIASES: alias champion is named for two environments/);
+    expect(() => loadConfig({ ...mlflow, MLFLOW_ALIASES: 'production=champion,production=other' })).toThrow(/MLFLOW_ALIASES: environment production is named twice/);
+  });
+
   describe('token rules', () => {
     it('default to a 12h maximum lifetime and 60s of clock skew, and take other values', () => {
       expect(loadConfig(valid).auth).toMatchObject({ maxTokenLifetimeSeconds: 12 * 3600, clockSkewSeconds: 60 });

@@ -254,13 +254,26 @@ tiers:
     expect(problemsOf(withRecord('unity'))).toEqual([{ path: 'environments.production.registry', message: 'must be one of builtin, mlflow' }]);
   });
 
+  it('a models:/ artifact must be the manifest\'s own model and version (approvals, the record and the alias guard key on them)', () => {
+    const owner = { owner: 'olivia', riskTier: 'low' as const };
+    const problems = (model: { name: string; version: string }, uri: string) => {
+      const parsed = PromotionManifestSchema.safeParse({ model: { ...model, ...owner }, target: 'production', artifact: { uri, format: 'other' } });
+      return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    };
+    expect(problems({ name: 'fraud', version: '7' }, 'models:/fraud/7')).toEqual([]);
+    const refused = ["artifact.uri: a models:/<name>/<version> artifact must name the manifest's own model.name and model.version"];
+    expect(problems({ name: 'fraud', version: '7' }, 'models:/fraud-safe/1')).toEqual(refused);
+    expect(problems({ name: 'fraud', version: '7' }, 'models:/fraud/1')).toEqual(refused);
+    expect(problems({ name: 'fraud', version: '7' }, 'models:/fraud-safe/7')).toEqual(refused);
+  });
+
   it('a builtin environment resolves exactly as before (no registry field); an MLflow one names it and takes models:/ artifacts only', () => {
     const builtin = resolvePolicy(parsePolicy(withRecord('builtin'), 'b.yaml'), manifest());
     expect(builtin).not.toHaveProperty('registry');
     const loaded = parsePolicy(withRecord('mlflow'), 'm.yaml');
-    expect(resolvePolicy(loaded, manifest({ artifact: { uri: 'models:/fraud/2', sha256: 'a'.repeat(64), format: 'onnx' } })).registry).toBe('mlflow');
+    expect(resolvePolicy(loaded, manifest({ model: { name: 'fraud', version: '2', owner: 'olivia', riskTier: 'low' }, artifact: { uri: 'models:/fraud/2', sha256: 'a'.repeat(64), format: 'onnx' } })).registry).toBe('mlflow');
     expect(() => resolvePolicy(loaded, manifest())).toThrow(new PolicyRefusal('the registry of record of "production" is MLflow (policy p@1): its artifact must be a models:/<name>/<version> URI', 'artifact.uri'));
-    expect(explainPolicy(loaded, manifest({ artifact: { uri: 'models:/fraud/2', sha256: 'a'.repeat(64), format: 'onnx' } })).environment.registry).toBe('mlflow');
+    expect(explainPolicy(loaded, manifest({ model: { name: 'fraud', version: '2', owner: 'olivia', riskTier: 'low' }, artifact: { uri: 'models:/fraud/2', sha256: 'a'.repeat(64), format: 'onnx' } })).environment.registry).toBe('mlflow');
   });
 
   it('MLflow named without MLflow configured, without an alias, or two policies disagreeing: refused with the reason', () => {
@@ -283,7 +296,7 @@ tiers:
     );
     expect(await policyDirRecords(dir, { aliases: { production: 'champion' } })()).toEqual(new Map([['production', 'mlflow']]));
     const loaded = await loadPolicyFile(path.join(dir, 'mlflow-record.yaml'));
-    const models = manifest({ artifact: { uri: 'models:/fraud/2', sha256: 'a'.repeat(64), format: 'onnx' } });
+    const models = manifest({ model: { name: 'fraud', version: '2', owner: 'olivia', riskTier: 'low' }, artifact: { uri: 'models:/fraud/2', sha256: 'a'.repeat(64), format: 'onnx' } });
     const input = { policy: resolvePolicy(loaded, models), manifest: models };
     expect(await createPolicyStoreActivities({ policyDir: dir }).verifyPolicy(input)).toEqual({
       verified: false,

@@ -2,10 +2,17 @@ import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import type { Request, RequestHandler } from 'express';
 import { TRACER_NAME } from '../tracing';
 
-/** The route template a request matched (`/v1/promotions/:id/decisions`), never its path: paths carry callers' input. */
+/**
+ * The route template a request matched (`/v1/promotions/:id/decisions`), never its path: paths
+ * carry callers' input. A request a middleware answered (a refusal, a rate limit) has no route:
+ * `unmatched`, since its `baseUrl` is the path itself. Routers are mounted at constant paths, which
+ * routing matches in any case: the mount is lowercased, and anything else is `unmatched` too.
+ */
 function routeOf(req: Request): string {
-  if (!req.route) return req.baseUrl || 'unmatched';
-  const route = `${req.baseUrl}${(req.route as { path: string }).path}`;
+  if (!req.route) return 'unmatched';
+  const mount = req.baseUrl.toLowerCase();
+  if (!/^(\/[a-z0-9-]+)*$/.test(mount)) return 'unmatched';
+  const route = `${mount}${(req.route as { path: string }).path}`;
   return route.length > 1 ? route.replace(/\/$/, '') : route;
 }
 

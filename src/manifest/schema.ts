@@ -184,7 +184,15 @@ export const PromotionManifestSchema = z
     modelCard: ModelCardSchema.default({}),
     supersedes: shortText().optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((m, ctx) => {
+    // Approvals, the registry of record and the alias guard key on model.name@model.version; the
+    // artifact, checks and write-backs on the URI's. They must be one and the same version.
+    const source = mlflowModelOf(m.artifact.uri);
+    if (source && (source.model !== m.model.name || source.version !== m.model.version)) {
+      ctx.addIssue({ code: 'custom', path: ['artifact', 'uri'], message: 'a models:/<name>/<version> artifact must name the manifest\'s own model.name and model.version' });
+    }
+  });
 
 /** A validated promotion manifest (defaults applied, digests lowercase). */
 export type PromotionManifest = z.infer<typeof PromotionManifestSchema>;

@@ -1,5 +1,8 @@
 import { trace } from '@opentelemetry/api';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
+import express from 'express';
+import request from 'supertest';
+import { requestSpans } from '../../src/api/request-spans';
 import { ConfigError, loadConfig } from '../../src/config';
 import { TRACE_CONTEXT_MEMO, startTracing, traceContextMemo, traceContextOfMemo } from '../../src/tracing';
 
@@ -78,4 +81,28 @@ describe('startTracing', () => {
       expect(traceContextOfMemo(memo as Record<string, unknown> | undefined)).toBeUndefined();
     },
   );
+});
+
+describe('request span names', () => {
+  it('are route templates, never paths: a request a middleware answered is unmatched, and case variants name one route', async () => {
+    const exporter = new InMemorySpanExporter();
+    const tracing = await startTracing(loadConfig({ ...valid, OTEL_TRACES_EXPORTER: 'console' }).tracing, 'modelgate-test', { exporter });
+    try {
+      const app = express();
+      app.use(requestSpans());
+      // As the API mounts its rate limiter for deployers' reports: a middleware on a path with a parameter.
+      app.use('/v1/promotions/:id/deployment', (_req, res) => void res.status(429).end());
+      const promotions = express.Router();
+      promotions.post('/:id/decisions', (_req, res) => void res.status(201).end());
+      app.use('/v1/promotions', promotions);
+      await request(app).post('/v1/promotions/<caller-input>/deployment').expect(429);
+      await request(app).post('/V1/Promotions/caller-input/decisions').expect(201);
+      await request(app).get('/caller-input').expect(404);
+      await tracing!.spanProcessor.forceFlush();
+      const names = exporter.getFinishedSpans().map((s) => s.name);
+      expect(names).toEqual(['POST unmatched', 'POST /v1/promotions/:id/decisions', 'GET unmatched']);
+    } finally {
+      await tracing?.shutdown();
+    }
+  });
 });
