@@ -1,7 +1,7 @@
 // What a registry of record answers when it and PostgreSQL disagree: the read fails closed.
 
 /** The kinds of disagreement between an external registry of record and PostgreSQL. */
-export const REGISTRY_DISAGREEMENT_KINDS = ['alias_on_unapproved_version', 'alias_missing', 'digest_mismatch', 'version_missing'] as const;
+export const REGISTRY_DISAGREEMENT_KINDS = ['alias_on_unapproved_version', 'alias_off_deployed_version', 'alias_missing', 'digest_mismatch', 'version_missing'] as const;
 
 /** One disagreement, as it is audited (`registry_disagreement`) and answered. */
 export interface RegistryDisagreementDetail {

@@ -3,6 +3,7 @@
 // record answers — which version serves the environment (its governed alias) and a version's
 // registration (its pinned digest, tagged by Modelgate) — is read from MLflow and believed only
 // when PostgreSQL confirms it: the alias target must hold a valid approval for the environment and
+// the alias target must be the version deployed there or one approved since, and
 // the digest tag must be the digest PostgreSQL pinned. Anything else is a RegistryDisagreement,
 // reported to `onDisagreement` (the audit) before the read fails.
 import { MLFLOW_TAGS, type MlflowClient, MlflowError } from '../sources/mlflow';
@@ -20,6 +21,11 @@ export interface MlflowRecordDeps {
   alias: string;
   /** Records a disagreement (the audit); called before the read fails. */
   onDisagreement: (detail: RegistryDisagreementDetail) => Promise<void>;
+  /**
+   * Where PostgreSQL says the alias of `model` may point: the version deployed to the environment,
+   * or one approved since (its deployment in flight: the approval write-back moves the alias first).
+   */
+  aliasTargets: (model: string) => Promise<{ serving?: string; approvedSince: readonly string[] }>;
 }
 
 /** {@link Registry} of one environment whose record is the MLflow Model Registry. */
@@ -79,6 +85,16 @@ export function createMlflowRecordRegistry(deps: MlflowRecordDeps): Registry {
           model,
           version: target,
           message: `MLflow's alias ${alias} of ${model} points at version ${target}, but Modelgate ${state} for ${environment}`,
+        });
+      }
+      // Approved is not enough: an older approved version is not the one serving.
+      const allowed = await deps.aliasTargets(model);
+      if (target !== allowed.serving && !allowed.approvedSince.includes(target)) {
+        return disagree({
+          kind: 'alias_off_deployed_version',
+          model,
+          version: target,
+          message: `MLflow's alias ${alias} of ${model} points at version ${target}, which is neither the version Modelgate deployed to ${environment}${allowed.serving ? ` (${allowed.serving})` : ''} nor one approved since`,
         });
       }
       const registered = await builtin.findVersion(model, target);

@@ -5,6 +5,7 @@ import type { Pool } from 'pg';
 import type { RegistryKind } from '../policy/schema';
 import type { MlflowClient } from '../sources/mlflow';
 import type { RegistryDisagreementDetail } from './disagreement';
+import { governedAliasStates } from './mlflow-aliases';
 import { createMlflowRecordRegistry } from './mlflow-record';
 import type { Registry } from './port';
 import { createPgRegistry } from './pg';
@@ -37,6 +38,10 @@ export function createRegistryOfRecord(deps: RegistryOfRecordDeps): RegistryOfRe
     if (!deps.mlflow || alias === undefined) {
       throw new Error(`the registry of record of ${environment} is MLflow, but this process has no MLflow tracking server or no MLFLOW_ALIASES entry for ${environment}`);
     }
-    return createMlflowRecordRegistry({ builtin, client: deps.mlflow.client, environment, alias, onDisagreement: deps.onDisagreement });
+    const aliasTargets = async (model: string) => {
+      const [state] = await governedAliasStates(deps.pool, environment, [model]);
+      return { ...(state?.serving ? { serving: state.serving } : {}), approvedSince: state?.approvedSince ?? [] };
+    };
+    return createMlflowRecordRegistry({ builtin, client: deps.mlflow.client, environment, alias, onDisagreement: deps.onDisagreement, aliasTargets });
   };
 }

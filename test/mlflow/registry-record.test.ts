@@ -158,4 +158,24 @@ describe('MLflow as the registry of record of production', () => {
       await mlflow().setAlias(model, 'champion', '3');
     }
   }, 120_000);
+
+  it('an alias moved by hand to an older approved version is a disagreement too: approved is not serving', async () => {
+    // Production serves 3; version 1 was approved and deployed before it, its approval still valid.
+    expect(await mlflow().versionOfAlias(model, 'champion')).toBe('3');
+    await mlflow().setAlias(model, 'champion', '1');
+    try {
+      const refused = await (await registryOf('production')).servingVersion(model, 'production').catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(RegistryDisagreement);
+      expect((refused as RegistryDisagreement).detail).toEqual({
+        kind: 'alias_off_deployed_version',
+        model,
+        environment: 'production',
+        version: '1',
+        message: `MLflow's alias champion of ${model} points at version 1, which is neither the version Modelgate deployed to production (3) nor one approved since`,
+      });
+    } finally {
+      await mlflow().setAlias(model, 'champion', '3');
+    }
+    expect((await (await registryOf('production')).servingVersion(model, 'production'))?.version).toBe('3');
+  }, 120_000);
 });
