@@ -19,6 +19,7 @@ import {
   MLFLOW_TIMESTAMP_HEADER,
   mlflowDeliveryProblem,
   parseMlflowWebhook,
+  forgetMlflowDelivery,
   rememberMlflowDelivery,
 } from '../registry/mlflow-webhooks';
 import { mlflowAliasGuardId, mlflowAliasGuardSignals } from '../shared/mlflow-alias-guard';
@@ -65,48 +66,58 @@ export function mlflowWebhookRoutes(deps: { client: Client; pool: Pool; policies
     const event = parseMlflowWebhook(body);
     if (!event) return refuse(new ApiError('invalid_input', 'body is not an MLflow webhook event of a known shape'));
     if (!(await rememberMlflowDelivery(deps.pool, deliveryId!))) return refuse(new ApiError('conflict', `${MLFLOW_DELIVERY_ID_HEADER} was delivered before (a replay)`));
-    if (event === 'ignored') {
-      res.json({ accepted: true, action: 'ignored' });
-      return;
-    }
-    if (event.kind === 'model_version_alias.created') {
-      // MLflow does not say who set the alias: the guard checks it against the registry.
-      try {
-        await deps.client.workflow.getHandle(mlflowAliasGuardId(deps.taskQueue)).signal(mlflowAliasGuardSignals.aliasSet, { model: event.name, alias: event.alias, version: event.version });
-      } catch {
-        throw new ApiError('not_ready', 'the MLflow alias guard is not running (a worker with MLFLOW_TRACKING_URI and MLFLOW_ALIASES starts it); the alias is checked at its next reconciliation');
+    const handleDelivery = async (): Promise<void> => {
+      if (event === 'ignored') {
+        res.json({ accepted: true, action: 'ignored' });
+        return;
       }
-      res.json({ accepted: true, action: 'alias_guard_signalled' });
-      return;
+      if (event.kind === 'model_version_alias.created') {
+        // MLflow does not say who set the alias: the guard checks it against the registry.
+        try {
+          await deps.client.workflow.getHandle(mlflowAliasGuardId(deps.taskQueue)).signal(mlflowAliasGuardSignals.aliasSet, { model: event.name, alias: event.alias, version: event.version });
+        } catch {
+          throw new ApiError('not_ready', 'the MLflow alias guard is not running (a worker with MLFLOW_TRACKING_URI and MLFLOW_ALIASES starts it); the alias is checked at its next reconciliation');
+        }
+        res.json({ accepted: true, action: 'alias_guard_signalled' });
+        return;
+      }
+      const target =
+        event.kind === 'model_version_tag.set' ? (event.key === deps.intake.promoteTag ? event.value : undefined) : event.kind === 'model_version.created' ? event.tags[deps.intake.promoteTag] : undefined;
+      if (target === undefined) {
+        res.json({ accepted: true, action: 'ignored' });
+        return;
+      }
+      const owner = await registry.ownerOf(event.name);
+      const parsed = PromotionManifestSchema.safeParse({
+        model: { name: event.name, version: event.version, owner: owner ?? `${MLFLOW_INTAKE_ACTOR}:unowned`, riskTier: deps.intake.riskTier, description: `From MLflow: models:/${event.name}/${event.version}` },
+        target,
+        artifact: { uri: `models:/${event.name}/${event.version}`, format: deps.intake.format },
+      } satisfies Record<string, unknown>);
+      if (!parsed.success) return refuse(new ApiError('invalid_input', `the tagged version cannot be promoted: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ').slice(0, 500)}`));
+      if (owner === undefined) {
+        return refuse(new ApiError('refused_by_policy', `model ${event.name} has no owner in Modelgate's registry: submit its first promotion with a manifest naming the owner`));
+      }
+      const policy = deps.policies.get(INTAKE_POLICY);
+      if (!policy) return refuse(new ApiError('refused_by_policy', `no policy named "${INTAKE_POLICY}"`));
+      const manifest: PromotionManifest = parsed.data;
+      const started = await startPromotion(deps.client, {
+        manifest,
+        submitter: { id: MLFLOW_INTAKE_ACTOR, roles: deps.intake.roles },
+        policy,
+        taskQueue: deps.taskQueue,
+        registry,
+        submissionKey: `mlflow:${event.name}:${event.version}:${target}`,
+      });
+      res.status(started.existing ? 200 : 201).json({ accepted: true, action: 'promotion_started', promotionId: started.promotionId, existing: started.existing });
+    };
+    try {
+      await handleDelivery();
+    } catch (err) {
+      // Not handled for a passing reason (Temporal or the alias guard unavailable): MLflow's retry
+      // of this delivery must be handled then, not refused as a replay. A refusal stays remembered.
+      if ((asApiError(err)?.status ?? 500) >= 500) await forgetMlflowDelivery(deps.pool, deliveryId!).catch(() => undefined);
+      throw err;
     }
-    const target =
-      event.kind === 'model_version_tag.set' ? (event.key === deps.intake.promoteTag ? event.value : undefined) : event.kind === 'model_version.created' ? event.tags[deps.intake.promoteTag] : undefined;
-    if (target === undefined) {
-      res.json({ accepted: true, action: 'ignored' });
-      return;
-    }
-    const owner = await registry.ownerOf(event.name);
-    const parsed = PromotionManifestSchema.safeParse({
-      model: { name: event.name, version: event.version, owner: owner ?? `${MLFLOW_INTAKE_ACTOR}:unowned`, riskTier: deps.intake.riskTier, description: `From MLflow: models:/${event.name}/${event.version}` },
-      target,
-      artifact: { uri: `models:/${event.name}/${event.version}`, format: deps.intake.format },
-    } satisfies Record<string, unknown>);
-    if (!parsed.success) return refuse(new ApiError('invalid_input', `the tagged version cannot be promoted: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ').slice(0, 500)}`));
-    if (owner === undefined) {
-      return refuse(new ApiError('refused_by_policy', `model ${event.name} has no owner in Modelgate's registry: submit its first promotion with a manifest naming the owner`));
-    }
-    const policy = deps.policies.get(INTAKE_POLICY);
-    if (!policy) return refuse(new ApiError('refused_by_policy', `no policy named "${INTAKE_POLICY}"`));
-    const manifest: PromotionManifest = parsed.data;
-    const started = await startPromotion(deps.client, {
-      manifest,
-      submitter: { id: MLFLOW_INTAKE_ACTOR, roles: deps.intake.roles },
-      policy,
-      taskQueue: deps.taskQueue,
-      registry,
-      submissionKey: `mlflow:${event.name}:${event.version}:${target}`,
-    });
-    res.status(started.existing ? 200 : 201).json({ accepted: true, action: 'promotion_started', promotionId: started.promotionId, existing: started.existing });
   });
   return router;
 }

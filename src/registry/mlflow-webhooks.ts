@@ -80,3 +80,8 @@ export async function rememberMlflowDelivery(pool: Pool, deliveryId: string): Pr
   const inserted = await pool.query('INSERT INTO mlflow_webhook_deliveries (delivery_id) VALUES ($1) ON CONFLICT (delivery_id) DO NOTHING', [deliveryId]);
   return inserted.rowCount === 1;
 }
+
+/** Forgets a delivery id that was remembered but not handled, so that MLflow's retry of it is handled. */
+export async function forgetMlflowDelivery(pool: Pool, deliveryId: string): Promise<void> {
+  await pool.query('DELETE FROM mlflow_webhook_deliveries WHERE delivery_id = $1', [deliveryId]);
+}

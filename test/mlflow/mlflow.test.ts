@@ -165,9 +165,13 @@ describe('MLflow Model Registry as the registry of record', () => {
         mlflowIntake: { secret: WEBHOOK_SECRET, promoteTag: 'modelgate.target', riskTier: 'low', format: 'other', roles: ['ml-engineer'] },
       });
       const alias = JSON.stringify({ entity: 'model_version_alias', action: 'created', timestamp: new Date().toISOString(), data: { name: model, alias: 'champion', version: '2' } });
-      const res = await request(unguarded).post('/v1/mlflow/webhooks').set(signed(randomUUID(), now(), alias)).set('content-type', 'application/json').send(alias);
+      const headers = signed(randomUUID(), now(), alias);
+      const res = await request(unguarded).post('/v1/mlflow/webhooks').set(headers).set('content-type', 'application/json').send(alias);
       expect(res.status).toBe(503);
       expect((res.body as { error: { message: string } }).error.message).toMatch(/the MLflow alias guard is not running/);
+      // Not handled, so not remembered: MLflow's retry of the same delivery is handled again, not refused as a replay.
+      const retried = await request(unguarded).post('/v1/mlflow/webhooks').set(headers).set('content-type', 'application/json').send(alias);
+      expect(retried.status).toBe(503);
     });
 
     it('accepts a delivery once and refuses its replay', async () => {
