@@ -25,14 +25,13 @@ import { type Tracing, startTracing } from './tracing';
 export const WORKFLOWS_PATH = require.resolve('./workflows');
 
 /**
- * The Temporal SDK's workflow interceptors for OpenTelemetry (a span for the workflow run, each
- * Update, Signal and activity it schedules; the trace context goes to activities in their headers).
- * Always in the workflow code, traces on or off: they change when an Update completes relative to
- * the commands around it, so a history made with them replays only with them, and a setting must
- * not change what a running promotion replays to. With traces off their spans go to a sink that
- * discards them ({@link DISCARDED_WORKFLOW_SPANS}).
+ * The workflow interceptors for OpenTelemetry (`src/workflows/tracing-interceptors.ts`: a span for
+ * the workflow run, each Signal and activity it schedules; the trace context goes to activities in
+ * their headers; Updates untraced, see there). Always in the workflow code, traces on or off: a
+ * setting must not change what a running promotion replays to. With traces off their spans go to
+ * a sink that discards them ({@link DISCARDED_WORKFLOW_SPANS}).
  */
-export const WORKFLOW_TRACING_INTERCEPTORS = require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
+export const WORKFLOW_TRACING_INTERCEPTORS = require.resolve('./workflows/tracing-interceptors');
 
 /** Bundles the workflow code (with {@link WORKFLOW_TRACING_INTERCEPTORS}) once; tests share one bundle across workers. */
 export async function bundleWorkflows(): Promise<WorkflowBundle> {

@@ -1,3 +1,4 @@
+import type { RateLimits } from '../../src/api/rate-limits';
 import type { Express } from 'express';
 import { type ApiServices, buildApp } from '../../src/api/app';
 import { createAuthenticator, signDevToken } from '../../src/api/auth';
@@ -65,6 +66,7 @@ export async function startApiHarness(
     dashboard?: DashboardOptions;
     workerAnswerTimeoutMs?: number;
     tracing?: Tracing;
+    rateLimits?: RateLimits;
   } = {},
 ): Promise<ApiHarness> {
   const h = await startPromotionHarness(options.policyFile, {
@@ -85,6 +87,7 @@ export async function startApiHarness(
       taskQueue: h.config.temporal.taskQueue,
       ...(options.dashboard ? { dashboard: options.dashboard } : {}),
       ...(options.workerAnswerTimeoutMs ? { workerAnswerTimeoutMs: options.workerAnswerTimeoutMs } : {}),
+      ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
     },
     options.log,
     { traceRequests: options.tracing !== undefined },

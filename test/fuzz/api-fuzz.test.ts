@@ -67,7 +67,11 @@ describe('the API under schemathesis (OpenAPI-driven fuzzing with a valid token)
     // A namespace of its own: listings show only the fuzzer's promotions (whose worker runs),
     // never another test's, whose worker has stopped and which would answer no query.
     const namespace = await createTestNamespace();
-    h = await startApiHarness({ log, namespace, policyFile: path.join(__dirname, '..', 'fixtures', 'policies', 'fuzz.yaml') });
+    // Limits of refused requests out of reach: a fast run refuses more than 120 generated deployer
+    // reports a minute, and schemathesis does not count a 429 as rejecting invalid data. The limits
+    // have their own tests (test/api/rate-limits.test.ts).
+    const unlimited = { refusedTokensPerMinute: 1_000_000, refusedReportsPerMinute: 1_000_000 };
+    h = await startApiHarness({ log, namespace, policyFile: path.join(__dirname, '..', 'fixtures', 'policies', 'fuzz.yaml'), rateLimits: unlimited });
     server = await listenHttp(h.app, 0, '127.0.0.1');
     baseUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
     workDir = await mkdtemp(path.join(tmpdir(), 'modelgate-fuzz-'));

@@ -109,10 +109,9 @@ describe('traces', () => {
     const updates = named('StartWorkflowUpdate:decide');
     expect(updates).toHaveLength(2);
     for (const update of updates) expect(messageIds).toContain(update.parentSpanId);
-    // In the workflow: each Update's handler ran in the same trace.
-    const handled = named('HandleUpdate:decide');
-    expect(handled).toHaveLength(2);
-    for (const span of handled) expect(traceOf(span)).toBe(trace);
+    // In the workflow, Updates are not traced (src/workflows/tracing-interceptors.ts): their spans
+    // moved an Update's completion and made histories that could not be replayed.
+    expect(named('HandleUpdate:decide')).toEqual([]);
   });
 
   it('request spans name route templates, never paths; the workflow start names the promotion', () => {
