@@ -11,7 +11,7 @@ import { mlflowModelOf } from '../manifest/schema';
 import { loadPolicyDir } from '../policy/load';
 import { governedAliasStates } from '../registry/mlflow-aliases';
 import type { MlflowAliasSet } from '../shared/mlflow-alias-guard';
-import { MLFLOW_TAGS, type MlflowClient } from '../sources/mlflow';
+import { isPassingMlflowError, MLFLOW_TAGS, MlflowError, type MlflowClient } from '../sources/mlflow';
 
 export { MLFLOW_TAGS };
 
@@ -70,6 +70,15 @@ export interface UnauthorizedAliasMove {
   restoreTo?: string;
   /** Notification targets subscribed to {@link UNAUTHORIZED_ALIAS_MOVE}. */
   urls: string[];
+}
+
+/**
+ * Rethrows an MLflow failure for the guard's activities: one that may pass (network, 5xx, 429) as
+ * is (retried); any other answer (403, 404, a malformed answer, …) as final, `MlflowRefused`.
+ */
+function refusedOrPassing(err: unknown): never {
+  if (err instanceof MlflowError && !isPassingMlflowError(err)) throw ApplicationFailure.nonRetryable(err.message, 'MlflowRefused');
+  throw err;
 }
 
 /** Most models one alias report may name; reports beyond are covered by the next reconciliation. */
@@ -142,7 +151,8 @@ export function createMlflowActivities(deps: MlflowActivityDeps) {
     /**
      * Reads each governed alias (MLFLOW_ALIASES) of each model Modelgate knows in its environment
      * (only the reported ones when `reported` is given) and returns those pointing at a version not
-     * approved for that environment. Reads only: the guard records each move before restoring it.
+     * approved for that environment; a model MLflow refuses to read is skipped. Reads only: the
+     * guard records each move before restoring it.
      */
     async findUnauthorizedAliases(input: { reported?: MlflowAliasSet[] }): Promise<UnauthorizedAliasMove[]> {
       const client = clientOrFail();
@@ -152,7 +162,14 @@ export function createMlflowActivities(deps: MlflowActivityDeps) {
         const reported = input.reported?.filter((r) => r.alias === alias).map((r) => r.model).slice(0, MAX_REPORTED_MODELS);
         if (reported && reported.length === 0) continue;
         for (const state of await governedAliasStates(deps.pool, environment, reported)) {
-          const found = await client.versionOfAlias(state.model, alias);
+          let found: string | undefined;
+          try {
+            found = await client.versionOfAlias(state.model, alias);
+          } catch (err) {
+            // MLflow refusing one model (403, 404, a malformed answer) skips it; MLflow down fails the round (retried).
+            if (isPassingMlflowError(err) || !(err instanceof MlflowError)) throw err;
+            continue;
+          }
           if (found === undefined || found === state.serving || state.approvedSince.includes(found)) continue;
           urls ??= await notificationTargets(deps.policyDir);
           moves.push({ model: state.model, environment, alias, found, ...(state.serving ? { restoreTo: state.serving } : {}), urls });
@@ -164,15 +181,16 @@ export function createMlflowActivities(deps: MlflowActivityDeps) {
     /**
      * Moves a governed alias back to where it belongs (or deletes it), unless it no longer points
      * at the version found (Modelgate moved it meanwhile). Where it belongs is read again here.
+     * MLflow refusing (any answer but unavailable) fails it for good (`MlflowRefused`, not retried).
      * @returns the version restored, `deleted`, or `unchanged`.
      */
     async restoreGovernedAlias(move: Pick<UnauthorizedAliasMove, 'model' | 'environment' | 'alias' | 'found'>): Promise<{ restored: string }> {
       const client = clientOrFail();
       if (deps.aliases[move.environment] !== move.alias) throw ApplicationFailure.nonRetryable(`${move.alias} is not the governed alias of ${move.environment}`, 'MlflowNotApplicable');
-      if ((await client.versionOfAlias(move.model, move.alias)) !== move.found) return { restored: 'unchanged' };
+      if ((await client.versionOfAlias(move.model, move.alias).catch(refusedOrPassing)) !== move.found) return { restored: 'unchanged' };
       const state = (await governedAliasStates(deps.pool, move.environment, [move.model]))[0];
       if (state?.approvedSince.includes(move.found)) return { restored: 'unchanged' };
-      return { restored: await restore(client, move.model, move.alias, state?.serving) };
+      return { restored: await restore(client, move.model, move.alias, state?.serving).catch(refusedOrPassing) };
     },
   };
 }

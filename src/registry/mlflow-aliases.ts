@@ -1,6 +1,7 @@
 // What Modelgate's registry says a governed MLflow alias may point at: per model known in an
 // environment, the version approved and serving there, and versions approved since it went live
 // (their deployment is in flight: the approval write-back moves the alias before the deployment).
+// Only approvals still valid count (status `approved` and not past their valid_until).
 import type { Pool } from 'pg';
 
 /** Most models of one environment one reconciliation reads. */
@@ -31,9 +32,11 @@ export async function governedAliasStates(pool: Pool, environment: string, model
      SELECT p.model_name AS model,
             (SELECT d.version FROM environment_deployments d
                JOIN version_approvals a ON a.model_name = d.model_name AND a.version = d.version AND a.environment = d.environment
-              WHERE d.model_name = p.model_name AND d.environment = $1 AND d.superseded_at IS NULL AND a.status = 'approved') AS serving,
+              WHERE d.model_name = p.model_name AND d.environment = $1 AND d.superseded_at IS NULL AND a.status = 'approved'
+                AND (a.valid_until IS NULL OR a.valid_until > now())) AS serving,
             (SELECT array_agg(a.version ORDER BY a.updated_at) FROM version_approvals a
               WHERE a.model_name = p.model_name AND a.environment = $1 AND a.status = 'approved'
+                AND (a.valid_until IS NULL OR a.valid_until > now())
                 AND a.updated_at > COALESCE((SELECT d.deployed_at FROM environment_deployments d
                                               WHERE d.model_name = p.model_name AND d.environment = $1 AND d.superseded_at IS NULL), '-infinity')) AS approved_since
        FROM picked p ORDER BY p.model_name`,

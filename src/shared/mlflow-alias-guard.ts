@@ -22,11 +22,24 @@ export interface MlflowAliasGuardInput {
   /** Time between two reconciliations of every governed alias (MLFLOW_ALIAS_RECONCILE_INTERVAL). */
   reconcileIntervalMs: number;
   /** What a run hands to the next at continue-as-new. */
-  carried?: { queued: MlflowAliasSet[]; incidents: number };
+  carried?: CarriedAliasGuard;
 }
 
-/** Most alias reports waiting at once; beyond it a report is dropped (the next reconciliation covers it). */
+/** What one run of the alias guard hands to the next at continue-as-new. */
+export interface CarriedAliasGuard {
+  queued: MlflowAliasSet[];
+  incidents: number;
+  /** When the last full reconciliation started (workflow time, ms since the epoch). */
+  lastFullAt?: number;
+  /** True when the next round must be a full reconciliation (reports dropped or moves left over). */
+  fullDue?: boolean;
+}
+
+/** Most alias reports waiting at once; beyond it a report is dropped and the next round is a full reconciliation. */
 export const MAX_QUEUED_ALIAS_REPORTS = 100;
+
+/** Most unauthorized moves one round handles; the rest are left to a full reconciliation run right after. */
+export const MAX_MOVES_PER_ROUND = 50;
 
 /** Signals of the alias guard. */
 export const mlflowAliasGuardSignals = {

@@ -19,7 +19,7 @@ import { type LoadedPolicy, loadPolicyFile } from '../../src/policy/load';
 import { startPromotion } from '../../src/promotions/start';
 import { MLFLOW_DELIVERY_ID_HEADER, MLFLOW_SIGNATURE_HEADER, MLFLOW_TIMESTAMP_HEADER, signMlflowDelivery } from '../../src/registry/mlflow-webhooks';
 import { environmentUpdates, environmentWorkflowId } from '../../src/shared/environment';
-import { mlflowAliasGuardId } from '../../src/shared/mlflow-alias-guard';
+import { mlflowAliasGuardId, mlflowAliasGuardSignals } from '../../src/shared/mlflow-alias-guard';
 import { createMlflowClient } from '../../src/sources/mlflow';
 import { startMlflowAliasGuard } from '../../src/worker';
 import { buildTestApp } from '../api/support';
@@ -296,6 +296,28 @@ describe('MLflow Model Registry as the registry of record', () => {
       expect(await eventually(async () => notifications.some((n) => n.model.version === '3'), Boolean)).toBe(true);
       // A round that found, audited, restored and notified, replayed by test/replay.test.ts.
       await recordHistory('mlflow-alias-guard-reverted', h.client.workflow.getHandle(mlflowAliasGuardId(h.config.temporal.taskQueue)));
+    }, 120_000);
+
+    it('reconciles every model at its interval even while reports of another model never stop', async () => {
+      // The guard restarted with a 3 s interval; reports of another model arrive far more often than that.
+      const guard = h.client.workflow.getHandle(mlflowAliasGuardId(h.config.temporal.taskQueue));
+      await guard.terminate('restarted by the test with a longer interval');
+      await startMlflowAliasGuard(h.client, h.config.temporal.taskQueue, 3_000);
+      let reporting = true;
+      const reports = (async () => {
+        while (reporting) {
+          await guard.signal(mlflowAliasGuardSignals.aliasSet, { model: `${model}-other`, alias: 'champion', version: '1' }).catch(() => undefined);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      })();
+      try {
+        await new Promise((r) => setTimeout(r, 2_000));
+        await mlflow().setAlias(model, 'champion', '2'); // by hand, with no webhook: only a full reconciliation sees it
+        expect(await eventually(() => mlflow().versionOfAlias(model, 'champion'), (v) => v === '1', 30_000)).toBe('1');
+      } finally {
+        reporting = false;
+        await reports;
+      }
     }, 120_000);
   });
 });
