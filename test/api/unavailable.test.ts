@@ -163,7 +163,15 @@ describe('the API while no worker serves the promotions', () => {
     const worker = await createModelgateWorker({ config: h.config, connection, pool: h.pool, workflowBundle: await bundleWorkflows() });
     try {
       await worker.runUntil(async () => {
-        const retried = await request(h.app).post(promotionPath(handle.workflowId, 'decisions')).set('authorization', rita).send(decision);
+        // The first workflow task after the restart may wait out the stopped worker's sticky queue
+        // (Temporal moves it after its sticky timeout), longer than the API's 2 s: the reviewer
+        // follows Retry-After, as a client should, with the same requestId each time.
+        let retried = await request(h.app).post(promotionPath(handle.workflowId, 'decisions')).set('authorization', rita).send(decision);
+        for (let attempt = 0; retried.status === 503 && attempt < 10; attempt++) {
+          expect(retried.headers['retry-after']).toBe('2');
+          await new Promise((resolve) => setTimeout(resolve, 2_000));
+          retried = await request(h.app).post(promotionPath(handle.workflowId, 'decisions')).set('authorization', rita).send(decision);
+        }
         expect(retried.status).toBe(200);
         const state = await waitForState(handle, (s) => s.stages[0]!.gates[0]!.signatures.length > 0);
         expect(state.stages.flatMap((s) => s.gates.flatMap((g) => g.signatures)).filter((x) => x.requestId === 'worker-gone-1')).toHaveLength(1);
