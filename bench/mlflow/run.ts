@@ -21,7 +21,8 @@ import { createMlflowClient } from '../../src/sources/mlflow';
 import { sourceRules } from '../../src/sources/rules';
 import { bundleWorkflows, createModelgateWorker } from '../../src/worker';
 import { buildTestApp } from '../../test/api/support';
-import { numericOption, percentile, prepareBenchRun, sleep } from '../support';
+import { latencyFigures, startBenchRecord } from '../results';
+import { numericOption, prepareBenchRun, sleep } from '../support';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SECRET = 'mlflow-bench-webhook-secret-0123456789';
@@ -54,14 +55,29 @@ async function versionOfSize(model: string, mib: number): Promise<string> {
   return (registered.model_version as { version: string }).version;
 }
 
-function stats(values: number[]): { n: number; p50: number; p95: number; max: number } {
-  return { n: values.length, p50: Math.round(percentile(values, 50)), p95: Math.round(percentile(values, 95)), max: Math.round(Math.max(...values)) };
+/** The sizes of one run of the MLflow benchmark. */
+export interface MlflowBenchOptions {
+  /** Webhook deliveries and alias moves timed. */
+  samples: number;
+  /** The sizes (MiB) of the versions whose pinning is measured. */
+  downloadMib: number[];
+  /** The services' settings (default: this process's environment). */
+  env?: NodeJS.ProcessEnv;
 }
 
-async function main(): Promise<void> {
+/** The figures of the MLflow benchmark. */
+export interface MlflowBenchFigures {
+  webhookToPromotionStarted: ReturnType<typeof latencyFigures>;
+  unauthorizedAliasMoveToReverted: ReturnType<typeof latencyFigures>;
+  /** Per size (`<n>MiB`): what pinning a version of that size cost in its own process. */
+  download: Record<string, { seconds: number; bytes: number; sha256: string; maxRssMiB: number }>;
+}
+
+/** Runs the MLflow benchmark against the tracking server at MODELGATE_TEST_MLFLOW_URI and the services of `env`. */
+export async function runMlflowBenchmark(options: MlflowBenchOptions): Promise<MlflowBenchFigures> {
   if (!trackingUri) throw new Error('no MLflow tracking server (run through ./scripts/bench.sh, after scripts/mlflow-env.sh)');
-  const samples = numericOption('samples', 20);
-  const run = await prepareBenchRun('mlflow', POLICY);
+  const samples = options.samples;
+  const run = await prepareBenchRun('mlflow', POLICY, options.env);
   const pool = createPool(run.base.databaseUrl);
   const config: Config = {
     ...run.base,
@@ -133,15 +149,13 @@ async function main(): Promise<void> {
     }
 
     // 3. download peak RSS at two sizes.
-    const download: Record<string, unknown> = {};
-    for (const mib of [numericOption('small-mib', 64), numericOption('large-mib', 256)]) {
+    const download: MlflowBenchFigures['download'] = {};
+    for (const mib of options.downloadMib) {
       const version = await versionOfSize(model, mib);
       const out = execFileSync('npx', ['tsx', path.join(__dirname, 'download-once.ts'), trackingUri, model, version], { encoding: 'utf8', cwd: ROOT });
-      download[`${mib}MiB`] = JSON.parse(out.trim().split('\n').pop()!) as unknown;
+      download[`${mib}MiB`] = JSON.parse(out.trim().split('\n').pop()!) as MlflowBenchFigures['download'][string];
     }
-
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', cwd: ROOT }).trim();
-    process.stdout.write(`${JSON.stringify({ commit, samples, webhookToPromotionStartedMs: stats(started), unauthorizedAliasMoveToRevertedMs: stats(reverted), download }, null, 2)}\n`);
+    return { webhookToPromotionStarted: latencyFigures(started), unauthorizedAliasMoveToReverted: latencyFigures(reverted), download };
   } finally {
     await new Promise((r) => server.close(r));
     worker.shutdown();
@@ -152,7 +166,21 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+async function main(): Promise<void> {
+  const options: MlflowBenchOptions = { samples: numericOption('samples', 20), downloadMib: [numericOption('small-mib', 64), numericOption('large-mib', 256)] };
+  const record = startBenchRecord('mlflow', { samples: options.samples, downloadMib: options.downloadMib });
+  const figures = await runMlflowBenchmark(options);
+  const file = await record.finish(figures);
+  const line = (what: string, f: { p50Ms: number; p95Ms: number }) => `${what}: p50 ${f.p50Ms} ms, p95 ${f.p95Ms} ms`;
+  console.log(line('webhook received → promotion started', figures.webhookToPromotionStarted));
+  console.log(line('unauthorized alias move → reverted', figures.unauthorizedAliasMoveToReverted));
+  for (const [size, d] of Object.entries(figures.download)) console.log(`pinning ${size}: peak RSS ${Math.round(d.maxRssMiB)} MiB in ${d.seconds.toFixed(2)} s`);
+  console.log(`results: ${file}`);
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
