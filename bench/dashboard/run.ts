@@ -5,7 +5,8 @@
 //     (cold: all of them, the worker replaying those it has not cached; warm: none).
 //  2. `GET /v1/governance` with M closed promotions in the audit archive (about 10 events each):
 //     cold (the archive figures computed) and warm (reused for 15 s; the counts by status for 5 s).
-// Options: --waiting N (default 100) --archived M (default 5000) --reads N (default 50)
+// Options: --waiting N (default 100) --archived M (default 5000) --reads N (default 50).
+// Writes bench/results/dashboard-<commit>.json.
 import type { ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -16,11 +17,26 @@ import { signDevToken } from '../../src/api/auth';
 import { chainRecords, type AuditRecord } from '../../src/audit/chain';
 import { PromotionManifestSchema } from '../../src/manifest/schema';
 import { startPromotion } from '../../src/promotions/start';
-import { benchProcessEnv, endBenchRun, freePort, prepareBenchRun, numericOption, oneGatePolicyYaml, percentile, safetensorsArtifact, sleep, startDistProcess, waitReady } from '../support';
+import { latencyFigures, startBenchRecord } from '../results';
+import { benchProcessEnv, endBenchRun, freePort, prepareBenchRun, numericOption, oneGatePolicyYaml, safetensorsArtifact, sleep, startDistProcess, waitReady } from '../support';
 
-const WAITING = numericOption('waiting', 100);
-const ARCHIVED = numericOption('archived', 5000);
-const READS = numericOption('reads', 50);
+/** The sizes of one run of the dashboard benchmark. */
+export interface DashboardBenchOptions {
+  /** Promotions waiting on the reviewer's role. */
+  waiting: number;
+  /** Closed promotions in the audit archive. */
+  archived: number;
+  /** Timed reads of each page. */
+  reads: number;
+  /** The services' settings (default: this process's environment). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The figures of the dashboard benchmark. */
+export interface DashboardBenchFigures {
+  reviewQueue: { waiting: number; workerCache: number; coldMs: number; warm: ReturnType<typeof latencyFigures> };
+  governance: { archivedPromotions: number; auditRows: number; cold: ReturnType<typeof latencyFigures>; warm: ReturnType<typeof latencyFigures> };
+}
 const SECRET = 'benchmark-secret-0123456789-0123456789-abcdef';
 /** One review gate with a deadline, so promotions wait in IN_REVIEW with something to sort by. */
 const POLICY = oneGatePolicyYaml({ quorum: 1, timeout: '48h' });
@@ -53,13 +69,15 @@ function syntheticTimeline(i: number, start: number): AuditRecord[] {
   return records.map((r) => ({ ...r, detail: { ...r.detail, policyVersion: 'bench-1' } }));
 }
 
-async function main() {
-  const { base, taskQueue, policy, dir, client } = await prepareBenchRun('dashboard', POLICY);
+/** Runs the dashboard benchmark (the worker and the API as their own dist/ processes). */
+export async function runDashboardBenchmark(options: DashboardBenchOptions): Promise<DashboardBenchFigures> {
+  const { waiting: WAITING, archived: ARCHIVED, reads: READS } = options;
+  const { base, taskQueue, policy, dir, client } = await prepareBenchRun('dashboard', POLICY, options.env);
   const pool = new Pool({ connectionString: base.databaseUrl });
 
   // The worker and the API run as their own processes (dist/), as in production.
   const port = await freePort();
-  const env = benchProcessEnv({ taskQueue, policyDir: path.join(dir, 'policies'), secret: SECRET, port });
+  const env = benchProcessEnv({ taskQueue, policyDir: path.join(dir, 'policies'), secret: SECRET, port, ...(options.env ? { base: options.env } : {}) });
   const startProcess = (entry: string) => startDistProcess(entry, env);
   const children: ChildProcess[] = [startProcess(path.join('api', 'server.js')), startProcess('worker.js')];
   const url = `http://127.0.0.1:${port}`;
@@ -80,7 +98,7 @@ async function main() {
       times.push(performance.now() - t0);
       check(body);
     }
-    return { reads: READS, p50Ms: round(percentile(times, 50)), p95Ms: round(percentile(times, 95)) };
+    return latencyFigures(times);
   };
 
   // ---- 1. the review queue with WAITING promotions waiting on the reviewer's role ---------------
@@ -120,7 +138,6 @@ async function main() {
   const queue = await measure('/v1/review-queue', (body) => {
     if ((body.entries as unknown[]).length !== WAITING) throw new Error(`expected ${WAITING} entries, got ${(body.entries as unknown[]).length}`);
   });
-  console.log('GET /v1/review-queue:', JSON.stringify({ waiting: WAITING, workerCache: 20, coldMs, warm: queue }));
 
   // ---- 2. governance figures over ARCHIVED closed promotions -----------------------------------
   const start = Date.now() - 30 * 86_400_000;
@@ -151,15 +168,27 @@ async function main() {
     cold.push(performance.now() - t);
   }
   const governance = await measure('/v1/governance?days=60', expectAll);
-  console.log(
-    'GET /v1/governance:',
-    JSON.stringify({ archivedPromotions: ARCHIVED, auditRows: rows, cold: { reads: cold.length, p50Ms: round(percentile(cold, 50)), maxMs: round(Math.max(...cold)) }, warm: governance }),
-  );
-
   await endBenchRun({ children, client, pool, dir });
+  return {
+    reviewQueue: { waiting: WAITING, workerCache: base.worker.maxCachedWorkflows, coldMs, warm: queue },
+    governance: { archivedPromotions: ARCHIVED, auditRows: rows, cold: latencyFigures(cold), warm: governance },
+  };
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+async function main() {
+  const options = { waiting: numericOption('waiting', 100), archived: numericOption('archived', 5000), reads: numericOption('reads', 50) };
+  const record = startBenchRecord('dashboard', options);
+  const figures = await runDashboardBenchmark(options);
+  const file = await record.finish(figures);
+  const { reviewQueue: q, governance: g } = figures;
+  console.log(`GET /v1/review-queue with ${q.waiting} waiting: cold ${q.coldMs} ms, warm p50 ${q.warm.p50Ms} ms, p95 ${q.warm.p95Ms} ms`);
+  console.log(`GET /v1/governance over ${g.archivedPromotions} archived: cold p50 ${g.cold.p50Ms} ms, warm p50 ${g.warm.p50Ms} ms, p95 ${g.warm.p95Ms} ms`);
+  console.log(`results: ${file}`);
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}
