@@ -9,10 +9,7 @@
 // SCALE_CONCURRENCY (16) SCALE_WARMUP (6) SCALE_KILL_PROMOTIONS (40; 0: no kill phase)
 // SCALE_KILL_WORKERS (2) SCALE_KILL_TIMEOUT_SECONDS (300).
 // Writes bench/results/scale-<commit>.json (commit, machine, date, figures with their samples).
-import { execFileSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { REPO_ROOT } from '../../test/support/processes';
+import { startBenchRecord } from '../results';
 import { DEFAULT_SCALE_OPTIONS, runScaleBenchmark, type ScaleOptions } from './benchmark';
 
 /** A positive integer from the environment variable `name`, or `fallback`. */
@@ -42,19 +39,13 @@ function optionsFromEnv(): ScaleOptions {
 
 async function main() {
   const options = optionsFromEnv();
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
-  const commit = git('rev-parse', 'HEAD');
-  const dirty = git('status', '--porcelain', '--untracked-files=no') !== '';
-  const startedAt = new Date().toISOString();
+  const record = startBenchRecord('scale', { ...options });
   const results = await runScaleBenchmark({
     ...options,
     ...(process.env.MODELGATE_BENCH_RUN_DIR ? { servicesRunDir: process.env.MODELGATE_BENCH_RUN_DIR } : {}),
     log: (line) => process.stderr.write(`${line}\n`),
   });
-  const file = path.join(REPO_ROOT, 'bench', 'results', `scale-${commit.slice(0, 7)}.json`);
-  await mkdir(path.dirname(file), { recursive: true });
-  const temporalServer = process.env.MODELGATE_TEST_TEMPORAL === 'postgres' ? 'temporal-server on PostgreSQL' : 'Temporal dev server';
-  await writeFile(file, `${JSON.stringify({ benchmark: 'scale', commit, uncommittedChanges: dirty, startedAt, finishedAt: new Date().toISOString(), temporalServer, ...results }, null, 2)}\n`);
+  const file = await record.finish({ phases: results.phases, kill: results.kill });
   console.log('workers | promotions/s | decision p50 / p95 ms | CPU s per promotion (workers; APIs; Temporal; PostgreSQL; total) | cores busy');
   for (const p of results.phases) {
     const cpu = p.cpuSecondsPerPromotion;
@@ -63,7 +54,7 @@ async function main() {
     );
   }
   if (results.kill) console.log(`kill phase: ${results.kill.completed} of ${results.kill.promotions} completed, lost ${results.kill.lost} (${results.kill.seconds} s)`);
-  console.log(`results: ${path.relative(REPO_ROOT, file)}`);
+  console.log(`results: ${file}`);
   if (results.kill && results.kill.lost > 0) process.exitCode = 1;
 }
 
