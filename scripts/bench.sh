@@ -13,9 +13,6 @@ cd "$MODELGATE_ROOT"
 
 # The benchmarks `all` runs, in order.
 BENCH_ALL="${BENCH_ALL:-workflow checks api load dashboard mlflow scale}"
-# What marks a logged error: the Temporal SDK's logger, pino's error and fatal levels, Node's
-# unhandled errors.
-ERROR_PATTERN='\[ERROR\]|"level":(50|60)[,}]|UnhandledPromiseRejection|Uncaught '
 
 name="${1:-}"
 [ -n "$name" ] || die "usage: scripts/bench.sh <name>|all [options]; names: $(ls -d bench/*/ | xargs -n1 basename | grep -v results | tr '\n' ' ')"
@@ -57,9 +54,8 @@ status=0
 npx tsx "bench/$name/run.ts" "$@" > >(tee "$output") 2> >(tee -a "$output" >&2) || status=$?
 sleep 0.2 # the tee processes finish writing
 [ "$status" -eq 0 ] || die "benchmark $name exited with status $status"
-if errors="$(grep -E -c "$ERROR_PATTERN" "$output")"; then
+if ! fail_on_logged_errors "$output"; then
   mkdir -p "$MODELGATE_ROOT/.data"
   cp "$output" "$MODELGATE_ROOT/.data/last-failed-bench-output.log"
-  grep -E "$ERROR_PATTERN" "$output" | head -5 | cut -c1-300 >&2
-  die "benchmark $name logged $errors error lines (all output: .data/last-failed-bench-output.log); its figures do not count"
+  die "benchmark $name logged errors (all output: .data/last-failed-bench-output.log); its figures do not count"
 fi

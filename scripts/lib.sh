@@ -200,3 +200,19 @@ _throwaway_cleanup() {
   rm -rf "$RUN_DIR"
   exit "$status"
 }
+
+# What marks a logged error in a benchmark's output: the Temporal SDK's logger, pino's error and
+# fatal levels, Node's unhandled errors.
+BENCH_ERROR_PATTERN='\[ERROR\]|"level":(50|60)[,}]|UnhandledPromiseRejection|Uncaught '
+
+# Fails (status 1) when the output file $1 holds a logged error, printing how many and the first
+# few (cut to 300 characters).
+fail_on_logged_errors() {
+  local errors
+  if errors="$(grep -E -c "$BENCH_ERROR_PATTERN" "$1")"; then
+    printf '%s error lines logged, the first:\n' "$errors" >&2
+    grep -E "$BENCH_ERROR_PATTERN" "$1" | head -5 | cut -c1-300 >&2
+    return 1
+  fi
+  return 0
+}

@@ -154,3 +154,32 @@ describe('temporal/make-certs.sh: the certificates of the Temporal trust boundar
     expect((await script('temporal/make-certs.sh', ['--dir', dir, '--client', '../x'])).stderr).toContain('--client names are');
   });
 });
+
+describe("the benchmark script's check for logged errors", () => {
+  /** Runs lib.sh's fail_on_logged_errors on `output`; its exit code and what it printed. */
+  async function check(output: string) {
+    const dir = await mkdtemp(path.join(tmpdir(), 'bench-output-'));
+    try {
+      const file = path.join(dir, 'output.log');
+      await run('bash', ['-c', 'printf "%s" "$1" > "$2"', 'bash', output, file]);
+      try {
+        const { stderr } = await run('bash', ['-c', `source "${path.join(root, 'scripts', 'lib.sh')}" && fail_on_logged_errors "$1"`, 'bash', file]);
+        return { code: 0, stderr };
+      } catch (err) {
+        return { code: (err as { code: number }).code, stderr: (err as { stderr: string }).stderr };
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('fails on the Temporal SDK error lines, pino errors and unhandled rejections, and passes warnings', async () => {
+    const sdk = await check("2026-12-07T05:12:00Z [WARN] slow\n2026-12-07T05:12:00Z [ERROR] Failed to initialize workflow of type 'ModelEnvironmentWorkflow'\ndone\n");
+    expect(sdk.code).toBe(1);
+    expect(sdk.stderr).toContain('1 error lines logged');
+    expect(sdk.stderr).toContain('Failed to initialize workflow');
+    expect((await check('{"level":50,"msg":"activity failed"}\n{"level":60,"msg":"x"}\n')).stderr).toContain('2 error lines logged');
+    expect((await check('(node:1) UnhandledPromiseRejection: boom\n')).code).toBe(1);
+    expect(await check('{"level":40,"msg":"retrying"}\n[WARN] Task not found when completing\nresults: bench/results/x.json\n')).toEqual({ code: 0, stderr: '' });
+  });
+});
