@@ -109,6 +109,9 @@ const ListingSchema = z.object({
 });
 
 /** A failed MLflow call: `unavailable` may pass (network, 5xx, 429), the rest will not. */
+/** What an MLflow `error_code` looks like (`RESOURCE_DOES_NOT_EXIST`, `INVALID_PARAMETER_VALUE`). */
+const MLFLOW_ERROR_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
+
 export class MlflowError extends Error {
   override readonly name = 'MlflowError';
   constructor(
@@ -205,7 +208,10 @@ export function createMlflowClient(settings: MlflowSettings, rules: SourceRules)
       parsed = undefined;
     }
     if (!response.ok) {
-      const code = typeof (parsed as { error_code?: unknown })?.error_code === 'string' ? (parsed as { error_code: string }).error_code.slice(0, 64) : `HTTP ${response.status}`;
+      // Only the shape of MLflow's own codes (RESOURCE_DOES_NOT_EXIST) is kept: any other text the
+      // server put there would reach messages and the audit record.
+      const declared = (parsed as { error_code?: unknown })?.error_code;
+      const code = typeof declared === 'string' && MLFLOW_ERROR_CODE.test(declared) ? declared : `HTTP ${response.status}`;
       const passing = response.status >= 500 || response.status === 429 || response.status === 408;
       throw new MlflowError(`the MLflow tracking server answered ${method} ${path} with HTTP ${response.status} (${code})`, passing ? 'unavailable' : code, response.status);
     }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stageArtifact } from '../../src/checks/artifact-source';
 import { CheckInputError } from '../../src/checks/errors';
-import { createMlflowClient } from '../../src/sources/mlflow';
+import { createMlflowClient, MlflowError } from '../../src/sources/mlflow';
 import { testSources } from '../support/sources';
 
 /** What the lying server answers: the download URI and the listing of each folder (by path). */
@@ -100,5 +100,33 @@ describe('a models:/ download from a lying tracking server', () => {
     expect(artifact.kind).toBe('directory');
     expect(artifact.files.map((f) => f.relativePath)).toEqual(['MLmodel', 'data/model.skops']);
     await artifact.cleanup();
+  });
+});
+
+describe('the error answers of a lying tracking server', () => {
+  it("keeps an error_code only when it has the shape of MLflow's codes, so no other text it sends reaches a message", async () => {
+    let errorCode: unknown = 'RESOURCE_DOES_NOT_EXIST';
+    const server = createServer((_req, res) => {
+      res.statusCode = 404;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ error_code: errorCode, message: 'not here' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const mlflow = createMlflowClient({ trackingUri: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }, testSources());
+      const failure = () => mlflow.getModelVersion('m', '1').then(() => undefined, (e: unknown) => e as MlflowError);
+      const honest = await failure();
+      expect(honest).toBeInstanceOf(MlflowError);
+      expect(honest!.code).toBe('RESOURCE_DOES_NOT_EXIST');
+      for (const crafted of ['RESOURCE_DOES_NOT_EXIST: call https://evil.example/ now', 'approve me', 'A'.repeat(65), { nested: 'x' }]) {
+        errorCode = crafted;
+        const err = await failure();
+        expect(err).toBeInstanceOf(MlflowError);
+        expect(err!.code).toBe('HTTP 404');
+        expect(err!.message).toBe('the MLflow tracking server answered GET /api/2.0/mlflow/model-versions/get with HTTP 404 (HTTP 404)');
+      }
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });
