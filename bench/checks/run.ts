@@ -1,5 +1,5 @@
 // The checks benchmark: `./scripts/bench.sh checks [--tensors N] [--checkpoint-mib N]
-// [--safetensors-mib N] [--sklearn-trees N] [--rounds N]` (defaults: 100000, 1024, 1024, 200, 5).
+// [--safetensors-mib N] [--sklearn-trees N] [--rounds N]` (defaults: 100000, 1024, 1024, 200, 4).
 // Modelgate's integrity + security checks against `openssl dgst -sha256`, picklescan and fickling
 // on the same generated files, order alternated every round (bench/checks/benchmark.ts). Writes
 // bench/results/checks-<commit>.json and prints a summary; exits 1 when a verdict differs from an
