@@ -26,7 +26,7 @@ import { writeTorchCheckpoint } from './checkpoint';
 export interface ChecksBenchOptions {
   /** Entries of the checkpoint's state dict (its data.pkl); the issue asks for ≥ 100,000. */
   tensors: number;
-  /** Tensor data of the checkpoint, MiB. */
+  /** Tensor data of the checkpoint, MiB (16 storages of whole MiB: rounded down to a multiple of 16). */
   checkpointMiB: number;
   /** Tensor data of the safetensors file, MiB. */
   safetensorsMiB: number;

@@ -12,16 +12,16 @@ import { type ChecksBenchOptions, DEFAULT_CHECKS_OPTIONS, runChecksBenchmark } f
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-function positive(name: string, fallback: number): number {
+function positive(name: string, fallback: number, minimum = 1): number {
   const value = numericOption(name, fallback);
-  if (!Number.isInteger(value) || value < 1 || value > 10_000_000) throw new Error(`--${name} must be an integer from 1 to 10000000`);
+  if (!Number.isInteger(value) || value < minimum || value > 10_000_000) throw new Error(`--${name} must be an integer from ${minimum} to 10000000`);
   return value;
 }
 
 async function main(): Promise<void> {
   const options: ChecksBenchOptions = {
     tensors: positive('tensors', DEFAULT_CHECKS_OPTIONS.tensors),
-    checkpointMiB: positive('checkpoint-mib', DEFAULT_CHECKS_OPTIONS.checkpointMiB),
+    checkpointMiB: positive('checkpoint-mib', DEFAULT_CHECKS_OPTIONS.checkpointMiB, 16),
     safetensorsMiB: positive('safetensors-mib', DEFAULT_CHECKS_OPTIONS.safetensorsMiB),
     sklearnTrees: positive('sklearn-trees', DEFAULT_CHECKS_OPTIONS.sklearnTrees),
     rounds: positive('rounds', DEFAULT_CHECKS_OPTIONS.rounds),

@@ -20,7 +20,7 @@ describe('the checks benchmark', () => {
     const previous = process.env.MODELGATE_BENCH_RESULTS_DIR;
     process.env.MODELGATE_BENCH_RESULTS_DIR = resultsDir;
     try {
-      const options = { tensors: 300, checkpointMiB: 2, safetensorsMiB: 2, sklearnTrees: 3, rounds: 2 };
+      const options = { tensors: 300, checkpointMiB: 16, safetensorsMiB: 2, sklearnTrees: 3, rounds: 2 };
       const record = startBenchRecord('checks', { ...options });
       const figures = await runChecksBenchmark(options, testPython());
       const written = await record.finish(figures);
