@@ -1,8 +1,7 @@
 // Hashes and scans one file in one streaming pass (scanFile with hash) and prints timing and peak RSS.
-// Usage: npx tsx bench/checks/hash-scan-once.ts <file> <declared-format>|--hash-only
-// With --hash-only, only the sha256 of the same streaming pass is computed (node:crypto, no scan).
+// Usage: npx tsx bench/checks/hash-scan-once.ts <file> <declared-format>
+// (bench/checks/memory-and-bounds.ts runs it in a process of its own to read the pass's peak RSS.)
 import path from 'node:path';
-import { sha256File } from '../../src/checks/digest';
 import { isDangerous } from '../../src/checks/security/findings';
 import { scanFile } from '../../src/checks/security/scanner';
 
@@ -15,12 +14,6 @@ function cpuSeconds(): number {
 async function main(): Promise<void> {
   const [file, format] = process.argv.slice(2);
   const started = process.hrtime.bigint();
-  if (format === '--hash-only') {
-    const digest = await sha256File(path.resolve(file!));
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    process.stdout.write(`${JSON.stringify({ seconds, cpuSeconds: cpuSeconds(), sha256: digest.sha256, dangerous: [], maxRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`);
-    return;
-  }
   const scan = await scanFile(path.resolve(file!), path.basename(file!), { declaredFormat: format }, true);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const dangerous = scan.findings.filter(isDangerous).map((f) => f.kind);
