@@ -22,7 +22,7 @@ import { createPool } from '../../src/db/pool';
 import { type PromotionManifest, PromotionManifestSchema } from '../../src/manifest/schema';
 import { sendPromotionMessage } from '../../src/promotions/messages';
 import { startPromotion } from '../../src/promotions/start';
-import { createVersionDigests } from '../../src/registry';
+import { createSubmissionRegistration } from '../../src/registry';
 import { promotionUpdates } from '../../src/shared/messages';
 import { latencyFigures } from '../results';
 import { benchProcessEnv, endBenchRun, freePort, oneGatePolicyYaml, prepareBenchRun, processUsage, safetensorsArtifact, servicesCpuSeconds, sleep, startDistProcess, waitReady } from '../support';
@@ -84,11 +84,11 @@ export interface ApiBenchFigures {
   steps: {
     /** HTTP, token check and routing: `GET /v1/no-such-route` (404). */
     httpTokenAndRouting: Latency;
-    /** Plus body parsing, manifest validation, policy resolution and the registry look-up answered from memory: a conflicting digest refused with 409, nothing started. */
+    /** Plus body parsing, manifest validation, policy resolution and the registry look-up: a registered version with another digest refused with 409, nothing started. */
     refusedByRegistryLookUp: Latency;
     /** Manifest validation (zod) alone, in this process. */
     manifestValidation: Latency;
-    /** The registry look-up of a version not registered (digest and owner: PostgreSQL asked every time), in this process. */
+    /** The registry look-up (digest and owner, one statement, asked every time) of a version not registered, in this process. */
     registryLookUpUnregistered: Latency;
     /** The workflow start alone (`client.workflow.start` of a validated manifest, policy resolved), in this process. */
     workflowStart: Latency;
@@ -141,7 +141,7 @@ export async function runApiBenchmark(options: ApiBenchOptions): Promise<ApiBenc
   const { base, taskQueue, policy, dir, client } = await prepareBenchRun('api', POLICY, options.env);
   // The direct side needs the registry too (what a correct start does); its own pool, like the API's.
   const pool = createPool(base.databaseUrl);
-  const registry = createVersionDigests(pool);
+  const registry = createSubmissionRegistration(pool);
   const port = await freePort();
   const env = benchProcessEnv({ taskQueue, policyDir: path.join(dir, 'policies'), secret: SECRET, port, ...(options.env ? { base: options.env } : {}) });
   const children: ChildProcess[] = [];
@@ -259,7 +259,7 @@ export async function runApiBenchmark(options: ApiBenchOptions): Promise<ApiBenc
       if (refused.status !== 409) throw new Error(`expected 409 from the registry look-up, got ${refused.status}`);
       const raw = await manifestFor(unique(`step-${i}`));
       const manifest = await timed(steps.validation, async () => PromotionManifestSchema.parse(raw));
-      await timed(steps.lookUp, () => Promise.all([registry.digestOf(manifest.model.name, manifest.model.version), registry.ownerOf(manifest.model.name)]));
+      await timed(steps.lookUp, () => registry.registrationOf(manifest.model.name, manifest.model.version));
       await timed(steps.start, () => startBare(manifest));
     }
 
