@@ -47,7 +47,7 @@ async function main() {
   console.log(`POST …/decisions | ${pair(d.api)} | ${d.ratioP50} to sendPromotionMessage (${pair(d.direct)}), ${d.ratioToBareUpdateP50} to the bare Update`);
   console.log(`GET ?pendingFor=me, ${p.openPromotions} open | ${pair(p.latency)} |`);
   console.log(
-    `steps (p50): HTTP+token+routing ${steps.httpTokenAndRouting.p50Ms} ms; + validation + look-up from memory (409) ${steps.refusedByRegistryLookUp.p50Ms} ms; ` +
+    `steps (p50): HTTP+token+routing ${steps.httpTokenAndRouting.p50Ms} ms; + body, validation, policy and registry look-up (409, nothing started) ${steps.refusedByRegistryLookUp.p50Ms} ms; ` +
       `validation ${steps.manifestValidation.p50Ms} ms; look-up of an unregistered version ${steps.registryLookUpUnregistered.p50Ms} ms; workflow start ${steps.workflowStart.p50Ms} ms`,
   );
   console.log(`CPU s per submission: API ${s.cpuSeconds.apiPerApiSubmission}, worker ${s.cpuSeconds.workerPerSubmission}, Temporal ${s.cpuSeconds.temporalPerSubmission}, PostgreSQL ${s.cpuSeconds.postgresPerSubmission}`);
