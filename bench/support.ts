@@ -87,10 +87,13 @@ export function benchProcessEnv(settings: { taskQueue: string; policyDir: string
   };
 }
 
-/** Starts `dist/<entry>` (e.g. `worker.js`, `api/server.js`) as its own process, as in production. */
-export function startDistProcess(entry: string, env: NodeJS.ProcessEnv): ChildProcess {
+/**
+ * Starts `dist/<entry>` (e.g. `worker.js`, `api/server.js`) as its own process, as in production;
+ * `nodeArgs` go to node before the entry (e.g. `--cpu-prof`).
+ */
+export function startDistProcess(entry: string, env: NodeJS.ProcessEnv, nodeArgs: readonly string[] = []): ChildProcess {
   const own = entry === 'worker.js' ? workerEnvironment(env) : env;
-  return spawn(process.execPath, [path.join(__dirname, '..', 'dist', entry)], { env: own, stdio: ['ignore', 'ignore', 'inherit'] });
+  return spawn(process.execPath, [...nodeArgs, path.join(__dirname, '..', 'dist', entry)], { env: own, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 let clockTicks: number | undefined;

@@ -12,7 +12,7 @@ import type { AuditSealer } from '../audit/seal';
 import { PromotionManifestSchema, type PromotionManifest, type RiskTier, type ARTIFACT_FORMATS } from '../manifest/schema';
 import type { LoadedPolicy } from '../policy/load';
 import { startPromotion } from '../promotions/start';
-import { createPgRegistry } from '../registry';
+import { createPgRegistry, createSubmissionRegistration } from '../registry';
 import {
   MLFLOW_DELIVERY_ID_HEADER,
   MLFLOW_SIGNATURE_HEADER,
@@ -47,6 +47,7 @@ export const MLFLOW_INTAKE_ACTOR = 'mlflow-webhook';
 export function mlflowWebhookRoutes(deps: { client: Client; pool: Pool; policies: ReadonlyMap<string, LoadedPolicy>; taskQueue: string; intake: MlflowIntakeSettings; auditSealer?: AuditSealer }): Router {
   const router = Router();
   const registry = createPgRegistry(deps.pool);
+  const registration = createSubmissionRegistration(deps.pool);
   router.post('/webhooks', express.raw({ type: () => true, limit: '256kb' }), async (req, res) => {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const refuse = async (error: ApiError): Promise<never> => {
@@ -105,7 +106,7 @@ export function mlflowWebhookRoutes(deps: { client: Client; pool: Pool; policies
         submitter: { id: MLFLOW_INTAKE_ACTOR, roles: deps.intake.roles },
         policy,
         taskQueue: deps.taskQueue,
-        registry,
+        registry: registration,
         submissionKey: `mlflow:${event.name}:${event.version}:${target}`,
       });
       res.status(started.existing ? 200 : 201).json({ accepted: true, action: 'promotion_started', promotionId: started.promotionId, existing: started.existing });

@@ -12,7 +12,7 @@ import { summarizeArchivedPromotion } from '../audit/timeline';
 import { PromotionManifestSchema } from '../manifest/schema';
 import type { LoadedPolicy } from '../policy/load';
 import { startPromotion } from '../promotions/start';
-import { createPgRegistry } from '../registry';
+import { createSubmissionRegistration } from '../registry';
 import type { SourceRules } from '../sources/rules';
 import { SearchAttributes } from '../shared/search-attributes';
 import { ApiError } from './errors';
@@ -58,7 +58,7 @@ export function promotionRoutes(deps: PromotionRoutesDeps): Router {
   const router = Router();
   const { client } = deps;
   const answerTimeoutMs = deps.workerAnswerTimeoutMs ?? WORKER_ANSWER_TIMEOUT_MS;
-  const registry = createPgRegistry(deps.pool);
+  const registry = createSubmissionRegistration(deps.pool);
   const links = (promotionId: string) => {
     const id = encodeURIComponent(promotionId);
     return {

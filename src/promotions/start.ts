@@ -15,7 +15,7 @@ import { recertificationWorkflowId } from '../shared/environment';
 import type { Actor, PromotionInput, RecertificationRequest } from '../shared/promotion';
 import { SearchAttributes } from '../shared/search-attributes';
 import { hasAnyRole } from '../policy/evaluate';
-import { modelOwnerConflictMessage, type VersionDigests, versionDigestConflictMessage } from '../registry';
+import { modelOwnerConflictMessage, type SubmissionRegistration, versionDigestConflictMessage } from '../registry';
 import { traceContextMemo } from '../tracing';
 
 /** A submission of the same model version and target with a different manifest, while one runs. */
@@ -68,11 +68,12 @@ export interface StartPromotionRequest {
   policy: LoadedPolicy;
   taskQueue: string;
   /**
-   * The registry, to refuse a version registered with another digest before anything starts.
+   * The registry, to refuse a version registered with another digest, or a manifest naming another
+   * owner, before anything starts (one question to PostgreSQL, asked while the policy is resolved).
    * Without it the promotion starts and its `registerSubmission` activity refuses the version
    * (the promotion ends REJECTED), which also decides when two submissions race.
    */
-  registry?: VersionDigests;
+  registry?: SubmissionRegistration;
   /** Overrides the default continue-as-new threshold (tests). */
   historyEventLimit?: number;
   /** Re-certifies the version serving the target (started by its environment's lifecycle). */
@@ -176,7 +177,7 @@ export async function startPromotion(client: Client, request: StartPromotionRequ
 /** Resolves the policy while the registry look-up (a network round trip) is under way. */
 async function resolveAndCheckRegistry({ manifest, policy, registry }: StartPromotionRequest): Promise<ResolvedPolicy> {
   const { name, version } = manifest.model;
-  const registered = registry ? Promise.all([registry.digestOf(name, version), registry.ownerOf(name)]) : undefined;
+  const registered = registry?.registrationOf(name, version);
   let resolved: ResolvedPolicy;
   try {
     resolved = resolvePolicy(policy, manifest);
@@ -184,7 +185,7 @@ async function resolveAndCheckRegistry({ manifest, policy, registry }: StartProm
     registered?.catch(() => undefined);
     throw err;
   }
-  const [digest, owner] = (await registered) ?? [];
+  const { digest, owner } = (await registered) ?? {};
   if (owner !== undefined && owner !== manifest.model.owner) throw new ModelOwnerConflict(name, owner, manifest.model.owner);
   if (digest && manifest.artifact.sha256 !== undefined && digest !== manifest.artifact.sha256) throw new VersionDigestConflict(name, version, digest);
   return resolved;

@@ -3,7 +3,7 @@
 export type * from './port';
 export { createPgRegistry } from './pg';
 export { modelOwnerConflictMessage, versionDigestConflictMessage } from './conflicts';
-export { createVersionDigests } from './versions';
+export { createSubmissionRegistration, createVersionDigests } from './versions';
 export { REGISTRY_DISAGREEMENT_KINDS, RegistryDisagreement, type RegistryDisagreementDetail } from './disagreement';
 export { createMlflowRecordRegistry, type MlflowRecordDeps } from './mlflow-record';
 export { createRegistryOfRecord, type RegistryOfRecord, type RegistryOfRecordDeps } from './record';

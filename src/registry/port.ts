@@ -10,6 +10,18 @@ export interface VersionDigests {
   ownerOf(model: string): Promise<string | undefined>;
 }
 
+/** A version's registered digest and its model's owner, each `undefined` when never registered. */
+export interface Registration {
+  digest?: string;
+  owner?: string;
+}
+
+/** What a submission asks the registry before it starts: one question, asked every time. */
+export interface SubmissionRegistration {
+  /** The digest `model@version` is registered with and the owner of `model` (an admin may change it, so never remembered). */
+  registrationOf(model: string, version: string): Promise<Registration>;
+}
+
 /** What the registry knows of one model version. */
 export interface RegisteredVersion {
   sha256: string;

@@ -1,7 +1,7 @@
 // Models, their owners and their versions in PostgreSQL (`models`, `model_versions`).
 import type { Pool } from 'pg';
 import { inTransaction } from '../db/transaction';
-import type { ClaimOutcome, RegistryReader, VersionClaims, VersionDigests } from './port';
+import type { ClaimOutcome, Registration, RegistryReader, SubmissionRegistration, VersionClaims, VersionDigests } from './port';
 
 /** The lookup as a prepared statement: PostgreSQL parses and plans it once per connection. */
 const DIGEST_QUERY = {
@@ -35,6 +35,26 @@ export function createVersionDigests(pool: Pool, cacheSize = 10_000): VersionDig
     async ownerOf(model) {
       const { rows } = await pool.query<{ owner: string }>({ ...OWNER_QUERY, values: [model] });
       return rows[0]?.owner;
+    },
+  };
+}
+
+/** The owner and the version's digest in one statement (a version's model always exists: foreign key). */
+const REGISTRATION_QUERY = {
+  name: 'modelgate-submission-registration',
+  text: 'SELECT m.owner, v.artifact_sha256 FROM models m LEFT JOIN model_versions v ON v.model_name = m.name AND v.version = $2 WHERE m.name = $1',
+};
+
+/**
+ * {@link SubmissionRegistration} over `models` and `model_versions`: the digest and the owner a
+ * submission checks, in one round trip to PostgreSQL (a prepared statement).
+ */
+export function createSubmissionRegistration(pool: Pool): SubmissionRegistration {
+  return {
+    async registrationOf(model, version): Promise<Registration> {
+      const { rows } = await pool.query<{ owner: string; artifact_sha256: string | null }>({ ...REGISTRATION_QUERY, values: [model, version] });
+      const row = rows[0];
+      return { ...(row?.owner ? { owner: row.owner } : {}), ...(row?.artifact_sha256 ? { digest: row.artifact_sha256 } : {}) };
     },
   };
 }

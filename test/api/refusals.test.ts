@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import request from 'supertest';
 import { apiCodeOfRefusal } from '../../src/api/message-refusals';
 import { startPromotion } from '../../src/promotions/start';
-import { createVersionDigests } from '../../src/registry';
+import { createSubmissionRegistration, createVersionDigests } from '../../src/registry';
 import { MESSAGE_REFUSAL_TYPES } from '../../src/shared/messages';
 import type { PromotionState } from '../../src/shared/promotion';
 import { people, sendUpdate, waitForState, waitForStatus } from '../support/promotions';
@@ -137,7 +137,7 @@ describe('refused attempts: invalid input logged, refusals typed by the workflow
     const rival = { ...manifest, target: 'staging', artifact: other.artifact };
     // Neither is registered yet, so both pass the look-up and start; their workflows decide.
     const [one, two] = await Promise.all(
-      [manifest, rival].map((m) => startPromotion(h.client, { manifest: m, submitter: people.sam, policy: h.policy, taskQueue: h.config.temporal.taskQueue, registry: createVersionDigests(h.pool) })),
+      [manifest, rival].map((m) => startPromotion(h.client, { manifest: m, submitter: people.sam, policy: h.policy, taskQueue: h.config.temporal.taskQueue, registry: createSubmissionRegistration(h.pool) })),
     );
     const settled = (s: PromotionState) => s.status !== 'VALIDATING';
     const outcomes = await Promise.all([one!, two!].map((s) => waitForState(h.client.workflow.getHandle(s.promotionId), settled)));
@@ -154,20 +154,43 @@ describe('refused attempts: invalid input logged, refusals typed by the workflow
     expect(late.body.error.details.problems[0].path).toBe('artifact.sha256');
   }, 60_000);
 
-  it('the registry look-up remembers found digests (they never change) and asks again for unregistered versions', async () => {
-    let queries = 0;
-    const counting = { query: (...args: Parameters<typeof h.pool.query>) => (queries++, h.pool.query(...args)) } as unknown as typeof h.pool;
-    const digests = createVersionDigests(counting);
-    await h.pool.query(`INSERT INTO models (name, owner) VALUES ('cached-model', 'olivia') ON CONFLICT DO NOTHING`);
+  /** The test pool, counting the statements sent through it. */
+  const countingPool = () => {
+    const counted = { queries: 0, pool: undefined as unknown as typeof h.pool };
+    counted.pool = { query: (...args: Parameters<typeof h.pool.query>) => (counted.queries++, h.pool.query(...args)) } as unknown as typeof h.pool;
+    return counted;
+  };
+  /** Registers `model` (owner olivia) and its version 1 with `digest`, as a claim would. */
+  const registerVersionOne = async (model: string, digest: string) => {
+    await h.pool.query(`INSERT INTO models (name, owner) VALUES ($1, 'olivia') ON CONFLICT DO NOTHING`, [model]);
     await h.pool.query(
       `INSERT INTO model_versions (model_name, version, artifact_sha256, artifact_uri, artifact_format, risk_tier, first_promotion_id)
-       VALUES ('cached-model', '1', $1, 'file:///m', 'onnx', 'low', 'p')`,
-      ['c'.repeat(64)],
+       VALUES ($1, '1', $2, 'file:///m', 'onnx', 'low', 'p') ON CONFLICT DO NOTHING`,
+      [model, digest],
     );
+  };
+
+  it('the registry look-up remembers found digests (they never change) and asks again for unregistered versions', async () => {
+    const counting = countingPool();
+    const digests = createVersionDigests(counting.pool);
+    await registerVersionOne('cached-model', 'c'.repeat(64));
     expect(await digests.digestOf('cached-model', '1')).toBe('c'.repeat(64));
     expect(await digests.digestOf('cached-model', '1')).toBe('c'.repeat(64));
     expect(await digests.digestOf('cached-model', '2')).toBeUndefined();
     expect(await digests.digestOf('cached-model', '2')).toBeUndefined();
-    expect(queries).toBe(3);
+    expect(counting.queries).toBe(3);
+  });
+
+  it("a submission's registry look-up is one statement answering the version's digest and the model's owner, the owner never remembered", async () => {
+    const counting = countingPool();
+    const registration = createSubmissionRegistration(counting.pool);
+    await registerVersionOne('registration-model', 'd'.repeat(64));
+    expect(await registration.registrationOf('registration-model', '1')).toEqual({ owner: 'olivia', digest: 'd'.repeat(64) });
+    expect(await registration.registrationOf('registration-model', '2')).toEqual({ owner: 'olivia' });
+    expect(await registration.registrationOf('no-such-model', '1')).toEqual({});
+    // An admin moved the model to another owner: the next submission is checked against the new one.
+    await h.pool.query(`UPDATE models SET owner = 'rita' WHERE name = 'registration-model'`);
+    expect(await registration.registrationOf('registration-model', '1')).toEqual({ owner: 'rita', digest: 'd'.repeat(64) });
+    expect(counting.queries).toBe(4);
   });
 });
