@@ -147,6 +147,8 @@ const MODEL_CARD_FIELDS = [
 ];
 /** What marks an error in a worker's or the API's log (as scripts/bench.sh reads the benchmark's own output). */
 const ERROR_LINE = /\[ERROR\]|"level":(50|60)[,}]|UnhandledPromiseRejection|Uncaught /;
+/** How often a driven promotion's state is read while no gate waits on the benchmark (as a dashboard polls, only faster). */
+const STATE_POLL_MS = 20;
 const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
 /**
@@ -255,7 +257,7 @@ export async function runWorkflowBenchmark(options: WorkflowBenchOptions): Promi
       const open = state.stages.flatMap((s) => s.gates).filter((g) => g.status === 'open');
       const todo = open.flatMap((g) => REVIEWERS[g.name]!.filter((r) => !sent.has(`${g.name}:${r.id}`)).slice(0, g.quorum).map((r) => ({ gate: g.name, r })));
       if (todo.length === 0) {
-        await sleep(10);
+        await sleep(STATE_POLL_MS);
         continue;
       }
       todo.forEach(({ gate, r }) => sent.add(`${gate}:${r.id}`));
@@ -381,7 +383,8 @@ export async function runWorkflowBenchmark(options: WorkflowBenchOptions): Promi
     );
     const inReview = () => client.workflow.count(`TaskQueue = '${taskQueue}' AND PromotionStatus = 'IN_REVIEW'`).then((c) => c.count);
     for (let waiting = 0; waiting < options.parked; waiting = await inReview()) {
-      if (performance.now() - t0 > 60 * 60_000) throw new Error(`only ${waiting} of ${options.parked} promotions reached IN_REVIEW in an hour`);
+      // Bounded: ten minutes and a second per promotion.
+      if (performance.now() - t0 > 600_000 + options.parked * 1_000) throw new Error(`only ${waiting} of ${options.parked} promotions reached IN_REVIEW in ${((performance.now() - t0) / 60_000).toFixed(0)} minutes`);
       await sleep(1_000);
     }
     const secondsToPark = (performance.now() - t0) / 1000;
