@@ -21,7 +21,7 @@ import { askWorker, WORKER_ANSWER_TIMEOUT_MS } from '../../src/api/worker-answer
 import { callApi } from '../../src/cli/api-client';
 import { workerEnvironment } from '../../src/config';
 import { createPool } from '../../src/db/pool';
-import { createPgRegistry } from '../../src/registry';
+import { createSubmissionRegistration } from '../../src/registry';
 import { PromotionManifestSchema, type PromotionManifest } from '../../src/manifest/schema';
 import { sendPromotionMessage } from '../../src/promotions/messages';
 import { startPromotion } from '../../src/promotions/start';
@@ -212,7 +212,7 @@ export async function runWorkflowBenchmark(options: WorkflowBenchOptions): Promi
   const { client, dir, policy, base } = run;
   const pool = createPool(base.databaseUrl);
   // The registry look-up the API's submission makes before it starts a promotion.
-  const registry = createPgRegistry(pool);
+  const registry = createSubmissionRegistration(pool);
   const processes = new Set<ModelgateProcess>();
   const policyDir = path.join(dir, 'policies');
   const env = (taskQueue: string, extra: NodeJS.ProcessEnv = {}) => ({ ...benchProcessEnv({ taskQueue, policyDir, secret: SECRET, port: Number(extra.PORT ?? 8080), base: baseEnv }), ...extra });
