@@ -2,10 +2,11 @@
 // server, or with MODELGATE_TEST_TEMPORAL=postgres the server on that cluster) started by
 // scripts/lib.sh `start_temporal_and_postgres` in a folder of their own, so that a phase inherits
 // no histories or rows from the one before.
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { killTreeNow, pidFromFile } from '../test/faults/services';
 import { REPO_ROOT } from '../test/support/processes';
 
 const run = promisify(execFile);
@@ -46,7 +47,24 @@ export async function startFreshServices(dir: string): Promise<FreshServices> {
   const env = Object.fromEntries(SERVICE_VARIABLES.map((name, i) => [name, values[i] ?? ''])) as FreshServices['env'];
   const missing = SERVICE_VARIABLES.filter((name) => !env[name]);
   if (missing.length > 0) throw new Error(`scripts/lib.sh start_temporal_and_postgres set no ${missing.join(', ')}`);
-  return { dir, env, stop: async () => void (await libFunction('stop_temporal_and_postgres', dir)) };
+  // When this process exits before stopping them (an error, Ctrl-C), they are stopped with it.
+  const stopNow = () => {
+    killTreeNow(pidFromFile(path.join(dir, 'temporal.pid')));
+    try {
+      execFileSync(path.join(REPO_ROOT, 'scripts', 'postgres.sh'), ['stop', path.join(dir, 'postgres')], { stdio: 'ignore', timeout: 30_000 });
+    } catch {
+      // nothing to stop
+    }
+  };
+  process.once('exit', stopNow);
+  return {
+    dir,
+    env,
+    stop: async () => {
+      process.removeListener('exit', stopNow);
+      await libFunction('stop_temporal_and_postgres', dir);
+    },
+  };
 }
 
 /** The folder for the services of phase `index` inside a run folder. */

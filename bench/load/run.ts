@@ -52,6 +52,8 @@ function optionsFromArgs(): LoadOptions {
 
 async function main() {
   const options = optionsFromArgs();
+  // Ctrl-C or a TERM ends the run through process.exit, so that the phase's fresh services are stopped too.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
   const record = startBenchRecord('load', { ...options });
   const figures = await runLoadBenchmark({
     ...options,
