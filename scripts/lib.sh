@@ -106,6 +106,15 @@ stop_process_group() {
 # PostgreSQL cluster (temporal/start-postgres-server.sh, as docker-compose runs it).
 # Stop them with stop_throwaway_services $1. Used by the test and benchmark commands.
 start_throwaway_services() {
+  start_temporal_and_postgres "$1"
+  start_test_oidc_provider "$1"
+  start_test_mlflow "$1"
+}
+
+# The PostgreSQL cluster and the Temporal server of start_throwaway_services alone, in folder $1
+# (the load benchmark starts them afresh for each phase); exports the same variables. Stop them
+# with stop_temporal_and_postgres $1.
+start_temporal_and_postgres() {
   local dir="$1" pg_port temporal_port kind="${MODELGATE_TEST_TEMPORAL:-dev}"
   pg_port="$(free_port)"
   temporal_port="$(free_port)"
@@ -128,8 +137,6 @@ start_throwaway_services() {
   DATABASE_OWNER_URL="$DATABASE_URL"
   MODELGATE_TEST_SERVICE_DATABASE_URL="$("$MODELGATE_ROOT/scripts/postgres.sh" service-url "$pg_port")"
   export DATABASE_URL DATABASE_OWNER_URL MODELGATE_TEST_SERVICE_DATABASE_URL
-  start_test_oidc_provider "$dir"
-  start_test_mlflow "$dir"
 }
 
 # Starts an MLflow tracking server (from .tools/mlflow-venv, made by scripts/mlflow-env.sh) on a free
@@ -175,8 +182,13 @@ stop_throwaway_services() {
   local dir="$1"
   stop_pidfile "$dir/oidc-provider.pid" 5
   stop_process_group "$dir/mlflow.pid" 10
-  stop_pidfile "$dir/temporal.pid" 10
-  "$MODELGATE_ROOT/scripts/postgres.sh" stop "$dir/postgres" || true
+  stop_temporal_and_postgres "$dir"
+}
+
+# Stops what start_temporal_and_postgres started in folder $1.
+stop_temporal_and_postgres() {
+  stop_pidfile "$1/temporal.pid" 10
+  "$MODELGATE_ROOT/scripts/postgres.sh" stop "$1/postgres" || true
 }
 
 # Makes a run folder .data/$1.XXXXXX, starts throwaway services there (see
