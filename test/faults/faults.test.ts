@@ -41,6 +41,8 @@ describe('promotions under SIGKILL of the worker, the API, Temporal and PostgreS
       killAfterProvisioningShare: 0.5,
       deployerFaults: { failShare: 0.15, timeoutShare: 0.05, slowShare: 0.15, slowMs: [300, 1_500] },
       timeoutMs: 360_000,
+      // Progress lines with MODELGATE_FAULTS_LOG=1 (each kill, each kill after provisioning).
+      ...(process.env.MODELGATE_FAULTS_LOG === '1' ? { log: (line: string) => process.stderr.write(`[faults] ${line}\n`) } : {}),
     });
     // The seed and the problems, so that a failing run can be repeated (MODELGATE_FAULTS_SEED).
     expect({ seed: report.seed, violations: report.violations }).toEqual({ seed: SEED, violations: [] });

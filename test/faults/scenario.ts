@@ -252,9 +252,12 @@ export async function runFaultScenario(options: FaultRunOptions): Promise<FaultR
         if (candidates.length === 0) return;
         const target = candidates[Math.floor(provisioningRandom() * candidates.length)]!;
         log(`after provisioning ${promotionId}: SIGKILL ${target}`);
-        void faults.inject([target], between(options.downMs), 'after-provisioning').then((fault) => {
-          if (fault.killed.length > 0) afterProvisioning.push({ promotionId, at: fault.at });
-        });
+        faults.inject([target], between(options.downMs), 'after-provisioning').then(
+          (fault) => {
+            if (fault.killed.length > 0) afterProvisioning.push({ promotionId, at: fault.at });
+          },
+          (err: Error) => violations.push(`the kill after provisioning ${promotionId} failed: ${err.message}`),
+        );
       },
     });
 
