@@ -40,7 +40,7 @@ describe('promotions under SIGKILL of the worker, the API, Temporal and PostgreS
       overlapShare: 0.3,
       killAfterProvisioningShare: 0.5,
       deployerFaults: { failShare: 0.15, timeoutShare: 0.05, slowShare: 0.15, slowMs: [300, 1_500] },
-      timeoutMs: 360_000,
+      timeoutMs: 300_000,
       // Progress lines with MODELGATE_FAULTS_LOG=1 (each kill, each kill after provisioning).
       ...(process.env.MODELGATE_FAULTS_LOG === '1' ? { log: (line: string) => process.stderr.write(`[faults] ${line}\n`) } : {}),
     });

@@ -88,6 +88,12 @@ async function verifyPromotion(ctx: VerifyContext, plan: PromotionPlan): Promise
 
   const executions = await ctx.client.workflow.count(`WorkflowId = '${id}'`);
   if (executions.count !== 1) fail(`${executions.count} workflow executions, expected 1 (a submission was started twice)`);
+  // Only a closed workflow has a result to read (waiting for an open one would never end).
+  const description = await ctx.client.workflow.getHandle(id).describe();
+  if (description.status.name !== 'COMPLETED') {
+    fail(`its workflow is ${description.status.name}, not closed`);
+    return { problems, status: `open (${description.status.name})`, inRegistry: false, atDeployer: false };
+  }
   const state = (await ctx.client.workflow.getHandle(id).result()) as PromotionState;
   if (state.status !== plan.expected) fail(`ended ${state.status} (${state.outcome?.reason})`);
   if (state.run !== 1) fail(`continued as new (run ${state.run})`);
