@@ -1,6 +1,9 @@
 // A fault run: N promotions driven through the API while a chaos loop SIGKILLs, at random
-// moments, the worker, the API, the Temporal dev server (state in a SQLite file) and PostgreSQL,
-// and restarts each after a short pause. Then, with everything up, every promise is checked
+// moments, the worker, the API, the Temporal server (the dev server with its state in a SQLite
+// file, or the Temporal server on PostgreSQL) and PostgreSQL — one at a time or two at once — and
+// restarts them after a short pause; a share of the deployments is followed at once by a kill
+// (between provisioning and activation), and the deployer fails, times out and answers slowly on a
+// share of the deliveries, logging every one. Then, with everything up, every promise is checked
 // (verify.ts). Used by test/faults/faults.test.ts (small) and test/faults/run.ts (any size).
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -9,13 +12,14 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { signDevToken } from '../../src/api/auth';
 import { createPool } from '../../src/db/pool';
-import { DeployReceiver } from '../support/deploy-receiver';
+import { type DeployerFault, DeployReceiver } from '../support/deploy-receiver';
 import { writeTestPolicy } from '../support/deploy-policy';
 import { ModelgateProcess, freePort, waitForApiReady } from '../support/processes';
 import { type DriverContext, drivePromotion } from './drivers';
 import { faultPeople, promotionPlans } from './plans';
-import { PostgresCluster, TemporalDevServer, killTreeNow, pidFromFile } from './services';
-import { verifyPromotions, waitForClosed } from './verify';
+import { FAULT_TARGETS, type FaultTarget, FaultInjector } from './chaos';
+import { type FaultTemporalServer, PostgresCluster, TemporalDevServer, TemporalPostgresServer, killTreeNow, pidFromFile } from './services';
+import { type ObservedOutcomes, readDeliveryLog, verifyPromotions, waitForClosed } from './verify';
 import { workerEnvironment } from '../../src/config';
 
 /** Size and pace of a fault run. */
@@ -29,6 +33,14 @@ export interface FaultRunOptions {
   downMs: [number, number];
   /** Share of answered messages sent a second time on purpose. */
   repeatShare: number;
+  /** Share of the chaos loop's faults that kill two components at once (0..1). */
+  overlapShare: number;
+  /** Share of deployments answered by the deployer that are followed at once by a kill of the worker, Temporal or PostgreSQL (0..1). */
+  killAfterProvisioningShare: number;
+  /** Shares of deliveries on which the deployer misbehaves (each 0..1, their sum at most 1). */
+  deployerFaults: DeployerFaultShares;
+  /** Which Temporal server runs (and is killed): default `postgres` when MODELGATE_TEST_TEMPORAL=postgres, else `dev`. */
+  temporalServer?: 'dev' | 'postgres';
   /** Seed of every random choice (kills, pauses, repeats); printed, so a run can be repeated. */
   seed: number;
   /** The whole run (drivers, then settling) gives up after this. */
@@ -39,20 +51,45 @@ export interface FaultRunOptions {
   log?: (line: string) => void;
 }
 
-/** The components the chaos loop kills. */
-export const FAULT_TARGETS = ['worker', 'api', 'temporal', 'postgres'] as const;
-type FaultTarget = (typeof FAULT_TARGETS)[number];
+/** How often the deployer misbehaves, per delivery. */
+export interface DeployerFaultShares {
+  /** Answers 503 without deploying. */
+  failShare: number;
+  /** Deploys, then holds the answer past Modelgate's request time-out (the answer is lost). */
+  timeoutShare: number;
+  /** Deploys and answers after `slowMs` (within the time-out). */
+  slowShare: number;
+  slowMs: [number, number];
+}
+
+export { FAULT_TARGETS };
+
+/** Modelgate's time-out for one deployment request in the fault run's policy (`requestTimeout`). */
+const DEPLOY_REQUEST_TIMEOUT_MS = 5_000;
 
 /** What a fault run did and found. */
 export interface FaultRunReport {
   promotions: number;
   seed: number;
-  /** How the promotions ended, as read back from Temporal at the end (not as planned). */
-  outcomes: Record<string, number>;
+  /** `dev` (the dev server, state in SQLite) or `postgres` (the Temporal server on PostgreSQL). */
+  temporalServer: 'dev' | 'postgres';
+  /** How the promotions ended, as read back at the end (not as planned): Temporal's results, the registry's rows, the deployer's log. */
+  outcomes: ObservedOutcomes;
   /** Kills that found the component running and saw it gone, by component. */
   kills: Record<FaultTarget, number>;
   /** Kills planned while the component was down already (not counted as kills). */
   killsOfStoppedComponents: number;
+  /** Faults that saw two components gone at once. */
+  overlappingKills: number;
+  /**
+   * Kills right after the deployer answered a deployment: `injected` that killed something,
+   * `beforeActivation` of those whose promotion's registry activation is dated after the kill.
+   */
+  killsAfterProvisioning: { injected: number; beforeActivation: number };
+  /** Every delivery in the deployer's log: repeats are deliveries of a key delivered before. */
+  deliveries: { total: number; repeats: number; deployments: number; failed: number; timedOut: number; slow: number };
+  /** Broken promises (the length of `violations`; target 0). */
+  brokenPromises: number;
   /** Exits of the worker and API that no kill caused (e.g. a start while PostgreSQL was down), each restarted. */
   unplannedExits: { worker: number; api: number };
   driving: { requests: number; retries: number; repeats: number; confirmedAfterConflict: number };
@@ -62,6 +99,8 @@ export interface FaultRunReport {
   settleSeconds: number;
   totalSeconds: number;
   violations: string[];
+  /** Every fault that killed something or found its targets down, in order (seconds from the start of the run). */
+  faultLog: Array<{ atSeconds: number; cause: string; killed: FaultTarget[]; foundDown: FaultTarget[] }>;
 }
 
 /** A small deterministic random generator (mulberry32). */
@@ -82,6 +121,7 @@ const DEPLOY_SECRET = 'fault-run-deploy-secret-0123456789';
 
 /** Runs one fault run end to end and returns its report (violations empty when every promise held). */
 export async function runFaultScenario(options: FaultRunOptions): Promise<FaultRunReport> {
+  checkOptions(options);
   const log = options.log ?? (() => undefined);
   const random = seededRandom(options.seed);
   const between = ([min, max]: [number, number]) => min + random() * (max - min);
@@ -93,7 +133,8 @@ export async function runFaultScenario(options: FaultRunOptions): Promise<FaultR
   const artifactDir = path.join(work, 'artifacts');
   await mkdir(artifactDir);
 
-  const receiver = await new DeployReceiver(DEPLOY_SECRET).start();
+  const deliveryLog = path.join(logDir, 'deliveries.jsonl');
+  const receiver = await new DeployReceiver(DEPLOY_SECRET, { deliveryLog }).start();
   const policyFile = await writeTestPolicy((p) => {
     p.name = 'default';
     p.version = 'faults-1';
@@ -102,7 +143,7 @@ export async function runFaultScenario(options: FaultRunOptions): Promise<FaultR
         provider: 'webhook',
         url: receiver.url,
         secretEnv: 'MODELGATE_DEPLOY_WEBHOOK_SECRET',
-        requestTimeout: '5s',
+        requestTimeout: `${DEPLOY_REQUEST_TIMEOUT_MS / 1000}s`,
         retry: { maximumAttempts: 50, initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5s' },
       },
     };
@@ -115,8 +156,12 @@ export async function runFaultScenario(options: FaultRunOptions): Promise<FaultR
     p.expedite = { sla: '1h', timeout: '2h' };
   });
 
-  const temporal = new TemporalDevServer(path.join(work, 'temporal'), await freePort());
+  const temporalKind = options.temporalServer ?? (process.env.MODELGATE_TEST_TEMPORAL === 'postgres' ? 'postgres' : 'dev');
   const postgres = new PostgresCluster(path.join(work, 'postgres'), await freePort());
+  const temporal: FaultTemporalServer =
+    temporalKind === 'postgres'
+      ? new TemporalPostgresServer(path.join(work, 'temporal'), await freePort(), postgres.port)
+      : new TemporalDevServer(path.join(work, 'temporal'), await freePort());
   await mkdir(temporal.dir);
   const apiPort = await freePort();
   const server = `http://127.0.0.1:${apiPort}`;
@@ -143,9 +188,16 @@ export async function runFaultScenario(options: FaultRunOptions): Promise<FaultR
   const api = new ModelgateProcess('api', { entry: 'api', env, logFile: path.join(logDir, 'api.log'), restartDelayMs: 1_000 });
   let client: Client | undefined;
   const pool = createPool(postgres.url);
-  const kills: Record<FaultTarget, number> = { worker: 0, api: 0, temporal: 0, postgres: 0 };
-  let killsOfStoppedComponents = 0;
-  let outcomes: Record<string, number> = {};
+  const faults = new FaultInjector({
+    worker: { kill: () => worker.kill('SIGKILL'), restart: async () => void worker.start() },
+    api: { kill: () => api.kill('SIGKILL'), restart: async () => void api.start() },
+    temporal: { kill: () => temporal.kill(), restart: () => retrying('Temporal', () => temporal.start()) },
+    postgres: { kill: () => postgres.kill(), restart: () => retrying('PostgreSQL', () => postgres.start()) },
+  });
+  const { kills } = faults;
+  let outcomes: ObservedOutcomes = { temporal: {}, registry: {}, deployer: {} };
+  let deliveries: FaultRunReport['deliveries'] = { total: 0, repeats: 0, deployments: 0, failed: 0, timedOut: 0, slow: 0 };
+  const killsAfterProvisioning = { injected: 0, beforeActivation: 0 };
   const violations: string[] = [];
   const stats = { requests: 0, retries: 0, repeats: 0, confirmedAfterConflict: 0 };
   let chaosSeconds = 0;
@@ -161,47 +213,76 @@ export async function runFaultScenario(options: FaultRunOptions): Promise<FaultR
   process.on('exit', leaveNothing);
 
   try {
-    await Promise.all([temporal.start(), postgres.start()]);
+    // The Temporal server on PostgreSQL needs the cluster first.
+    if (temporal.kind === 'postgres') await postgres.start().then(() => temporal.start());
+    else await Promise.all([temporal.start(), postgres.start()]);
     worker.start();
     api.start();
     await waitForApiReady(server, 120_000);
     client = new Client({ connection: await Connection.connect({ address: temporal.address }), namespace: temporal.namespace });
-    log(`services up: Temporal ${temporal.address} (db ${temporal.dir}), PostgreSQL ${postgres.port}, API ${server}; seed ${options.seed}`);
+    log(`services up: Temporal (${temporal.kind}) ${temporal.address}, PostgreSQL ${postgres.port}, API ${server}; seed ${options.seed}`);
 
     const tokens: Record<string, string> = {};
     for (const person of Object.values(faultPeople)) tokens[person.id] = await signDevToken({ secret: JWT_SECRET, user: person.id, roles: person.roles });
     const deadline = started + options.timeoutMs;
     const ctx: DriverContext = { server, tokens, artifactDir, stats, violations, repeatShare: options.repeatShare, random, deadline };
 
-    // ---- chaos: one component at a time, every kind in turn of a shuffled round ----------------
+    // ---- the deployer: fails, times out and answers slowly on its shares of the deliveries --------
+    // Its own random streams, so that the deployer's and the chaos loop's choices do not shift the drivers'.
+    const deployerRandom = seededRandom(options.seed ^ 0x5eed1);
+    const provisioningRandom = seededRandom(options.seed ^ 0x5eed2);
+    const { failShare, timeoutShare, slowShare, slowMs } = options.deployerFaults;
     let driving = true;
-    // The chaos lasts while people drive, and at least until each component was killed once.
-    const chaosOn = () => driving || FAULT_TARGETS.some((t) => kills[t] === 0);
-    const restart: Record<FaultTarget, () => Promise<void>> = {
-      worker: async () => void worker.start(),
-      api: async () => void api.start(),
-      temporal: () => retrying('Temporal', () => temporal.start()),
-      postgres: () => retrying('PostgreSQL', () => postgres.start()),
-    };
-    const kill: Record<FaultTarget, () => Promise<boolean>> = {
-      worker: () => worker.kill('SIGKILL'),
-      api: () => api.kill('SIGKILL'),
-      temporal: () => temporal.kill(),
-      postgres: () => postgres.kill(),
-    };
+    const afterProvisioning: Array<{ promotionId: string; at: number }> = [];
+    const killedAfter = new Set<string>();
+    receiver.setBehaviour({
+      fault: (): DeployerFault | undefined => {
+        const r = deployerRandom();
+        if (r < failShare) return { kind: 'fail', status: 503 };
+        if (r < failShare + timeoutShare) return { kind: 'timeout', holdMs: DEPLOY_REQUEST_TIMEOUT_MS + 2_000 };
+        if (r < failShare + timeoutShare + slowShare) return { kind: 'slow', delayMs: slowMs[0] + deployerRandom() * (slowMs[1] - slowMs[0]) };
+        return undefined;
+      },
+      // A kill the moment a deployment is answered: the worker has yet to record it and move the registry.
+      onAnswered: ({ body }) => {
+        const promotionId = String(body.promotionId);
+        if (!driving || body.action !== 'deploy' || killedAfter.has(promotionId) || provisioningRandom() >= options.killAfterProvisioningShare) return;
+        killedAfter.add(promotionId);
+        const candidates = (['worker', 'temporal', 'postgres'] as const).filter((t) => !faults.isFaulted(t));
+        if (candidates.length === 0) return;
+        const target = candidates[Math.floor(provisioningRandom() * candidates.length)]!;
+        log(`after provisioning ${promotionId}: SIGKILL ${target}`);
+        faults.inject([target], between(options.downMs), 'after-provisioning').then(
+          (fault) => {
+            if (fault.killed.length > 0) afterProvisioning.push({ promotionId, at: fault.at });
+          },
+          (err: Error) => violations.push(`the kill after provisioning ${promotionId} failed: ${err.message}`),
+        );
+      },
+    });
+
+    // ---- chaos: one component at a time or two at once, every kind in turn of a shuffled round -------
+    // The chaos lasts while people drive, and at least until each component was killed once (and,
+    // with overlaps asked for, until two were killed at once).
+    const chaosOn = () => driving || FAULT_TARGETS.some((t) => kills[t] === 0) || (options.overlapShare > 0 && faults.overlappingKills === 0);
     const chaos = (async () => {
       let round: FaultTarget[] = [];
+      const nextTarget = () => {
+        if (round.length === 0) round = [...FAULT_TARGETS].sort(() => random() - 0.5);
+        return round.pop()!;
+      };
       while (chaosOn()) {
         await sleep(between(options.gapMs));
         if (!chaosOn()) break;
-        if (round.length === 0) round = [...FAULT_TARGETS].sort(() => random() - 0.5);
-        const target = round.pop()!;
+        const targets = [nextTarget()];
+        if (random() < options.overlapShare) {
+          let second = nextTarget();
+          if (second === targets[0]) second = nextTarget();
+          if (second !== targets[0]) targets.push(second);
+        }
         const down = between(options.downMs);
-        log(`chaos: SIGKILL ${target}, down ${Math.round(down)} ms`);
-        if (await kill[target]()) kills[target] += 1;
-        else killsOfStoppedComponents += 1;
-        await sleep(down);
-        await restart[target]();
+        log(`chaos: SIGKILL ${targets.join(' + ')}, down ${Math.round(down)} ms`);
+        await faults.inject(targets, down, 'chaos');
       }
     })();
 
@@ -219,6 +300,7 @@ export async function runFaultScenario(options: FaultRunOptions): Promise<FaultR
     );
     driving = false;
     await chaos;
+    await faults.settled();
     chaosSeconds = (Date.now() - driveStart) / 1000;
 
     // ---- settle: everything up, every promotion closed ----------------------------------------------
@@ -230,9 +312,25 @@ export async function runFaultScenario(options: FaultRunOptions): Promise<FaultR
     settleSeconds = (Date.now() - settleStart) / 1000;
     for (const id of open) violations.push(`${id} had not closed ${Math.round(settleSeconds)} s after the faults stopped`);
     log(`settled in ${settleSeconds.toFixed(1)} s; verifying`);
-    const verified = await verifyPromotions({ client, pool, receiver, server, token: tokens.sam! }, plans);
+    // Each delivery's line is written before it is answered: with every promotion closed, the log is complete.
+    const delivered = await readDeliveryLog(deliveryLog);
+    const verified = await verifyPromotions({ client, pool, deliveries: delivered, server, token: tokens.sam! }, plans);
     violations.push(...verified.problems);
     outcomes = verified.outcomes;
+    deliveries = {
+      total: delivered.length,
+      repeats: delivered.filter((d) => d.repeat).length,
+      deployments: delivered.filter((d) => d.applied).length,
+      failed: delivered.filter((d) => d.fault === 'fail').length,
+      timedOut: delivered.filter((d) => d.fault === 'timeout').length,
+      slow: delivered.filter((d) => d.fault === 'slow').length,
+    };
+    // Whether each kill after provisioning came before the registry moved (the registry's own clock).
+    killsAfterProvisioning.injected = afterProvisioning.length;
+    for (const { promotionId, at } of afterProvisioning) {
+      const row = await pool.query<{ at: Date }>('SELECT deployed_at AS at FROM environment_deployments WHERE promotion_id = $1', [promotionId]);
+      if (row.rows[0] && row.rows[0].at.getTime() > at) killsAfterProvisioning.beforeActivation += 1;
+    }
   } finally {
     process.off('exit', leaveNothing);
     await Promise.allSettled([worker.stop(2_000), api.stop(2_000)]);
@@ -249,9 +347,15 @@ export async function runFaultScenario(options: FaultRunOptions): Promise<FaultR
   return {
     promotions: plans.length,
     seed: options.seed,
+    temporalServer: temporal.kind,
     outcomes,
     kills,
-    killsOfStoppedComponents,
+    killsOfStoppedComponents: faults.killsOfStoppedComponents,
+    overlappingKills: faults.overlappingKills,
+    killsAfterProvisioning,
+    deliveries,
+    brokenPromises: violations.length,
+    faultLog: faults.faults.map((f) => ({ atSeconds: +((f.at - started) / 1000).toFixed(1), cause: f.cause, killed: f.killed, foundDown: f.foundDown })),
     unplannedExits: { worker: worker.unexpectedExits.length, api: api.unexpectedExits.length },
     driving: stats,
     chaosSeconds: +chaosSeconds.toFixed(1),
@@ -261,13 +365,30 @@ export async function runFaultScenario(options: FaultRunOptions): Promise<FaultR
   };
 }
 
+/** Refuses options that cannot describe a run (a share outside 0..1, a reversed or negative range), naming the option. */
+function checkOptions(options: FaultRunOptions): void {
+  const { failShare, timeoutShare, slowShare, slowMs } = options.deployerFaults;
+  const shares = { repeatShare: options.repeatShare, overlapShare: options.overlapShare, killAfterProvisioningShare: options.killAfterProvisioningShare, failShare, timeoutShare, slowShare };
+  for (const [name, value] of Object.entries(shares)) {
+    if (!(value >= 0 && value <= 1)) throw new Error(`fault run option ${name} must be a share between 0 and 1`);
+  }
+  if (failShare + timeoutShare + slowShare > 1) throw new Error('fault run options failShare + timeoutShare + slowShare must be at most 1');
+  const ranges = { gapMs: options.gapMs, downMs: options.downMs, slowMs };
+  for (const [name, [min, max]] of Object.entries(ranges)) {
+    if (!(min! >= 0 && max! >= min!)) throw new Error(`fault run option ${name} must be MIN,MAX with 0 <= MIN <= MAX`);
+  }
+  if (!(Number.isInteger(options.promotions) && options.promotions > 0 && Number.isInteger(options.concurrency) && options.concurrency > 0)) {
+    throw new Error('fault run options promotions and concurrency must be positive integers');
+  }
+}
+
 /** Restarts a service, trying again a few times (a port or a lock may take a moment to free). */
 async function retrying(what: string, start: () => Promise<void>): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await start();
     } catch (err) {
-      if (attempt >= 5) throw new Error(`${what} did not restart after ${attempt} attempts: ${(err as Error).message}`);
+      if (attempt >= 8) throw new Error(`${what} did not restart after ${attempt} attempts: ${(err as Error).message}`);
       await sleep(1_000 * attempt);
     }
   }

@@ -1,6 +1,7 @@
-// The services a fault run owns and kills: a Temporal dev server keeping its state in a SQLite
-// file, and a private PostgreSQL cluster. Both are started with the project's own scripts and
-// restarted on the same port with the same data, so a kill loses only what a crash loses.
+// The services a fault run owns and kills: a Temporal server (the dev server keeping its state in
+// a SQLite file, or the Temporal server on PostgreSQL) and a private PostgreSQL cluster. Both are
+// started with the project's own scripts and restarted on the same port with the same data, so a
+// kill loses only what a crash loses.
 import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -78,8 +79,25 @@ async function waitGone(pids: number[], timeoutMs = 30_000): Promise<void> {
   }
 }
 
-/** A Temporal dev server (`temporal/start-dev.sh --db-file`) whose state survives kills. */
-export class TemporalDevServer {
+/** The Temporal server a fault run kills and restarts: its address, and start, kill and stop. */
+export interface FaultTemporalServer {
+  /** Its folder (configuration, pid file, log; the dev server's database file). */
+  readonly dir: string;
+  readonly address: string;
+  readonly namespace: string;
+  readonly pidFile: string;
+  /** Which server it is, for the report. */
+  readonly kind: 'dev' | 'postgres';
+  start(): Promise<void>;
+  /** SIGKILL, as a crash: no shutdown, whatever was in flight is lost. True when it was running and is seen gone. */
+  kill(): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+/** A Temporal server run by one of the project's start scripts, known by the pid file it writes. */
+abstract class PidFileTemporalServer implements FaultTemporalServer {
+  abstract readonly kind: 'dev' | 'postgres';
+
   constructor(
     readonly dir: string,
     readonly port: number,
@@ -94,21 +112,10 @@ export class TemporalDevServer {
     return path.join(this.dir, 'temporal.pid');
   }
 
-  /** Starts the server on its port with its database file, and registers the search attributes. */
-  async start(): Promise<void> {
-    await script('temporal/start-dev.sh', [
-      '--port', String(this.port), '--headless', '--namespace', this.namespace,
-      '--pidfile', this.pidFile, '--log', path.join(this.dir, 'temporal.log'), '--db-file', path.join(this.dir, 'temporal.db'),
-    ]);
-  }
+  abstract start(): Promise<void>;
 
-  async pid(): Promise<number | undefined> {
-    return pidFromFile(this.pidFile);
-  }
-
-  /** SIGKILL, as a crash: no shutdown, whatever was in flight is lost. True when it was running and is seen gone. */
   async kill(): Promise<boolean> {
-    const pid = await this.pid();
+    const pid = pidFromFile(this.pidFile);
     if (!pid || !(await processAlive(pid))) return false;
     process.kill(pid, 'SIGKILL');
     await waitGone([pid]);
@@ -117,7 +124,7 @@ export class TemporalDevServer {
 
   /** A clean stop (SIGTERM, then SIGKILL). */
   async stop(): Promise<void> {
-    const pid = await this.pid();
+    const pid = pidFromFile(this.pidFile);
     if (!pid || !(await processAlive(pid))) return;
     process.kill(pid, 'SIGTERM');
     try {
@@ -125,6 +132,44 @@ export class TemporalDevServer {
     } catch {
       await this.kill();
     }
+  }
+}
+
+/** A Temporal dev server (`temporal/start-dev.sh --db-file`) whose state survives kills. */
+export class TemporalDevServer extends PidFileTemporalServer {
+  readonly kind = 'dev';
+
+  /** Starts the server on its port with its database file, and registers the search attributes. */
+  async start(): Promise<void> {
+    await script('temporal/start-dev.sh', [
+      '--port', String(this.port), '--headless', '--namespace', this.namespace,
+      '--pidfile', this.pidFile, '--log', path.join(this.dir, 'temporal.log'), '--db-file', path.join(this.dir, 'temporal.db'),
+    ]);
+  }
+}
+
+/**
+ * The Temporal server on PostgreSQL (`temporal/start-postgres-server.sh`, as docker-compose runs
+ * it), its databases in the run's own cluster: killing PostgreSQL takes its persistence away too.
+ */
+export class TemporalPostgresServer extends PidFileTemporalServer {
+  readonly kind = 'postgres';
+
+  constructor(
+    dir: string,
+    port: number,
+    readonly pgPort: number,
+    namespace = 'modelgate',
+  ) {
+    super(dir, port, namespace);
+  }
+
+  /** Starts the server (the schema step leaves an up-to-date schema as it is) and waits until it serves. */
+  async start(): Promise<void> {
+    await script('temporal/start-postgres-server.sh', [
+      '--port', String(this.port), '--pg-port', String(this.pgPort), '--namespace', this.namespace,
+      '--dir', this.dir, '--pidfile', this.pidFile, '--log', path.join(this.dir, 'temporal.log'),
+    ], 180_000);
   }
 }
 

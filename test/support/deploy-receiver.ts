@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SIGNATURE_HEADER, signDeploymentReport, TIMESTAMP_HEADER } from '../../src/deployment/webhook';
@@ -11,6 +12,29 @@ export interface ReceivedDeployment {
   answered: number;
 }
 
+/**
+ * A deployer's misbehaviour for one delivery: answer a 5xx without deploying; deploy, then hold the
+ * answer for `holdMs` (longer than the caller waits: the deployment happened, the answer is lost);
+ * or deploy and answer after `delayMs` (slow, within the caller's time-out).
+ */
+export type DeployerFault = { kind: 'fail'; status: number } | { kind: 'timeout'; holdMs: number } | { kind: 'slow'; delayMs: number };
+
+/** One line of the delivery log: every request the receiver took, as it took it (JSON Lines). */
+export interface DeliveryLogLine {
+  at: string;
+  idempotencyKey: string;
+  promotionId: string;
+  signatureValid: boolean;
+  /** The misbehaviour chosen for this delivery, if any. */
+  fault?: DeployerFault['kind'];
+  /** The status answered (for a time-out: the status sent after the caller stopped waiting). */
+  answered: number;
+  /** This delivery carried out the deployment (the first applied delivery of its key). */
+  applied: boolean;
+  /** Its key had been delivered before. */
+  repeat: boolean;
+}
+
 /** How the receiver answers the next requests (changeable during a test). */
 export interface ReceiverBehaviour {
   /** Answer 503 to the first N signed requests. */
@@ -21,6 +45,16 @@ export interface ReceiverBehaviour {
   accept?: boolean;
   /** Hold the first request of each key this long before answering (worker-kill tests). */
   holdFirstMs?: number;
+  /** Chooses a misbehaviour for each signed delivery (none: answer normally). */
+  fault?: (delivery: { idempotencyKey: string; body: Record<string, unknown> }) => DeployerFault | undefined;
+  /** Called once a deployment was answered 2xx (after the answer is sent). */
+  onAnswered?: (delivery: { idempotencyKey: string; body: Record<string, unknown> }) => void;
+}
+
+/** Options of a receiver. */
+export interface DeployReceiverOptions {
+  /** Appends one {@link DeliveryLogLine} per request to this file, before answering. */
+  deliveryLog?: string;
 }
 
 /**
@@ -39,7 +73,12 @@ export class DeployReceiver {
   private failuresLeft = 0;
   private readonly held = new Set<string>();
 
-  constructor(readonly secret: string) {}
+  private readonly delivered = new Set<string>();
+
+  constructor(
+    readonly secret: string,
+    private readonly options: DeployReceiverOptions = {},
+  ) {}
 
   get url(): string {
     return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}/deploy`;
@@ -83,22 +122,52 @@ export class DeployReceiver {
     const key = String(req.headers['idempotency-key'] ?? '');
     const body = JSON.parse(raw.toString('utf8') || '{}') as Record<string, unknown>;
     this.arrived.push(body);
-    const answer = (status: number, payload: unknown) => {
+    const repeat = this.delivered.has(key);
+    this.delivered.add(key);
+    const logDelivery = (answered: number, applied: boolean, fault?: DeployerFault['kind']) => {
+      if (!this.options.deliveryLog) return;
+      const line: DeliveryLogLine = {
+        at: new Date().toISOString(),
+        idempotencyKey: key,
+        promotionId: String(body.promotionId ?? ''),
+        signatureValid,
+        ...(fault ? { fault } : {}),
+        answered,
+        applied,
+        repeat,
+      };
+      appendFileSync(this.options.deliveryLog, `${JSON.stringify(line)}\n`);
+    };
+    const answer = (status: number, payload: unknown, fault?: DeployerFault['kind']) => {
       this.requests.push({ idempotencyKey: key, signatureValid, body, answered: status });
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(payload));
+      if (status < 300 && !fault) this.behaviour.onAnswered?.({ idempotencyKey: key, body });
     };
-    if (!signatureValid) return answer(401, { error: 'bad signature' });
-    if (this.behaviour.alwaysStatus) return answer(this.behaviour.alwaysStatus, { error: 'deployer says no' });
+    const reject = (status: number, payload: unknown, fault?: DeployerFault['kind']) => {
+      logDelivery(status, false, fault);
+      answer(status, payload, fault);
+    };
+    if (!signatureValid) return reject(401, { error: 'bad signature' });
+    if (this.behaviour.alwaysStatus) return reject(this.behaviour.alwaysStatus, { error: 'deployer says no' });
     if (this.failuresLeft > 0) {
       this.failuresLeft -= 1;
-      return answer(503, { error: 'deployer busy' });
+      return reject(503, { error: 'deployer busy' });
     }
+    const fault = this.behaviour.fault?.({ idempotencyKey: key, body });
+    if (fault?.kind === 'fail') return reject(fault.status, { error: 'deployer failed' }, 'fail');
     if (this.behaviour.holdFirstMs && !this.held.has(key)) {
       this.held.add(key);
       await new Promise((r) => setTimeout(r, this.behaviour.holdFirstMs));
     }
-    if (!this.deployed.has(key)) this.deployed.set(key, body);
-    answer(this.behaviour.accept ? 202 : 200, { id: `dep-${this.deployed.size}`, status: this.behaviour.accept ? 'accepted' : 'deployed' });
+    const applied = !this.deployed.has(key);
+    if (applied) this.deployed.set(key, body);
+    const status = this.behaviour.accept ? 202 : 200;
+    logDelivery(status, applied, fault?.kind);
+    if (fault?.kind === 'timeout' || fault?.kind === 'slow') {
+      await new Promise((r) => setTimeout(r, fault.kind === 'timeout' ? fault.holdMs : fault.delayMs));
+      if (res.destroyed) return;
+    }
+    answer(status, { id: `dep-${this.deployed.size}`, status: this.behaviour.accept ? 'accepted' : 'deployed' }, fault?.kind === 'timeout' ? 'timeout' : undefined);
   }
 
   async close(): Promise<void> {
