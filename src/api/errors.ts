@@ -1,4 +1,4 @@
-import { isGrpcServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
+import { isGrpcServiceError, NamespaceNotFoundError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { isConnectionError } from '../db/pool';
 import { domainAnswerOf } from './domain-errors';
@@ -98,10 +98,15 @@ const TEMPORAL_TRANSIENT_CODES: ReadonlySet<number> = new Set([
 /**
  * Which service a request failed on because it could not be reached or was overloaded for a
  * moment — `Temporal` or `PostgreSQL` — looking through the error's causes; else `undefined`.
+ * Temporal not knowing the API's namespace counts as unavailable: a Temporal server that has just
+ * restarted answers so until it has loaded its namespaces (a namespace that really is missing
+ * shows in `/readyz`, which asks Temporal for it).
  */
 export function unavailableService(err: unknown): 'Temporal' | 'PostgreSQL' | undefined {
   for (const e of causesOf(err)) {
     if (isGrpcServiceError(e) && TEMPORAL_TRANSIENT_CODES.has(e.code)) return 'Temporal';
+    if (e instanceof NamespaceNotFoundError) return 'Temporal';
+    if (isGrpcServiceError(e) && e.code === 5 /* NOT_FOUND */ && /^namespace\b.*\bnot found/i.test(e.details)) return 'Temporal';
     if (isConnectionError(e)) return 'PostgreSQL';
   }
   return undefined;

@@ -7,6 +7,7 @@ import type { Pool } from 'pg';
 import request from 'supertest';
 import { signDevToken } from '../../src/api/auth';
 import { ApiError, isNoWorkerAnswer, unavailableService } from '../../src/api/errors';
+import { NamespaceNotFoundError } from '@temporalio/client';
 import { askWorker } from '../../src/api/worker-answer';
 import { createPool } from '../../src/db/pool';
 import { loadPolicyFile } from '../../src/policy/load';
@@ -93,6 +94,10 @@ describe('the API while a service it needs is unreachable', () => {
     expect(unavailableService(grpc(4))).toBe('Temporal');
     // NOT_FOUND, INVALID_ARGUMENT: Temporal answered
     expect(unavailableService(grpc(5))).toBeUndefined();
+    // ...except its namespace not found, as a Temporal server answers just after a restart
+    expect(unavailableService(new Error('Failed to query', { cause: new NamespaceNotFoundError('modelgate') }))).toBe('Temporal');
+    expect(unavailableService(Object.assign(new Error('x'), { code: 5, details: "Namespace name 'modelgate' is not found.", metadata: {} }))).toBe('Temporal');
+    expect(unavailableService(Object.assign(new Error('x'), { code: 5, details: 'workflow execution not found', metadata: {} }))).toBeUndefined();
     expect(unavailableService(grpc(3))).toBeUndefined();
   });
 
