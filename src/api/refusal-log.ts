@@ -69,26 +69,29 @@ function loggedProblems(details: unknown): Record<string, unknown> {
  * or fails the answer; a failed write is logged as a warning.
  */
 export function createRefusalLog(deps: { pool: Pool; log: Logger; sealer?: AuditSealer }) {
-  const write = (attempt: RefusedAttempt) => {
+  // Never rejects: a refused attempt that cannot be logged is reported, and the refusal still answered.
+  const write = (attempt: RefusedAttempt): Promise<void> =>
     logRefusedAttempt(deps.pool, attempt, deps.sealer).catch((err: unknown) => deps.log.warn({ err }, 'could not log a refused attempt'));
-  };
+  // The refusal is answered once its record is written (or failed to be), so that a client who
+  // has seen the refusal finds it in the audit record.
   const middleware: ErrorRequestHandler = (err, req, res, next) => {
     const apiError = asApiError(err);
     if (apiError && LOGGED_STATUSES.has(apiError.status)) {
       const actor = res.locals.actor as Actor | undefined;
-      write({
+      void write({
         ...describeAttempt(req),
         ...(actor ? { actor: actor.id } : {}),
         statusCode: apiError.status,
         reason: apiError.message,
         detail: apiError.status === 400 ? loggedProblems(apiError.details) : {},
-      });
+      }).then(() => next(err));
+      return;
     }
     next(err);
   };
   return {
     tokenRefused(refusal: { reason: string; method: string; path: string; claimedSubject?: string }) {
-      write({
+      void write({
         ...describeAttempt(refusal),
         statusCode: 401,
         reason: refusal.reason,
