@@ -60,7 +60,7 @@ describe('the review queue from the listing', () => {
     const business = await waitUntil(() => queueOf(people.bo), (q) => !!entryOf(q, high.workflowId));
     expect(entryOf(business, high.workflowId)!.gates.map((g) => g.gate)).toEqual(['business']);
     await sendUpdate(high, 'decide', { actor: people.bo, gate: 'business', decision: 'approve' });
-    await waitForStatus(high, 'DEPLOYED');
+    await high.result();
     expect((await summaryOf(high.workflowId))?.status).toBe('DEPLOYED');
     await recordHistory('promotion-review-queue-memo', high);
   });
