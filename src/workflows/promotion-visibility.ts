@@ -5,6 +5,7 @@ import { patched, setCurrentDetails, upsertMemo, upsertSearchAttributes } from '
 import { blockingChecks, eligibleRoles, validApprovals } from '../policy/evaluate';
 import { REVIEW_SUMMARY_MEMO_KEY, reviewSummaryOf, ReviewSummarySchema } from '../policy/review-summary';
 import { SearchAttributes } from '../shared/search-attributes';
+import type { PromotionState } from '../shared/promotion';
 import type { PromotionMachine } from './promotion-machine';
 
 /**
@@ -16,10 +17,10 @@ export class ReviewSummaryMemo {
   /** The summary last upserted in this run (its JSON), or `removed`. */
   private last: string | undefined;
 
-  /** Upserts the summary of `m`'s state when it changed since the last upsert of this run. */
-  publish(m: PromotionMachine): void {
+  /** Upserts the summary of a promotion's state when it changed since the last upsert of this run. */
+  publish(state: PromotionState): void {
     if (!patched('review-queue-memo')) return;
-    const summary = reviewSummaryOf(m.state);
+    const summary = reviewSummaryOf(state);
     const fits = ReviewSummarySchema.safeParse(summary).success;
     const shown = fits ? JSON.stringify(summary) : 'removed';
     if (shown === this.last) return;
@@ -51,6 +52,6 @@ export function publish(m: PromotionMachine, memo: ReviewSummaryMemo): void {
   if (state.expedited) lines.push(`Expedited by ${state.expedited.by}: ${state.expedited.reason}`);
   if (state.outcome) lines.push(`Outcome: ${state.outcome.reason} (by ${state.outcome.by})`);
   setCurrentDetails(lines.join('\n\n'));
-  memo.publish(m);
+  memo.publish(m.state);
 }
 
