@@ -2,7 +2,7 @@
 // and, for promotions without one, its state, without making the worker replay unchanged promotions.
 import type { Client } from '@temporalio/client';
 import type { Payload, PayloadConverter } from '@temporalio/common';
-import { ReviewSummarySchema, type ReviewSummary } from '../policy/review-summary';
+import { REVIEW_SUMMARY_MEMO_MAX_BYTES, ReviewSummarySchema, type ReviewSummary } from '../policy/review-summary';
 import { stateQuery } from '../shared/messages';
 import type { PromotionState } from '../shared/promotion';
 
@@ -53,16 +53,13 @@ export function createReviewStateReader(client: Client, options: ReviewStateRead
   };
 }
 
-/** The largest review-summary memo read (bytes of its payload); a larger one is refused unread. */
-export const REVIEW_SUMMARY_MEMO_MAX_BYTES = 64 * 1024;
-
 /** What a review-summary memo holds: a summary, or why it is unreadable (never echoed to callers). */
 export type ReviewSummaryMemoReading = { summary: ReviewSummary } | { problem: string };
 
 /**
  * Reads the review summary a promotion keeps in its memo (src/policy/review-summary.ts), as a
  * visibility listing returns it. The memo is written by the workflow but read as untrusted input:
- * bounded in size, decoded with the client's payload converter, validated by the summary's schema.
+ * bounded in size (a larger payload is refused unread), decoded with the client's payload converter, validated by the summary's schema.
  * A memo that fails any of these is a problem, never an exception.
  */
 export function reviewSummaryOfMemo(payload: Payload, converter: PayloadConverter): ReviewSummaryMemoReading {

@@ -10,8 +10,15 @@ import { eligibleRoles, standingSigners, validApprovals, type SeparationOfDuties
 /** The memo key the review summary is kept under. */
 export const REVIEW_SUMMARY_MEMO_KEY = 'reviewSummary';
 
-/** Bounds of a review summary; a promotion beyond them keeps none (the queue reads its state). */
-export const REVIEW_SUMMARY_LIMITS = { gates: 32, rolesPerGate: 32, signersPerGate: 64, excluded: 16, text: 200, title: 500 } as const;
+/**
+ * Bounds of a review summary; a promotion beyond them keeps none (the queue reads its state). The
+ * whole summary's JSON is at most `characters` long, so its memo payload is at most
+ * {@link REVIEW_SUMMARY_MEMO_MAX_BYTES}.
+ */
+export const REVIEW_SUMMARY_LIMITS = { gates: 32, rolesPerGate: 32, signersPerGate: 64, excluded: 16, text: 200, title: 500, characters: 16_384 } as const;
+
+/** The largest review-summary memo payload a reader needs to read (bytes of UTF-8 JSON). */
+export const REVIEW_SUMMARY_MEMO_MAX_BYTES = 4 * REVIEW_SUMMARY_LIMITS.characters;
 
 const text = z.string().min(1).max(REVIEW_SUMMARY_LIMITS.text);
 const timestamp = z.string().max(64).refine((v) => !Number.isNaN(Date.parse(v)), 'must be a timestamp');
@@ -48,7 +55,7 @@ export const ReviewSummarySchema = z.strictObject({
   owner: text,
   excluded: z.array(text).max(REVIEW_SUMMARY_LIMITS.excluded),
   gates: z.array(ReviewGateSummarySchema).max(REVIEW_SUMMARY_LIMITS.gates),
-});
+}).refine((summary) => JSON.stringify(summary).length <= REVIEW_SUMMARY_LIMITS.characters, `must be at most ${REVIEW_SUMMARY_LIMITS.characters} characters of JSON`);
 
 /** What a reviewer's queue shows of a promotion, and what separation of duties needs for it. */
 export type ReviewSummary = z.infer<typeof ReviewSummarySchema>;

@@ -1,8 +1,8 @@
 // The review summary a promotion keeps in its memo, read back as the review queue reads it: from
 // a payload, as untrusted input. Pure: the queue's end-to-end behaviour is in review-queue-memo.test.ts.
 import { defaultPayloadConverter } from '@temporalio/common';
-import { REVIEW_SUMMARY_LIMITS, reviewSummaryOf, ReviewSummarySchema } from '../../src/policy/review-summary';
-import { REVIEW_SUMMARY_MEMO_MAX_BYTES, reviewSummaryOfMemo } from '../../src/api/review-states';
+import { REVIEW_SUMMARY_LIMITS, REVIEW_SUMMARY_MEMO_MAX_BYTES, reviewSummaryOf, ReviewSummarySchema } from '../../src/policy/review-summary';
+import { reviewSummaryOfMemo } from '../../src/api/review-states';
 import { queueEntryIn, queueEntryOf } from '../../src/promotions/review-queue';
 import { gateState, reviewState } from '../support/states';
 
@@ -61,6 +61,7 @@ describe('reading a review summary from a memo', () => {
     ['too many gates', { ...summary, gates: Array.from({ length: REVIEW_SUMMARY_LIMITS.gates + 1 }, () => summary.gates[0]) }],
     ['too many signers', { ...summary, gates: [{ ...summary.gates[0], signers: Array.from({ length: REVIEW_SUMMARY_LIMITS.signersPerGate + 1 }, (_, i) => `p${i}`) }] }],
     ['a name too long', { ...summary, model: 'm'.repeat(REVIEW_SUMMARY_LIMITS.text + 1) }],
+    ['every field within bounds but too long in all', { ...summary, gates: Array.from({ length: REVIEW_SUMMARY_LIMITS.gates }, () => ({ ...summary.gates[0], title: 't'.repeat(REVIEW_SUMMARY_LIMITS.title) })) }],
   ])('refuses one with %s, without echoing it', (_, value) => {
     const reading = reviewSummaryOfMemo(memoOf(value), defaultPayloadConverter);
     expect(reading).toEqual({ problem: 'review summary memo malformed' });
