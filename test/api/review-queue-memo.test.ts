@@ -68,7 +68,12 @@ describe('the review queue from the listing', () => {
   it('with the worker stopped, shows promotions from their memos; a forged or malformed memo is unreadable, never an entry nor a 500', async () => {
     const medium = await h.submit(await h.manifest({ model: { riskTier: 'medium' } }));
     await waitForStatus(medium, 'IN_REVIEW');
-    await waitUntil(() => queueOf(people.rita), (q) => !!entryOf(q, medium.workflowId));
+    // Listed as in review (the queue is not read before: no state of it is remembered anywhere).
+    const listedInReview = async () => {
+      for await (const e of h.client.workflow.list({ query: `WorkflowId = '${medium.workflowId}' AND PromotionStatus = 'IN_REVIEW'` })) return e.memo?.[REVIEW_SUMMARY_MEMO_KEY];
+      return undefined;
+    };
+    await waitUntil(listedInReview, (memo) => (memo as ReviewSummary | undefined)?.status === 'IN_REVIEW');
     h.worker.shutdown();
     await waitUntil(() => h.worker.getState(), (state) => state === 'STOPPED');
 
