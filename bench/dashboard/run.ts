@@ -1,8 +1,9 @@
 // Dashboard benchmark (issue: reviewer dashboard). Run with `./scripts/bench.sh dashboard [options]`.
 // What one refresh of a dashboard page costs (each open page refreshes every 3 s):
 //  1. `GET /v1/review-queue` for a reviewer with N promotions waiting on their role: the API lists
-//     them by visibility, describes each, and queries the state of those whose history changed
-//     (cold: all of them, the worker replaying those it has not cached; warm: none).
+//     them by visibility and builds each entry from the review summary in the listing's memo (cold:
+//     a freshly started API; warm: later reads). Promotions without the summary would have their
+//     state read (described, and queried when their history changed).
 //  2. `GET /v1/governance` with M closed promotions in the audit archive (about 10 events each):
 //     cold (the archive figures computed) and warm (reused for 15 s; the counts by status for 5 s).
 // Options: --waiting N (default 100) --archived M (default 5000) --reads N (default 50).

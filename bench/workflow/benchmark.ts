@@ -79,6 +79,8 @@ export interface HistoryShape {
   events: number;
   activities: number;
   searchAttributeUpserts: number;
+  /** Memo upserts (the review summary). */
+  memoUpserts: number;
   updates: number;
   timers: number;
   /** Bytes of the audit archive activity's input (the timeline). */
@@ -174,6 +176,7 @@ async function historyShape(client: Client, promotionId: string): Promise<Histor
     events: events.length,
     activities: count(T.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED),
     searchAttributeUpserts: count(T.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES),
+    memoUpserts: count(T.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED),
     updates: count(T.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED),
     timers: count(T.EVENT_TYPE_TIMER_STARTED),
     archivePayloadBytes: (archive?.activityTaskScheduledEventAttributes?.input?.payloads ?? []).reduce((n, p) => n + (p.data?.length ?? 0), 0),

@@ -5,7 +5,7 @@
 // activities with the same inputs (policy verification, the checks on the checks task queue,
 // version claim, evidence seal, approval, registry move, lifecycle announcement, audit archive of
 // a timeline with the same entries), the same search-attribute upserts (all eight keys each time,
-// at the same points), the same `decide` Update and `state` query, a timer per review wait — but
+// at the same points) with the same review summary kept in the memo, the same `decide` Update and `state` query, a timer per review wait — but
 // no rules: no separation of duties, evidence binding, overrides, revisions, deadlines,
 // escalation, notifications, refusal log or continue-as-new. The benchmark reports both sides'
 // history shapes, so that the sameness is checked, not assumed.
@@ -22,6 +22,7 @@ import { SearchAttributes } from '../../src/shared/search-attributes';
 import { checksTaskQueueOf } from '../../src/shared/task-queues';
 import { environmentPolicyOf } from '../../src/workflows/deployment-stage';
 import { submittedState } from '../../src/workflows/promotion-machine';
+import { ReviewSummaryMemo } from '../../src/workflows/promotion-visibility';
 
 // The promotion's lifecycle workflow, which the announcement starts, lives in the same bundle.
 export { ModelEnvironmentWorkflow } from '../../src/workflows/model-environment';
@@ -43,6 +44,7 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
   let changes = 0;
   const gates = () => state.stages.flatMap((s) => s.gates);
   const openGates = () => (state.status === 'IN_REVIEW' ? gates().filter((g) => g.status === 'open') : []);
+  const reviewSummary = new ReviewSummaryMemo();
   const publish = () => {
     const open = openGates();
     upsertSearchAttributes([
@@ -55,6 +57,7 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
       { key: SearchAttributes.PendingGates, value: open.map((g) => g.name) },
       { key: SearchAttributes.PendingRoles, value: [...new Set(open.flatMap((g) => g.roles))].sort() },
     ]);
+    reviewSummary.publish(state);
   };
 
   const publishTimes = (n: number) => Array.from({ length: n }).forEach(publish);

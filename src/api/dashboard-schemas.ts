@@ -46,7 +46,7 @@ export const ReviewQueueSchema = z.object({
     )
     .describe('nearest deadline first; promotions without a deadline last'),
   truncated: z.boolean().describe(`true when more than ${REVIEW_QUEUE_LIMIT} promotions wait on the caller's roles`),
-  unreadable: z.array(z.string()).describe('promotions listed by visibility whose state could not be read just now'),
+  unreadable: z.array(z.string()).describe('promotions listed by visibility whose review summary was malformed or whose state could not be read just now'),
 });
 
 /** Query of `GET /v1/governance`. */

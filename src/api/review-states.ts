@@ -1,5 +1,8 @@
-// Reads the states the review queue needs without making the worker replay unchanged promotions.
+// Reads what the review queue needs of promotions: the review summary a promotion keeps in its memo
+// and, for promotions without one, its state, without making the worker replay unchanged promotions.
 import type { Client } from '@temporalio/client';
+import type { Payload, PayloadConverter } from '@temporalio/common';
+import { REVIEW_SUMMARY_MEMO_MAX_BYTES, ReviewSummarySchema, type ReviewSummary } from '../policy/review-summary';
 import { stateQuery } from '../shared/messages';
 import type { PromotionState } from '../shared/promotion';
 
@@ -48,4 +51,25 @@ export function createReviewStateReader(client: Client, options: ReviewStateRead
     remember(promotionId, { runId, historyLength, state: reviewState });
     return reviewState;
   };
+}
+
+/** What a review-summary memo holds: a summary, or why it is unreadable (never echoed to callers). */
+export type ReviewSummaryMemoReading = { summary: ReviewSummary } | { problem: string };
+
+/**
+ * Reads the review summary a promotion keeps in its memo (src/policy/review-summary.ts), as a
+ * visibility listing returns it. The memo is written by the workflow but read as untrusted input:
+ * bounded in size (a larger payload is refused unread), decoded with the client's payload converter, validated by the summary's schema.
+ * A memo that fails any of these is a problem, never an exception.
+ */
+export function reviewSummaryOfMemo(payload: Payload, converter: PayloadConverter): ReviewSummaryMemoReading {
+  if ((payload.data?.length ?? 0) > REVIEW_SUMMARY_MEMO_MAX_BYTES) return { problem: 'review summary memo too large' };
+  let decoded: unknown;
+  try {
+    decoded = converter.fromPayload(payload);
+  } catch {
+    return { problem: 'review summary memo not decodable' };
+  }
+  const parsed = ReviewSummarySchema.safeParse(decoded);
+  return parsed.success ? { summary: parsed.data } : { problem: 'review summary memo malformed' };
 }

@@ -3,14 +3,15 @@ import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import type { Client } from '@temporalio/client';
 import { Router } from 'express';
 import type { LoadedPolicy } from '../policy/load';
-import { queueEntryOf, sortQueue, type QueueEntry } from '../promotions/review-queue';
+import { REVIEW_SUMMARY_MEMO_KEY, reviewSummaryOf, type ReviewSummary } from '../policy/review-summary';
+import { queueEntryIn, sortQueue, type QueueEntry } from '../promotions/review-queue';
 import { actorOf } from './auth';
 import { MeSchema, REVIEW_QUEUE_LIMIT, ReviewQueueSchema } from './dashboard-schemas';
 import { BEARER, errorResponses, json, named } from './openapi-parts';
 import { promotionListQuery, quote } from './promotion-reads';
-import { createReviewStateReader, type ReviewState } from './review-states';
+import { createReviewStateReader, reviewSummaryOfMemo } from './review-states';
 
-/** How many promotion states are read at once. */
+/** How many promotion states (of promotions without a review summary in their memo) are read at once. */
 const STATE_READS_AT_ONCE = 16;
 
 /** What the reviewer routes need. */
@@ -56,11 +57,21 @@ export function reviewerRoutes(deps: ReviewerRoutesDeps): Router {
     }
     const query = `${pending} AND TaskQueue = ${quote(deps.taskQueue)}`;
     const page = await client.workflowService.listWorkflowExecutions({ namespace: client.options.namespace, query, pageSize: REVIEW_QUEUE_LIMIT });
-    const ids = (page.executions ?? []).map((e) => e.execution?.workflowId).filter((id): id is string => !!id);
+    const converter = client.options.loadedDataConverter.payloadConverter;
+    const listed = (page.executions ?? []).flatMap((e) => (e.execution?.workflowId ? [{ id: e.execution.workflowId, memo: e.memo?.fields?.[REVIEW_SUMMARY_MEMO_KEY] }] : []));
     const unreadable: string[] = [];
-    const states = await mapAtMost(ids, STATE_READS_AT_ONCE, async (id): Promise<ReviewState | undefined> => {
+    // A promotion's review summary comes from its memo; promotions started before review-queue-memo
+    // (no summary in their memo yet) have their state read instead.
+    const summaries = await mapAtMost(listed, STATE_READS_AT_ONCE, async ({ id, memo }): Promise<[string, ReviewSummary] | undefined> => {
+      if (memo) {
+        const reading = reviewSummaryOfMemo(memo, converter);
+        if ('summary' in reading) return [id, reading.summary];
+        // The workflow writes a valid summary: a malformed one was not written by it. Shown as unreadable.
+        unreadable.push(id);
+        return undefined;
+      }
       try {
-        return await readState(id);
+        return [id, reviewSummaryOf(await readState(id))];
       } catch {
         // Closed between the listing and the query, or its worker is down or busy: shown as unreadable.
         unreadable.push(id);
@@ -68,10 +79,11 @@ export function reviewerRoutes(deps: ReviewerRoutesDeps): Router {
       }
     });
     const entries: QueueEntry[] = [];
-    for (const state of states) {
-      if (!state) continue;
-      const separationOfDuties = deps.policies.get(state.policy.name)?.policy.separationOfDuties ?? { allowSamePersonOnMultipleGates: false };
-      const entry = queueEntryOf(state, actor, separationOfDuties);
+    for (const read of summaries) {
+      if (!read) continue;
+      const [id, summary] = read;
+      const separationOfDuties = deps.policies.get(summary.policy)?.policy.separationOfDuties ?? { allowSamePersonOnMultipleGates: false };
+      const entry = queueEntryIn(id, summary, actor, separationOfDuties);
       if (entry) entries.push(entry);
     }
     const truncated = !!page.nextPageToken && page.nextPageToken.length > 0;

@@ -56,6 +56,37 @@ export function validApprovals(gate: GateState): number {
 }
 
 /**
+ * What separation of duties looks at in a promotion: who submitted it, who owns the model, who
+ * else is excluded, and who holds a standing (not void) signature on which gate. The review
+ * queue reads it from a promotion's review summary; decisions read it from the state.
+ */
+export interface SeparationOfDutiesView {
+  submitter: string;
+  owner: string;
+  model: string;
+  /** People excluded from deciding beyond the submitter and owner (a re-certification's). */
+  excluded: readonly string[];
+  /** Each gate's name and the people with a standing signature on it. */
+  signers: ReadonlyArray<{ gate: string; actorIds: readonly string[] }>;
+}
+
+/** The people with a standing (not void) signature on `gate`, once each, in signing order. */
+export function standingSigners(gate: Pick<GateState, 'signatures'>): string[] {
+  return [...new Set(gate.signatures.filter((s) => !s.void).map((s) => s.actorId))];
+}
+
+/** The separation-of-duties view of a promotion's state. */
+export function separationOfDutiesViewOf(state: PromotionState): SeparationOfDutiesView {
+  return {
+    submitter: state.submitter.id,
+    owner: ownerOf(state),
+    model: state.manifest.model.name,
+    excluded: state.recertification?.excluded ?? [],
+    signers: state.stages.flatMap((stage) => stage.gates.map((gate) => ({ gate: gate.name, actorIds: standingSigners(gate) }))),
+  };
+}
+
+/**
  * Separation of duties for a decision on `gate`: the submitter and the model owner
  * never decide, and one person counts once per promotion unless the policy allows
  * one person on several gates.
@@ -68,26 +99,31 @@ export function separationOfDutiesRefusal(
   gate: GateState,
   actor: Actor,
 ): string | undefined {
-  if (actor.id === state.submitter.id) {
+  return separationOfDutiesRefusalIn(separationOfDutiesViewOf(state), policy, gate.name, actor);
+}
+
+/** {@link separationOfDutiesRefusal} on a promotion's separation-of-duties view. */
+export function separationOfDutiesRefusalIn(
+  view: SeparationOfDutiesView,
+  policy: Pick<ResolvedPolicy, 'separationOfDuties'>,
+  gate: string,
+  actor: Pick<Actor, 'id'>,
+): string | undefined {
+  if (actor.id === view.submitter) {
     return `separation of duties: ${actor.id} submitted this promotion and cannot decide on it`;
   }
-  if (actor.id === ownerOf(state)) {
-    return `separation of duties: ${actor.id} owns model ${state.manifest.model.name} and cannot decide on it`;
+  if (actor.id === view.owner) {
+    return `separation of duties: ${actor.id} owns model ${view.model} and cannot decide on it`;
   }
-  if (state.recertification?.excluded?.includes(actor.id)) {
+  if (view.excluded.includes(actor.id)) {
     return `separation of duties: ${actor.id} submitted the version being re-certified or asked for its re-certification, and cannot decide on it`;
   }
-  if (gate.signatures.some((s) => s.actorId === actor.id && !s.void)) {
-    return `${actor.id} has already decided on gate "${gate.name}"; one person counts once`;
+  if (view.signers.some((s) => s.gate === gate && s.actorIds.includes(actor.id))) {
+    return `${actor.id} has already decided on gate "${gate}"; one person counts once`;
   }
   if (!policy.separationOfDuties.allowSamePersonOnMultipleGates) {
-    for (const stage of state.stages) {
-      for (const other of stage.gates) {
-        if (other.name !== gate.name && other.signatures.some((s) => s.actorId === actor.id && !s.void)) {
-          return `separation of duties: ${actor.id} already signed gate "${other.name}"; one person counts once per promotion`;
-        }
-      }
-    }
+    const other = view.signers.find((s) => s.gate !== gate && s.actorIds.includes(actor.id));
+    if (other) return `separation of duties: ${actor.id} already signed gate "${other.gate}"; one person counts once per promotion`;
   }
   return undefined;
 }

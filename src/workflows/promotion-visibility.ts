@@ -1,12 +1,36 @@
 // What operators read of a promotion in the Temporal UI: search attributes for the list and its
-// filters, current details on the workflow's page. Workflow code: deterministic.
-import { setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+// filters, current details on the workflow's page; and what reviewers' queues read of it in a
+// listing: its review summary, in its memo. Workflow code: deterministic.
+import { patched, setCurrentDetails, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import { blockingChecks, eligibleRoles, validApprovals } from '../policy/evaluate';
+import { REVIEW_SUMMARY_MEMO_KEY, reviewSummaryOf, ReviewSummarySchema } from '../policy/review-summary';
 import { SearchAttributes } from '../shared/search-attributes';
+import type { PromotionState } from '../shared/promotion';
 import type { PromotionMachine } from './promotion-machine';
 
-/** Search attributes and current details: what operators read in the Temporal UI's list and page. */
-export function publish(m: PromotionMachine): void {
+/**
+ * Keeps a promotion's review summary in its memo (since review-queue-memo): upserted whenever it
+ * changes, so reviewers' queues are answered from the visibility listing alone. A summary beyond
+ * its bounds is removed from the memo instead (the queue then reads the promotion's state).
+ */
+export class ReviewSummaryMemo {
+  /** The summary last upserted in this run (its JSON), or `removed`. */
+  private last: string | undefined;
+
+  /** Upserts the summary of a promotion's state when it changed since the last upsert of this run. */
+  publish(state: PromotionState): void {
+    if (!patched('review-queue-memo')) return;
+    const summary = reviewSummaryOf(state);
+    const fits = ReviewSummarySchema.safeParse(summary).success;
+    const shown = fits ? JSON.stringify(summary) : 'removed';
+    if (shown === this.last) return;
+    this.last = shown;
+    upsertMemo({ [REVIEW_SUMMARY_MEMO_KEY]: fits ? summary : undefined });
+  }
+}
+
+/** Search attributes and current details: what operators read in the Temporal UI's list and page; and the review summary in the memo. */
+export function publish(m: PromotionMachine, memo: ReviewSummaryMemo): void {
   const { state, policy } = m;
   const open = state.status === 'IN_REVIEW' ? m.openGates() : [];
   upsertSearchAttributes([
@@ -28,5 +52,6 @@ export function publish(m: PromotionMachine): void {
   if (state.expedited) lines.push(`Expedited by ${state.expedited.by}: ${state.expedited.reason}`);
   if (state.outcome) lines.push(`Outcome: ${state.outcome.reason} (by ${state.outcome.by})`);
   setCurrentDetails(lines.join('\n\n'));
+  memo.publish(m.state);
 }
 

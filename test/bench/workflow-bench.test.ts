@@ -17,6 +17,7 @@ const history = {
   events: expect.any(Number),
   activities: expect.any(Number),
   searchAttributeUpserts: expect.any(Number),
+  memoUpserts: expect.any(Number),
   updates: expect.any(Number),
   timers: expect.any(Number),
   archivePayloadBytes: expect.any(Number),
@@ -72,6 +73,8 @@ describe('the workflow benchmark', () => {
     expect(floor.history.activities).toBe(modelgate.history.activities);
     expect(floor.history.updates).toBe(modelgate.history.updates);
     expect(Math.abs(floor.history.searchAttributeUpserts - modelgate.history.searchAttributeUpserts)).toBeLessThanOrEqual(3);
+    expect(modelgate.history.memoUpserts).toBeGreaterThan(0);
+    expect(Math.abs(floor.history.memoUpserts - modelgate.history.memoUpserts)).toBeLessThanOrEqual(3);
     expect(Math.abs(floor.history.timers - modelgate.history.timers)).toBeLessThanOrEqual(3);
     expect(Math.abs(floor.history.archivePayloadBytes / modelgate.history.archivePayloadBytes - 1)).toBeLessThan(0.1);
 
