@@ -327,7 +327,14 @@ export async function runLoadBenchmark(options: LoadOptions): Promise<LoadFigure
           watchers.add(tracked);
         };
 
-        /** After a decision that closed its gate: when visibility shows the gate closed, and (for the last) DEPLOYED. */
+        /** Per model: when the last decision that closed one of its gates was answered. */
+        const lastGateClosedAt = new Map<string, number>();
+        /**
+         * After a decision that closed its gate: when visibility shows the gate closed, and, for the
+         * last such decision of the promotion, DEPLOYED. Visibility can lag so that an earlier gate is
+         * first seen closed with the promotion already DEPLOYED (every decision answered by then):
+         * only the last decision's watcher times the deployment.
+         */
         const watch = (model: string, gate: string, answeredAt: number) =>
           track(
             (async () => {
@@ -341,7 +348,10 @@ export async function runLoadBenchmark(options: LoadOptions): Promise<LoadFigure
                   gateLatencies.push(now - answeredAt);
                   if (listed.status === 'IN_REVIEW') return;
                 }
-                if (listed?.status === 'DEPLOYED') return void deployLatencies.push(now - answeredAt);
+                if (listed?.status === 'DEPLOYED') {
+                  if (lastGateClosedAt.get(model) === answeredAt) deployLatencies.push(now - answeredAt);
+                  return;
+                }
                 await sleep(gateSeen ? 100 : 25);
               }
             })(),
@@ -372,7 +382,10 @@ export async function runLoadBenchmark(options: LoadOptions): Promise<LoadFigure
                     });
                     const answeredAt = performance.now();
                     decisions += 1;
-                    if (answer.summary.includes('gate passed')) watch(item.model, item.gate, answeredAt);
+                    if (answer.summary.includes('gate passed')) {
+                      lastGateClosedAt.set(item.model, Math.max(answeredAt, lastGateClosedAt.get(item.model) ?? 0));
+                      watch(item.model, item.gate, answeredAt);
+                    }
                   } catch (err) {
                     // A gate listed before visibility caught up with an earlier decision: refused, harmless.
                     if (!(err instanceof ApiCallError) || err.status !== 409) throw err;
