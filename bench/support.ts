@@ -4,12 +4,13 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import ts from 'typescript';
 import { Client, Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { loadConfig } from '../src/config';
 import { runMigrations } from '../src/db/migrate';
 import { parsePolicy } from '../src/policy/load';
-import { waitForApiReady } from '../test/support/processes';
+import { REPO_ROOT, waitForApiReady } from '../test/support/processes';
 import { workerEnvironment } from '../src/config';
 
 export { freePort } from '../test/support/processes';
@@ -161,4 +162,26 @@ export async function endBenchRun(run: { children: ChildProcess[]; client: Clien
   await run.client.connection.close();
   await run.pool.end();
   await rm(run.dir, { recursive: true, force: true });
+}
+
+/**
+ * Compiles bench/bundle-worker.ts alone to `dist-bench/bundle-worker.js` with the project's
+ * TypeScript compiler options (no webpack, no tsx), in the repository (not committed) so that it
+ * finds node_modules/ and the build's modules in dist/ like dist/worker.js. Returns its path.
+ */
+export async function compileBundleWorker(): Promise<string> {
+  const source = path.join(__dirname, 'bundle-worker.ts');
+  const config = ts.readConfigFile(path.join(REPO_ROOT, 'tsconfig.json'), (file) => ts.sys.readFile(file));
+  const { options } = ts.parseJsonConfigFileContent(config.config, ts.sys, REPO_ROOT);
+  const { outputText, diagnostics } = ts.transpileModule(await readFile(source, 'utf8'), {
+    compilerOptions: { ...options, sourceMap: false, declaration: false },
+    fileName: source,
+    reportDiagnostics: true,
+  });
+  if (diagnostics && diagnostics.length > 0) throw new Error(`compiling ${source}: ${ts.flattenDiagnosticMessageText(diagnostics[0]!.messageText, '\n')}`);
+  const outDir = path.join(REPO_ROOT, 'dist-bench');
+  await mkdir(outDir, { recursive: true });
+  const file = path.join(outDir, 'bundle-worker.js');
+  await writeFile(file, outputText);
+  return file;
 }

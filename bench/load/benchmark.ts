@@ -4,7 +4,7 @@
 // process (dist/api/server.js) and decided by simulated reviewers who poll
 // `GET /v1/promotions?pendingFor=me` and approve through `POST …/decisions`, each with their own
 // token; approved promotions are deployed through the webhook provider to a local receiver.
-// Modelgate's phases run dist/worker.js; the floor's run bench/load/floor-worker.ts compiled to
+// Modelgate's phases run dist/worker.js; the floor's run bench/bundle-worker.ts compiled to
 // JavaScript with the floor workflows (bench/load/workflows.ts). `bench/load/run.ts` runs it and
 // writes the results file; test/bench/load-bench.test.ts runs it with tiny sizes.
 import { randomUUID } from 'node:crypto';
@@ -14,7 +14,6 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import ts from 'typescript';
 import { parse, stringify } from 'yaml';
 import { signDevToken } from '../../src/api/auth';
 import { ApiCallError, callApi, promotionApiPath } from '../../src/cli/api-client';
@@ -29,7 +28,7 @@ import { ModelgateProcess, REPO_ROOT, freePort, waitForApiReady } from '../../te
 import { serviceRoleUrl } from '../../test/support/stack';
 import { latencyFigures } from '../results';
 import { type FreshServices, phaseServicesDir, startFreshServices } from '../services';
-import { processUsage, servicesCpuSeconds, sleep } from '../support';
+import { compileBundleWorker, processUsage, servicesCpuSeconds, sleep } from '../support';
 
 /** The two sides: Modelgate's worker and workflows, and the floor's. */
 export type LoadSide = 'modelgate' | 'floor';
@@ -175,29 +174,6 @@ export function abbaOrder(rounds: number): LoadSide[] {
   return Array.from({ length: rounds }, (): LoadSide[] => ['modelgate', 'floor', 'floor', 'modelgate']).flat();
 }
 
-/** Where the compiled floor worker goes: in the repository (not committed), so that it finds node_modules/ like dist/worker.js. */
-const FLOOR_WORKER_DIR = path.join(REPO_ROOT, 'dist-bench');
-
-/**
- * Compiles bench/load/floor-worker.ts alone to `dist-bench/floor-worker.js` with the project's
- * TypeScript and compiler options (no webpack, no tsx); it loads the build's modules from dist/.
- */
-export async function compileFloorWorker(): Promise<string> {
-  const source = path.join(__dirname, 'floor-worker.ts');
-  const config = ts.readConfigFile(path.join(REPO_ROOT, 'tsconfig.json'), (file) => ts.sys.readFile(file));
-  const { options } = ts.parseJsonConfigFileContent(config.config, ts.sys, REPO_ROOT);
-  const { outputText, diagnostics } = ts.transpileModule(await readFile(source, 'utf8'), {
-    compilerOptions: { ...options, sourceMap: false, declaration: false },
-    fileName: source,
-    reportDiagnostics: true,
-  });
-  if (diagnostics && diagnostics.length > 0) throw new Error(`compiling ${source}: ${ts.flattenDiagnosticMessageText(diagnostics[0]!.messageText, '\n')}`);
-  await mkdir(FLOOR_WORKER_DIR, { recursive: true });
-  const file = path.join(FLOOR_WORKER_DIR, 'floor-worker.js');
-  await writeFile(file, outputText);
-  return file;
-}
-
 const round1 = (x: number) => Math.round(x * 10) / 10;
 const perPromotion = (cpuSeconds: number, promotions: number) => Math.round((cpuSeconds / promotions) * 10_000) / 10_000;
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
@@ -233,7 +209,7 @@ export async function runLoadBenchmark(options: LoadOptions): Promise<LoadFigure
       logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
     });
     await writeFile(floorBundle, code);
-    const floorWorker = await compileFloorWorker();
+    const benchWorker = await compileBundleWorker();
 
     const tokens = new Map<string, string>();
     for (const person of [...REVIEWERS, SUBMITTER]) tokens.set(person.id, await signDevToken({ secret: JWT_SECRET, user: person.id, roles: person.roles, expiresIn: '12h' }));
@@ -276,7 +252,6 @@ export async function runLoadBenchmark(options: LoadOptions): Promise<LoadFigure
         POLICY_DIR: path.join(dir, 'policies'),
         AUTH_JWT_SECRET: JWT_SECRET,
         MODELGATE_DEPLOY_WEBHOOK_SECRET: DEPLOY_SECRET,
-        MODELGATE_FLOOR_BUNDLE: floorBundle,
         ARTIFACT_ROOTS: tmpdir(),
         ARTIFACT_STORE_DIR: path.join(dir, `artifact-store-${order}`),
         PORT: String(port),
@@ -285,8 +260,8 @@ export async function runLoadBenchmark(options: LoadOptions): Promise<LoadFigure
         MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX ?? '2',
       };
       const worker = new ModelgateProcess(`${side}-worker`, {
-        entry: side === 'modelgate' ? 'worker' : { script: floorWorker },
-        env: workerEnvironment(processEnv),
+        entry: side === 'modelgate' ? 'worker' : { script: benchWorker },
+        env: workerEnvironment(side === 'modelgate' ? processEnv : { ...processEnv, MODELGATE_BENCH_WORKFLOW_BUNDLE: floorBundle }),
         logFile: path.join(dir, `${order}-${side}-worker.log`),
       }).start();
       const api = new ModelgateProcess(`${side}-api`, { entry: 'api', env: processEnv, logFile: path.join(dir, `${order}-${side}-api.log`) }).start();

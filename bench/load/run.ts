@@ -1,5 +1,5 @@
 // Load benchmark (issue 18). Run with `./scripts/bench.sh load [options]`.
-// Modelgate (dist/worker.js) and the floor (bench/load/floor-worker.ts compiled to JavaScript,
+// Modelgate (dist/worker.js) and the floor (bench/bundle-worker.ts compiled to JavaScript,
 // the floor workflows of bench/load/workflows.ts) in ABBA order, each phase on a fresh PostgreSQL
 // cluster and Temporal server: see bench/load/benchmark.ts for what a phase does and measures.
 // Options: --rounds R (ABBA rounds, default 3) --promotions N (per phase, default 250)

@@ -29,9 +29,9 @@ import { stateQuery } from '../../src/shared/messages';
 import type { Actor, PromotionState } from '../../src/shared/promotion';
 import { bundleWorkflows, WORKFLOW_TRACING_INTERCEPTORS } from '../../src/worker';
 import { latencyFigures } from '../results';
-import { benchProcessEnv, endBenchRun, freePort, prepareBenchRun, processUsage, safetensorsArtifact, servicesCpuSeconds, sleep } from '../support';
+import { benchProcessEnv, compileBundleWorker, endBenchRun, freePort, prepareBenchRun, processUsage, safetensorsArtifact, servicesCpuSeconds, sleep } from '../support';
 import { ModelgateProcess, waitForApiReady } from '../../test/support/processes';
-import { READY_LINE } from './worker';
+import { READY_LINE } from '../bundle-worker';
 
 /** The sizes of a run. */
 export interface WorkflowBenchOptions {
@@ -287,6 +287,7 @@ export async function runWorkflowBenchmark(options: WorkflowBenchOptions): Promi
       modelgate: (await bundleWorkflows()).code,
       floor: (await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), workflowInterceptorModules: [WORKFLOW_TRACING_INTERCEPTORS], logger: quiet })).code,
     };
+    const benchWorker = await compileBundleWorker();
     const sides = {} as Record<'modelgate' | 'floor', { taskQueue: string; worker: ModelgateProcess; logFile: string }>;
     for (const side of ['modelgate', 'floor'] as const) {
       const bundle = path.join(dir, `${side}-bundle.js`);
@@ -294,7 +295,7 @@ export async function runWorkflowBenchmark(options: WorkflowBenchOptions): Promi
       const taskQueue = `${run.taskQueue}-${side}`;
       const logFile = path.join(dir, `${side}-worker.log`);
       const worker = started(new ModelgateProcess(`${side}-worker`, {
-        entry: { script: path.join(__dirname, 'worker.ts'), nodeArgs: ['--import', 'tsx'] },
+        entry: { script: benchWorker },
         env: workerEnv(taskQueue, { MODELGATE_BENCH_WORKFLOW_BUNDLE: bundle }),
         logFile,
       }));
