@@ -139,3 +139,36 @@ describe('scanner bounds', () => {
     expect([...found.global!].some((c) => c.charCodeAt(0) < 0x20)).toBe(false);
   });
 });
+
+describe('safetensors: judged from the header and the file length, as its loader does', () => {
+  /** A safetensors file of one F32 tensor of `dataBytes` bytes, with `extra` bytes after it. */
+  function safetensorsFile(dataBytes: number, extra = 0): Buffer {
+    const header = Buffer.from(JSON.stringify({ w: { dtype: 'F32', shape: [dataBytes / 4], data_offsets: [0, dataBytes] } }));
+    const length = Buffer.alloc(8);
+    length.writeBigUInt64LE(BigInt(header.length));
+    return Buffer.concat([length, header, Buffer.alloc(dataBytes + extra, 7)]);
+  }
+
+  async function scanCountingReads(name: string, data: Buffer) {
+    const file = path.join(dir, name);
+    writeFileSync(file, data);
+    let read = 0;
+    const result = await scanFile(file, name, { progress: (p) => (read = Math.max(read, p.bytes ?? 0)) });
+    return { kinds: result.findings.map((f) => f.kind), read, size: data.length };
+  }
+
+  it('reads only the first chunk of a large valid file, and passes it', async () => {
+    const { kinds, read, size } = await scanCountingReads('large.safetensors', safetensorsFile(64 * 1024 * 1024));
+    expect(kinds).toEqual(['safetensors_valid']);
+    expect(read).toBeLessThan(size / 4);
+  });
+
+  it('still finds bytes after the last tensor, and a file shorter than its header declares, without reading them', async () => {
+    const trailing = await scanCountingReads('trailing-large.safetensors', safetensorsFile(64 * 1024 * 1024, 3));
+    expect(trailing.kinds).toEqual(['trailing_bytes']);
+    expect(trailing.read).toBeLessThan(trailing.size / 4);
+    const whole = safetensorsFile(64 * 1024 * 1024);
+    const truncated = await scanCountingReads('truncated-large.safetensors', whole.subarray(0, whole.length - 1));
+    expect(truncated.kinds).toEqual(['truncated_safetensors']);
+  });
+});

@@ -31,5 +31,11 @@ export function isDangerous(finding: Pick<SecurityFinding, 'severity'>): boolean
  */
 export interface StreamInspector {
   push(chunk: Buffer): void;
-  end(): LocalFinding[];
+  /**
+   * The findings. `streamBytes` is given when the reader stopped pushing because {@link done}
+   * was true: the stream's full length, as its loader sees it (a file's size).
+   */
+  end(streamBytes?: number): LocalFinding[];
+  /** True once the bytes still to come cannot change the findings (their length aside): the reader may stop. */
+  readonly done?: boolean;
 }

@@ -18,7 +18,9 @@ export function looksLikeSafetensors(head: Buffer, fileSize: number): boolean {
 
 /**
  * Validates a safetensors stream: header length bound, valid JSON, known dtypes, shape × dtype
- * size equal to each byte range, ranges contiguous from 0, no trailing or hidden bytes.
+ * size equal to each byte range, ranges contiguous from 0, no trailing or hidden bytes. Like the
+ * safetensors loader, it needs only the header and the stream's length: it is {@link done} once
+ * the header is read, and a reader that stops there gives the length to {@link end}.
  */
 export class SafetensorsInspector implements StreamInspector {
   private head: Buffer[] = [];
@@ -31,6 +33,10 @@ export class SafetensorsInspector implements StreamInspector {
   private readonly findings: LocalFinding[] = [];
   /** Tensors declared in the header, once parsed. */
   tensors = 0;
+
+  get done(): boolean {
+    return this.broken || this.dataStart >= 0;
+  }
 
   push(chunk: Buffer): void {
     if (this.broken) return;
@@ -107,7 +113,8 @@ export class SafetensorsInspector implements StreamInspector {
     this.expectedDataBytes = cursor;
   }
 
-  end(): LocalFinding[] {
+  end(streamBytes?: number): LocalFinding[] {
+    if (streamBytes !== undefined && this.dataStart >= 0) this.dataBytes = streamBytes - this.dataStart;
     if (!this.broken) {
       if (this.dataStart < 0) this.stop(this.headerLength < 0 ? 'file is shorter than the 8-byte header length' : 'file ends inside its JSON header');
       else if (this.expectedDataBytes >= 0 && this.dataBytes !== this.expectedDataBytes) {

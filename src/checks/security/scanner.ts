@@ -113,7 +113,7 @@ class SniffInspector implements StreamInspector {
     private readonly limits: ScanLimits,
   ) {}
   get done(): boolean {
-    return this.decided && (this.inner === undefined || (this.inner as { done?: boolean }).done === true);
+    return this.decided && (this.inner === undefined || this.inner.done === true);
   }
   push(chunk: Buffer): void {
     if (!this.decided) {
@@ -185,7 +185,7 @@ async function scanZip(source: ByteSource, options: ScanOptions, limits: ScanLim
     try {
       for await (const chunk of memberChunks(source, member, budget, (ok) => (crcOk = ok))) {
         inspector.push(chunk);
-        if ((inspector as { done?: boolean }).done) break;
+        if (inspector.done) break;
       }
     } catch (err) {
       if (!(err instanceof ZipMemberError)) throw err;
@@ -323,6 +323,7 @@ export async function scanFile(filePath: string, displayName: string, options: S
     if (inspector) {
       let sha256: string | undefined;
       let bytes: number;
+      let stoppedEarly = false;
       if (hash) {
         const result = await sha256File(filePath, { onChunk: (c) => inspector.push(c), progress });
         sha256 = result.sha256;
@@ -333,10 +334,13 @@ export async function scanFile(filePath: string, displayName: string, options: S
           inspector.push(chunk);
           bytes += chunk.length;
           progress({ stage: 'scan', bytes });
-          if ((inspector as { done?: boolean }).done) break;
+          if (inspector.done) {
+            stoppedEarly = true;
+            break;
+          }
         }
       }
-      const found: Located[] = inspector.end();
+      const found: Located[] = inspector.end(stoppedEarly ? source.size : undefined);
       if (inspector instanceof PickleSniffInspector) {
         if (inspector.isPickle) format = 'pickle';
         found.push(...contentFindings(format, displayName, options, role));
