@@ -33,9 +33,23 @@ export const WORKFLOWS_PATH = require.resolve('./workflows');
  */
 export const WORKFLOW_TRACING_INTERCEPTORS = require.resolve('./workflows/tracing-interceptors');
 
+/**
+ * The modules the workflow bundle evaluates once, shared by every workflow of a worker, instead of
+ * once per workflow (`src/workflows/shared-modules.ts`: zod). Evaluated per workflow, zod's module
+ * bodies ran so often that V8 optimized them, and compiling them took the optimizing compiler about
+ * 400 MB and 20 s in a worker with a few hundred promotions (README: "Where the parked worker's
+ * memory goes").
+ */
+export const PRELOADED_WORKFLOW_MODULES = [require.resolve('./workflows/shared-modules')];
+
 /** Bundles the workflow code (with {@link WORKFLOW_TRACING_INTERCEPTORS}) once; tests share one bundle across workers. */
 export async function bundleWorkflows(): Promise<WorkflowBundle> {
-  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: [WORKFLOW_TRACING_INTERCEPTORS], logger: quietBundlerLogger });
+  return bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    workflowInterceptorModules: [WORKFLOW_TRACING_INTERCEPTORS],
+    preloadModules: PRELOADED_WORKFLOW_MODULES,
+    logger: quietBundlerLogger,
+  });
 }
 
 /** The workflow-span sink of a worker with traces off: the spans are dropped in the worker, never exported. */
@@ -182,7 +196,11 @@ export async function createModelgateWorker(deps: WorkerDeps): Promise<Modelgate
     const taskQueue = config.temporal.taskQueue;
     const workflowCode = workflowBundle
       ? { workflowBundle }
-      : { workflowsPath: WORKFLOWS_PATH, interceptors: { ...common.interceptors, workflowModules: [WORKFLOW_TRACING_INTERCEPTORS] } };
+      : {
+          workflowsPath: WORKFLOWS_PATH,
+          bundlerOptions: { preloadModules: PRELOADED_WORKFLOW_MODULES },
+          interceptors: { ...common.interceptors, workflowModules: [WORKFLOW_TRACING_INTERCEPTORS] },
+        };
     workers.push({
       taskQueue,
       worker: await Worker.create({
