@@ -42,10 +42,14 @@ export const WORKFLOW_TRACING_INTERCEPTORS = require.resolve('./workflows/tracin
  */
 export const PRELOADED_WORKFLOW_MODULES = [require.resolve('./workflows/shared-modules')];
 
-/** Bundles the workflow code (with {@link WORKFLOW_TRACING_INTERCEPTORS}) once; tests share one bundle across workers. */
-export async function bundleWorkflows(): Promise<WorkflowBundle> {
+/**
+ * Bundles the workflow code (with {@link WORKFLOW_TRACING_INTERCEPTORS} and
+ * {@link PRELOADED_WORKFLOW_MODULES}) once; tests share one bundle across workers. `workflowsPath`
+ * other than Modelgate's: the benchmarks' floors, bundled alike.
+ */
+export async function bundleWorkflows(workflowsPath: string = WORKFLOWS_PATH): Promise<WorkflowBundle> {
   return bundleWorkflowCode({
-    workflowsPath: WORKFLOWS_PATH,
+    workflowsPath,
     workflowInterceptorModules: [WORKFLOW_TRACING_INTERCEPTORS],
     preloadModules: PRELOADED_WORKFLOW_MODULES,
     logger: quietBundlerLogger,

@@ -13,7 +13,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { parse, stringify } from 'yaml';
 import { signDevToken } from '../../src/api/auth';
 import { ApiCallError, callApi, promotionApiPath } from '../../src/cli/api-client';
@@ -21,7 +20,7 @@ import { workerEnvironment } from '../../src/config';
 import { runMigrations } from '../../src/db/migrate';
 import { parsePolicy } from '../../src/policy/load';
 import type { MessageResult } from '../../src/shared/promotion';
-import { WORKFLOW_TRACING_INTERCEPTORS } from '../../src/worker';
+import { bundleWorkflows } from '../../src/worker';
 import { writeManifest } from '../../test/faults/drivers';
 import { DeployReceiver } from '../../test/support/deploy-receiver';
 import { ModelgateProcess, REPO_ROOT, freePort, waitForApiReady } from '../../test/support/processes';
@@ -201,13 +200,9 @@ export async function runLoadBenchmark(options: LoadOptions): Promise<LoadFigure
     const gatesOf = (roles: string[]) =>
       [...new Set(Object.values(loaded.policy.tiers).flatMap((t) => t?.stages.flatMap((s) => s.gates.filter((g) => g.roles.some((r) => roles.includes(r))).map((g) => g.name)) ?? []))];
 
-    // The floor: its workflows bundled like dist/workflow-bundle.js (with the tracing interceptors), its worker compiled.
+    // The floor: its workflows bundled like dist/workflow-bundle.js (the tracing interceptors, zod preloaded), its worker compiled.
     const floorBundle = path.join(dir, 'floor-bundle.js');
-    const { code } = await bundleWorkflowCode({
-      workflowsPath: require.resolve('./workflows'),
-      workflowInterceptorModules: [WORKFLOW_TRACING_INTERCEPTORS],
-      logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
-    });
+    const { code } = await bundleWorkflows(require.resolve('./workflows'));
     await writeFile(floorBundle, code);
     const benchWorker = await compileBundleWorker();
 

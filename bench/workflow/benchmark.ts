@@ -14,7 +14,6 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { parse, stringify } from 'yaml';
 import { signDevToken } from '../../src/api/auth';
 import { askWorker, WORKER_ANSWER_TIMEOUT_MS } from '../../src/api/worker-answer';
@@ -27,7 +26,7 @@ import { sendPromotionMessage } from '../../src/promotions/messages';
 import { startPromotion } from '../../src/promotions/start';
 import { stateQuery } from '../../src/shared/messages';
 import type { Actor, PromotionState } from '../../src/shared/promotion';
-import { bundleWorkflows, WORKFLOW_TRACING_INTERCEPTORS } from '../../src/worker';
+import { bundleWorkflows } from '../../src/worker';
 import { latencyFigures } from '../results';
 import { benchProcessEnv, compileBundleWorker, endBenchRun, freePort, prepareBenchRun, processUsage, safetensorsArtifact, servicesCpuSeconds, sleep } from '../support';
 import { ModelgateProcess, waitForApiReady } from '../../test/support/processes';
@@ -151,7 +150,6 @@ const MODEL_CARD_FIELDS = [
 const ERROR_LINE = /\[ERROR\]|"level":(50|60)[,}]|UnhandledPromiseRejection|Uncaught /;
 /** How often a driven promotion's state is read while no gate waits on the benchmark (as a dashboard polls, only faster). */
 const STATE_POLL_MS = 20;
-const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
 /**
  * The shipped default policy with the fairness check off (it needs evaluation data the benchmark's
@@ -285,7 +283,7 @@ export async function runWorkflowBenchmark(options: WorkflowBenchOptions): Promi
     // Both sides: the same worker entry and settings; only the workflow bundle differs.
     const bundles = {
       modelgate: (await bundleWorkflows()).code,
-      floor: (await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), workflowInterceptorModules: [WORKFLOW_TRACING_INTERCEPTORS], logger: quiet })).code,
+      floor: (await bundleWorkflows(require.resolve('./workflows'))).code,
     };
     const benchWorker = await compileBundleWorker();
     const sides = {} as Record<'modelgate' | 'floor', { taskQueue: string; worker: ModelgateProcess; logFile: string }>;
