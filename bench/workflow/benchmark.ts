@@ -120,8 +120,8 @@ export interface Parked {
   stickyCacheMisses: number;
   /**
    * `GET /v1/review-queue` of a reviewer with every promotion open (the API lists at most 200 and
-   * reads their states; the first read asks the worker for each, later ones only the server);
-   * `entries`, `truncated` and `unreadable` (states not read within 2 s) of the last read.
+   * builds their entries from the listing's review summaries); `entries`, `truncated` and
+   * `unreadable` (a summary or state that could not be read) of the last read.
    */
   reviewQueue: Latency & { entries: number; truncated: boolean; unreadable: number };
 }
