@@ -35,12 +35,12 @@ export const WORKFLOW_TRACING_INTERCEPTORS = require.resolve('./workflows/tracin
 
 /**
  * The modules the workflow bundle evaluates once, shared by every workflow of a worker, instead of
- * once per workflow (`src/workflows/shared-modules.ts`: zod). Evaluated per workflow, zod's module
+ * once per workflow (`src/shared/preloaded-zod.ts`: zod). Evaluated per workflow, zod's module
  * bodies ran so often that V8 optimized them, and compiling them took the optimizing compiler about
  * 400 MB and 20 s in a worker with a few hundred promotions (README: "Where the parked worker's
  * memory goes").
  */
-export const PRELOADED_WORKFLOW_MODULES = [require.resolve('./workflows/shared-modules')];
+export const PRELOADED_WORKFLOW_MODULES = [require.resolve('./shared/preloaded-zod')];
 
 /**
  * Bundles the workflow code (with {@link WORKFLOW_TRACING_INTERCEPTORS} and

@@ -1,4 +1,4 @@
-// The modules every workflow of a worker shares: the workflow bundle evaluates this module once,
+// The module through which every workflow of a worker shares zod: the workflow bundle evaluates it once,
 // when the worker's V8 context starts (the SDK's `preloadModules`), and with it zod, which would
 // otherwise be evaluated anew for each workflow the worker creates or replays. The SDK then freezes
 // everything this evaluation reached, so nothing in it may be written later. zod writes three
