@@ -190,6 +190,7 @@ export async function runLoadBenchmark(options: LoadOptions): Promise<LoadFigure
   const receiver = await new DeployReceiver(DEPLOY_SECRET).start();
   const running = new Set<ModelgateProcess>();
   let services: FreshServices | undefined;
+  let keepRunDir = false;
   try {
     // The shipped default policy, with production deployed through the webhook provider.
     const policy = parse(await readFile(path.join(REPO_ROOT, 'policies', 'default.yaml'), 'utf8')) as { environments: Record<string, Record<string, unknown>> };
@@ -286,14 +287,19 @@ export async function runLoadBenchmark(options: LoadOptions): Promise<LoadFigure
         let polls = 0;
         /** Promotions closed so far; throws when one stopped short of deployment (every promotion of the load is to be deployed). */
         const closed = async () => {
+          if (watcherFailure) throw watcherFailure;
           if (++polls % 8 === 0) {
             const stuck = await count(`PromotionStatus IN (${STOPPED_SHORT.map((s) => `'${s}'`).join(', ')})`);
             if (stuck > 0) throw new Error(`phase ${order} (${side}): ${stuck} promotion(s) stopped short of deployment (${STOPPED_SHORT.join(', ')}); see the promotions of task queue ${taskQueue}`);
           }
           return count(`ExecutionStatus = 'Completed'`);
         };
+        /** The first watcher that failed (an API call refused): the phase fails at its next step. */
+        let watcherFailure: Error | undefined;
         const track = (watcher: Promise<void>) => {
-          const tracked = watcher.finally(() => watchers.delete(tracked));
+          const tracked: Promise<void> = watcher
+            .catch((err: unknown) => void (watcherFailure ??= err instanceof Error ? err : new Error(String(err))))
+            .finally(() => watchers.delete(tracked));
           watchers.add(tracked);
         };
 
@@ -402,6 +408,7 @@ export async function runLoadBenchmark(options: LoadOptions): Promise<LoadFigure
         await orFail(submitAll(options.warmup, `warm-${tag}`));
         while ((await orFail(closed())) < options.warmup) await sleep(250);
         await orFail(Promise.all([...watchers]));
+        if (watcherFailure) throw watcherFailure;
         gateLatencies.length = 0;
         deployLatencies.length = 0;
         lowTierLatencies.length = 0;
@@ -437,6 +444,7 @@ export async function runLoadBenchmark(options: LoadOptions): Promise<LoadFigure
           const after = { worker: await processUsage(worker.pid!), api: (await processUsage(api.pid!)).cpuSeconds, services: await servicesCpuSeconds(cpuDir) };
           done = true;
           await orFail(Promise.all([...watchers]));
+          if (watcherFailure) throw watcherFailure;
           await Promise.all(reviewers);
           const deployed = [...receiver.deployed.values()].filter((b) => String(b.promotionId).includes(prefix)).length;
           if (deployed !== options.promotions) throw new Error(`phase ${order} (${side}): the receiver deployed ${deployed} of ${options.promotions} promotions`);
@@ -504,12 +512,14 @@ export async function runLoadBenchmark(options: LoadOptions): Promise<LoadFigure
     // Show the end of each process's log: the processes are stopped (their logs flushed) by now.
     const logs = (await readdir(dir).catch(() => [])).filter((f) => f.endsWith('.log'));
     for (const name of logs) log(`--- ${name} (end)\n${(await readFile(path.join(dir, name), 'utf8')).slice(-4_000)}`);
+    log(`the run's folder is kept for a look: ${dir}`);
+    keepRunDir = true;
     throw err;
   } finally {
     await Promise.all([...running].map((p) => p.stop(2_000)));
     await services?.stop();
     await receiver.close();
-    await rm(dir, { recursive: true, force: true });
+    if (!keepRunDir) await rm(dir, { recursive: true, force: true });
   }
 }
 

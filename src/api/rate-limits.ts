@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { rateLimit } from 'express-rate-limit';
+import { ipKeyGenerator, MemoryStore, type Options } from 'express-rate-limit';
 import { errorBody } from './errors';
 
 /**
@@ -17,25 +17,36 @@ export interface RateLimits {
 /** Far above what a person or a deployer produces by mistake. */
 export const DEFAULT_RATE_LIMITS: RateLimits = { refusedTokensPerMinute: 120, refusedReportsPerMinute: 120 };
 
+/** The window over which refusals are counted. */
+const WINDOW_MS = 60_000;
+
 /**
- * A limiter that counts only the requests it refuses (status ≥ 400 for reports, 401 for tokens) per
- * client address over a minute; past `limit`, it answers 429 `too_many_requests` with `Retry-After`
- * without running the route, its database reads or its logging.
+ * A limiter that counts only the requests it refuses (`counts(status)`), per client address over a
+ * minute, once their answer is sent; past `limit`, it answers 429 `too_many_requests` with
+ * `Retry-After` without running the route, its database reads or its logging.
+ *
+ * A request is counted when its answer is known, never on arrival: express-rate-limit's
+ * `skipSuccessfulRequests` counts every request on arrival and takes it back when it succeeds, so
+ * that more than `limit` requests in flight at once from one address (an ingress, a busy client)
+ * were answered 429 with valid tokens. The counts are kept in the library's `MemoryStore`.
  */
 function refusalLimiter(limit: number, counts: (status: number) => boolean, what: string): RequestHandler {
-  return rateLimit({
-    windowMs: 60_000,
-    limit,
-    standardHeaders: 'draft-7',
-    legacyHeaders: false,
-    skipSuccessfulRequests: true,
-    requestWasSuccessful: (_req, res) => !counts(res.statusCode),
-    handler: (_req, res, _next, options) => {
-      res
-        .status(429)
-        .json(errorBody('too_many_requests', `too many refused ${what} from this address: at most ${options.limit} a minute; retry later`));
-    },
-  });
+  const store = new MemoryStore();
+  store.init({ windowMs: WINDOW_MS } as Options);
+  return (req, res, next) => {
+    const key = ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown');
+    store.get(key).then((seen) => {
+      if (seen && seen.totalHits >= limit) {
+        const seconds = Math.max(1, Math.ceil(((seen.resetTime?.getTime() ?? Date.now() + WINDOW_MS) - Date.now()) / 1000));
+        res.set('Retry-After', String(seconds)).status(429).json(errorBody('too_many_requests', `too many refused ${what} from this address: at most ${limit} a minute; retry later`));
+        return;
+      }
+      res.once('finish', () => {
+        if (counts(res.statusCode)) void store.increment(key);
+      });
+      next();
+    }, next);
+  };
 }
 
 /** Cuts off an address after too many requests refused for their bearer token (401). */

@@ -1,5 +1,6 @@
-import type { Express } from 'express';
+import express, { type Express } from 'express';
 import request from 'supertest';
+import { refusedTokenLimiter } from '../../src/api/rate-limits';
 import { people } from '../support/promotions';
 import { waitUntil } from '../support/wait';
 import { type ApiHarness, buildTestApp, promotionPath, startApiHarness } from './support';
@@ -49,5 +50,39 @@ describe('rate limits on refused requests', () => {
     for (let i = 0; i < 4; i++) statuses.push((await report()).status);
     expect(statuses.slice(0, 3).every((s) => s >= 400 && s < 500 && s !== 429)).toBe(true);
     expect(statuses[3]).toBe(429);
+  });
+
+  it('counts a request when it is refused, not while it is in flight: more valid requests at once than the limit are all served', async () => {
+    // A route that answers only once all the requests have reached it (or after 3 s): with
+    // requests counted on arrival, those past the limit were answered 429 before reaching it.
+    const inFlight = 8;
+    let arrived = 0;
+    let release: () => void = () => undefined;
+    const allArrived = new Promise<void>((resolve) => (release = resolve));
+    const limited = express();
+    limited.use(refusedTokenLimiter({ refusedTokensPerMinute: 2, refusedReportsPerMinute: 2 }));
+    limited.get('/valid', async (_req, res) => {
+      if (++arrived === inFlight) release();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([allArrived, new Promise((r) => (timer = setTimeout(r, 3_000)))]);
+      clearTimeout(timer);
+      res.json({ ok: true });
+    });
+    limited.get('/refused', (_req, res) => void res.status(401).json({ error: { code: 'unauthenticated', message: 'refused' } }));
+    const server = limited.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const statuses = await Promise.all(Array.from({ length: inFlight }, () => request(server).get('/valid').then((r) => r.status)));
+      expect(statuses).toEqual(Array(inFlight).fill(200));
+      expect(arrived).toBe(inFlight);
+      // Refusals are still counted: two 401s, then 429 for any request from the address.
+      expect((await request(server).get('/refused')).status).toBe(401);
+      expect((await request(server).get('/refused')).status).toBe(401);
+      const cut = await request(server).get('/valid');
+      expect(cut.status).toBe(429);
+      expect(Number(cut.headers['retry-after'])).toBeGreaterThan(0);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });
