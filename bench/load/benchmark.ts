@@ -95,6 +95,11 @@ export interface LoadPhase {
   seconds: number;
   promotionsPerSecond: number;
   decisions: number;
+  /**
+   * Calls answered 503 `not_ready` (a promotion that did not answer within 20 s: the worker is
+   * saturated) and sent again after 2 s with the same request id, as the API asks a client to do.
+   */
+  retriedAfterNotReady: number;
   /** A decision that closed its gate answered → the gate shown closed in visibility (what the lists read). */
   decisionToGateClosed: Latency;
   /** The last decision answered → `DEPLOYED` in visibility (approval, webhook, registry). */
@@ -113,6 +118,8 @@ export interface LoadSideFigures {
   seconds: number;
   /** All its promotions over all its phases' seconds. */
   promotionsPerSecond: number;
+  /** Calls answered 503 and sent again, over all its phases. */
+  retriedAfterNotReady: number;
   /** Each phase's promotions per second, in run order. */
   promotionsPerSecondByPhase: number[];
   decisionToGateClosed: Latency;
@@ -266,6 +273,7 @@ export async function runLoadBenchmark(options: LoadOptions): Promise<LoadFigure
       const deployLatencies: number[] = [];
       const lowTierLatencies: number[] = [];
       let decisions = 0;
+      let retriedAfterNotReady = 0;
       let done = false;
       const watchers = new Set<Promise<void>>();
       const reviewers: Array<Promise<void>> = [];
@@ -281,8 +289,18 @@ export async function runLoadBenchmark(options: LoadOptions): Promise<LoadFigure
       try {
         await Promise.race([waitForApiReady(server), stopped]);
         log(`phase ${order} (${side}): worker and API started; warming up`);
-        const call = <T>(actor: string, method: 'GET' | 'POST', route: string, body?: unknown) =>
-          callApi<T>({ server, token: tokens.get(actor)! }, method, route, body, { timeoutMs: 120_000 });
+        /** A simulated person's call; a 503 (not_ready) is sent again after 2 s, 10 times at most, and counted. */
+        const call = async <T>(actor: string, method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> => {
+          for (let attempt = 1; ; attempt++) {
+            try {
+              return await callApi<T>({ server, token: tokens.get(actor)! }, method, route, body, { timeoutMs: 120_000 });
+            } catch (err) {
+              if (!(err instanceof ApiCallError) || err.status !== 503 || attempt >= 10) throw err;
+              retriedAfterNotReady += 1;
+              await sleep(2_000);
+            }
+          }
+        };
         const count = async (condition: string) => (await client.workflow.count(`TaskQueue = '${taskQueue}' AND WorkflowType = 'PromotionWorkflow' AND ${condition}`)).count;
         let polls = 0;
         /** Promotions closed so far; throws when one stopped short of deployment (every promotion of the load is to be deployed). */
@@ -413,6 +431,7 @@ export async function runLoadBenchmark(options: LoadOptions): Promise<LoadFigure
         deployLatencies.length = 0;
         lowTierLatencies.length = 0;
         decisions = 0;
+        retriedAfterNotReady = 0;
 
         const before = {
           worker: (await processUsage(worker.pid!)).cpuSeconds,
@@ -458,6 +477,7 @@ export async function runLoadBenchmark(options: LoadOptions): Promise<LoadFigure
             seconds: round1(seconds),
             promotionsPerSecond: Math.round((options.promotions / seconds) * 100) / 100,
             decisions,
+            retriedAfterNotReady,
             decisionToGateClosed: latencyFigures(gateLatencies),
             lastDecisionToDeployed: latencyFigures(deployLatencies),
             submitToDeployedLowTier: latencyFigures(lowTierLatencies),
@@ -491,7 +511,7 @@ export async function runLoadBenchmark(options: LoadOptions): Promise<LoadFigure
     const phases: LoadPhase[] = [];
     for (const [i, side] of order.entries()) {
       const phase = await runPhase(side, Math.floor(i / 4) + 1, i + 1);
-      log(`phase ${phase.order} (${side}): ${phase.promotions} in ${phase.seconds} s, ${phase.promotionsPerSecond} promotions/s`);
+      log(`phase ${phase.order} (${side}): ${phase.promotions} in ${phase.seconds} s, ${phase.promotionsPerSecond} promotions/s, ${phase.retriedAfterNotReady} calls retried after 503`);
       phases.push(phase);
     }
     const sides = { modelgate: sideFigures(phases.filter((p) => p.side === 'modelgate')), floor: sideFigures(phases.filter((p) => p.side === 'floor')) };
@@ -537,6 +557,7 @@ function sideFigures(phases: LoadPhase[]): LoadSideFigures {
     promotions,
     seconds: round1(seconds),
     promotionsPerSecond: Math.round((promotions / seconds) * 100) / 100,
+    retriedAfterNotReady: phases.reduce((sum, p) => sum + p.retriedAfterNotReady, 0),
     promotionsPerSecondByPhase: phases.map((p) => p.promotionsPerSecond),
     decisionToGateClosed: pooled((p) => p.decisionToGateClosed),
     lastDecisionToDeployed: pooled((p) => p.lastDecisionToDeployed),

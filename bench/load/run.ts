@@ -64,11 +64,11 @@ async function main() {
     const c = figures.sides[side].cpuSecondsPerPromotion;
     return [c.worker, c.api, c.temporal ?? '-', c.postgres ?? '-', c.benchmark].join(' / ');
   };
-  console.log('side | promotions/s (by phase) | decision → gate closed p50 / p95 ms | CPU s per promotion: worker / API / Temporal / PostgreSQL / benchmark | worker RSS peak / median MB');
+  console.log('side | promotions/s (by phase) | calls retried after 503 | decision → gate closed p50 / p95 ms | CPU s per promotion: worker / API / Temporal / PostgreSQL / benchmark | worker RSS peak / median MB');
   for (const side of ['modelgate', 'floor'] as const) {
     const s = figures.sides[side];
     console.log(
-      `${side} | ${s.promotionsPerSecond} (${s.promotionsPerSecondByPhase.join(', ')}) | ${s.decisionToGateClosed.p50Ms} / ${s.decisionToGateClosed.p95Ms} | ${cpu(side)} | ${s.workerRssMb.peak} / ${s.workerRssMb.median}`,
+      `${side} | ${s.promotionsPerSecond} (${s.promotionsPerSecondByPhase.join(', ')}) | ${s.retriedAfterNotReady} | ${s.decisionToGateClosed.p50Ms} / ${s.decisionToGateClosed.p95Ms} | ${cpu(side)} | ${s.workerRssMb.peak} / ${s.workerRssMb.median}`,
     );
   }
   console.log('modelgate / floor:', JSON.stringify(figures.modelgateOverFloor));

@@ -5,9 +5,11 @@
 //     code), each on its own worker process with the production settings, both driven through
 //     the path the API uses (startPromotion; a decision through askWorker + sendPromotionMessage),
 //     in blocks ordered A B B A so that drift in the machine's load falls on both sides alike.
-//  2. Parked: N promotions waiting in IN_REVIEW on one production worker (dist/worker.js, cache
-//     WORKER_MAX_CACHED_WORKFLOWS): its RSS, a decision on promotions long evicted from its cache,
-//     and the review queue (GET /v1/review-queue of a real API process) with N open.
+//  2. Parked: N promotions waiting in IN_REVIEW on a production worker (dist/worker.js, cache
+//     WORKER_MAX_CACHED_WORKFLOWS) — by default the promotions worker with the checks on a worker of
+//     their own, as deploy/kubernetes runs them — its RSS, a decision on promotions still in its
+//     cache and on promotions long evicted from it, and the review queue (GET /v1/review-queue of a
+//     real API process) with N open.
 import { createHash, randomUUID } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -50,6 +52,12 @@ export interface WorkflowBenchOptions {
   parkedDecisions: number;
   /** Reads of the review queue with every parked promotion open. */
   queueReads: number;
+  /**
+   * The parked phase's workers: `split`, the promotions worker (WORKER_ROLE=promotions) and a checks
+   * worker (WORKER_ROLE=checks), as deploy/kubernetes runs them; `one`, a single worker with both
+   * (WORKER_ROLE=all). Default `split`.
+   */
+  parkedWorkers?: 'split' | 'one';
   /** The services' addresses (TEMPORAL_ADDRESS, DATABASE_URL…); default this process's environment. */
   env?: NodeJS.ProcessEnv;
   /** The run folder of scripts/bench.sh (Temporal's and PostgreSQL's pids, for their CPU). */
@@ -111,9 +119,17 @@ export interface Comparison {
 export interface Parked {
   promotions: number;
   maxCachedWorkflows: number;
+  /** WORKER_ROLE of the worker that holds the promotions: `promotions` (checks on their own worker) or `all`. */
+  workerRole: 'promotions' | 'all';
   secondsToPark: number;
-  /** Worker RSS: started and idle, with every promotion parked, and its peak (VmHWM). */
+  /** RSS of the worker that holds the promotions: started and idle, with every promotion parked, and its peak (VmHWM). */
   workerRssMb: { idle: number; parked: number; peak: number };
+  /** RSS of the checks worker with every promotion parked, and its peak; `null` when one worker ran both. */
+  checksWorkerRssMb: { parked: number; peak: number } | null;
+  /** A decision on one of the promotions parked last, still in the worker's cache (for comparison with the evicted ones). */
+  decisionOnCached: Latency;
+  /** The worker's sticky-cache misses during those decisions (0 when every one was cached). */
+  stickyCacheMissesOnCached: number;
   /** A decision (askWorker + sendPromotionMessage) on a promotion parked long before the last `maxCachedWorkflows`. */
   decisionOnEvicted: Latency;
   /** The worker's sticky-cache misses during those decisions (its Prometheus counter): each was replayed from history. */
@@ -354,19 +370,29 @@ export async function runWorkflowBenchmark(options: WorkflowBenchOptions): Promi
 
   const park = async (): Promise<Parked> => {
     const taskQueue = `${run.taskQueue}-parked`;
+    const split = (options.parkedWorkers ?? 'split') === 'split';
     const metricsPort = await freePort();
     const healthPort = await freePort();
     const workerLog = path.join(dir, 'parked-worker.log');
     // The production worker process, as it ships (dist/worker.js, its prebuilt bundle, loadConfig's defaults).
     const worker = started(new ModelgateProcess('parked-worker', {
       entry: 'worker',
-      env: workerEnv(taskQueue, { WORKER_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`, WORKER_HEALTH_PORT: String(healthPort) }),
+      env: workerEnv(taskQueue, { WORKER_ROLE: split ? 'promotions' : 'all', WORKER_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`, WORKER_HEALTH_PORT: String(healthPort) }),
       logFile: workerLog,
     }));
+    const checksHealthPort = await freePort();
+    const checksLog = path.join(dir, 'parked-checks-worker.log');
+    const checksWorker = split
+      ? started(new ModelgateProcess('parked-checks-worker', { entry: 'worker', env: workerEnv(taskQueue, { WORKER_ROLE: 'checks', WORKER_HEALTH_PORT: String(checksHealthPort) }), logFile: checksLog }))
+      : undefined;
     const apiPort = await freePort();
     const apiLog = path.join(dir, 'parked-api.log');
     const api = started(new ModelgateProcess('parked-api', { entry: 'api', env: env(taskQueue, { PORT: String(apiPort) }), logFile: apiLog }));
-    await Promise.all([waitForApiReady(`http://127.0.0.1:${healthPort}`), waitForApiReady(`http://127.0.0.1:${apiPort}`)]);
+    await Promise.all([
+      waitForApiReady(`http://127.0.0.1:${healthPort}`),
+      waitForApiReady(`http://127.0.0.1:${apiPort}`),
+      ...(checksWorker ? [waitForApiReady(`http://127.0.0.1:${checksHealthPort}`)] : []),
+    ]);
     await sleep(2_000);
     const idle = await processUsage(worker.pid!);
 
@@ -392,14 +418,25 @@ export async function runWorkflowBenchmark(options: WorkflowBenchOptions): Promi
     const secondsToPark = (performance.now() - t0) / 1000;
     await sleep(2_000);
     const loaded = await processUsage(worker.pid!);
+    const checksLoaded = checksWorker ? await processUsage(checksWorker.pid!) : undefined;
     log(`parked: ${options.parked} in IN_REVIEW after ${secondsToPark.toFixed(0)} s`);
 
-    // Decisions on the earliest parked promotions: at least the cache's size of others parked after each.
     const cache = base.worker.maxCachedWorkflows;
+    const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+    // First, decisions on the promotions parked last (half the cache's size at most), which the cache still holds.
+    const cachedMs: number[] = [];
+    const missesBeforeCached = await prometheusCounter(metricsUrl, 'temporal_sticky_cache_miss');
+    for (const promotionId of parked.slice(-Math.min(options.parkedDecisions, Math.floor(cache / 2)))) {
+      const t = performance.now();
+      await decide(promotionId, REVIEWERS.technical![0]!, 'technical');
+      cachedMs.push(performance.now() - t);
+    }
+    const stickyCacheMissesOnCached = (await prometheusCounter(metricsUrl, 'temporal_sticky_cache_miss')) - missesBeforeCached;
+
+    // Then decisions on the earliest parked promotions: at least the cache's size of others parked after each.
     const evictable = parked.slice(0, Math.max(0, parked.length - cache - 1));
     if (evictable.length < options.parkedDecisions) throw new Error(`${options.parked} parked leave ${evictable.length} promotions outside a cache of ${cache}; need ${options.parkedDecisions}`);
     const step = Math.floor(evictable.length / options.parkedDecisions);
-    const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
     const missesBefore = await prometheusCounter(metricsUrl, 'temporal_sticky_cache_miss');
     const decisionMs: number[] = [];
     for (let i = 0; i < options.parkedDecisions; i++) {
@@ -419,14 +456,20 @@ export async function runWorkflowBenchmark(options: WorkflowBenchOptions): Promi
       queueMs.push(performance.now() - t);
     }
     const peak = await processUsage(worker.pid!);
-    await Promise.all([worker, api].map(async (p) => (await p.stop(), processes.delete(p))));
+    const checksPeak = checksWorker ? await processUsage(checksWorker.pid!) : undefined;
+    await Promise.all([worker, api, ...(checksWorker ? [checksWorker] : [])].map(async (p) => (await p.stop(), processes.delete(p))));
     await refuseErrorsIn(workerLog, 'parked worker');
+    if (checksWorker) await refuseErrorsIn(checksLog, 'checks worker');
     await refuseErrorsIn(apiLog, 'API');
     return {
       promotions: options.parked,
       maxCachedWorkflows: cache,
+      workerRole: split ? 'promotions' : 'all',
       secondsToPark: round(secondsToPark, 1),
       workerRssMb: { idle: round(idle.rssMb, 1), parked: round(loaded.rssMb, 1), peak: round(peak.peakRssMb, 1) },
+      checksWorkerRssMb: checksLoaded && checksPeak ? { parked: round(checksLoaded.rssMb, 1), peak: round(checksPeak.peakRssMb, 1) } : null,
+      decisionOnCached: latencyFigures(cachedMs),
+      stickyCacheMissesOnCached,
       decisionOnEvicted: latencyFigures(decisionMs),
       stickyCacheMisses,
       reviewQueue: { ...latencyFigures(queueMs), entries: queue.entries.length, truncated: queue.truncated, unreadable: queue.unreadable.length },

@@ -4,10 +4,22 @@
 // Options: --promotions N (per side, default 200) --block N (default 25) --concurrency C (default 4)
 //          --warmup N (default 4) --parked N (default 10000) --park-concurrency C (default 16)
 //          --parked-decisions N (default 50) --queue-reads N (default 20)
+//          --parked-workers split|one (default split: the promotions worker and a checks worker, as
+//          deploy/kubernetes runs them; one: a single WORKER_ROLE=all worker)
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startBenchRecord } from '../results';
 import { numericOption } from '../support';
 import { DEFAULT_WORKFLOW_BENCH_OPTIONS as D, runWorkflowBenchmark, type WorkflowBenchOptions } from './benchmark';
+
+/** `--parked-workers split|one`; anything else is refused. */
+function parkedWorkersOption(): 'split' | 'one' {
+  const args = process.argv.slice(2);
+  const i = args.indexOf('--parked-workers');
+  if (i < 0) return 'split';
+  const value = args[i + 1];
+  if (value !== 'split' && value !== 'one') throw new Error('--parked-workers must be split or one');
+  return value;
+}
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -20,6 +32,7 @@ async function main(): Promise<void> {
     parkConcurrency: numericOption('park-concurrency', D.parkConcurrency),
     parkedDecisions: numericOption('parked-decisions', D.parkedDecisions),
     queueReads: numericOption('queue-reads', D.queueReads),
+    parkedWorkers: parkedWorkersOption(),
   };
   const record = startBenchRecord('workflow', { ...options });
   const results = await runWorkflowBenchmark({
@@ -35,7 +48,9 @@ async function main(): Promise<void> {
     console.log(`  ${side('Modelgate', c.modelgate)}\n  ${side('floor', c.floor)}\n  ratio p50 ${c.ratio.p50}, p95 ${c.ratio.p95}`);
   }
   if (p) {
-    console.log(`parked (${p.promotions} in review, cache ${p.maxCachedWorkflows}): worker RSS idle ${p.workerRssMb.idle} MB, parked ${p.workerRssMb.parked} MB, peak ${p.workerRssMb.peak} MB`);
+    console.log(`parked (${p.promotions} in review, cache ${p.maxCachedWorkflows}): ${p.workerRole} worker RSS idle ${p.workerRssMb.idle} MB, parked ${p.workerRssMb.parked} MB, peak ${p.workerRssMb.peak} MB`);
+    if (p.checksWorkerRssMb) console.log(`  checks worker RSS parked ${p.checksWorkerRssMb.parked} MB, peak ${p.checksWorkerRssMb.peak} MB`);
+    console.log(`  decision on a cached promotion p50 ${p.decisionOnCached.p50Ms} ms, p95 ${p.decisionOnCached.p95Ms} ms (${p.stickyCacheMissesOnCached} sticky-cache misses)`);
     console.log(`  decision on an evicted promotion p50 ${p.decisionOnEvicted.p50Ms} ms, p95 ${p.decisionOnEvicted.p95Ms} ms (${p.stickyCacheMisses} sticky-cache misses)`);
     console.log(`  review queue p50 ${p.reviewQueue.p50Ms} ms, p95 ${p.reviewQueue.p95Ms} ms (${p.reviewQueue.entries} entries${p.reviewQueue.truncated ? ', truncated' : ''})`);
   }

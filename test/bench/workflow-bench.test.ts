@@ -1,5 +1,5 @@
 // The workflow benchmark (bench/workflow) runs end to end with tiny sizes — Modelgate's and the
-// floor's worker processes in A B B A blocks, then promotions parked on the production worker
+// floor's worker processes in A B B A blocks, then promotions parked on the promotions worker (a checks worker beside it)
 // with its review queue served by a real API process — and reports every field. The figures
 // themselves are never asserted (speed is for the benchmark to measure); what is asserted is that
 // the floor does the same work as a promotion. Needs `npm run build` (scripts/test.sh builds).
@@ -81,14 +81,19 @@ describe('the workflow benchmark', () => {
     const parked: Parked = {
       promotions: 25,
       maxCachedWorkflows: 20,
+      workerRole: 'promotions',
       secondsToPark: expect.any(Number),
       workerRssMb: { idle: expect.any(Number), parked: expect.any(Number), peak: expect.any(Number) },
+      checksWorkerRssMb: { parked: expect.any(Number), peak: expect.any(Number) },
+      decisionOnCached: latency,
+      stickyCacheMissesOnCached: expect.any(Number),
       decisionOnEvicted: latency,
       stickyCacheMisses: expect.any(Number),
       reviewQueue: { ...latency, entries: expect.any(Number), truncated: false, unreadable: expect.any(Number) },
     };
     expect(results.parked).toEqual(parked);
     expect(results.parked!.decisionOnEvicted.samplesMs).toHaveLength(3);
+    expect(results.parked!.decisionOnCached.samplesMs).toHaveLength(3);
     expect(results.parked!.reviewQueue.samplesMs).toHaveLength(2);
     // Every parked promotion waits on the security gate; each was either listed or named unreadable.
     expect(results.parked!.reviewQueue.entries + results.parked!.reviewQueue.unreadable).toBe(25);
