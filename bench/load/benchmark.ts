@@ -198,6 +198,11 @@ export async function runLoadBenchmark(options: LoadOptions): Promise<LoadFigure
   const running = new Set<ModelgateProcess>();
   let services: FreshServices | undefined;
   let keepRunDir = false;
+  // Ctrl-C or a TERM ends the run through process.exit (bench/load/run.ts): the phase's worker and API go with it.
+  const killRunningOnExit = () => {
+    for (const child of running) child.child?.kill('SIGKILL');
+  };
+  process.once('exit', killRunningOnExit);
   try {
     // The shipped default policy, with production deployed through the webhook provider.
     const policy = parse(await readFile(path.join(REPO_ROOT, 'policies', 'default.yaml'), 'utf8')) as { environments: Record<string, Record<string, unknown>> };
@@ -536,6 +541,7 @@ export async function runLoadBenchmark(options: LoadOptions): Promise<LoadFigure
     keepRunDir = true;
     throw err;
   } finally {
+    process.removeListener('exit', killRunningOnExit);
     await Promise.all([...running].map((p) => p.stop(2_000)));
     await services?.stop();
     await receiver.close();
