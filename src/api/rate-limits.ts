@@ -25,10 +25,11 @@ const WINDOW_MS = 60_000;
  * minute, once their answer is sent; past `limit`, it answers 429 `too_many_requests` with
  * `Retry-After` without running the route, its database reads or its logging.
  *
- * A request is counted when its answer is known, never on arrival: express-rate-limit's
- * `skipSuccessfulRequests` counts every request on arrival and takes it back when it succeeds, so
- * that more than `limit` requests in flight at once from one address (an ingress, a busy client)
- * were answered 429 with valid tokens. The counts are kept in the library's `MemoryStore`.
+ * A request is counted when its answer is known (or its client hung up first), never on
+ * arrival: express-rate-limit's `skipSuccessfulRequests` counts every request on arrival and
+ * takes it back when it succeeds, so that more than `limit` requests in flight at once from one
+ * address (an ingress, a busy client) were answered 429 with valid tokens. The counts are kept in
+ * the library's `MemoryStore`.
  */
 function refusalLimiter(limit: number, counts: (status: number) => boolean, what: string): RequestHandler {
   const store = new MemoryStore();
@@ -41,8 +42,11 @@ function refusalLimiter(limit: number, counts: (status: number) => boolean, what
         res.set('Retry-After', String(seconds)).status(429).json(errorBody('too_many_requests', `too many refused ${what} from this address: at most ${limit} a minute; retry later`));
         return;
       }
-      res.once('finish', () => {
-        if (counts(res.statusCode)) void store.increment(key);
+      // Counted once the exchange is over: a refused answer, or a request whose client hung up
+      // before its answer was sent (its refusal, if any, is still logged: hanging up does not
+      // dodge the limit).
+      res.once('close', () => {
+        if (!res.writableFinished || counts(res.statusCode)) void store.increment(key);
       });
       next();
     }, next);

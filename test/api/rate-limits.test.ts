@@ -1,3 +1,5 @@
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import request from 'supertest';
 import { refusedTokenLimiter } from '../../src/api/rate-limits';
@@ -81,6 +83,31 @@ describe('rate limits on refused requests', () => {
       const cut = await request(server).get('/valid');
       expect(cut.status).toBe(429);
       expect(Number(cut.headers['retry-after'])).toBeGreaterThan(0);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it('a request whose client hangs up before the answer counts as refused: hanging up does not dodge the limit', async () => {
+    const limited = express();
+    limited.use(refusedTokenLimiter({ refusedTokensPerMinute: 2, refusedReportsPerMinute: 2 }));
+    // Answers 401 after 300 ms, by which time the client below has hung up.
+    limited.get('/slow-refusal', (_req, res) => void setTimeout(() => res.status(401).json({ error: { code: 'unauthenticated', message: 'refused' } }), 300));
+    limited.get('/valid', (_req, res) => void res.json({ ok: true }));
+    const server = limited.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const { port } = server.address() as AddressInfo;
+    const hangUp = () =>
+      new Promise<void>((resolve) => {
+        const req = httpRequest({ host: '127.0.0.1', port, path: '/slow-refusal' });
+        req.on('error', () => resolve());
+        req.end(() => setTimeout(() => (req.destroy(), resolve()), 50));
+      });
+    try {
+      await hangUp();
+      await hangUp();
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await request(server).get('/valid')).status).toBe(429);
     } finally {
       await new Promise((r) => server.close(r));
     }
