@@ -162,7 +162,8 @@ export function workerDeploymentOptionsOf(deployment: WorkerDeploymentSettings |
 
 /**
  * Bounds the old-generation heap of the V8 isolates this process creates from now on — the SDK's
- * workflow thread, created with the first workflow worker — to `megabytes` (V8's
+ * workflow thread, created with the first workflow worker, and the artifact hashing threads of
+ * `src/checks/digest.ts`, which stream and need little — to `megabytes` (V8's
  * `--max-old-space-size`; the main thread's heap, created before, keeps its bound). Unbounded,
  * V8 sizes that heap for the machine's memory and collects it lazily: with 300 promotions parked
  * and a cache of 20 the workflow thread held about 250 MB of garbage (RSS 539 MB instead of 311 MB).
