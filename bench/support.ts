@@ -39,6 +39,15 @@ export function numericOption(name: string, fallback: number, args: readonly str
   return i >= 0 ? Number(args[i + 1]) : fallback;
 }
 
+/** `--name <value>` where the value must be one of `choices`; `fallback` without the option. */
+export function choiceOption<T extends string>(name: string, choices: readonly T[], fallback: T, args: readonly string[] = process.argv.slice(2)): T {
+  const i = args.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const value = args[i + 1];
+  if (!choices.includes(value as T)) throw new Error(`--${name} must be one of ${choices.join(', ')}`);
+  return value as T;
+}
+
 /** Waits until the API at `url` answers `/readyz` with 200 (30 s at most). */
 export const waitReady = (url: string): Promise<void> => waitForApiReady(url, 30_000);
 

@@ -8,18 +8,8 @@
 //          deploy/kubernetes runs them; one: a single WORKER_ROLE=all worker)
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startBenchRecord } from '../results';
-import { numericOption } from '../support';
+import { choiceOption, numericOption } from '../support';
 import { DEFAULT_WORKFLOW_BENCH_OPTIONS as D, runWorkflowBenchmark, type WorkflowBenchOptions } from './benchmark';
-
-/** `--parked-workers split|one`; anything else is refused. */
-function parkedWorkersOption(): 'split' | 'one' {
-  const args = process.argv.slice(2);
-  const i = args.indexOf('--parked-workers');
-  if (i < 0) return 'split';
-  const value = args[i + 1];
-  if (value !== 'split' && value !== 'one') throw new Error('--parked-workers must be split or one');
-  return value;
-}
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -32,7 +22,7 @@ async function main(): Promise<void> {
     parkConcurrency: numericOption('park-concurrency', D.parkConcurrency),
     parkedDecisions: numericOption('parked-decisions', D.parkedDecisions),
     queueReads: numericOption('queue-reads', D.queueReads),
-    parkedWorkers: parkedWorkersOption(),
+    parkedWorkers: choiceOption('parked-workers', ['split', 'one'] as const, 'split'),
   };
   const record = startBenchRecord('workflow', { ...options });
   const results = await runWorkflowBenchmark({
