@@ -117,13 +117,15 @@ export TEMPORAL_UI_URL="${TEMPORAL_UI_URL:-http://localhost:$TEMPORAL_UI_PORT}"
 
 # Each process logs to its own file and to this terminal.
 start_process() {
-  local name="$1" entry="$2"
-  node "$entry" > >(tee -a "$LOG_DIR/$name.log") 2>&1 &
+  local name="$1"
+  shift
+  node "$@" > >(tee -a "$LOG_DIR/$name.log") 2>&1 &
   echo $! >"$RUN_DIR/$name.pid"
 }
-# Fewer malloc arenas keep the worker's resident set small (see README, Benchmarks).
+# Fewer malloc arenas and bounded heaps keep the worker's resident set small (see README, Benchmarks;
+# the node flags are src/worker-node-flags.ts).
 MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" AUDIT_SIGNING_KEY_FILE="$AUDIT_DIR/worker.key" AUDIT_CHECKPOINT_FILE="$AUDIT_DIR/worker.checkpoints.jsonl" \
-  start_process worker dist/worker.js
+  start_process worker --max-old-space-size=256 --max-semi-space-size=2 dist/worker.js
 # Evidence packs get their PDF report from a Chromium on PATH, when there is one.
 AUTH_JWT_SECRET="$api_secret" DASHBOARD_DEV_SIGN_IN="$api_dev_sign_in" DEV_SIGN_IN_SECRET="$api_dev_secret" NODE_ENV="$api_node_env" \
   AUDIT_SIGNING_KEY_FILE="$AUDIT_DIR/api.key" AUDIT_CHECKPOINT_FILE="$AUDIT_DIR/api.checkpoints.jsonl" \

@@ -17,3 +17,28 @@ while read -r name type; do
     --name "$name" --type "$type" "$@" >/dev/null 2>"$err_file" \
     || die "could not register search attribute $name ($type) in namespace $namespace: $(cat "$err_file")"
 done <"$MODELGATE_ROOT/temporal/search-attributes.txt"
+
+# The server reads search attributes from its caches (its namespace cache refreshes every 2 s; the
+# test-only `system.forceSearchAttributesCacheRefreshOnRead`, which would bypass them, costs two
+# database reads per listed promotion and is not set). Wait until the frontend accepts a query
+# naming every attribute, then one more refresh interval for the history service's own cache, so
+# that a worker or API started next can use them at once. Bounded: 60 s.
+probe_query=""
+while read -r name type; do
+  case "$name" in ''|'#'*) continue ;; esac
+  case "$type" in
+    Int|Double) value="0" ;;
+    Bool) value="false" ;;
+    Datetime) value="'1970-01-01T00:00:00Z'" ;;
+    *) value="'registration-probe'" ;;
+  esac
+  probe_query="${probe_query:+$probe_query AND }$name = $value"
+done <"$MODELGATE_ROOT/temporal/search-attributes.txt"
+for attempt in $(seq 1 120); do
+  if "$temporal_cli" workflow count --address "$address" --namespace "$namespace" --query "$probe_query" "$@" >/dev/null 2>"$err_file"; then
+    sleep 3
+    exit 0
+  fi
+  sleep 0.5
+done
+die "the search attributes of namespace $namespace were registered but are not usable after 60 s: $(cat "$err_file")"

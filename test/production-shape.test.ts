@@ -1,9 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { API_ONLY_VARIABLES, EnvironmentSchema } from '../src/config';
 import { SearchAttributes } from '../src/shared/search-attributes';
+import { WORKER_NODE_FLAGS } from '../src/worker-node-flags';
 
 const root = path.resolve(__dirname, '..');
 const read = (file: string) => readFileSync(path.join(root, file), 'utf8');
@@ -67,7 +68,7 @@ describe('docker-compose.yml and Dockerfile (production shape)', () => {
     for (const name of ['api', 'worker', 'checks-worker']) {
       const command = services[name]!.command as string[];
       expect(services[name]!.build).toBe('.');
-      const entry = command[1]!;
+      const entry = command.find((arg) => !arg.startsWith('-') && arg !== 'node')!;
       expect(entry).toMatch(/^dist\/.*\.js$/);
       const source = path.join(root, entry.replace(/^dist\//, 'src/').replace(/\.js$/, '.ts'));
       expect(existsSync(source)).toBe(true);
@@ -197,6 +198,14 @@ describe('docker-compose.yml and Dockerfile (production shape)', () => {
     expect(read('temporal/start-dev.sh')).toContain('temporal/dynamicconfig/modelgate.yaml');
   });
 
+  it('sets no test-only server setting in that file (search attributes come from the server caches)', () => {
+    // system.forceSearchAttributesCacheRefreshOnRead ("should not be turned on in production") made
+    // the server read its metadata twice per listed workflow: a review queue of 200 took 170 ms
+    // instead of 15 ms. temporal/register-search-attributes.sh waits for the caches instead.
+    expect(read('temporal/dynamicconfig/modelgate.yaml')).not.toContain('forceSearchAttributesCacheRefreshOnRead');
+    expect(read('temporal/register-search-attributes.sh')).toContain('workflow count');
+  });
+
   it('registers the search attributes from the same list as the dev server', () => {
     const setup = services['temporal-setup']!.command as string[];
     expect(setup.join(' ')).toContain('temporal/register-search-attributes.sh temporal:7233 modelgate');
@@ -206,5 +215,26 @@ describe('docker-compose.yml and Dockerfile (production shape)', () => {
       .map((line) => line.trim().split(/\s+/));
     const typeNames: Record<string, string> = { KEYWORD: 'Keyword', KEYWORD_LIST: 'KeywordList' };
     expect(listed).toEqual(Object.values(SearchAttributes).map((k) => [k.name, typeNames[k.type]]));
+  });
+});
+
+describe('the worker launchers pass the same node flags (src/worker-node-flags.ts)', () => {
+  const launch = ['node', ...WORKER_NODE_FLAGS, 'dist/worker.js'];
+  it('docker-compose, Kubernetes, scripts/start.sh and npm run start:worker', () => {
+    const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, ComposeService> };
+    expect(compose.services.worker!.command).toEqual(launch);
+    expect(compose.services['checks-worker']!.command).toEqual(launch);
+    for (const file of ['deploy/kubernetes/base/worker.yaml', 'deploy/kubernetes/base/checks-worker.yaml']) {
+      const documents = parseAllDocuments(read(file)).map((d) => d.toJS() as { kind?: string; spec?: { template: { spec: { containers: Array<{ command: string[] }> } } } });
+      const deployment = documents.find((d) => d.kind === 'Deployment')!;
+      expect(deployment.spec!.template.spec.containers[0]!.command).toEqual(launch);
+    }
+    expect(read('scripts/start.sh')).toContain(`start_process worker ${launch.slice(1).join(' ')}`);
+    expect((JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts['start:worker']).toBe(launch.join(' '));
+  });
+
+  it('are flags this node accepts', () => {
+    // A flag node does not know stops the worker at launch: refused here first.
+    expect(execFileSync(process.execPath, [...WORKER_NODE_FLAGS, '-e', "process.stdout.write(String(require('v8').getHeapStatistics().heap_size_limit < 600 * 1048576))"]).toString()).toBe('true');
   });
 });

@@ -26,6 +26,7 @@ import { createSubmissionRegistration } from '../../src/registry';
 import { promotionUpdates } from '../../src/shared/messages';
 import { latencyFigures } from '../results';
 import { benchProcessEnv, endBenchRun, freePort, oneGatePolicyYaml, prepareBenchRun, processUsage, safetensorsArtifact, servicesCpuSeconds, sleep, startDistProcess, waitReady } from '../support';
+import { WORKER_NODE_FLAGS } from '../../src/worker-node-flags';
 
 /** The sizes and settings of a run. */
 export interface ApiBenchOptions {
@@ -150,7 +151,7 @@ export async function runApiBenchmark(options: ApiBenchOptions): Promise<ApiBenc
   children.push(apiProcess);
   let worker: ChildProcess | undefined;
   const startWorker = () => {
-    worker = startDistProcess('worker.js', env);
+    worker = startDistProcess('worker.js', env, WORKER_NODE_FLAGS);
     children.push(worker);
   };
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });

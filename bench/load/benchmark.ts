@@ -28,6 +28,7 @@ import { serviceRoleUrl } from '../../test/support/stack';
 import { latencyFigures } from '../results';
 import { type FreshServices, phaseServicesDir, startFreshServices } from '../services';
 import { compileBundleWorker, processUsage, servicesCpuSeconds, sleep } from '../support';
+import { WORKER_NODE_FLAGS } from '../../src/worker-node-flags';
 
 /** The two sides: Modelgate's worker and workflows, and the floor's. */
 export type LoadSide = 'modelgate' | 'floor';
@@ -268,7 +269,7 @@ export async function runLoadBenchmark(options: LoadOptions): Promise<LoadFigure
         MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX ?? '2',
       };
       const worker = new ModelgateProcess(`${side}-worker`, {
-        entry: side === 'modelgate' ? 'worker' : { script: benchWorker },
+        entry: side === 'modelgate' ? 'worker' : { script: benchWorker, nodeArgs: [...WORKER_NODE_FLAGS] },
         env: workerEnvironment(side === 'modelgate' ? processEnv : { ...processEnv, MODELGATE_BENCH_WORKFLOW_BUNDLE: floorBundle }),
         logFile: path.join(dir, `${order}-${side}-worker.log`),
       }).start();

@@ -33,6 +33,7 @@ import { latencyFigures } from '../results';
 import { benchProcessEnv, compileBundleWorker, endBenchRun, freePort, prepareBenchRun, processUsage, safetensorsArtifact, servicesCpuSeconds, sleep } from '../support';
 import { ModelgateProcess, waitForApiReady } from '../../test/support/processes';
 import { READY_LINE } from '../bundle-worker';
+import { WORKER_NODE_FLAGS } from '../../src/worker-node-flags';
 
 /** The sizes of a run. */
 export interface WorkflowBenchOptions {
@@ -309,7 +310,7 @@ export async function runWorkflowBenchmark(options: WorkflowBenchOptions): Promi
       const taskQueue = `${run.taskQueue}-${side}`;
       const logFile = path.join(dir, `${side}-worker.log`);
       const worker = started(new ModelgateProcess(`${side}-worker`, {
-        entry: { script: benchWorker },
+        entry: { script: benchWorker, nodeArgs: [...WORKER_NODE_FLAGS] },
         env: workerEnv(taskQueue, { MODELGATE_BENCH_WORKFLOW_BUNDLE: bundle }),
         logFile,
       }));

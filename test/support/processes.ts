@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import { WORKER_NODE_FLAGS } from '../../src/worker-node-flags';
 
 /** The repository's root folder. */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -59,7 +60,8 @@ export class ModelgateProcess {
     if (this.pid) return this;
     this.down = false;
     const { entry } = this.options;
-    const args = typeof entry === 'string' ? [PROCESS_ENTRIES[entry]] : [...(entry.nodeArgs ?? []), entry.script];
+    // The worker runs with the node flags its production launchers pass.
+    const args = typeof entry === 'string' ? [...(entry === 'worker' ? WORKER_NODE_FLAGS : []), PROCESS_ENTRIES[entry]] : [...(entry.nodeArgs ?? []), entry.script];
     this.log ??= this.options.logFile ? createWriteStream(this.options.logFile, { flags: 'a' }) : undefined;
     const child = spawn(process.execPath, args, { env: this.options.env, cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     this.starts += 1;
