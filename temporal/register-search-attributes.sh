@@ -11,18 +11,7 @@ temporal_cli="$("$MODELGATE_ROOT/temporal/install.sh")"
 err_file="$(mktemp)"
 trap 'rm -f "$err_file"' EXIT
 
-while read -r name type; do
-  case "$name" in ''|'#'*) continue ;; esac
-  "$temporal_cli" operator search-attribute create --address "$address" --namespace "$namespace" \
-    --name "$name" --type "$type" "$@" >/dev/null 2>"$err_file" \
-    || die "could not register search attribute $name ($type) in namespace $namespace: $(cat "$err_file")"
-done <"$MODELGATE_ROOT/temporal/search-attributes.txt"
-
-# The server reads search attributes from its caches (its namespace cache refreshes every 2 s; the
-# test-only `system.forceSearchAttributesCacheRefreshOnRead`, which would bypass them, costs two
-# database reads per listed promotion and is not set). Wait until the frontend accepts a query
-# naming every attribute, then one more refresh interval for the history service's own cache, so
-# that a worker or API started next can use them at once. Bounded: 60 s.
+# Registers each attribute and builds a query naming every one (used below).
 probe_query=""
 while read -r name type; do
   case "$name" in ''|'#'*) continue ;; esac
@@ -33,8 +22,17 @@ while read -r name type; do
     *) value="'registration-probe'" ;;
   esac
   probe_query="${probe_query:+$probe_query AND }$name = $value"
+  "$temporal_cli" operator search-attribute create --address "$address" --namespace "$namespace" \
+    --name "$name" --type "$type" "$@" >/dev/null 2>"$err_file" \
+    || die "could not register search attribute $name ($type) in namespace $namespace: $(cat "$err_file")"
 done <"$MODELGATE_ROOT/temporal/search-attributes.txt"
-for attempt in $(seq 1 120); do
+
+# The server reads search attributes from its caches (its namespace cache refreshes every 2 s; the
+# test-only `system.forceSearchAttributesCacheRefreshOnRead`, which would bypass them, costs two
+# database reads per listed promotion and is not set). Wait until the frontend accepts a query
+# naming every attribute, then one more refresh interval for the history service's own cache, so
+# that a worker or API started next can use them at once. Bounded: 60 s.
+for _ in $(seq 1 120); do
   if "$temporal_cli" workflow count --address "$address" --namespace "$namespace" --query "$probe_query" "$@" >/dev/null 2>"$err_file"; then
     sleep 3
     exit 0
