@@ -4,12 +4,13 @@
 // promotion. Per promotion it does what PromotionWorkflow does for the benchmark's policy: the same
 // activities with the same inputs (policy verification, the checks on the checks task queue,
 // version claim, evidence seal, approval, registry move, lifecycle announcement, audit archive of
-// a timeline with the same entries), the same search-attribute upserts (all eight keys each time,
-// at the same points) with the same review summary kept in the memo, the same `decide` Update and `state` query, a timer per review wait — but
+// a timeline with the same entries), the same search-attribute upserts (all eight keys, at the
+// same points, each when they changed) and patch markers, with the same review summary kept in the
+// memo, the same `decide` Update and `state` query, a timer per review wait — but
 // no rules: no separation of duties, evidence binding, overrides, revisions, deadlines,
 // escalation, notifications, refusal log or continue-as-new. The benchmark reports both sides'
 // history shapes, so that the sameness is checked, not assumed.
-import { condition, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { condition, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { AuditActivities } from '../../src/activities/audit';
 import type { CheckActivities } from '../../src/activities/checks';
 import type { DeploymentActivities } from '../../src/activities/deployment';
@@ -22,7 +23,7 @@ import { SearchAttributes } from '../../src/shared/search-attributes';
 import { checksTaskQueueOf } from '../../src/shared/task-queues';
 import { environmentPolicyOf } from '../../src/workflows/deployment-stage';
 import { submittedState } from '../../src/workflows/promotion-machine';
-import { ReviewSummaryMemo } from '../../src/workflows/promotion-visibility';
+import { ReviewSummaryMemo, SearchAttributesUpsert } from '../../src/workflows/promotion-visibility';
 
 // The promotion's lifecycle workflow, which the announcement starts, lives in the same bundle.
 export { ModelEnvironmentWorkflow } from '../../src/workflows/model-environment';
@@ -45,9 +46,10 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
   const gates = () => state.stages.flatMap((s) => s.gates);
   const openGates = () => (state.status === 'IN_REVIEW' ? gates().filter((g) => g.status === 'open') : []);
   const reviewSummary = new ReviewSummaryMemo();
+  const searchAttributes = new SearchAttributesUpsert();
   const publish = () => {
     const open = openGates();
-    upsertSearchAttributes([
+    searchAttributes.upsert([
       { key: SearchAttributes.ModelName, value: manifest.model.name },
       { key: SearchAttributes.ModelVersion, value: manifest.model.version },
       { key: SearchAttributes.TargetEnvironment, value: manifest.target },
@@ -61,6 +63,7 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
   };
 
   const publishTimes = (n: number) => Array.from({ length: n }).forEach(publish);
+  const markPatches = (...ids: string[]) => ids.forEach((id) => patched(id));
   setHandler(stateQuery, () => state);
   setHandler(
     promotionUpdates.decide,
@@ -99,9 +102,13 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
     effectiveTier: policy.effectiveTier,
     tierReasons: policy.tierReasons,
   });
-  // Where a real promotion upserts its search attributes, the floor does too: as often, all eight keys.
+  // Where a real promotion publishes, the floor does too: as often, all eight keys, upserted when they changed (as a promotion's).
   publishTimes(4);
+  // A new promotion records a marker for each of its patches (and the SDK upserts TemporalChangeVersion with each);
+  // the floor records as many, where a promotion does. Two come with publish (the memo and the search attributes).
+  markPatches('request-id-per-actor', 'operator-signals', 'verify-policy');
   await records.verifyPolicy({ policy, manifest });
+  markPatches('claim-version-after-integrity', 'checks-task-queue', 'one-artifact-pass');
   publishTimes(4);
 
   // Checks: integrity and security in one pass, the others one activity each.
@@ -171,6 +178,7 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
   state.status = 'DEPLOYING';
   record('modelgate', 'deploying', { environment: manifest.target });
   publishTimes(4);
+  markPatches('deploy-provider', 'deployment-id-per-run');
   const moved = await records.activateVersion({ promotionId, model: manifest.model.name, version: manifest.model.version, environment: manifest.target });
   state.deployment = { environment: manifest.target, at: now(), status: 'deployed', ...moved };
   state.status = 'DEPLOYED';
@@ -195,6 +203,7 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
     policy: environmentPolicyOf(policy),
   });
   publish();
+  markPatches('archive-audit');
   await records.archiveAudit({ promotionId, policyVersion: policy.version, timeline: state.timeline, executionId: workflowInfo().firstExecutionRunId });
   return state;
 }

@@ -29,11 +29,37 @@ export class ReviewSummaryMemo {
   }
 }
 
+/**
+ * Keeps a promotion's search attributes (since search-attributes-when-changed): upserted only
+ * when they changed since the last upsert of this run. Each upsert is an event in the history and
+ * a write of the whole visibility record, and a promotion publishes several times in one workflow
+ * task (a decision's Update, then the step it unblocks); before, every publish upserted all of them.
+ */
+export class SearchAttributesUpsert {
+  /** The attributes last upserted in this run (their JSON). */
+  private last: string | undefined;
+
+  /** Upserts `attributes` unless they are those last upserted in this run. */
+  upsert(attributes: Parameters<typeof upsertSearchAttributes>[0]): void {
+    if (!patched('search-attributes-when-changed')) return upsertSearchAttributes(attributes);
+    const shown = JSON.stringify(attributes);
+    if (shown === this.last) return;
+    this.last = shown;
+    upsertSearchAttributes(attributes);
+  }
+}
+
+/** What a promotion keeps in visibility for the rest of its run: its search attributes and its review summary memo. */
+export interface PromotionVisibility {
+  searchAttributes: SearchAttributesUpsert;
+  memo: ReviewSummaryMemo;
+}
+
 /** Search attributes and current details: what operators read in the Temporal UI's list and page; and the review summary in the memo. */
-export function publish(m: PromotionMachine, memo: ReviewSummaryMemo): void {
+export function publish(m: PromotionMachine, { searchAttributes, memo }: PromotionVisibility): void {
   const { state, policy } = m;
   const open = state.status === 'IN_REVIEW' ? m.openGates() : [];
-  upsertSearchAttributes([
+  searchAttributes.upsert([
     { key: SearchAttributes.ModelName, value: state.manifest.model.name },
     { key: SearchAttributes.ModelVersion, value: state.manifest.model.version },
     { key: SearchAttributes.TargetEnvironment, value: state.manifest.target },

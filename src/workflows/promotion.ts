@@ -11,7 +11,7 @@ import { announceToEnvironment, checkDeploymentReport, runDeploymentStage } from
 import { continueAsNewWhenDue, PendingWork } from './lifecycle';
 import { auditActivities, claimVersion, recordApproval, runChecks, sendNotice, signalCaller, verifyStart, writeBackToMlflow } from './promotion-activities';
 import { PromotionMachine, submittedState } from './promotion-machine';
-import { publish as publishTo, ReviewSummaryMemo } from './promotion-visibility';
+import { type PromotionVisibility, publish as publishTo, ReviewSummaryMemo, SearchAttributesUpsert } from './promotion-visibility';
 
 export { MAX_REFUSED_KEPT } from './promotion-machine';
 
@@ -31,8 +31,8 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
   const state = carried?.state ?? submittedState(input);
   if (carried) state.run += 1;
   const pending = new PendingWork();
-  const reviewSummary = new ReviewSummaryMemo();
-  const publish = (machine: PromotionMachine) => publishTo(machine, reviewSummary);
+  const visibility: PromotionVisibility = { searchAttributes: new SearchAttributesUpsert(), memo: new ReviewSummaryMemo() };
+  const publish = (machine: PromotionMachine) => publishTo(machine, visibility);
   // A request id is one person's (promotions started before request-id-per-actor keep one id space for everyone).
   const m: PromotionMachine = new PromotionMachine(
     state,

@@ -115,6 +115,30 @@ describe('PromotionWorkflow paths on the real dev server', () => {
     await recordHistory('promotion-high-tier-approved', handle);
   });
 
+  it('upserts its search attributes only when they changed: no upsert repeats the one before it', async () => {
+    const handle = await h.submit(await h.manifest());
+    await waitForStatus(handle, 'IN_REVIEW');
+    await approve(handle, people.rita, 'technical');
+    await waitForState(handle, (s) => s.currentStage === 1);
+    await approve(handle, people.bo, 'business');
+    expect((await final(handle)).status).toBe('DEPLOYED');
+
+    const { events } = await handle.fetchHistory();
+    const upserts = (events ?? []).flatMap((e) => {
+      const fields = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields;
+      // The SDK's own upserts (TemporalChangeVersion, with each patch marker) are not the promotion's.
+      if (!fields?.PromotionStatus) return [];
+      return [Object.fromEntries(Object.keys(fields).sort().map((name) => [name, JSON.parse(Buffer.from(fields[name]!.data ?? new Uint8Array()).toString('utf8')) as unknown]))];
+    });
+    // What reviewers and operators filter on was published: each status the promotion passed through, the last one DEPLOYED.
+    const statuses = upserts.map((u) => [u.PromotionStatus].flat()[0]);
+    expect(statuses).toEqual(expect.arrayContaining(['VALIDATING', 'IN_REVIEW', 'DEPLOYED']));
+    expect(statuses[statuses.length - 1]).toBe('DEPLOYED');
+    const repeats = upserts.filter((u, i) => i > 0 && JSON.stringify(u) === JSON.stringify(upserts[i - 1]));
+    expect(repeats).toEqual([]);
+    await recordHistory('promotion-search-attributes-when-changed', handle);
+  });
+
   it('a rejection ends the promotion; rejecting needs a comment', async () => {
     const handle = await h.submit(await h.manifest());
     await waitForStatus(handle, 'IN_REVIEW');
