@@ -10,7 +10,7 @@
 // no rules: no separation of duties, evidence binding, overrides, revisions, deadlines,
 // escalation, notifications, refusal log or continue-as-new. The benchmark reports both sides'
 // history shapes, so that the sameness is checked, not assumed.
-import { condition, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { AuditActivities } from '../../src/activities/audit';
 import type { CheckActivities } from '../../src/activities/checks';
 import type { DeploymentActivities } from '../../src/activities/deployment';
@@ -63,7 +63,6 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
   };
 
   const publishTimes = (n: number) => Array.from({ length: n }).forEach(publish);
-  const markPatches = (...ids: string[]) => ids.forEach((id) => patched(id));
   setHandler(stateQuery, () => state);
   setHandler(
     promotionUpdates.decide,
@@ -103,12 +102,10 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
     tierReasons: policy.tierReasons,
   });
   // Where a real promotion publishes, the floor does too: as often, all eight keys, upserted when they changed (as a promotion's).
+  // A new promotion records one patch marker, its changes' baseline (and the SDK upserts TemporalChangeVersion with it):
+  // the floor records it too, with its first publish (Modelgate's visibility classes ask for it).
   publishTimes(4);
-  // A new promotion records a marker for each of its patches (and the SDK upserts TemporalChangeVersion with each);
-  // the floor records as many, where a promotion does. Two come with publish (the memo and the search attributes).
-  markPatches('request-id-per-actor', 'operator-signals', 'verify-policy');
   await records.verifyPolicy({ policy, manifest });
-  markPatches('claim-version-after-integrity', 'checks-task-queue', 'one-artifact-pass');
   publishTimes(4);
 
   // Checks: integrity and security in one pass, the others one activity each.
@@ -178,7 +175,6 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
   state.status = 'DEPLOYING';
   record('modelgate', 'deploying', { environment: manifest.target });
   publishTimes(4);
-  markPatches('deploy-provider', 'deployment-id-per-run');
   const moved = await records.activateVersion({ promotionId, model: manifest.model.name, version: manifest.model.version, environment: manifest.target });
   state.deployment = { environment: manifest.target, at: now(), status: 'deployed', ...moved };
   state.status = 'DEPLOYED';
@@ -203,7 +199,6 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
     policy: environmentPolicyOf(policy),
   });
   publish();
-  markPatches('archive-audit');
   await records.archiveAudit({ promotionId, policyVersion: policy.version, timeline: state.timeline, executionId: workflowInfo().firstExecutionRunId });
   return state;
 }

@@ -1,7 +1,7 @@
 // The deployment stage of a promotion (after APPROVED): provision through the environment's
 // provider, wait for an asynchronous deployer's report, compensate on failure, then move the
 // registry; and afterwards tell the environment's lifecycle workflow. Workflow code: deterministic.
-import { condition, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { condition, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { DeploymentActivities } from '../activities/deployment';
 import type { PromotionActivities } from '../activities/promotion';
 import type { ResolvedDeployment, ResolvedPolicy } from '../policy/resolved';
@@ -10,6 +10,7 @@ import { DeploymentFailureType, promotionDeploymentId } from '../shared/deployme
 import type { EnvironmentAnnouncement, EnvironmentPolicy } from '../shared/environment';
 import type { PromotionState } from '../shared/promotion';
 import { causeOf } from './lifecycle';
+import { takesChange } from './promotion-changes';
 import { recordActivities as promotionRecordActivities } from './promotion-activities';
 import type { PromotionMachine } from './promotion-machine';
 
@@ -79,7 +80,7 @@ export async function runDeploymentStage(m: PromotionMachine, options: Deploymen
   const provider = policy.deployment;
   // Since deployment-id-per-run, the id names this execution too: a version promoted again gets
   // another id, so a report of the earlier deployment cannot complete the new one.
-  const deploymentId = patched('deployment-id-per-run')
+  const deploymentId = takesChange('deployment-id-per-run')
     ? `${promotionDeploymentId(state.promotionId)}:${workflowInfo().firstExecutionRunId}`
     : promotionDeploymentId(state.promotionId);
   const request: DeploymentRequest = {

@@ -1,7 +1,7 @@
 // The activities a promotion runs, each with its retry policy and the summary the Temporal UI
 // shows beside it (`check security`, `seal evidence`, `notify gate_opened`), and the checks stage
 // built on them. Workflow code: deterministic.
-import { ActivityCancellationType, CancellationScope, condition, patched, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import { ActivityCancellationType, CancellationScope, condition, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 import type { ActivityOptions } from '@temporalio/common';
 import type { AuditActivities } from '../activities/audit';
 import type { CheckActivities } from '../activities/checks';
@@ -14,6 +14,7 @@ import { ownerOf, type PromotionInput } from '../shared/promotion';
 import { mlflowModelOf } from '../manifest/schema';
 import { checksTaskQueueOf } from '../shared/task-queues';
 import { causeOf } from './lifecycle';
+import { takesChange } from './promotion-changes';
 import { policyActor, type PromotionMachine, type PromotionNotice, type SignalCallerAnswer } from './promotion-machine';
 
 /** Checks: retried a few times when they cannot run; then recorded as `error`. */
@@ -176,7 +177,7 @@ export async function recordApproval(m: PromotionMachine): Promise<void> {
     validForMs: policy.approvalValidForMs,
     validUntil: state.approval!.validUntil,
   });
-  if (mlflowModelOf(state.manifest.artifact.uri) && patched('mlflow-write-back')) await writeBackToMlflow(m, 'approved');
+  if (mlflowModelOf(state.manifest.artifact.uri) && takesChange('mlflow-write-back')) await writeBackToMlflow(m, 'approved');
   state.status = 'DEPLOYING';
   m.record('modelgate', 'deploying', { environment: state.manifest.target });
   m.effects.publish();
@@ -259,7 +260,7 @@ export async function runChecks(machine: PromotionMachine): Promise<boolean> {
   // A models:/ artifact is pinned (downloaded, hashed, its run read) before its checks run.
   const started = Date.now();
   const pinFailure =
-    state.manifest.artifact.sha256 === undefined && mlflowModelOf(state.manifest.artifact.uri) && patched('mlflow-source-pin') ? await pinMlflowSource(machine) : undefined;
+    state.manifest.artifact.sha256 === undefined && mlflowModelOf(state.manifest.artifact.uri) && takesChange('mlflow-source-pin') ? await pinMlflowSource(machine) : undefined;
   const input = {
     promotionId: state.promotionId,
     manifest: state.manifest,
@@ -268,9 +269,9 @@ export async function runChecks(machine: PromotionMachine): Promise<boolean> {
     ...(policy.trustedRoots ? { trustedRoots: policy.trustedRoots } : {}),
   };
   // Promotions started before one-artifact-pass run integrity and security as two activities.
-  const onePass = enabled.includes('integrity') && enabled.includes('security') && patched('one-artifact-pass');
+  const onePass = enabled.includes('integrity') && enabled.includes('security') && takesChange('one-artifact-pass');
   // Promotions started before checks-task-queue schedule their checks on their own task queue.
-  const ownQueue = !patched('checks-task-queue');
+  const ownQueue = !takesChange('checks-task-queue');
   const scope = new CancellationScope();
   const results = pinFailure
     ? Promise.resolve(errorResults(machine, enabled, pinFailure.error, started))

@@ -1,11 +1,12 @@
 // What operators read of a promotion in the Temporal UI: search attributes for the list and its
 // filters, current details on the workflow's page; and what reviewers' queues read of it in a
 // listing: its review summary, in its memo. Workflow code: deterministic.
-import { patched, setCurrentDetails, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import { setCurrentDetails, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import { blockingChecks, eligibleRoles, validApprovals } from '../policy/evaluate';
 import { REVIEW_SUMMARY_MEMO_KEY, reviewSummaryOf, ReviewSummarySchema } from '../policy/review-summary';
 import { SearchAttributes } from '../shared/search-attributes';
 import type { PromotionState } from '../shared/promotion';
+import { takesChange } from './promotion-changes';
 import type { PromotionMachine } from './promotion-machine';
 
 /**
@@ -19,7 +20,7 @@ export class ReviewSummaryMemo {
 
   /** Upserts the summary of a promotion's state when it changed since the last upsert of this run. */
   publish(state: PromotionState): void {
-    if (!patched('review-queue-memo')) return;
+    if (!takesChange('review-queue-memo')) return;
     const summary = reviewSummaryOf(state);
     const fits = ReviewSummarySchema.safeParse(summary).success;
     const shown = fits ? JSON.stringify(summary) : 'removed';
@@ -41,7 +42,7 @@ export class SearchAttributesUpsert {
 
   /** Upserts `attributes` unless they are those last upserted in this run. */
   upsert(attributes: Parameters<typeof upsertSearchAttributes>[0]): void {
-    if (!patched('search-attributes-when-changed')) return upsertSearchAttributes(attributes);
+    if (!takesChange('search-attributes-when-changed')) return upsertSearchAttributes(attributes);
     const shown = JSON.stringify(attributes);
     if (shown === this.last) return;
     this.last = shown;

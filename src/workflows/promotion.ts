@@ -1,7 +1,7 @@
 // A promotion of one model version to one environment (docs/lifecycle.md). The rules and the
 // state are the PromotionMachine's; this file registers the message handlers and runs the
 // lifecycle loop: checks, review, approval, deployment. Workflow code: deterministic.
-import { ApplicationFailure, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, setHandler, workflowInfo } from '@temporalio/workflow';
 import { mlflowModelOf } from '../manifest/schema';
 import type { DeploymentCompletion } from '../shared/deployment';
 import { MESSAGE_KINDS, type MessageKind } from '../shared/message-table';
@@ -10,6 +10,7 @@ import type { PromotionInput, PromotionState } from '../shared/promotion';
 import { announceToEnvironment, checkDeploymentReport, runDeploymentStage } from './deployment-stage';
 import { continueAsNewWhenDue, PendingWork } from './lifecycle';
 import { auditActivities, claimVersion, recordApproval, runChecks, sendNotice, signalCaller, verifyStart, writeBackToMlflow } from './promotion-activities';
+import { takesChange } from './promotion-changes';
 import { PromotionMachine, submittedState } from './promotion-machine';
 import { type PromotionVisibility, publish as publishTo, ReviewSummaryMemo, SearchAttributesUpsert } from './promotion-visibility';
 
@@ -39,13 +40,13 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
     policy,
     { notify: (notice) => ((sent) => sent && pending.track(sent))(sendNotice(m, notice)), publish: () => publish(m) },
     carried?.processed,
-    patched('request-id-per-actor'),
+    takesChange('request-id-per-actor'),
   );
 
   // ---- messages: each kind is an Update (answers at once) and a Signal (for operators) -------
   // Since operator-signals a Signal is accepted only from a role the policy grants operator
   // Signals, and is recorded with its caller's Temporal identity (read from the history).
-  const signalsFromOperators = patched('operator-signals');
+  const signalsFromOperators = takesChange('operator-signals');
   const receiveSignal = (kind: MessageKind, payload: Parameters<typeof m.receive>[1]) => {
     if (!signalsFromOperators) return void m.receive(kind, payload, 'signal');
     if (m.screenSignal(kind, payload)) return;
@@ -95,10 +96,10 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
     publish(m);
   }
   // Since verify-policy a promotion checks the policy (or the continuation) it was started with.
-  if (patched('verify-policy')) await verifyStart(m, input);
+  if (takesChange('verify-policy')) await verifyStart(m, input);
   if (!carried && !m.isTerminal()) {
     // Since claim-version-after-integrity the version is claimed once integrity passed (a junk digest claims nothing).
-    if (patched('claim-version-after-integrity')) state.versionClaim = 'pending';
+    if (takesChange('claim-version-after-integrity')) state.versionClaim = 'pending';
     else await claimVersion(m);
   }
   publish(m);
@@ -125,7 +126,7 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
         await recordApproval(m);
         break;
       case 'DEPLOYING':
-        await runDeploymentStage(m, { legacy: !patched('deploy-provider'), completion: () => completion });
+        await runDeploymentStage(m, { legacy: !takesChange('deploy-provider'), completion: () => completion });
         break;
       default:
         throw ApplicationFailure.nonRetryable(`unexpected status ${state.status}`);
@@ -135,14 +136,14 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
 
   // Since mlflow-write-back-rejection a rejected models:/ version that was checked (its evidence
   // sealed) is tagged in MLflow, and the governed alias leaves it.
-  if (state.status === 'REJECTED' && state.evidenceDigest && mlflowModelOf(state.manifest.artifact.uri) && patched('mlflow-write-back-rejection')) {
+  if (state.status === 'REJECTED' && state.evidenceDigest && mlflowModelOf(state.manifest.artifact.uri) && takesChange('mlflow-write-back-rejection')) {
     await writeBackToMlflow(m, 'rejected');
   }
   // Let running handlers and notifications finish before the promotion closes.
   await pending.settled();
   publish(m);
-  if (patched('deploy-provider')) await announceToEnvironment(state, policy);
-  if (patched('archive-audit')) {
+  if (takesChange('deploy-provider')) await announceToEnvironment(state, policy);
+  if (takesChange('archive-audit')) {
     await auditActivities.archiveAudit({ promotionId: state.promotionId, policyVersion: policy.version, timeline: state.timeline, executionId: workflowInfo().firstExecutionRunId });
   }
   return state;

@@ -4,6 +4,7 @@ import { stateQuery } from '../../src/shared/messages';
 import { archiveAuditRecords, readAuditArchive } from '../../src/audit/archive';
 import { verifyChain } from '../../src/audit/chain';
 import { auditRecordOf } from '../../src/audit/timeline';
+import { PROMOTION_CHANGES_BASELINE } from '../../src/workflows/promotion-changes';
 import { recordHistory } from '../support/histories';
 import { people, type PromotionHarness, sendUpdate, startPromotionHarness, waitForState, waitForStatus } from '../support/promotions';
 
@@ -115,13 +116,19 @@ describe('PromotionWorkflow paths on the real dev server', () => {
     await recordHistory('promotion-high-tier-approved', handle);
   });
 
-  it('upserts its search attributes only when they changed: no upsert repeats the one before it', async () => {
+  /** A promotion approved at both stages of the default policy and deployed. */
+  const deployThroughBothStages = async () => {
     const handle = await h.submit(await h.manifest());
     await waitForStatus(handle, 'IN_REVIEW');
     await approve(handle, people.rita, 'technical');
     await waitForState(handle, (s) => s.currentStage === 1);
     await approve(handle, people.bo, 'business');
     expect((await final(handle)).status).toBe('DEPLOYED');
+    return handle;
+  };
+
+  it('upserts its search attributes only when they changed: no upsert repeats the one before it', async () => {
+    const handle = await deployThroughBothStages();
 
     const { events } = await handle.fetchHistory();
     const upserts = (events ?? []).flatMap((e) => {
@@ -137,6 +144,27 @@ describe('PromotionWorkflow paths on the real dev server', () => {
     const repeats = upserts.filter((u, i) => i > 0 && JSON.stringify(u) === JSON.stringify(upserts[i - 1]));
     expect(repeats).toEqual([]);
     await recordHistory('promotion-search-attributes-when-changed', handle);
+  });
+
+  it('records one patch marker, the baseline of its changes, not a marker per change', async () => {
+    // Deployed: the promotion went past every place a change is asked for (checks, approval, deployment, archive).
+    const handle = await deployThroughBothStages();
+
+    const { events } = await handle.fetchHistory();
+    const text = (payload: { data?: Uint8Array | null } | undefined) => Buffer.from(payload?.data ?? new Uint8Array()).toString('utf8');
+    const patches = (events ?? []).flatMap((e) => {
+      const marker = e.markerRecordedEventAttributes;
+      if (marker?.markerName !== 'core_patch') return [];
+      return [(JSON.parse(text(marker.details?.['patch-data']?.payloads?.[0])) as { id: string }).id];
+    });
+    expect(patches).toEqual([PROMOTION_CHANGES_BASELINE]);
+    // The SDK upserts TemporalChangeVersion with each marker: once, naming the baseline.
+    const changeVersions = (events ?? []).flatMap((e) => {
+      const field = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.TemporalChangeVersion;
+      return field ? [JSON.parse(text(field)) as unknown] : [];
+    });
+    expect(changeVersions).toEqual([[PROMOTION_CHANGES_BASELINE]]);
+    await recordHistory('promotion-changes-baseline', handle);
   });
 
   it('a rejection ends the promotion; rejecting needs a comment', async () => {
