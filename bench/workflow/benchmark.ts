@@ -390,9 +390,9 @@ export async function runWorkflowBenchmark(options: WorkflowBenchOptions): Promi
     const apiLog = path.join(dir, 'parked-api.log');
     const api = started(new ModelgateProcess('parked-api', { entry: 'api', env: env(taskQueue, { PORT: String(apiPort) }), logFile: apiLog }));
     await Promise.all([
-      waitForApiReady(`http://127.0.0.1:${healthPort}`),
-      waitForApiReady(`http://127.0.0.1:${apiPort}`),
-      ...(checksWorker ? [waitForApiReady(`http://127.0.0.1:${checksHealthPort}`)] : []),
+      waitForApiReady(`http://127.0.0.1:${healthPort}`, undefined, worker),
+      waitForApiReady(`http://127.0.0.1:${apiPort}`, undefined, api),
+      ...(checksWorker ? [waitForApiReady(`http://127.0.0.1:${checksHealthPort}`, undefined, checksWorker)] : []),
     ]);
     await sleep(2_000);
     const idle = await processUsage(worker.pid!);

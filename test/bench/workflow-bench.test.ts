@@ -44,7 +44,10 @@ describe('the workflow benchmark', () => {
   });
 
   it('compares Modelgate with the floor in ABBA blocks, parks promotions, and reports every figure', async () => {
+    // The benchmark's progress and, when it fails, its processes' last log lines: shown only on a failure.
+    const lines: string[] = [];
     const results = await runWorkflowBenchmark({
+      log: (line) => lines.push(line),
       promotionsPerSide: 2,
       blockSize: 1,
       concurrency: 1,
@@ -54,6 +57,9 @@ describe('the workflow benchmark', () => {
       parkedDecisions: 3,
       queueReads: 2,
       env: { ...process.env, DATABASE_URL: db.url },
+    }).catch((err: unknown) => {
+      console.error(`the workflow benchmark failed; its output:\n${lines.join('\n')}`);
+      throw err;
     });
 
     expect(results.comparison).toEqual({

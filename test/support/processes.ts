@@ -121,11 +121,18 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Waits until the API at `url` answers `/readyz` with 200 (Temporal and PostgreSQL reachable). */
-export async function waitForApiReady(url: string, timeoutMs = 60_000): Promise<void> {
+/**
+ * Waits until the API (or a worker's health endpoint) at `url` answers `/readyz` with 200
+ * (Temporal and PostgreSQL reachable). Given the process `serving` it, fails as soon as that
+ * process exits by itself, with its exit code, instead of waiting out the timeout.
+ */
+export async function waitForApiReady(url: string, timeoutMs = 60_000, serving?: ModelgateProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const exitsBefore = serving?.unexpectedExits.length ?? 0;
   let last = 'no answer';
   while (Date.now() < deadline) {
+    const exit = serving?.unexpectedExits[exitsBefore];
+    if (exit) throw new Error(`${serving!.name} (${url}) exited before it was ready (code ${exit.code}, signal ${exit.signal}); its log has why`);
     try {
       const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(3_000) });
       if (res.ok) return;
@@ -135,5 +142,5 @@ export async function waitForApiReady(url: string, timeoutMs = 60_000): Promise<
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`the API at ${url} was not ready within ${timeoutMs} ms (last: ${last})`);
+  throw new Error(`${serving?.name ?? 'the API'} at ${url} was not ready within ${timeoutMs} ms (last: ${last})`);
 }
