@@ -23,7 +23,7 @@ import type { MessageResult } from '../../src/shared/promotion';
 import { bundleWorkflows } from '../../src/worker';
 import { writeManifest } from '../../test/faults/drivers';
 import { DeployReceiver } from '../../test/support/deploy-receiver';
-import { ModelgateProcess, REPO_ROOT, freePort, waitForApiReady } from '../../test/support/processes';
+import { ModelgateProcess, PROCESS_ENTRIES, REPO_ROOT, freePort, waitForApiReady } from '../../test/support/processes';
 import { serviceRoleUrl } from '../../test/support/stack';
 import { latencyFigures } from '../results';
 import { type FreshServices, phaseServicesDir, startFreshServices } from '../services';
@@ -59,6 +59,12 @@ export interface LoadOptions {
   servicesRunDir?: string;
   /** Progress lines. */
   log?: (line: string) => void;
+  /**
+   * A folder where each phase's worker writes V8 CPU profiles (`node --cpu-prof`, one per thread:
+   * the main thread's activities and the workflow thread's workflow code) when it stops, in
+   * `<phase>-<side>/`; unset: none. Profiling slows both sides: its figures are not results.
+   */
+  cpuProfileDir?: string;
 }
 
 /** Defaults: 3 ABBA rounds of 250 promotions per phase (1,500 per side). */
@@ -219,6 +225,8 @@ export async function runLoadBenchmark(options: LoadOptions): Promise<LoadFigure
     const { code } = await bundleWorkflows(require.resolve('./workflows'));
     await writeFile(floorBundle, code);
     const benchWorker = await compileBundleWorker();
+    const profileArgs = (phase: string) =>
+      options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(path.resolve(options.cpuProfileDir), phase)}`] : [];
 
     const tokens = new Map<string, string>();
     for (const person of [...REVIEWERS, SUBMITTER]) tokens.set(person.id, await signDevToken({ secret: JWT_SECRET, user: person.id, roles: person.roles, expiresIn: '12h' }));
@@ -269,7 +277,7 @@ export async function runLoadBenchmark(options: LoadOptions): Promise<LoadFigure
         MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX ?? '2',
       };
       const worker = new ModelgateProcess(`${side}-worker`, {
-        entry: side === 'modelgate' ? 'worker' : { script: benchWorker, nodeArgs: [...WORKER_NODE_FLAGS] },
+        entry: { script: side === 'modelgate' ? PROCESS_ENTRIES.worker : benchWorker, nodeArgs: [...WORKER_NODE_FLAGS, ...profileArgs(`${order}-${side}`)] },
         env: workerEnvironment(side === 'modelgate' ? processEnv : { ...processEnv, MODELGATE_BENCH_WORKFLOW_BUNDLE: floorBundle }),
         logFile: path.join(dir, `${order}-${side}-worker.log`),
       }).start();

@@ -6,6 +6,7 @@
 //          --mix LOW,MEDIUM,HIGH (percent, default 40,35,25) --submitters S (default 20)
 //          --reviewer-parallelism P (default 4) --warmup W (default 6)
 //          --services fresh|shared (default fresh; shared: every phase on scripts/bench.sh's services)
+//          --cpu-prof DIR (each phase's worker writes V8 CPU profiles into DIR/<phase>-<side>/; slows both sides)
 // Writes bench/results/load-<commit>.json (commit, machine, dates, options, figures with their samples).
 import { startBenchRecord } from '../results';
 import { DEFAULT_LOAD_OPTIONS, type LoadOptions, type LoadSide, runLoadBenchmark } from './benchmark';
@@ -31,7 +32,7 @@ function integerOption(name: string, fallback: number, minimum: number, maximum:
 }
 
 function optionsFromArgs(): LoadOptions {
-  const known = new Set(['rounds', 'promotions', 'mix', 'submitters', 'reviewer-parallelism', 'warmup', 'services']);
+  const known = new Set(['rounds', 'promotions', 'mix', 'submitters', 'reviewer-parallelism', 'warmup', 'services', 'cpu-prof']);
   const unknown = args.filter((a) => a.startsWith('--') && !known.has(a.slice(2)));
   if (unknown.length > 0) throw new Error(`unknown option ${unknown[0]!.slice(0, 40)}; options: ${[...known].map((k) => `--${k}`).join(' ')}`);
   const mixRaw = optionValue('mix');
@@ -47,6 +48,7 @@ function optionsFromArgs(): LoadOptions {
     reviewerParallelism: integerOption('reviewer-parallelism', DEFAULT_LOAD_OPTIONS.reviewerParallelism, 1, 64),
     warmup: integerOption('warmup', DEFAULT_LOAD_OPTIONS.warmup, 0, 1_000),
     services,
+    ...(optionValue('cpu-prof') ? { cpuProfileDir: optionValue('cpu-prof') } : {}),
   };
 }
 
