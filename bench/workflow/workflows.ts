@@ -6,11 +6,11 @@
 // version claim, evidence seal, approval, registry move, lifecycle announcement, audit archive of
 // a timeline with the same entries), the same search-attribute upserts (all eight keys, at the
 // same points, each when they changed) and patch markers, with the same review summary kept in the
-// memo, the same `decide` Update and `state` query, a timer per review wait — but
+// memo, the same `decide` Update and `state` query, a timer per review deadline — but
 // no rules: no separation of duties, evidence binding, overrides, revisions, deadlines,
 // escalation, notifications, refusal log or continue-as-new. The benchmark reports both sides'
 // history shapes, so that the sameness is checked, not assumed.
-import { condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, condition, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { AuditActivities } from '../../src/activities/audit';
 import type { CheckActivities } from '../../src/activities/checks';
 import type { DeploymentActivities } from '../../src/activities/deployment';
@@ -129,7 +129,7 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
   state.status = 'IN_REVIEW';
   publish();
 
-  // Review: each stage's gates open, then a wait (with a timer, as a real promotion's SLA wait) for the quorum.
+  // Review: each stage's gates open, then a wait (with the SLA's timer, as a real promotion's) for the quorum.
   for (const [index, stage] of state.stages.entries()) {
     const definition = policy.stages[index]!;
     stage.status = 'active';
@@ -144,13 +144,29 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
     }
     publish();
     const passed = (g: GateState) => g.status === 'approved';
+    // One timer per deadline, kept across the waits for it (as a promotion's), cancelled when the next SLA differs or the stage passes.
+    let timer: { at: number; scope: CancellationScope; fired: boolean } | undefined;
+    const stopTimer = () => {
+      if (timer && !timer.fired) timer.scope.cancel();
+      timer = undefined;
+    };
     while (!stage.gates.every(passed)) {
       const seen = changes;
-      const sla = Math.min(...stage.gates.filter((g) => !passed(g) && g.slaAt).map((g) => Date.parse(g.slaAt!) - Date.now()));
-      if (Number.isFinite(sla)) await condition(() => changes !== seen, sla);
-      else await condition(() => changes !== seen);
+      const at = Math.min(...stage.gates.filter((g) => !passed(g) && g.slaAt).map((g) => Date.parse(g.slaAt!)));
+      if (timer?.at !== at) stopTimer();
+      if (Number.isFinite(at) && !timer) {
+        const started = { at, scope: new CancellationScope(), fired: false };
+        started.scope.run(() => sleep(at - Date.now())).then(
+          () => (started.fired = true),
+          () => undefined,
+        );
+        timer = started;
+      }
+      const waited = timer;
+      await condition(() => changes !== seen || (waited?.fired ?? false));
       publish();
     }
+    stopTimer();
     stage.status = 'passed';
   }
   state.status = 'APPROVED';

@@ -2,7 +2,7 @@
 // results of processed requests, a change counter that wakes their waits, the work they wait for
 // and how they continue as new. Workflow code: deterministic.
 import { ActivityFailure, type Workflow } from '@temporalio/common';
-import { allHandlersFinished, condition, type ContinueAsNewOptions, makeContinueAsNewFunc, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, CancellationScope, condition, type ContinueAsNewOptions, makeContinueAsNewFunc, sleep, workflowInfo } from '@temporalio/workflow';
 import type { TimelineEntry } from '../shared/promotion';
 
 /** The words of an activity failure's cause (what the activity threw), or the error itself. */
@@ -49,11 +49,55 @@ export class Lifecycle<S extends { timeline: TimelineEntry[] }, R> {
     this.changes += 1;
   }
 
-  /** Waits until a change is accepted, or `ms` passes (a timer the Temporal UI names `summary`). */
+  /**
+   * Waits until a change is accepted, or `ms` passes (a timer the Temporal UI names `summary`,
+   * started for this wait and cancelled when a change ends it).
+   */
   async waitForChange(ms: number | undefined, summary: string): Promise<void> {
     const seen = this.changes;
     if (ms === undefined) await condition(() => this.changes !== seen);
     else if (ms > 0) await condition(() => this.changes !== seen, ms, { summary });
+  }
+
+  /** The timer of the deadline the last {@link waitForDeadline} waited for, until it fires or is cancelled. */
+  private deadlineTimer: { at: number; scope: CancellationScope; passed: boolean } | undefined;
+
+  /**
+   * Waits until a change is accepted, or the deadline `ms` from now passes. Unlike
+   * {@link waitForChange}, the deadline's timer (named `summary` in the Temporal UI) outlives the
+   * wait: the next wait for the same deadline (the same instant) uses it again, so a promotion in
+   * review starts one timer per deadline, not one per decision. A wait for another deadline, or
+   * {@link cancelDeadlineTimer}, cancels it. `ms` undefined: no deadline.
+   */
+  async waitForDeadline(ms: number | undefined, summary: string): Promise<void> {
+    const seen = this.changes;
+    if (ms !== undefined && ms <= 0) return;
+    const at = ms === undefined ? undefined : Date.now() + ms;
+    if (this.deadlineTimer?.at !== at) this.cancelDeadlineTimer();
+    if (at === undefined) {
+      await condition(() => this.changes !== seen);
+      return;
+    }
+    let timer = this.deadlineTimer;
+    if (timer === undefined) {
+      const scope = new CancellationScope();
+      const started = { at, scope, passed: false };
+      scope.run(() => sleep(at - Date.now(), { summary })).then(
+        () => {
+          started.passed = true;
+        },
+        () => undefined, // cancelled: a change came first
+      );
+      this.deadlineTimer = timer = started;
+    }
+    const deadline = timer;
+    await condition(() => this.changes !== seen || deadline.passed);
+  }
+
+  /** Cancels the timer {@link waitForDeadline} keeps, if one is running: nothing waits for its deadline any more. */
+  cancelDeadlineTimer(): void {
+    if (this.deadlineTimer && !this.deadlineTimer.passed) this.deadlineTimer.scope.cancel();
+    this.deadlineTimer = undefined;
   }
 }
 

@@ -3,9 +3,9 @@
 import { patched } from '@temporalio/workflow';
 
 /**
- * Every change made to the promotion workflow before {@link PROMOTION_CHANGES_BASELINE}, by the
- * patch id that guards it (docs/lifecycle.md, "Changing the workflow"). A change made after the
- * baseline gets its own `patched()` call, not a place in this list.
+ * Every change made to the promotion workflow while promotions were running, oldest first, by the
+ * patch id that guards it (docs/lifecycle.md, "Changing the workflow"). A new change is added at
+ * the end, with a new baseline in {@link PROMOTION_CHANGE_BASELINES} that covers it.
  */
 export const PROMOTION_CHANGES = [
   'request-id-per-actor',
@@ -22,24 +22,37 @@ export const PROMOTION_CHANGES = [
   'deployment-id-per-run',
   'one-artifact-pass',
   'checks-task-queue',
+  'kept-deadline-timers',
 ] as const;
 
 /** One change of {@link PROMOTION_CHANGES}. */
 export type PromotionChange = (typeof PROMOTION_CHANGES)[number];
 
 /**
- * The patch a promotion records once, at its first workflow task, for every change in
- * {@link PROMOTION_CHANGES}: a promotion started before it records a marker per change as it
- * reaches each (and the SDK upserts `TemporalChangeVersion` with each marker — an event and a
- * visibility write apiece, a dozen per promotion).
+ * The baselines, newest first: the patch a promotion records once, at its first workflow task,
+ * for the first `covers` changes of {@link PROMOTION_CHANGES} together. Without them a promotion
+ * records a marker per change as it reaches each (and the SDK upserts `TemporalChangeVersion` with
+ * each marker — an event and a visibility write apiece, a dozen per promotion). A promotion
+ * started under an older baseline keeps answering from that baseline's marker.
  */
-export const PROMOTION_CHANGES_BASELINE = 'promotion-changes-baseline';
+export const PROMOTION_CHANGE_BASELINES: ReadonlyArray<{ patchId: string; covers: number }> = [
+  { patchId: 'promotion-changes-baseline-2', covers: 15 },
+  { patchId: 'promotion-changes-baseline', covers: 14 },
+];
+
+/** The baseline a promotion started now records: the newest of {@link PROMOTION_CHANGE_BASELINES}. */
+export const PROMOTION_CHANGES_BASELINE = PROMOTION_CHANGE_BASELINES[0]!.patchId;
 
 /**
- * Whether this run takes `change`: yes for a run that recorded the baseline (every promotion
- * started since, and any run when it is no longer replaying), else what its history says of
- * `change` — the `patched()` answer, so an older history replays exactly as it was recorded.
+ * Whether this run takes `change`: yes for a run that recorded a baseline covering it (every
+ * promotion started since, and any run when it is no longer replaying: the newest baseline is
+ * asked first and recorded then), else what its history says of `change` — the `patched()`
+ * answer, so an older history replays exactly as it was recorded.
  */
 export function takesChange(change: PromotionChange): boolean {
-  return patched(PROMOTION_CHANGES_BASELINE) || patched(change);
+  const index = PROMOTION_CHANGES.indexOf(change);
+  for (const baseline of PROMOTION_CHANGE_BASELINES) {
+    if (index < baseline.covers && patched(baseline.patchId)) return true;
+  }
+  return patched(change);
 }

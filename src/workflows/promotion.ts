@@ -6,7 +6,7 @@ import { mlflowModelOf } from '../manifest/schema';
 import type { DeploymentCompletion } from '../shared/deployment';
 import { MESSAGE_KINDS, type MessageKind } from '../shared/message-table';
 import { anyMessageSignal, anyMessageUpdate, completeDeploymentUpdate, refusedUpdate, repeatedRequest, stateQuery } from '../shared/messages';
-import type { PromotionInput, PromotionState } from '../shared/promotion';
+import type { PromotionInput, PromotionState, PromotionStatus } from '../shared/promotion';
 import { announceToEnvironment, checkDeploymentReport, runDeploymentStage } from './deployment-stage';
 import { continueAsNewWhenDue, PendingWork } from './lifecycle';
 import { auditActivities, claimVersion, recordApproval, runChecks, sendNotice, signalCaller, verifyStart, writeBackToMlflow } from './promotion-activities';
@@ -18,6 +18,9 @@ export { MAX_REFUSED_KEPT } from './promotion-machine';
 
 /** Continue as new after this many history events even if the server does not suggest it. */
 export const DEFAULT_HISTORY_EVENT_LIMIT = 5_000;
+
+/** The statuses a promotion waits in with a deadline (review gates, the remediation window). */
+const DEADLINE_STATUSES: ReadonlySet<PromotionStatus> = new Set(['IN_REVIEW', 'CHECKS_FAILED', 'CHANGES_REQUESTED']);
 
 /**
  * A promotion of one model version to one environment: automated checks, auto-approval or
@@ -82,12 +85,15 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
       },
       () => !m.isTerminal(),
     );
+  /** Waits for a change or the deadline `ms` away; since kept-deadline-timers a deadline's timer serves every wait for it. */
+  const waitForChangeOr = (ms: number | undefined, summary: string) =>
+    takesChange('kept-deadline-timers') ? m.waitForDeadline(ms, summary) : m.waitForChange(ms, summary);
   /** Waits in the remediation window for a revision or an override; ends EXPIRED once it has passed. */
   const awaitRevision = async (expiredReason: string) => {
     const left = m.remediationLeft(expiredReason);
     if (left === 0) return;
     await continueWhenDue();
-    await m.waitForChange(left, 'remediation window');
+    await waitForChangeOr(left, 'remediation window');
   };
 
   // ---- the lifecycle ------------------------------------------------------------------------
@@ -105,6 +111,8 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
   publish(m);
 
   while (!m.isTerminal()) {
+    // A deadline's timer is kept only while the promotion waits in one of the statuses that have deadlines.
+    if (!DEADLINE_STATUSES.has(state.status)) m.cancelDeadlineTimer();
     switch (state.status) {
       case 'VALIDATING':
         if (await runChecks(m)) m.afterChecks();
@@ -119,7 +127,7 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
         const next = m.reviewStep();
         if (next === 'done' || m.isTerminal()) break;
         await continueWhenDue();
-        await m.waitForChange(next?.ms, next?.summary ?? 'review');
+        await waitForChangeOr(next?.ms, next?.summary ?? 'review');
         break;
       }
       case 'APPROVED':
@@ -139,6 +147,7 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
   if (state.status === 'REJECTED' && state.evidenceDigest && mlflowModelOf(state.manifest.artifact.uri) && takesChange('mlflow-write-back-rejection')) {
     await writeBackToMlflow(m, 'rejected');
   }
+  m.cancelDeadlineTimer();
   // Let running handlers and notifications finish before the promotion closes.
   await pending.settled();
   publish(m);

@@ -84,6 +84,14 @@ describe('deadlines on durable timers, expedite, notifications, continue-as-new'
     const state = (await handle.result()) as PromotionState;
     expect(state.status).toBe('REJECTED');
     expect(state.outcome!.reason).toMatch(/^gate legal passed its deadline/);
+
+    // One timer per deadline: the fairness decision, made while the stage waited for legal's SLA,
+    // did not restart the SLA's timer (each wait used to start its own and cancel it at the next change).
+    const history = await handle.fetchHistory();
+    const timers = (history.events ?? []).flatMap((e) => (e.timerStartedEventAttributes ? [JSON.parse(Buffer.from(e.userMetadata?.summary?.data ?? new Uint8Array()).toString() || '""') as string] : []));
+    expect(timers).toEqual(expect.arrayContaining(['SLA legal', 'deadline legal']));
+    expect(timers.filter((t, i) => timers.indexOf(t) !== i)).toEqual([]);
+    await recordHistory('promotion-kept-deadline-timers', handle);
   });
 
   it('expedite switches open gates to the shorter expedited deadlines and notifies reviewers now', async () => {

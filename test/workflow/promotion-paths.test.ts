@@ -4,7 +4,7 @@ import { stateQuery } from '../../src/shared/messages';
 import { archiveAuditRecords, readAuditArchive } from '../../src/audit/archive';
 import { verifyChain } from '../../src/audit/chain';
 import { auditRecordOf } from '../../src/audit/timeline';
-import { PROMOTION_CHANGES_BASELINE } from '../../src/workflows/promotion-changes';
+import { PROMOTION_CHANGE_BASELINES, PROMOTION_CHANGES, PROMOTION_CHANGES_BASELINE } from '../../src/workflows/promotion-changes';
 import { recordHistory } from '../support/histories';
 import { people, type PromotionHarness, sendUpdate, startPromotionHarness, waitForState, waitForStatus } from '../support/promotions';
 
@@ -164,7 +164,14 @@ describe('PromotionWorkflow paths on the real dev server', () => {
       return field ? [JSON.parse(text(field)) as unknown] : [];
     });
     expect(changeVersions).toEqual([[PROMOTION_CHANGES_BASELINE]]);
-    await recordHistory('promotion-changes-baseline', handle);
+    await recordHistory('promotion-changes-baseline-2', handle);
+  });
+
+  it('the baseline a new promotion records covers every change, and each older baseline fewer', () => {
+    expect(PROMOTION_CHANGE_BASELINES[0]!.covers).toBe(PROMOTION_CHANGES.length);
+    const covers = PROMOTION_CHANGE_BASELINES.map((b) => b.covers);
+    expect(covers).toEqual([...covers].sort((a, b) => b - a));
+    expect(new Set(covers).size).toBe(covers.length);
   });
 
   it('a rejection ends the promotion; rejecting needs a comment', async () => {
