@@ -6,7 +6,7 @@
 // version claim, evidence seal, approval, registry move, lifecycle announcement, audit archive of
 // a timeline with the same entries), the same search-attribute upserts (all eight keys, at the
 // same points, each when they changed) and patch markers, with the same review summary kept in the
-// memo, the same `decide` Update and `state` query, a timer per review deadline — but
+// memo (published once per workflow task), the same `decide` Update and `state` query, a timer per review deadline — but
 // no rules: no separation of duties, evidence binding, overrides, revisions, deadlines,
 // escalation, notifications, refusal log or continue-as-new. The benchmark reports both sides'
 // history shapes, so that the sameness is checked, not assumed.
@@ -47,7 +47,8 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
   const openGates = () => (state.status === 'IN_REVIEW' ? gates().filter((g) => g.status === 'open') : []);
   const reviewSummary = new ReviewSummaryMemo();
   const searchAttributes = new SearchAttributesUpsert();
-  const publish = () => {
+  const publishNow = () => {
+    publishDue = false;
     const open = openGates();
     searchAttributes.upsert([
       { key: SearchAttributes.ModelName, value: manifest.model.name },
@@ -60,6 +61,16 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
       { key: SearchAttributes.PendingRoles, value: [...new Set(open.flatMap((g) => g.roles))].sort() },
     ]);
     reviewSummary.publish(state);
+  };
+  // Published once at the end of what a workflow task sets off, as a promotion's (visibility-once-per-task):
+  // a condition resolved when the SDK looks at the conditions, waiting further while the review wait is over but not resumed.
+  let publishDue = false;
+  let waitingFor: (() => boolean) | undefined;
+  const publish = () => {
+    if (publishDue) return;
+    publishDue = true;
+    const publishIfDue = () => publishDue && publishNow();
+    void condition(() => !(waitingFor?.() ?? false)).then(publishIfDue, publishIfDue);
   };
 
   const publishTimes = (n: number) => Array.from({ length: n }).forEach(publish);
@@ -163,7 +174,9 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
         timer = started;
       }
       const waited = timer;
-      await condition(() => changes !== seen || (waited?.fired ?? false));
+      waitingFor = () => changes !== seen || (waited?.fired ?? false);
+      await condition(waitingFor);
+      waitingFor = undefined;
       publish();
     }
     stopTimer();
@@ -216,5 +229,6 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
   });
   publish();
   await records.archiveAudit({ promotionId, policyVersion: policy.version, timeline: state.timeline, executionId: workflowInfo().firstExecutionRunId });
+  if (publishDue) publishNow();
   return state;
 }

@@ -75,7 +75,7 @@ export class Lifecycle<S extends { timeline: TimelineEntry[] }, R> {
     const at = ms === undefined ? undefined : Date.now() + ms;
     if (this.deadlineTimer?.at !== at) this.cancelDeadlineTimer();
     if (at === undefined) {
-      await condition(() => this.changes !== seen);
+      await this.waitUntil(() => this.changes !== seen);
       return;
     }
     let timer = this.deadlineTimer;
@@ -91,7 +91,24 @@ export class Lifecycle<S extends { timeline: TimelineEntry[] }, R> {
       this.deadlineTimer = timer = started;
     }
     const deadline = timer;
-    await condition(() => this.changes !== seen || deadline.passed);
+    await this.waitUntil(() => this.changes !== seen || deadline.passed);
+  }
+
+  /** What the wait in progress ({@link waitForDeadline}) waits for, until it resumes. */
+  private waitingFor: (() => boolean) | undefined;
+
+  private async waitUntil(ready: () => boolean): Promise<void> {
+    this.waitingFor = ready;
+    try {
+      await condition(ready);
+    } finally {
+      this.waitingFor = undefined;
+    }
+  }
+
+  /** Whether the wait in progress is over and about to resume (what it waits for has happened). */
+  waitIsOver(): boolean {
+    return this.waitingFor?.() ?? false;
   }
 
   /** Cancels the timer {@link waitForDeadline} keeps, if one is running: nothing waits for its deadline any more. */

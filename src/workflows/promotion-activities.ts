@@ -119,14 +119,14 @@ function errorResults(machine: PromotionMachine, names: CheckName[], err: unknow
   }));
 }
 
-/** Runs `names`' activity; failures after retries become `error` results. */
-async function runCheckActivity(machine: PromotionMachine, names: CheckName[], run: () => Promise<CheckResult[]>): Promise<CheckResult[]> {
+/**
+ * Runs `names`' activity; failures after retries become `error` results. Chained, not `async`: a
+ * promotion's workflow tasks replay this for every check, and each promise the workflow makes
+ * costs the SDK a stack-trace capture.
+ */
+function runCheckActivity(machine: PromotionMachine, names: CheckName[], run: () => Promise<CheckResult[]>): Promise<CheckResult[]> {
   const started = Date.now();
-  try {
-    return await run();
-  } catch (err) {
-    return errorResults(machine, names, err, started);
-  }
+  return run().catch((err: unknown) => errorResults(machine, names, err, started));
 }
 
 /**
@@ -281,18 +281,19 @@ export async function runChecks(machine: PromotionMachine): Promise<boolean> {
         ...(onePass ? [runCheckActivity(machine, ['integrity', 'security'], () => checkActivities('check integrity + security', ownQueue).runArtifactChecks(input))] : []),
         ...enabled
           .filter((name) => !onePass || (name !== 'integrity' && name !== 'security'))
-          .map((name) => runCheckActivity(machine, [name], async () => [await checkActivities(`check ${name}`, ownQueue)[checkActivityName(name)](input)])),
+          .map((name) => runCheckActivity(machine, [name], () => checkActivities(`check ${name}`, ownQueue)[checkActivityName(name)](input).then((result) => [result]))),
       ]),
     )
     .then((lists) => lists.flat().sort((a, b) => CHECK_NAMES.indexOf(a.name) - CHECK_NAMES.indexOf(b.name)));
   const ended = condition(() => machine.isTerminal());
-  const first = await Promise.race([results.then((r) => ({ r })), ended.then(() => undefined)]);
+  // The results (an array, even when empty), or undefined when the promotion ended first.
+  const first = await Promise.race([results, ended.then(() => undefined)]);
   if (!first) {
     scope.cancel();
     await results.catch(() => undefined);
     return false;
   }
-  state.checks = first.r;
+  state.checks = first;
   if (state.versionClaim === 'pending' && machine.integrityPassed()) {
     await claimVersion(machine);
     if (machine.isTerminal()) return false;

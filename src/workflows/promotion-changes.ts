@@ -23,6 +23,7 @@ export const PROMOTION_CHANGES = [
   'one-artifact-pass',
   'checks-task-queue',
   'kept-deadline-timers',
+  'visibility-once-per-task',
 ] as const;
 
 /** One change of {@link PROMOTION_CHANGES}. */
@@ -36,6 +37,7 @@ export type PromotionChange = (typeof PROMOTION_CHANGES)[number];
  * started under an older baseline keeps answering from that baseline's marker.
  */
 export const PROMOTION_CHANGE_BASELINES: ReadonlyArray<{ patchId: string; covers: number }> = [
+  { patchId: 'promotion-changes-baseline-3', covers: 16 },
   { patchId: 'promotion-changes-baseline-2', covers: 15 },
   { patchId: 'promotion-changes-baseline', covers: 14 },
 ];

@@ -17,13 +17,18 @@ import type { PromotionMachine } from './promotion-machine';
 export class ReviewSummaryMemo {
   /** The summary last upserted in this run (its JSON), or `removed`. */
   private last: string | undefined;
+  /** The JSON of the summary last published, upserted or not: the same summary is not checked against its bounds again. */
+  private lastSeen: string | undefined;
 
   /** Upserts the summary of a promotion's state when it changed since the last upsert of this run. */
   publish(state: PromotionState): void {
     if (!takesChange('review-queue-memo')) return;
     const summary = reviewSummaryOf(state);
+    const json = JSON.stringify(summary);
+    if (json === this.lastSeen) return;
+    this.lastSeen = json;
     const fits = ReviewSummarySchema.safeParse(summary).success;
-    const shown = fits ? JSON.stringify(summary) : 'removed';
+    const shown = fits ? json : 'removed';
     if (shown === this.last) return;
     this.last = shown;
     upsertMemo({ [REVIEW_SUMMARY_MEMO_KEY]: fits ? summary : undefined });

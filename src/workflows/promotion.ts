@@ -1,7 +1,7 @@
 // A promotion of one model version to one environment (docs/lifecycle.md). The rules and the
 // state are the PromotionMachine's; this file registers the message handlers and runs the
 // lifecycle loop: checks, review, approval, deployment. Workflow code: deterministic.
-import { ApplicationFailure, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, setHandler, workflowInfo } from '@temporalio/workflow';
 import { mlflowModelOf } from '../manifest/schema';
 import type { DeploymentCompletion } from '../shared/deployment';
 import { MESSAGE_KINDS, type MessageKind } from '../shared/message-table';
@@ -36,7 +36,25 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
   if (carried) state.run += 1;
   const pending = new PendingWork();
   const visibility: PromotionVisibility = { searchAttributes: new SearchAttributesUpsert(), memo: new ReviewSummaryMemo() };
-  const publish = (machine: PromotionMachine) => publishTo(machine, visibility);
+  // Since visibility-once-per-task a promotion publishes once at the end of what a workflow task
+  // sets off (its messages and activity results applied, the code they woke run on to its next
+  // wait), however many steps that took: before, a decision that closed a stage and the opening of
+  // the next upserted twice in one task.
+  let publishDue = false;
+  const publishNow = (machine: PromotionMachine) => {
+    publishDue = false;
+    publishTo(machine, visibility);
+  };
+  const publish = (machine: PromotionMachine) => {
+    if (!takesChange('visibility-once-per-task')) return publishTo(machine, visibility);
+    if (publishDue) return;
+    publishDue = true;
+    // A condition resolves only when the SDK looks at the conditions, after the task's messages and
+    // activity results were applied; this one waits further while the lifecycle's own wait is over
+    // but has not resumed yet, so that what it goes on to do (open the next stage) is published too.
+    const publishIfDue = () => publishDue && publishNow(machine);
+    void condition(() => !machine.waitIsOver()).then(publishIfDue, publishIfDue);
+  };
   // A request id is one person's (promotions started before request-id-per-actor keep one id space for everyone).
   const m: PromotionMachine = new PromotionMachine(
     state,
@@ -155,5 +173,6 @@ export async function PromotionWorkflow(input: PromotionInput): Promise<Promotio
   if (takesChange('archive-audit')) {
     await auditActivities.archiveAudit({ promotionId: state.promotionId, policyVersion: policy.version, timeline: state.timeline, executionId: workflowInfo().firstExecutionRunId });
   }
+  if (publishDue) publishNow(m);
   return state;
 }

@@ -146,6 +146,29 @@ describe('PromotionWorkflow paths on the real dev server', () => {
     await recordHistory('promotion-search-attributes-when-changed', handle);
   });
 
+  it('publishes once per workflow task: one search-attribute upsert and one memo upsert at most in each', async () => {
+    // The technical decision closes stage 0 and opens stage 1 in one task: two steps, one publication.
+    const handle = await deployThroughBothStages();
+
+    const { events } = await handle.fetchHistory();
+    const perTask: Array<{ searchAttributes: number; memo: number }> = [{ searchAttributes: 0, memo: 0 }];
+    for (const e of events ?? []) {
+      if (e.workflowTaskCompletedEventAttributes) perTask.push({ searchAttributes: 0, memo: 0 });
+      // The SDK's own upsert (TemporalChangeVersion, with the patch marker) is not the promotion's.
+      if (e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.PromotionStatus) perTask[perTask.length - 1]!.searchAttributes += 1;
+      if (e.workflowPropertiesModifiedEventAttributes) perTask[perTask.length - 1]!.memo += 1;
+    }
+    expect(perTask.filter((t) => t.searchAttributes > 1 || t.memo > 1)).toEqual([]);
+    // Still every status and the stage-1 gate were published.
+    expect(perTask.reduce((n, t) => n + t.searchAttributes, 0)).toBeGreaterThanOrEqual(5);
+    const summaries = (events ?? []).flatMap((e) => {
+      const field = e.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields?.reviewSummary;
+      return field?.data ? [JSON.parse(Buffer.from(field.data).toString('utf8')) as { status: string }] : [];
+    });
+    expect(summaries[summaries.length - 1]!.status).toBe('DEPLOYED');
+    await recordHistory('promotion-visibility-once-per-task', handle);
+  });
+
   it('records one patch marker, the baseline of its changes, not a marker per change', async () => {
     // Deployed: the promotion went past every place a change is asked for (checks, approval, deployment, archive).
     const handle = await deployThroughBothStages();
@@ -164,7 +187,7 @@ describe('PromotionWorkflow paths on the real dev server', () => {
       return field ? [JSON.parse(text(field)) as unknown] : [];
     });
     expect(changeVersions).toEqual([[PROMOTION_CHANGES_BASELINE]]);
-    await recordHistory('promotion-changes-baseline-2', handle);
+    await recordHistory(PROMOTION_CHANGES_BASELINE, handle);
   });
 
   it('the baseline a new promotion records covers every change, and each older baseline fewer', () => {
